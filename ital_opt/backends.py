@@ -1,0 +1,120 @@
+"""Solver objects, built in one place per backend.
+
+* cvxpy: linear programs go to HiGHS; everything else (QPs, second-order and exponential cones)
+  to Clarabel with tight tolerances.  HiGHS' QP path has returned "unbounded" and wrong answers
+  on screening QPs with a few hundred types, so it is never used for QPs.
+* pyomo: nonlinear programs go to Ipopt when an ``ipopt`` executable is on the PATH, else to
+  ripopt, an Ipopt-compatible interior-point solver that the ``pyomo-ripopt`` wheel bundles
+  (so that a plain ``pip install`` can solve every bundled formulation); both are local NLP
+  solvers.  LPs and MILPs go to HiGHS through pyomo's appsi interface.
+Solver chatter never reaches standard output.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+from .errors import SolverUnavailable
+
+CLARABEL_TOLERANCES = dict(tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10, tol_ktratio=1e-8, max_iter=500)
+
+_CVXPY_STATUS = {
+    "optimal": "optimal",
+    "optimal_inaccurate": "not_solved",
+    "infeasible": "infeasible",
+    "infeasible_inaccurate": "infeasible",
+    "unbounded": "unbounded",
+    "unbounded_inaccurate": "unbounded",
+}
+
+
+def status_from_cvxpy(status: str | None) -> str:
+    return _CVXPY_STATUS.get(status or "", "not_solved")
+
+
+def _is_lp(problem) -> bool:
+    import cvxpy as cp
+
+    objective_affine = problem.objective.args[0].is_affine()
+    constraints_linear = all(
+        isinstance(c, (cp.constraints.Zero, cp.constraints.NonNeg, cp.constraints.Inequality, cp.constraints.Equality))
+        and all(arg.is_affine() for arg in c.args)
+        for c in problem.constraints
+    )
+    return objective_affine and constraints_linear
+
+
+def solve_cvxpy(problem, solver: str | None = None, **options) -> tuple[str, str]:
+    """Solve a cvxpy problem; return (status, method name such as ``"cvxpy/CLARABEL"``)."""
+    import cvxpy as cp
+
+    if solver is None:
+        solver = "HIGHS" if _is_lp(problem) else "CLARABEL"
+    opts = dict(options)
+    if solver == "CLARABEL":
+        opts = {**CLARABEL_TOLERANCES, **opts}
+    try:
+        problem.solve(solver=solver, verbose=False, **opts)
+    except cp.error.SolverError as exc:
+        return "not_solved", f"cvxpy/{solver}: {exc}"
+    return status_from_cvxpy(problem.status), f"cvxpy/{solver}"
+
+
+def nlp_solver():
+    """(name, pyomo solver) for nonlinear programs: Ipopt if installed, else bundled ripopt."""
+    from pyomo.opt import SolverFactory
+
+    if shutil.which("ipopt"):
+        solver = SolverFactory("ipopt")
+        if solver.available(exception_flag=False):
+            return "ipopt", solver
+    try:
+        import pyomo_ripopt  # noqa: F401  (registers 'ripopt' with pyomo)
+    except ImportError:
+        raise SolverUnavailable(
+            "no NLP solver for pyomo: install the 'pyomo-ripopt' package (pip install pyomo-ripopt, "
+            "part of ital_opt's dependencies) or put an 'ipopt' executable on the PATH"
+        ) from None
+    solver = SolverFactory("ripopt")
+    if not solver.available(exception_flag=False):
+        raise SolverUnavailable("pyomo-ripopt is installed but its bundled 'ripopt' binary does not run")
+    return "ripopt", solver
+
+
+def solve_pyomo(model, solver: str = "nlp", **options) -> tuple[str, str, bool]:
+    """Solve a pyomo model; return (status, method name, local).
+
+    ``solver="nlp"`` uses :func:`nlp_solver` (local optimum); ``solver="highs"`` HiGHS for LPs/MILPs.
+    """
+    import pyomo.environ as pyo
+    from pyomo.opt import TerminationCondition as TC
+
+    if solver == "highs":
+        from pyomo.contrib.appsi.solvers import Highs
+
+        opt = Highs()
+        opt.config.stream_solver = False
+        opt.config.load_solution = False
+        res = opt.solve(model)
+        tc = str(res.termination_condition).lower()
+        if "optimal" in tc:
+            res.solution_loader.load_vars()
+            return "optimal", "pyomo/highs", False
+        if "infeasible" in tc:
+            return "infeasible", "pyomo/highs", False
+        if "unbounded" in tc:
+            return "unbounded", "pyomo/highs", False
+        return "not_solved", "pyomo/highs", False
+    name, opt = nlp_solver()
+    for key, value in options.items():
+        opt.options[key] = value
+    res = opt.solve(model, tee=False, load_solutions=False)
+    tc = res.solver.termination_condition
+    if tc in (TC.optimal, TC.locallyOptimal, TC.globallyOptimal):
+        model.solutions.load_from(res)
+        return "optimal", f"pyomo/{name}", True
+    if tc in (TC.infeasible, TC.locallyInfeasible, TC.globallyInfeasible):
+        return "infeasible", f"pyomo/{name}", True
+    if tc == TC.unbounded:
+        return "unbounded", f"pyomo/{name}", True
+    return "not_solved", f"pyomo/{name}", True

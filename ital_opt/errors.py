@@ -1,0 +1,42 @@
+"""Errors that ital_opt raises on purpose.
+
+`SpecError` is bad input: the command line turns it into exit code 2 with a message that names
+the file and the field, and writes nothing.  `MethodNotApplicable` says why a method (usually a
+closed form) does not fit a problem.  `SolverUnavailable` names a missing solver and how to
+install it.
+"""
+
+from __future__ import annotations
+
+
+class SpecError(ValueError):
+    """Bad input in a problem specification, tied to the file and the field."""
+
+    def __init__(self, field: str | None, message: str, source: str | None = None):
+        self.field = field
+        self.message = message
+        self.source = source
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.source or "<spec>"
+        if self.field:
+            return f"{where}: field '{self.field}': {self.message}"
+        return f"{where}: {self.message}"
+
+    def located(self, source: str) -> "SpecError":
+        """The same error, attributed to `source` when it had no file yet."""
+        return self if self.source else SpecError(self.field, self.message, source)
+
+
+class MethodNotApplicable(ValueError):
+    """A method was asked for that does not apply to this problem."""
+
+    def __init__(self, method: str, reason: str):
+        self.method = method
+        self.reason = reason
+        super().__init__(f"method '{method}' does not apply: {reason}")
+
+
+class SolverUnavailable(RuntimeError):
+    """A solver that a method needs is not installed."""

@@ -1,0 +1,190 @@
+"""The safe expression language of spec files.
+
+An expression is a string such as ``"theta*sqrt(q)"`` or ``"-q**2/2"``.  It is parsed by
+Python's :mod:`ast` and every node is checked against a whitelist: numbers, the names the
+problem kind defines (plus the spec's ``[params]``), ``+ - * / **``, unary minus, parentheses
+and the functions ``sqrt log exp abs square``.  Attribute access, subscripts, other calls,
+lambdas, comparisons and unknown names are rejected before anything runs.  Nothing is ever
+passed to ``eval``: the checked tree is walked by a small interpreter that builds the same
+expression for each backend (numpy arrays, cvxpy atoms, pyomo expressions, sympy).
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from .errors import SpecError
+
+FUNCTIONS = ("sqrt", "log", "exp", "abs", "square")
+
+_BINOPS: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b,
+    ast.Pow: lambda a, b: a**b,
+}
+_UNARY: dict[type, Callable[[Any], Any]] = {
+    ast.USub: lambda a: -a,
+    ast.UAdd: lambda a: a,
+}
+
+
+def _numpy_functions():
+    import numpy as np
+
+    return {"sqrt": np.sqrt, "log": np.log, "exp": np.exp, "abs": np.abs, "square": np.square}
+
+
+def _cvxpy_functions():
+    import cvxpy as cp
+
+    return {"sqrt": cp.sqrt, "log": cp.log, "exp": cp.exp, "abs": cp.abs, "square": cp.square}
+
+
+def _pyomo_functions():
+    import pyomo.environ as pyo
+
+    return {
+        "sqrt": pyo.sqrt,
+        "log": pyo.log,
+        "exp": pyo.exp,
+        "abs": abs,
+        "square": lambda x: x**2,
+    }
+
+
+def _sympy_functions():
+    import sympy
+
+    return {
+        "sqrt": sympy.sqrt,
+        "log": sympy.log,
+        "exp": sympy.exp,
+        "abs": sympy.Abs,
+        "square": lambda x: x**2,
+    }
+
+
+_BACKENDS = {
+    "numpy": _numpy_functions,
+    "cvxpy": _cvxpy_functions,
+    "pyomo": _pyomo_functions,
+    "sympy": _sympy_functions,
+}
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A checked expression; evaluate it with :meth:`numpy`, :meth:`cvxpy`, :meth:`pyomo` or :meth:`sympy`."""
+
+    text: str
+    tree: ast.expr = field(repr=False, compare=False)
+    names: frozenset[str] = frozenset()
+    constants: Mapping[str, float] = field(default_factory=dict, repr=False, compare=False)
+
+    def evaluate(self, backend: str, env: Mapping[str, Any]) -> Any:
+        functions = _BACKENDS[backend]()
+        scope = {**self.constants, **env}
+        missing = self.names - scope.keys()
+        if missing:
+            raise KeyError(f"expression {self.text!r} needs values for {sorted(missing)}")
+        return _walk(self.tree, scope, functions)
+
+    def numpy(self, **env):
+        return self.evaluate("numpy", env)
+
+    def cvxpy(self, **env):
+        return self.evaluate("cvxpy", env)
+
+    def pyomo(self, **env):
+        return self.evaluate("pyomo", env)
+
+    def sympy(self, **env):
+        return self.evaluate("sympy", env)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _walk(node: ast.expr, scope: Mapping[str, Any], functions: Mapping[str, Callable]) -> Any:
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        return scope[node.id]
+    if isinstance(node, ast.BinOp):
+        return _BINOPS[type(node.op)](_walk(node.left, scope, functions), _walk(node.right, scope, functions))
+    if isinstance(node, ast.UnaryOp):
+        return _UNARY[type(node.op)](_walk(node.operand, scope, functions))
+    if isinstance(node, ast.Call):
+        return functions[node.func.id](_walk(node.args[0], scope, functions))
+    raise AssertionError(f"unchecked node {type(node).__name__}")  # parse() admits no other node
+
+
+def parse(
+    text: Any,
+    names: set[str] | frozenset[str] | tuple[str, ...],
+    *,
+    field: str | None = None,
+    constants: Mapping[str, float] | None = None,
+) -> Expr:
+    """Parse `text` under the whitelist; `names` are the free names allowed.
+
+    `constants` (the spec's ``[params]``) are allowed names too and are substituted by value.
+    Raises :class:`SpecError` naming `field` on any violation.
+    """
+    constants = dict(constants or {})
+    if isinstance(text, bool) or not isinstance(text, (str, int, float)):
+        raise SpecError(field, f"expected an expression string, got {type(text).__name__}")
+    text = str(text)
+    if len(text) > 10_000:
+        raise SpecError(field, "expression is longer than 10,000 characters")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise SpecError(field, f"cannot parse expression {text!r}: {exc.msg}") from None
+    allowed = set(names) | set(constants)
+    used: set[str] = set()
+
+    def check(node: ast.AST) -> None:
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+                raise SpecError(field, f"only numbers are allowed as constants in {text!r}, got {node.value!r}")
+            if not math.isfinite(node.value):
+                raise SpecError(field, f"non-finite constant in {text!r}")
+        elif isinstance(node, ast.Name):
+            if node.id not in allowed:
+                hint = ", ".join(sorted(allowed)) or "none"
+                raise SpecError(field, f"unknown name '{node.id}' in expression {text!r} (allowed names: {hint})")
+            used.add(node.id)
+        elif isinstance(node, ast.BinOp):
+            if type(node.op) not in _BINOPS:
+                raise SpecError(field, f"operator {type(node.op).__name__} is not allowed in {text!r} (use + - * / **)")
+            check(node.left)
+            check(node.right)
+        elif isinstance(node, ast.UnaryOp):
+            if type(node.op) not in _UNARY:
+                raise SpecError(field, f"operator {type(node.op).__name__} is not allowed in {text!r}")
+            check(node.operand)
+        elif isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+                what = node.func.id if isinstance(node.func, ast.Name) else type(node.func).__name__
+                raise SpecError(
+                    field, f"function '{what}' is not allowed in {text!r} (allowed: {', '.join(FUNCTIONS)})"
+                )
+            if len(node.args) != 1 or node.keywords:
+                raise SpecError(field, f"{node.func.id}() takes exactly one argument in {text!r}")
+            check(node.args[0])
+        else:
+            raise SpecError(field, f"forbidden syntax ({type(node).__name__}) in expression {text!r}")
+
+    check(tree.body)
+    return Expr(
+        text=text,
+        tree=tree.body,
+        names=frozenset(used - set(constants)),
+        constants={k: v for k, v in constants.items() if k in used},
+    )

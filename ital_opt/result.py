@@ -1,0 +1,167 @@
+"""The result of a solve, shaped like :class:`scipy.optimize.OptimizeResult`.
+
+A :class:`Result` is a dict with attribute access.  Fields:
+
+=============  ==================================================================================
+kind           the problem kind
+status         ``"optimal"``, ``"infeasible"``, ``"unbounded"`` or ``"not_solved"``
+method         the method that produced it: ``"closed-form"``, ``"cvxpy/CLARABEL"``, ``"pyomo/ripopt"``...
+objective      the objective value (the principal's expected payoff, total welfare, ...)
+rows           a :class:`pandas.DataFrame`: the menu, the members, the players, the outcomes
+checks         violations computed from the returned numbers alone, by code that does not trust the
+               solver (``max_ic_violation``, ``max_ir_violation``, ``max_deviation_gain``, ...)
+extras         further top-level fields of the JSON result (``regime``, ``expected_output``, ...)
+binding        names of the constraints that bind, where the method knows them
+multipliers    their multipliers (dual values), where the method provides them
+message        a human-readable remark (why a status is not optimal, a local optimum, ...)
+local          True when only a local optimum is claimed
+solve_time     wall-clock seconds of the method
+=============  ==================================================================================
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+STATUSES = ("optimal", "infeasible", "unbounded", "not_solved")
+CHECK_TOL = 1e-6
+
+
+def jsonable(value: Any) -> Any:
+    """Plain Python data for JSON: numpy scalars and arrays unpacked, NaN and inf as null."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [jsonable(v) for v in value.tolist()]
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, pd.DataFrame):
+        return [jsonable(r) for r in value.to_dict(orient="records")]
+    return value
+
+
+class Result(dict):
+    """A solve's outcome, a dict with attribute access (see the module docstring for fields)."""
+
+    def __init__(self, **fields):
+        defaults = dict(
+            kind=None,
+            status="not_solved",
+            method=None,
+            objective=float("nan"),
+            rows=pd.DataFrame(),
+            checks={},
+            extras={},
+            binding=[],
+            multipliers={},
+            message="",
+            local=False,
+            solve_time=float("nan"),
+        )
+        defaults.update(fields)
+        if defaults["status"] not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {defaults['status']!r}")
+        if not isinstance(defaults["rows"], pd.DataFrame):
+            defaults["rows"] = pd.DataFrame(defaults["rows"])
+        super().__init__(defaults)
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError as exc:
+            raise AttributeError(name) from exc
+
+    def __setattr__(self, name, value):
+        self[name] = value
+
+    def __dir__(self):
+        return list(self.keys())
+
+    @property
+    def checks_ok(self) -> bool:
+        tol = self.get("check_tol", CHECK_TOL)
+        return all(v is not None and np.isfinite(v) and v <= tol for v in self.checks.values())
+
+    @property
+    def success(self) -> bool:
+        return self.status == "optimal" and self.checks_ok
+
+    def to_dict(self) -> dict:
+        """The JSON object of INTERFACE.md."""
+        out = {
+            "kind": self.kind,
+            "status": self.status,
+            "method": self.method,
+            "objective": self.objective,
+            "rows": self.rows,
+            "checks": self.checks,
+        }
+        for key, value in self.extras.items():
+            out.setdefault(key, value)
+        if self.binding:
+            out.setdefault("binding", list(self.binding))
+        if self.multipliers:
+            out.setdefault("multipliers", self.multipliers)
+        if self.local:
+            out.setdefault("local", True)
+        if self.message:
+            out.setdefault("message", self.message)
+        return jsonable(out)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    def to_csv(self) -> str:
+        buffer = io.StringIO()
+        self.rows.to_csv(buffer, index=False)
+        return buffer.getvalue()
+
+    def to_table(self, title: str | None = None) -> str:
+        lines = []
+        if title:
+            lines.append(title)
+        lines.append(f"kind:      {self.kind}")
+        lines.append(f"status:    {self.status}" + ("  (local optimum)" if self.local else ""))
+        lines.append(f"method:    {self.method}")
+        lines.append(f"objective: {_fmt(self.objective)}")
+        for key, value in self.extras.items():
+            if isinstance(value, (dict, list, pd.DataFrame)):
+                continue
+            lines.append(f"{key + ':':<10} {_fmt(value)}")
+        if self.message:
+            lines.append(f"message:   {self.message}")
+        if len(self.rows):
+            with pd.option_context("display.width", 120, "display.max_columns", 30, "display.max_rows", 60):
+                lines.append("")
+                lines.append(self.rows.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+        if self.binding:
+            lines.append("")
+            lines.append("binding:   " + ", ".join(self.binding))
+        lines.append("")
+        ok = "ok" if self.checks_ok else "FAILED"
+        lines.append(f"checks ({ok}, computed from the returned numbers):")
+        for key, value in self.checks.items():
+            lines.append(f"  {key:<24} {_fmt(value)}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.to_table()
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.10g}"
+    return str(value)

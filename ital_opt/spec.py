@@ -1,0 +1,303 @@
+"""Problem specifications: TOML files or dicts, validated field by field.
+
+A spec is one problem: ``kind`` selects the problem class, ``title`` is free text,
+``[params]`` declares named numbers usable in expressions, ``[expected]`` holds values a
+bundled example must reproduce (checked by ``verify``).  Each kind reads its own fields through
+a :class:`SpecReader`, which turns every defect into a :class:`SpecError` naming the file and
+the field; unknown fields are rejected so that a typo never passes silently.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from .errors import SpecError
+from .expr import FUNCTIONS, Expr, parse
+
+REQUIRED = object()
+COMMON_FIELDS = ("kind", "title", "params", "expected")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class SpecReader:
+    """Validating access to the fields of one spec."""
+
+    def __init__(self, data: Mapping[str, Any], source: str = "<dict>"):
+        if not isinstance(data, Mapping):
+            raise SpecError(None, f"a spec must be a table of fields, got {type(data).__name__}", source)
+        self.data = dict(data)
+        self.source = source
+        self.used: set[str] = set(COMMON_FIELDS)
+        self.params = self._read_params()
+
+    # -- errors -----------------------------------------------------------------------------
+    def error(self, name: str | None, message: str) -> SpecError:
+        return SpecError(name, message, self.source)
+
+    def has(self, name: str) -> bool:
+        return name in self.data
+
+    def raw(self, name: str, default: Any = REQUIRED) -> Any:
+        self.used.add(name)
+        if name not in self.data:
+            if default is REQUIRED:
+                raise self.error(name, "is required but missing")
+            return default
+        return self.data[name]
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            known = ", ".join(sorted(self.used))
+            raise self.error(unknown[0], f"unknown field (known fields: {known})")
+
+    # -- scalars ----------------------------------------------------------------------------
+    def _as_number(self, name: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise self.error(name, f"expected a number, got {_describe(value)}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise self.error(name, f"expected a finite number, got {value}")
+        return value
+
+    def _bounds(self, name, values, lo, hi, positive, nonneg):
+        arr = np.atleast_1d(values)
+        if positive and np.any(arr <= 0):
+            raise self.error(name, f"must be positive, got {_describe(values)}")
+        if nonneg and np.any(arr < 0):
+            raise self.error(name, f"must be non-negative, got {_describe(values)}")
+        if lo is not None and np.any(arr < lo):
+            raise self.error(name, f"must be at least {lo}, got {_describe(values)}")
+        if hi is not None and np.any(arr > hi):
+            raise self.error(name, f"must be at most {hi}, got {_describe(values)}")
+
+    def number(self, name, default=REQUIRED, *, lo=None, hi=None, positive=False, nonneg=False) -> float:
+        value = self.raw(name, default)
+        if value is default and default is not REQUIRED:
+            return value
+        value = self._as_number(name, value)
+        self._bounds(name, value, lo, hi, positive, nonneg)
+        return value
+
+    def integer(self, name, default=REQUIRED, *, lo=None, hi=None) -> int:
+        value = self.raw(name, default)
+        if value is default and default is not REQUIRED:
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise self.error(name, f"expected a whole number, got {_describe(value)}")
+        self._bounds(name, value, lo, hi, False, False)
+        return int(value)
+
+    def boolean(self, name, default=REQUIRED) -> bool:
+        value = self.raw(name, default)
+        if not isinstance(value, bool):
+            raise self.error(name, f"expected true or false, got {_describe(value)}")
+        return value
+
+    def string(self, name, default=REQUIRED, choices: Iterable[str] | None = None) -> str:
+        value = self.raw(name, default)
+        if value is default and default is not REQUIRED:
+            return value
+        if not isinstance(value, str):
+            raise self.error(name, f"expected a string, got {_describe(value)}")
+        if choices is not None and value not in choices:
+            raise self.error(name, f"expected one of {', '.join(map(repr, choices))}, got {value!r}")
+        return value
+
+    def strings(self, name, default=REQUIRED, *, n=None, unique=True) -> list[str]:
+        value = self.raw(name, default)
+        if value is default and default is not REQUIRED:
+            return value
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.error(name, f"expected a list of non-empty strings, got {_describe(value)}")
+        if n is not None and len(value) != n:
+            raise self.error(name, f"expected {n} entries, got {len(value)}")
+        if unique and len(set(value)) != len(value):
+            raise self.error(name, "entries must be distinct")
+        return list(value)
+
+    def table(self, name, default=REQUIRED) -> dict:
+        value = self.raw(name, default)
+        if value is default and default is not REQUIRED:
+            return value
+        if not isinstance(value, Mapping):
+            raise self.error(name, f"expected a table, got {_describe(value)}")
+        return dict(value)
+
+    # -- arrays -----------------------------------------------------------------------------
+    def vector(
+        self,
+        name,
+        n=None,
+        default=REQUIRED,
+        *,
+        positive=False,
+        nonneg=False,
+        lo=None,
+        hi=None,
+        broadcast=False,
+        increasing=False,
+    ) -> np.ndarray:
+        value = self.raw(name, default)
+        if value is default and default is not REQUIRED:
+            if value is None:
+                return None
+        if broadcast and not isinstance(value, (list, tuple, np.ndarray)):
+            scalar = self._as_number(name, value)
+            if n is None:
+                raise self.error(name, "a single number is given but the length is unknown")
+            arr = np.full(n, scalar)
+        else:
+            if not isinstance(value, (list, tuple, np.ndarray)):
+                raise self.error(name, f"expected a list of numbers, got {_describe(value)}")
+            arr = np.array([self._as_number(f"{name}[{i}]", v) for i, v in enumerate(value)], dtype=float)
+            if arr.size == 0:
+                raise self.error(name, "must not be empty")
+            if n is not None and arr.size != n:
+                raise self.error(name, f"expected {n} entries, got {arr.size}")
+        self._bounds(name, arr, lo, hi, positive, nonneg)
+        if increasing and np.any(np.diff(arr) <= 0):
+            raise self.error(name, "must be strictly increasing")
+        return arr
+
+    def matrix(self, name, shape=None, default=REQUIRED, *, positive=False, nonneg=False) -> np.ndarray:
+        value = self.raw(name, default)
+        if value is default and default is not REQUIRED:
+            return value
+        if not isinstance(value, (list, tuple, np.ndarray)) or not all(
+            isinstance(row, (list, tuple, np.ndarray)) for row in value
+        ):
+            raise self.error(name, f"expected a list of lists of numbers, got {_describe(value)}")
+        rows = [
+            [self._as_number(f"{name}[{i}][{j}]", v) for j, v in enumerate(row)] for i, row in enumerate(value)
+        ]
+        if not rows or len({len(r) for r in rows}) != 1 or not rows[0]:
+            raise self.error(name, "rows must be non-empty and of equal length")
+        arr = np.array(rows, dtype=float)
+        if shape is not None:
+            for axis, (want, got) in enumerate(zip(shape, arr.shape)):
+                if want is not None and want != got:
+                    what = "rows" if axis == 0 else "columns"
+                    raise self.error(name, f"expected {want} {what}, got {got}")
+        self._bounds(name, arr, None, None, positive, nonneg)
+        return arr
+
+    def probabilities(self, name, n=None, default=REQUIRED) -> np.ndarray:
+        arr = self.vector(name, n, default)
+        if arr is None:
+            return None
+        if np.any(arr <= 0):
+            raise self.error(name, "probabilities must be positive")
+        if abs(arr.sum() - 1.0) > 1e-9:
+            raise self.error(name, f"probabilities must sum to 1 (within 1e-9), they sum to {arr.sum():.12g}")
+        return arr
+
+    # -- expressions ------------------------------------------------------------------------
+    def expression(self, name, variables, default=REQUIRED) -> Expr:
+        value = self.raw(name, default)
+        if value is None:
+            return None
+        if isinstance(value, Expr):
+            value = value.text
+        try:
+            return parse(value, set(variables), field=name, constants=self.params)
+        except SpecError as exc:
+            raise exc.located(self.source) from None
+
+    def _read_params(self) -> dict[str, float]:
+        params = self.data.get("params", {})
+        if not isinstance(params, Mapping):
+            raise self.error("params", f"expected a table of named numbers, got {_describe(params)}")
+        out = {}
+        for key, value in params.items():
+            field = f"params.{key}"
+            if not isinstance(key, str) or not _IDENT.match(key) or key in FUNCTIONS:
+                raise self.error(field, "parameter names must be identifiers other than function names")
+            out[key] = self._as_number(field, value)
+        return out
+
+
+# -- loading ---------------------------------------------------------------------------------
+def read_toml(path: str | Path) -> dict:
+    """The table in a TOML file, or a SpecError naming the file."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise SpecError(None, "file not found", str(path)) from None
+    except IsADirectoryError:
+        raise SpecError(None, "is a directory, not a spec file", str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(None, f"invalid TOML: {exc}", str(path)) from None
+    except UnicodeDecodeError:
+        raise SpecError(None, "is not a UTF-8 text file", str(path)) from None
+
+
+def load(spec: str | Path | Mapping[str, Any], *, source: str | None = None):
+    """Read a spec (a TOML path or a dict) and return its problem object."""
+    from .kinds import problem_class
+
+    if isinstance(spec, (str, Path)):
+        source = source or str(spec)
+        data = read_toml(spec)
+        base_dir = Path(spec).resolve().parent
+    elif isinstance(spec, Mapping):
+        source = source or "<dict>"
+        data = dict(spec)
+        base_dir = Path.cwd()
+    else:
+        raise SpecError(None, f"load() takes a path or a dict, got {type(spec).__name__}", source)
+    kind = data.get("kind")
+    if kind is None:
+        raise SpecError("kind", "is required but missing", source)
+    cls = problem_class(kind, source)
+    fields = {k: v for k, v in data.items() if k != "kind"}
+    return cls(_source=source, _base_dir=base_dir, **fields)
+
+
+_FIELD = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:\[(?P<index>\d+)\])?$")
+
+
+def set_field(spec: Mapping[str, Any], name: str, value: Any) -> dict:
+    """A copy of `spec` with field `name` set: ``NAME``, ``NAME[i]`` or ``params.k``."""
+    out = copy.deepcopy(dict(spec))
+    if name.startswith("params."):
+        key = name.split(".", 1)[1]
+        params = dict(out.get("params", {}))
+        if key not in params:
+            raise SpecError(name, f"no parameter '{key}' is declared in [params]")
+        params[key] = value
+        out["params"] = params
+        return out
+    match = _FIELD.match(name)
+    if not match:
+        raise SpecError(name, "expected NAME, NAME[i] or params.NAME")
+    field, index = match["name"], match["index"]
+    if field in ("kind", "title", "expected"):
+        raise SpecError(name, "cannot be varied")
+    if index is None:
+        out[field] = value
+        return out
+    current = out.get(field)
+    if not isinstance(current, list):
+        raise SpecError(name, f"'{field}' is not a list in the spec, so it has no entry [{index}]")
+    i = int(index)
+    if i >= len(current):
+        raise SpecError(name, f"index {i} is out of range: '{field}' has {len(current)} entries")
+    current = list(current)
+    current[i] = value
+    out[field] = current
+    return out
