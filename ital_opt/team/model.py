@@ -1,0 +1,304 @@
+"""``kind = "team"``: Chapter 4's sharing problem with mutual incentives (BOOK.md §3).
+
+Members choose efforts in a Nash equilibrium given a linear sharing rule (α_i + β_i π); the
+rule's shares β are chosen by total welfare, by weighted welfare Σλ_i CE_i (reading B), by
+asymmetric Nash bargaining, or given.  Methods, in order of preference:
+
+* ``closed-form`` — LEN forms only: e_i = a_i m_i/c_i, water-filling welfare shares, the exact
+  one-dimensional optimum of weighted welfare for two members;
+* ``cvxpy`` — LEN forms only: the welfare QP, the weighted QP and the Nash-bargaining log program
+  when they are concave (CLARABEL);
+* ``pyomo`` — any production and cost expressions: efforts with every member's KKT conditions as
+  constraints of an NLP (Ipopt or the bundled ripopt), run from several starting points where the
+  objective need not be concave (local optima are reported as such).
+
+Every answer is certified by :func:`equilibrium.deviation_gains` (each member's own best
+response, searched in one dimension), budget balance and IR checks computed from the numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import SpecError
+from ..problem import Method, Problem, register
+from ..result import Result
+from . import closed_form, equilibrium, sharing
+
+SHARE_RULES = ("welfare", "weighted", "bargaining")
+
+
+@register
+class Team(Problem):
+    """A team of n members sharing output; see the module docstring."""
+
+    kind = "team"
+    compare = ("share", "effort", "ce")
+
+    # -- reading ----------------------------------------------------------------------------------
+    def _read(self, r) -> None:
+        n = self._size(r)
+        self.n = n
+        self.members = r.strings("members", None, n=n) or [str(i + 1) for i in range(n)]
+        self.a = r.vector("a", n, broadcast=True, nonneg=True)
+        self.c = r.vector("c", n, 1.0, broadcast=True, positive=True)
+        self.rho = r.vector("rho", n, broadcast=True, nonneg=True)
+        self.sigma2 = r.number("sigma2", nonneg=True)
+        self.omega = r.number("omega", 0.0, lo=0.0, hi=1.0)
+        self.budget_breaker = r.boolean("budget_breaker", False)
+        self.alpha = r.vector("alpha", n, None, broadcast=True)
+        if self.alpha is None:
+            self.alpha = np.zeros(n)
+        elif not self.budget_breaker and abs(self.alpha.sum()) > 1e-9:
+            raise r.error("alpha", f"fixed transfers must sum to 0 (they sum to {self.alpha.sum():.12g})")
+        self.outside = r.vector("outside", n, None, broadcast=True)
+        shares = r.raw("shares", "welfare")
+        self.beta = None
+        if isinstance(shares, str):
+            self.mode = r.string("shares", "welfare", choices=SHARE_RULES)
+        else:
+            self.mode = "given"
+            self.beta = r.vector("shares", n, nonneg=True)
+            total = self.beta.sum()
+            if self.budget_breaker and total > 1 + 1e-9:
+                raise r.error("shares", f"with a budget breaker the shares must sum to at most 1 (they sum to {total:.12g})")
+            if not self.budget_breaker and abs(total - 1) > 1e-9:
+                raise r.error("shares", f"shares must sum to 1 (within 1e-9), they sum to {total:.12g}")
+        self.lam = r.vector("lambda", n, None, nonneg=True)
+        if self.lam is None:
+            if self.mode == "weighted":
+                raise r.error("lambda", "is required when shares = \"weighted\"")
+            self.lam = np.full(n, 1.0 / n)
+        elif abs(self.lam.sum() - 1) > 1e-9:
+            raise r.error("lambda", f"weights must sum to 1 (within 1e-9), they sum to {self.lam.sum():.12g}")
+        default_d = self.outside if self.outside is not None else np.zeros(n)
+        self.disagreement = r.vector("disagreement", n, None, broadcast=True)
+        if self.disagreement is None:
+            self.disagreement = default_d
+        self.starts = r.integer("starts", max(8, 2 * n) if self.mode != "welfare" else 1, lo=1)
+        prod_names = {f"e{i + 1}" for i in range(n)}
+        self.production = r.expression("production", prod_names, None)
+        self.cost = r.expression("cost", {"e", "c"}, None)
+
+    @staticmethod
+    def _size(r) -> int:
+        for name in ("a", "c", "rho", "shares", "lambda", "members", "alpha", "outside"):
+            value = r.data.get(name)
+            if isinstance(value, (list, tuple, np.ndarray)):
+                return len(value)
+        return 1
+
+    @property
+    def is_len(self) -> bool:
+        return self.production is None and self.cost is None
+
+    # -- methods ----------------------------------------------------------------------------------
+    def methods(self) -> list[Method]:
+        return [
+            Method("closed-form", _run_closed_form, _closed_form_applies, closed_form=True),
+            Method("cvxpy", _run_cvxpy, _cvxpy_applies),
+            Method("pyomo", _run_pyomo),
+        ]
+
+    # -- checks -----------------------------------------------------------------------------------
+    def check(self, result: Result) -> dict[str, float]:
+        beta = result.rows["share"].to_numpy(float)
+        e = result.rows["effort"].to_numpy(float)
+        ce = equilibrium.certainty_equivalents(self, beta, e)
+        total = beta.sum()
+        budget = max(0.0, total - 1) if self.budget_breaker else abs(total - 1)
+        if not self.budget_breaker:
+            budget = max(budget, abs(self.alpha.sum()))
+        checks = {
+            "max_deviation_gain": float(equilibrium.deviation_gains(self, beta, e).max()),
+            "budget_balance_violation": float(budget),
+            "share_bound_violation": float(max(0.0, -beta.min())),
+            "ce_error": float(np.max(np.abs(ce - result.rows["ce"].to_numpy(float)))),
+            "objective_error": abs(float(result.objective) - equilibrium.total_welfare(self, beta, e)),
+        }
+        if self.outside is not None:
+            checks["max_ir_violation"] = float(max(0.0, np.max(self.outside - ce)))
+        return checks
+
+    # -- Python conveniences ----------------------------------------------------------------------
+    @classmethod
+    def random(cls, n: int, seed: int = 0, **fields) -> "Team":
+        """A random LEN team of n members (for tests and benchmarks)."""
+        rng = np.random.default_rng(seed)
+        spec = dict(
+            a=rng.uniform(0.5, 2.0, n).tolist(),
+            c=rng.uniform(0.5, 2.0, n).tolist(),
+            rho=rng.uniform(0.2, 3.0, n).tolist(),
+            sigma2=float(rng.uniform(0.2, 1.5)),
+        )
+        spec.update(fields)
+        return cls(**spec)
+
+    def vectors(self, result: Result) -> dict[str, np.ndarray]:
+        """The member columns of a result as numpy arrays (share, effort, ce, alpha)."""
+        return {k: result.rows[k].to_numpy(float) for k in ("share", "effort", "ce", "alpha")}
+
+    def first_best(self) -> float:
+        """First-best welfare: contractible efforts and efficient risk sharing."""
+        risk = 0.0
+        R = self.rho * self.sigma2
+        if not self.budget_breaker and np.all(R > 0):
+            risk = 1.0 / (2 * np.sum(1.0 / R))
+        if self.production is None and self.cost is None:
+            return float(np.sum(self.a**2 / self.c) / 2 - risk)
+        return _first_best_nlp(self) - risk
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+def _first_best_nlp(team) -> float:
+    import pyomo.environ as pyo
+
+    from ..backends import solve_pyomo
+
+    model = pyo.ConcreteModel()
+    model.e = pyo.Var(range(team.n), domain=pyo.NonNegativeReals, initialize=1.0)
+    f = equilibrium.production_pyomo(team, model.e)
+    cost = sum(equilibrium.cost_pyomo(team, i, model.e[i]) for i in range(team.n))
+    model.obj = pyo.Objective(expr=f - cost, sense=pyo.maximize)
+    status, _, _ = solve_pyomo(model)
+    if status != "optimal":
+        return float("nan")
+    return float(pyo.value(model.obj))
+
+
+def _result(team, beta, e, status, method, *, local=False, extras=None, message="") -> Result:
+    if beta is None or status != "optimal":
+        return Result(status=status, method=method, local=local, message=message or "no solution")
+    beta = np.clip(np.asarray(beta, float), 0.0, None)
+    e = np.asarray(e, float)
+    ce = equilibrium.certainty_equivalents(team, beta, e)
+    welfare = equilibrium.total_welfare(team, beta, e)
+    first_best = team.first_best()
+    rows = pd.DataFrame({"member": team.members, "share": beta, "effort": e, "ce": ce, "alpha": team.alpha})
+    top = {
+        "shares_rule": team.mode,
+        "expected_output": float(equilibrium.output(team, e)),
+        "first_best_welfare": first_best,
+        "free_riding_loss": first_best - welfare,
+    }
+    if team.budget_breaker:
+        top["budget_breaker_income"] = float((1 - beta.sum()) * top["expected_output"] - team.alpha.sum())
+    if team.mode == "weighted":
+        top["weighted_welfare"] = float(team.lam @ ce)
+    if team.mode == "bargaining":
+        with np.errstate(all="ignore"):
+            top["nash_product_log"] = float(team.lam @ np.log(ce - team.disagreement))
+    top.update(extras or {})
+    return Result(
+        status="optimal", method=method, objective=welfare, rows=rows, extras=top, local=local, message=message
+    )
+
+
+def _len_reason(team) -> str | None:
+    if not team.is_len:
+        which = " and ".join(x for x, v in (("production", team.production), ("cost", team.cost)) if v is not None)
+        return f"needs the LEN forms (linear output, quadratic cost); this team gives its own {which}"
+    return None
+
+
+def _closed_form_applies(team) -> str | None:
+    reason = _len_reason(team)
+    if reason:
+        return reason
+    if team.mode == "welfare":
+        if team.budget_breaker and team.omega != 0:
+            return "water filling with a budget breaker needs omega = 0 (the shares are coupled through their sum)"
+        if team.omega == 1 and np.any(team.rho * team.sigma2 <= 0):
+            return "with omega = 1 and a risk-neutral member the welfare-maximising shares are not unique"
+        return None
+    if team.mode == "weighted":
+        if team.n != 2 or team.budget_breaker:
+            return "weighted welfare has a closed form only for two budget-balanced members"
+        return None
+    if team.mode == "bargaining":
+        return "Nash bargaining has no closed form here; use cvxpy (concave cases) or pyomo"
+    return None
+
+
+def _run_closed_form(team, **options) -> Result:
+    if team.mode == "welfare":
+        beta, mu = closed_form.welfare_shares(team.a, team.c, team.rho, team.sigma2, team.omega, team.budget_breaker)
+        extras = {"multiplier": float(mu)}
+    elif team.mode == "weighted":
+        grid = np.array([0.0, 0.5, 1.0])
+        betas = np.stack([grid, 1 - grid], -1)
+        values = closed_form.certainty_equivalents(team.a, team.c, team.rho, team.sigma2, betas, team.omega) @ team.lam
+        b1 = closed_form._argmax_quadratic(grid, values)
+        beta, extras = np.array([b1, 1 - b1]), {"local_optima": 1}
+    else:
+        beta, extras = team.beta, {}
+    if team.n == 1 and not team.budget_breaker:
+        beta = np.ones(1)
+    return _result(team, beta, equilibrium.len_efforts(team, beta), "optimal", "closed-form", extras=extras)
+
+
+def _cvxpy_applies(team) -> str | None:
+    reason = _len_reason(team)
+    if reason:
+        return "cvxpy " + reason
+    if team.mode == "weighted" and team.n > 1:
+        gap = sharing.concavity_gap(sharing.weighted_hessian(team, team.lam)[0])
+        if gap > sharing.EIG_TOL:
+            return f"weighted welfare is not concave in the shares here (curvature {gap:.3g} > 0); use pyomo (local multistart)"
+    if team.mode == "bargaining":
+        bad = sharing.nonconcave_members(team)
+        if bad:
+            names = ", ".join(team.members[i] for i in bad)
+            return f"Nash bargaining is not a convex program here: the CE of member(s) {names} is not concave in the shares"
+    return None
+
+
+def _run_cvxpy(team, **options) -> Result:
+    import cvxpy as cp
+
+    from ..backends import solve_cvxpy
+
+    if team.mode == "given" or (team.n == 1 and not team.budget_breaker):
+        beta = team.beta if team.mode == "given" else np.ones(1)
+        # effort stage as its potential: max Σ (m_i a_i e_i − c_i e_i²/2), e ≥ 0 (separable in e_i)
+        m = closed_form.concern(beta, team.omega, team.budget_breaker)
+        e = cp.Variable(team.n, nonneg=True)
+        prob = cp.Problem(cp.Maximize((m * team.a) @ e - 0.5 * cp.sum(cp.multiply(team.c, cp.square(e)))))
+        status, method = solve_cvxpy(prob)
+        return _result(team, beta, e.value, status, method)
+    if team.mode == "welfare":
+        prob, beta = sharing.welfare_cvxpy(team)
+    elif team.mode == "weighted":
+        prob, beta = sharing.weighted_cvxpy(team)
+    else:
+        prob, beta = sharing.bargaining_cvxpy(team)
+    status, method = solve_cvxpy(prob)
+    value = None if beta.value is None else np.asarray(beta.value, float)
+    if value is not None:
+        value = np.clip(value, 0, None)
+        if not team.budget_breaker:
+            value = value / value.sum()
+    e = None if value is None else equilibrium.len_efforts(team, value)
+    return _result(team, value, e, status, method)
+
+
+def _run_pyomo(team, **options) -> Result:
+    objective = "welfare" if team.mode == "given" else team.mode
+    if team.n == 1 and not team.budget_breaker and team.mode != "given":
+        team = _with_given(team, np.ones(1))
+    starts = int(options.get("starts", team.starts))
+    status, method, beta, e, n_opt = sharing.solve_pyomo(team, objective, starts=starts)
+    local = team.mode != "given" and not (team.is_len and team.mode == "welfare")
+    extras = {}
+    if team.mode in ("weighted", "bargaining") or not team.is_len:
+        extras = {"local_optima": n_opt, "starts": starts if team.mode != "given" else 1}
+    message = "local optimum (best of several starting points)" if local else ""
+    return _result(team, beta, e, status, method, local=local, extras=extras, message=message)
+
+
+def _with_given(team, beta):
+    clone = object.__new__(type(team))
+    clone.__dict__.update(team.__dict__)
+    clone.mode, clone.beta = "given", np.asarray(beta, float)
+    return clone

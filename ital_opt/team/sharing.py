@@ -1,0 +1,243 @@
+"""The sharing stage of the team (BOOK.md §3, stage 1): choosing β given the effort stage.
+
+With LEN forms each CE_i is a quadratic in β.  Writing m = Mβ + m0 (budget balance:
+M = (1 − ω)I, m0 = ω1; budget breaker: M = (1 − ω)I + ω11ᵀ, m0 = 0) and g = MᵀA,
+E[π] = gᵀβ + Aᵀm0, so
+    CE_i(β) = ½ βᵀH_iβ + h_iᵀβ + k_i + α_i,
+    H_i = e_i gᵀ + g e_iᵀ − A_i M_iᵀM_i − R_i e_i e_iᵀ,  h_i = (Aᵀm0) e_i − A_i m0_i M_iᵀ,
+    k_i = −A_i m0_i²/2.
+Under budget balance β = e_n + Zy with Z = [I; −1ᵀ] parametrises Σβ = 1, and concavity is
+judged on y (ZᵀH Z negative semidefinite).
+
+* ``welfare``: maximise TW(β) = Σ_j [A_j(m_j − m_j²/2) − R_jβ_j²/2] — always a concave QP
+  (cvxpy/CLARABEL); the water-filling closed form is in :mod:`closed_form`.
+* ``weighted`` (reading B): maximise Σλ_i CE_i.  Concave for n = 2 and often otherwise; cvxpy
+  is used when ZᵀH_λZ ⪯ 0, else only the local pyomo multistart applies.
+* ``bargaining``: maximise Σλ_i log(CE_i − d_i) (asymmetric Nash); a DCP problem when every
+  ZᵀH_iZ ⪯ 0.
+* General production/cost forms: :func:`solve_pyomo` — efforts and their KKT conditions
+  (equilibrium.add_effort_stage) as constraints, the sharing objective on top; a local NLP run
+  from several starting points, reporting the best and the number of distinct local optima.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import closed_form, equilibrium
+
+EIG_TOL = 1e-10
+
+
+# -- quadratic form of the certainty equivalents (LEN) ---------------------------------------------
+def ce_quadratics(team):
+    """(H, h, k): CE_i(β) = ½βᵀH[i]β + h[i]ᵀβ + k[i] + α_i."""
+    n = team.n
+    A, R = closed_form.shorthands(team.a, team.c, team.rho, team.sigma2)
+    w = team.omega
+    if team.budget_breaker:
+        M, m0 = (1 - w) * np.eye(n) + w * np.ones((n, n)), np.zeros(n)
+    else:
+        M, m0 = (1 - w) * np.eye(n), np.full(n, w)
+    g = M.T @ A
+    g0 = A @ m0
+    eye = np.eye(n)
+    H = (
+        eye[:, :, None] * g[None, None, :]
+        + g[None, :, None] * eye[:, None, :]
+        - A[:, None, None] * M[:, :, None] * M[:, None, :]
+        - R[:, None, None] * eye[:, :, None] * eye[:, None, :]
+    )
+    h = g0 * eye - (A * m0)[:, None] * M
+    k = -A * m0**2 / 2
+    return H, h, k
+
+
+def affine_map(team):
+    """(β0, Z): β = β0 + Z y covers the feasible share plane (Σβ = 1, or all of Rⁿ with a breaker)."""
+    n = team.n
+    if team.budget_breaker:
+        return np.zeros(n), np.eye(n)
+    beta0 = np.zeros(n)
+    beta0[-1] = 1.0
+    return beta0, np.vstack([np.eye(n - 1), -np.ones((1, n - 1))])
+
+
+def reduced(H, h, k, beta0, Z):
+    """The quadratic in y: ½yᵀPy + qᵀy + r with P = ZᵀHZ."""
+    P = Z.T @ H @ Z
+    q = Z.T @ (H @ beta0 + h)
+    r = 0.5 * beta0 @ H @ beta0 + h @ beta0 + k
+    return (P + P.T) / 2, q, r
+
+
+def concavity_gap(P) -> float:
+    """Largest eigenvalue of P relative to its scale (≤ 0 means concave)."""
+    if P.size == 0:
+        return 0.0
+    eig = np.linalg.eigvalsh(P)
+    return float(eig[-1] / max(1.0, np.abs(eig).max()))
+
+
+def weighted_hessian(team, weights):
+    H, h, k = ce_quadratics(team)
+    beta0, Z = affine_map(team)
+    return reduced(np.tensordot(weights, H, 1), weights @ h, weights @ k, beta0, Z)
+
+
+def nonconcave_members(team) -> list[int]:
+    """Members whose CE is not concave on the share plane (blocks the DCP bargaining form)."""
+    H, h, k = ce_quadratics(team)
+    beta0, Z = affine_map(team)
+    return [i for i in range(team.n) if concavity_gap(reduced(H[i], h[i], k[i], beta0, Z)[0]) > EIG_TOL]
+
+
+def _neg_sqrt_form(P):
+    """L with ½yᵀPy = −½‖Ly‖² for a negative semidefinite P (tiny positive eigenvalues clipped)."""
+    eig, V = np.linalg.eigh(-P)
+    return (np.sqrt(np.clip(eig, 0, None)) * V).T
+
+
+# -- cvxpy formulations (LEN) ----------------------------------------------------------------------
+def welfare_cvxpy(team):
+    """The welfare QP; returns (cvxpy problem, β variable)."""
+    import cvxpy as cp
+
+    A, R = closed_form.shorthands(team.a, team.c, team.rho, team.sigma2)
+    beta = cp.Variable(team.n, nonneg=True)
+    w = team.omega
+    total = cp.sum(beta)
+    m = (1 - w) * beta + w * (total if team.budget_breaker else 1.0)
+    welfare = A @ m - 0.5 * cp.sum(cp.multiply(A, cp.square(m))) - 0.5 * cp.sum(cp.multiply(R, cp.square(beta)))
+    cons = [total <= 1] if team.budget_breaker else [total == 1]
+    return cp.Problem(cp.Maximize(welfare), cons), beta
+
+
+def _concave_quadratic(P, q, r, y):
+    import cvxpy as cp
+
+    L = _neg_sqrt_form(P)
+    return -0.5 * cp.sum_squares(L @ y) + q @ y + r
+
+
+def weighted_cvxpy(team):
+    """Σλ_i CE_i as a concave QP over y (caller checks concavity)."""
+    import cvxpy as cp
+
+    beta0, Z = affine_map(team)
+    P, q, r = weighted_hessian(team, team.lam)
+    y = cp.Variable(Z.shape[1])
+    beta = beta0 + Z @ y
+    cons = [beta >= 0] + ([cp.sum(beta) <= 1] if team.budget_breaker else [])
+    return cp.Problem(cp.Maximize(_concave_quadratic(P, q, r + team.lam @ team.alpha, y)), cons), beta
+
+
+def bargaining_cvxpy(team):
+    """Σλ_i log(CE_i − d_i) with each CE_i a concave quadratic in y (caller checks)."""
+    import cvxpy as cp
+
+    H, h, k = ce_quadratics(team)
+    beta0, Z = affine_map(team)
+    y = cp.Variable(Z.shape[1])
+    beta = beta0 + Z @ y
+    terms = []
+    for i in range(team.n):
+        P, q, r = reduced(H[i], h[i], k[i], beta0, Z)
+        terms.append(team.lam[i] * cp.log(_concave_quadratic(P, q, r + team.alpha[i] - team.disagreement[i], y)))
+    cons = [beta >= 0] + ([cp.sum(beta) <= 1] if team.budget_breaker else [])
+    return cp.Problem(cp.Maximize(cp.sum(cp.hstack(terms))), cons), beta
+
+
+# -- pyomo (any forms) -----------------------------------------------------------------------------
+def build_pyomo(team, objective: str):
+    """Shares, efforts with their KKT conditions, and the sharing objective as a pyomo model."""
+    import pyomo.environ as pyo
+
+    n = team.n
+    model = pyo.ConcreteModel()
+    if team.mode == "given":
+        shares = {i: float(team.beta[i]) for i in range(n)}
+        model.beta = pyo.Param(range(n), initialize=shares)
+    else:
+        model.beta = pyo.Var(range(n), bounds=(0, 1), initialize=1.0 / n)
+        if team.budget_breaker:
+            model.budget = pyo.Constraint(expr=sum(model.beta[i] for i in range(n)) <= 1)
+        else:
+            model.budget = pyo.Constraint(expr=sum(model.beta[i] for i in range(n)) == 1)
+    total = sum(model.beta[i] for i in range(n)) if team.budget_breaker else 1.0
+    w = team.omega
+
+    def concern(i):
+        return (1 - w) * model.beta[i] + w * total
+
+    equilibrium.add_effort_stage(model, team, concern)
+    f = equilibrium.production_pyomo(team, model.e)
+    risk = [float(team.rho[i] * team.sigma2) * model.beta[i] ** 2 / 2 for i in range(n)]
+    cost = [equilibrium.cost_pyomo(team, i, model.e[i]) for i in range(n)]
+    ce = [float(team.alpha[i]) + model.beta[i] * f - cost[i] - risk[i] for i in range(n)]
+    if objective == "welfare" or team.mode == "given":
+        obj = f - sum(cost) - sum(risk)
+    elif objective == "weighted":
+        obj = sum(float(team.lam[i]) * ce[i] for i in range(n))
+    elif objective == "bargaining":
+        model.gap = pyo.Var(range(n), bounds=(1e-12, None), initialize=1.0)
+        model.surplus = pyo.Constraint(range(n), rule=lambda m, i: m.gap[i] == ce[i] - float(team.disagreement[i]))
+        obj = sum(float(team.lam[i]) * pyo.log(model.gap[i]) for i in range(n))
+    else:
+        raise ValueError(objective)
+    model.objective = pyo.Objective(expr=obj, sense=pyo.maximize)
+    return model
+
+
+def starting_points(team, starts, seed=0):
+    """Equal split, each member's corner-leaning point, then Dirichlet draws."""
+    n = team.n
+    points = [np.full(n, 1.0 / n)]
+    for i in range(n):
+        p = np.full(n, 0.1 / max(n - 1, 1))
+        p[i] = 0.9 if n > 1 else 1.0
+        points.append(p)
+    rng = np.random.default_rng(seed)
+    while len(points) < starts:
+        points.append(rng.dirichlet(np.ones(n)))
+    return points[: max(1, starts)]
+
+
+def solve_pyomo(team, objective: str, starts: int = 1, seed: int = 0):
+    """Local NLP from `starts` starting points; returns (status, method, β, e, n_local_optima)."""
+    import pyomo.environ as pyo
+
+    from ..backends import solve_pyomo as run
+
+    model = build_pyomo(team, objective)
+    best = None
+    optima: list[np.ndarray] = []
+    method = "pyomo"
+    points = [None] if team.mode == "given" else starting_points(team, starts, seed)
+    for point in points:
+        if point is not None:
+            for i in range(team.n):
+                model.beta[i].set_value(float(point[i]))
+            e0 = np.maximum(equilibrium.len_efforts(team, point), 0.1) if team.production is None else None
+        else:
+            e0 = None
+        for i in range(team.n):
+            model.e[i].set_value(1.0 if e0 is None else float(e0[i]))
+        for i in model.nu:
+            model.nu[i].set_value(0.0)
+        if objective == "bargaining" and team.mode != "given":
+            for i in range(team.n):
+                model.gap[i].set_value(1.0)
+        status, method, _ = run(model)
+        if status != "optimal":
+            continue
+        beta = np.array([pyo.value(model.beta[i]) for i in range(team.n)])
+        e = np.array([pyo.value(model.e[i]) for i in range(team.n)])
+        value = pyo.value(model.objective)
+        if not any(np.max(np.abs(beta - o)) < 1e-5 for o in optima):
+            optima.append(beta)
+        if best is None or value > best[0] + 1e-12:
+            best = (value, beta, e)
+    if best is None:
+        return "not_solved", method, None, None, 0
+    return "optimal", method, best[1], best[2], len(optima)
