@@ -1,0 +1,155 @@
+"""The applicant's effort choice behind the admission menu (BOOK.md §2).
+
+Given a contract (β, t) an applicant of capability θ chooses effort e to maximise
+β·y(θ, e) − C(e) − rβ² + t, where y is the expected output (default θ·e) and C the effort cost
+(default c·e²/2). The value of that choice, v(θ, β) = max_e β·y(θ, e) − C(e), is the agent's
+gross utility of the share β in screening terms; the alliance keeps (1 − β)·y(θ, e*).
+
+The LEN case (y linear in e with capability a(θ) = ∂y/∂e, C quadratic with curvature K) gives
+e* = β·a/K and v = β²·a²/(2K) = β²φ: the closed forms apply. Any other output or cost is solved
+symbolically (sympy) for e*(θ, β) from the first-order condition β·∂y/∂e = C'(e); the resulting
+expressions feed the general numerical formulations.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+
+DEFAULT_OUTPUT = "theta*e"
+DEFAULT_COST = "c*e**2/2"
+
+
+class Technology:
+    """Output y(θ, e) and cost C(e) of an admission problem, with the effort choice solved."""
+
+    def __init__(self, output, cost, c: float):
+        self.output = output  # Expr in theta, e
+        self.cost = cost  # Expr in e, c
+        self.c = float(c)
+
+    # -- symbolic -----------------------------------------------------------------------------
+    @cached_property
+    def _symbols(self):
+        import sympy as sp
+
+        return sp.symbols("theta q e", positive=True)
+
+    @cached_property
+    def _y(self):
+        theta, _, e = self._symbols
+        return self.output.sympy(theta=theta, e=e)
+
+    @cached_property
+    def _C(self):
+        _, _, e = self._symbols
+        return self.cost.sympy(e=e, c=self.c)
+
+    @cached_property
+    def len_form(self):
+        """(capability a(θ) as sympy expression, K) when y is linear in e and C = K e²/2; else None."""
+        import sympy as sp
+
+        theta, _, e = self._symbols
+        y, C = self._y, self._C
+        try:
+            ye = sp.diff(y, e)
+            linear = sp.simplify(sp.diff(ye, e)) == 0 and sp.simplify(y.subs(e, 0)) == 0
+            C2 = sp.simplify(sp.diff(C, e, 2))
+            quadratic = (
+                sp.simplify(sp.diff(C2, e)) == 0
+                and sp.simplify(C.subs(e, 0)) == 0
+                and sp.simplify(sp.diff(C, e).subs(e, 0)) == 0
+            )
+        except Exception:  # pragma: no cover - sympy failure means "not LEN"
+            return None
+        if not (linear and quadratic) or not C2.is_number or float(C2) <= 0:
+            return None
+        return sp.simplify(ye), float(C2)
+
+    def capability(self, theta) -> np.ndarray | None:
+        """a(θ_k) in the LEN case, else None."""
+        form = self.len_form
+        if form is None:
+            return None
+        import sympy as sp
+
+        a = sp.lambdify(self._symbols[0], form[0], "numpy")
+        return np.broadcast_to(np.asarray(a(np.asarray(theta, dtype=float)), dtype=float), np.shape(theta)).copy()
+
+    @cached_property
+    def effort_sympy(self):
+        """e*(θ, β) as a sympy expression (first-order condition), or None when sympy cannot solve it."""
+        import sympy as sp
+
+        theta, q, e = self._symbols
+        form = self.len_form
+        if form is not None:
+            return q * form[0] / form[1]
+        try:
+            candidates = sp.solve(sp.Eq(q * sp.diff(self._y, e), sp.diff(self._C, e)), e)
+        except Exception:
+            return None
+        good = []
+        for cand in candidates:
+            try:
+                val = complex(cand.subs({theta: 1.3, q: 0.5}).evalf())
+            except Exception:
+                continue
+            if abs(val.imag) < 1e-12 and val.real > 0:
+                good.append(cand)
+        return good[0] if len(good) == 1 else None
+
+    def _indirect(self):
+        import sympy as sp
+
+        e_star = self.effort_sympy
+        if e_star is None:
+            return None
+        theta, q, e = self._symbols
+        v = sp.expand_log(q * self._y.subs(e, e_star) - self._C.subs(e, e_star), force=True)
+        keep = sp.expand_log((1 - q) * self._y.subs(e, e_star), force=True)
+        return v, keep
+
+    @cached_property
+    def agent_text(self) -> str | None:
+        """v(θ, q) as an expression string in theta and q (the screening kind's `agent`, before risk)."""
+        pair = self._indirect()
+        return None if pair is None else _text(pair[0])
+
+    @cached_property
+    def alliance_text(self) -> str | None:
+        """(1 − q)·y(θ, e*) as an expression string in theta and q."""
+        pair = self._indirect()
+        return None if pair is None else _text(pair[1])
+
+    @cached_property
+    def effort_text(self) -> str | None:
+        e_star = self.effort_sympy
+        return None if e_star is None else _text(e_star)
+
+    # -- numeric ------------------------------------------------------------------------------
+    def _fn(self, text):
+        from ..expr import parse
+
+        expr = parse(text, {"theta", "q"})
+        return lambda theta, share: np.asarray(expr.numpy(theta=np.asarray(theta, float), q=np.asarray(share, float)),
+                                               dtype=float)
+
+    def value(self, theta, share):
+        """v(θ, β) = max_e β·y(θ, e) − C(e), elementwise (broadcasting)."""
+        return self._fn(self.agent_text)(theta, share) + 0.0 * np.asarray(share)
+
+    def effort(self, theta, share):
+        return self._fn(self.effort_text)(theta, share) + 0.0 * np.asarray(share)
+
+    def kept(self, theta, share):
+        """The alliance's expected output share (1 − β)·y(θ, e*)."""
+        return self._fn(self.alliance_text)(theta, share) + 0.0 * np.asarray(share)
+
+
+def _text(expr) -> str:
+    import sympy as sp
+
+    return sp.sstr(expr, full_prec=True)
