@@ -1,0 +1,162 @@
+"""Grids of comparative statics: which spec fields vary, and over which values.
+
+A grid is a table of points, one line per point and one column per varied field.  Fields are
+named as :meth:`ital_opt.problem.Problem.replace` takes them: ``NAME``, ``NAME[i]`` (entry i of a
+list field) or ``params.k``.  A grid is built from
+
+* ``--vary NAME=START:STOP:COUNT`` (``numpy.linspace``) or ``--vary NAME=V1,V2,...`` (explicit
+  values); several ``--vary`` give their Cartesian product, the first varying slowest;
+* a dict ``{name: values}`` (the same product) or a :class:`pandas.DataFrame` of explicit points;
+* ``derive``: fields computed from the varied ones by an expression of the spec language, e.g.
+  ``prob[0] = 1 - prob[1]`` so that a two-type prior still sums to one.  In expressions, a
+  name ``NAME[i]`` is written ``NAME_i`` and ``params.k`` is written ``params_k``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..errors import SpecError
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[\d+\])?$|^params\.[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def check_name(name: str, source: str = "--vary") -> str:
+    name = name.strip()
+    if not _NAME.match(name):
+        raise SpecError(name, "expected a field name NAME, NAME[i] or params.NAME", source)
+    return name
+
+
+def identifier(name: str) -> str:
+    """The name of a field inside a derive expression: ``prob[1]`` -> ``prob_1``, ``params.k`` -> ``params_k``."""
+    return name.replace("[", "_").replace("]", "").replace(".", "_")
+
+
+def parse_vary(text: str) -> tuple[str, np.ndarray]:
+    """``NAME=START:STOP:COUNT`` or ``NAME=V1,V2,...`` -> (name, values)."""
+    if "=" not in text:
+        raise SpecError(None, f"expected NAME=START:STOP:COUNT or NAME=V1,V2,..., got {text!r}", "--vary")
+    name, _, rhs = text.partition("=")
+    name = check_name(name)
+    rhs = rhs.strip()
+    try:
+        if ":" in rhs:
+            parts = rhs.split(":")
+            if len(parts) != 3:
+                raise ValueError
+            start, stop = float(parts[0]), float(parts[1])
+            count = int(parts[2])
+            if count < 1:
+                raise SpecError(name, f"COUNT must be at least 1, got {count}", "--vary")
+            values = np.linspace(start, stop, count)
+        else:
+            values = np.array([float(v) for v in rhs.split(",") if v.strip()], dtype=float)
+    except ValueError:
+        raise SpecError(
+            name, f"expected START:STOP:COUNT (numbers, integer COUNT) or V1,V2,..., got {rhs!r}", "--vary"
+        ) from None
+    if values.size == 0 or not np.all(np.isfinite(values)):
+        raise SpecError(name, f"needs at least one finite value, got {rhs!r}", "--vary")
+    return name, values
+
+
+def parse_derive(text: str) -> tuple[str, str]:
+    """``NAME=EXPR`` -> (name, expression text)."""
+    if "=" not in text:
+        raise SpecError(None, f"expected NAME=EXPRESSION, got {text!r}", "--derive")
+    name, _, expr = text.partition("=")
+    return check_name(name, "--derive"), expr.strip()
+
+
+@dataclass
+class Grid:
+    """The points of a sweep: ``points`` has one line per point (index 0..n-1), one column per field.
+
+    ``varied`` are the fields given by the user, ``derived`` those computed from them; the output
+    table has the varied columns first, then the derived ones.
+    """
+
+    points: pd.DataFrame
+    varied: list[str]
+    derived: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.points.columns)
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def changes(self, i: int) -> dict[str, float]:
+        """The ``replace`` keyword arguments of point `i`."""
+        row = self.points.iloc[i]
+        return {name: float(row[name]) for name in self.points.columns}
+
+    def fingerprint(self) -> dict:
+        return {
+            "varied": self.varied,
+            "derived": self.derived,
+            "n": len(self.points),
+            "values": {k: [float(v) for v in self.points[k].to_numpy()[:: max(1, len(self) // 64)]] for k in self.points},
+        }
+
+
+def make_grid(grid, derive: Mapping[str, str] | None = None) -> Grid:
+    """A :class:`Grid` from a dict of value lists (Cartesian product), a DataFrame of points, or a Grid."""
+    if isinstance(grid, Grid):
+        base = grid
+        points, varied, derived = base.points.copy(), list(base.varied), dict(base.derived)
+    elif isinstance(grid, pd.DataFrame):
+        varied = [check_name(str(c), "grid") for c in grid.columns]
+        points = grid.reset_index(drop=True).astype(float)
+        points.columns = varied
+        derived = {}
+    elif isinstance(grid, Mapping):
+        varied, axes = [], []
+        for name, values in grid.items():
+            varied.append(check_name(str(name), "grid"))
+            arr = np.atleast_1d(np.asarray(values, dtype=float))
+            if arr.ndim != 1 or arr.size == 0:
+                raise SpecError(name, "needs a non-empty list of numbers", "grid")
+            axes.append(arr)
+        if not varied:
+            raise SpecError(None, "a sweep needs at least one varied field", "grid")
+        mesh = np.meshgrid(*axes, indexing="ij")
+        points = pd.DataFrame({n: m.ravel() for n, m in zip(varied, mesh)})
+        derived = {}
+    else:
+        raise SpecError(None, f"a grid is a dict of value lists or a DataFrame, got {type(grid).__name__}", "grid")
+    if len(set(varied)) != len(varied):
+        raise SpecError(None, f"a field is varied twice: {varied}", "--vary")
+    for name, text in (derive or {}).items():
+        name = check_name(name, "--derive")
+        if name in points.columns:
+            raise SpecError(name, "is already varied; it cannot also be derived", "--derive")
+        points[name] = _evaluate(name, text, points)
+        derived[name] = text
+    return Grid(points=points, varied=varied, derived=derived)
+
+
+def _evaluate(name: str, text: str, points: pd.DataFrame) -> np.ndarray:
+    from ..expr import parse
+
+    env = {identifier(c): points[c].to_numpy(dtype=float) for c in points.columns}
+    expr = parse(text, frozenset(env), field=name)
+    with np.errstate(all="ignore"):
+        values = np.broadcast_to(np.asarray(expr.numpy(**env), dtype=float), (len(points),)).copy()
+    if not np.all(np.isfinite(values)):
+        raise SpecError(name, f"expression {text!r} is not finite at every grid point", "--derive")
+    return values
+
+
+def product_size(grid: Mapping[str, object]) -> int:
+    return int(np.prod([len(np.atleast_1d(v)) for v in grid.values()]))
+
+
+__all__ = ["Grid", "make_grid", "parse_vary", "parse_derive", "identifier", "check_name"]
