@@ -1,0 +1,450 @@
+"""Cost-minimising contracts for a hidden action (Grossman and Hart, 1983; BOOK.md §5).
+
+A risk-neutral principal hires an agent whose action a ∈ {1..m} is hidden; outcome j ∈ {1..n}
+is observed with probability p[a, j] and is worth x_j to the principal.  The agent's utility is
+additively separable, u(w) − c_a, with u increasing and concave; his reservation utility is R;
+limited liability asks w_j ≥ w_min.
+
+**Implementing action a** at least cost.  Write the contract in *utility space*, v_j = u(w_j),
+so that pay is w_j = h(v_j) with h = u⁻¹ (increasing and convex):
+
+    C(a) = min_v  Σ_j p[a, j] h(v_j)
+           s.t.   IR:      Σ_j p[a, j] v_j − c_a ≥ R
+                  IC[b]:   Σ_j (p[a, j] − p[b, j]) v_j ≥ c_a − c_b      for every b ≠ a
+                  LL[j]:   v_j ≥ u(w_min)
+
+Every constraint is linear in v and the objective is convex: a linear program for a
+risk-neutral agent (h(v) = v, solved by HiGHS) and a convex program otherwise (sqrt: h = v²;
+log: h = exp(v); CARA u = (1 − e^{−rw})/r: h = −log(1 − rv)/r; CRRA u = w^{1−γ}/(1−γ):
+h = ((1−γ)v)^{1/(1−γ)}; solved by Clarabel).  An expression utility u(w) is handled by
+Kelley's cutting planes on the epigraph of h (tangent cuts t_j ≥ h(v_k) + h'(v_k)(v_j − v_k),
+refined at the current v until the gap is below 1e-11), exact when u is concave on its domain.
+
+The principal then implements the action with the largest net value Σ_j p[a, j] x_j − C(a).
+With the action observable (first best) the principal pays the constant wage
+w_a = max(h(R + c_a), w_min) (full insurance, Jensen), so the first-best net value is
+Σ_j p[a, j] x_j − w_a.
+
+Pure functions over numpy arrays; the solver objects come from :mod:`ital_opt.backends`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..errors import MethodNotApplicable
+
+BINDING_TOL = 1e-7
+UTILITY_KINDS = ("linear", "sqrt", "log", "cara", "crra")
+
+
+# -- utilities of money ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Utility:
+    """The agent's utility of pay u(w), its inverse h = u⁻¹ and its domain.
+
+    ``lower``/``upper`` bound the pay domain; ``v_lower``/``v_upper`` are u there (or the
+    supremum of u).  ``cvx_inverse`` builds h(v) as a convex cvxpy expression (None for an
+    expression utility: cutting planes instead).  ``linear`` marks a risk-neutral agent.
+    """
+
+    name: str
+    u: Callable[[np.ndarray], np.ndarray]
+    inverse: Callable[[np.ndarray], np.ndarray]
+    derivative: Callable[[np.ndarray], np.ndarray]
+    lower: float = -math.inf
+    upper: float = math.inf
+    v_lower: float = -math.inf
+    v_upper: float = math.inf
+    cvx_inverse: Callable | None = None
+    linear: bool = False
+    concave: bool = True
+
+    def inverse_derivative(self, v):
+        """h'(v) = 1 / u'(h(v))."""
+        return 1.0 / self.derivative(self.inverse(v))
+
+    def in_range(self, v: float) -> bool:
+        return self.v_lower - 1e-12 <= v < self.v_upper or (self.v_upper == math.inf and v >= self.v_lower)
+
+
+def builtin_utility(name: str, risk_aversion: float | None = None) -> Utility:
+    """``linear``, ``sqrt``, ``log``, ``cara`` (u = (1 − e^{−rw})/r) or ``crra`` (u = w^{1−γ}/(1−γ), log at γ = 1)."""
+    import cvxpy as cp
+
+    if name == "linear":
+        return Utility("linear", lambda w: np.asarray(w, float), lambda v: np.asarray(v, float),
+                       lambda w: np.ones_like(np.asarray(w, float)), cvx_inverse=lambda v: v, linear=True)
+    if name == "sqrt":
+        return Utility("sqrt", lambda w: np.sqrt(np.maximum(w, 0.0)), lambda v: np.square(np.maximum(v, 0.0)),
+                       lambda w: 0.5 / np.sqrt(np.maximum(w, 1e-300)), lower=0.0, v_lower=0.0,
+                       cvx_inverse=lambda v: cp.square(v))
+    if name == "log" or (name == "crra" and risk_aversion == 1.0):
+        return Utility("log", lambda w: np.log(w), lambda v: np.exp(v), lambda w: 1.0 / np.asarray(w, float),
+                       lower=0.0, cvx_inverse=lambda v: cp.exp(v))
+    if name == "cara":
+        r = float(risk_aversion)
+        return Utility(f"cara({r:g})", lambda w: -np.expm1(-r * np.asarray(w, float)) / r,
+                       lambda v: -np.log1p(-r * np.asarray(v, float)) / r, lambda w: np.exp(-r * np.asarray(w, float)),
+                       v_upper=1.0 / r, cvx_inverse=lambda v: -cp.log(1 - r * v) / r)
+    if name == "crra":
+        g = float(risk_aversion)
+        k = 1.0 - g
+        if g < 1.0:
+            return Utility(f"crra({g:g})", lambda w: np.power(np.maximum(w, 0.0), k) / k,
+                           lambda v: np.power(np.maximum(k * np.asarray(v, float), 0.0), 1.0 / k),
+                           lambda w: np.power(np.maximum(w, 1e-300), -g), lower=0.0, v_lower=0.0,
+                           cvx_inverse=lambda v: cp.power(k * v, 1.0 / k))
+        return Utility(f"crra({g:g})", lambda w: np.power(w, k) / k,
+                       lambda v: np.power(k * np.asarray(v, float), 1.0 / k),
+                       lambda w: np.power(np.asarray(w, float), -g), lower=0.0, v_upper=0.0,
+                       cvx_inverse=lambda v: cp.power(k * v, 1.0 / k))
+    raise ValueError(f"unknown utility {name!r}")
+
+
+def expression_utility(func: Callable[[np.ndarray], np.ndarray], lower: float, upper: float,
+                       text: str = "expression", grid: int = 4001) -> Utility:
+    """A utility given as a function of pay on [lower, upper] (finite); the caller checks monotonicity.
+
+    The inverse is computed by vectorised bisection; u' by central differences.
+    """
+    lo, hi = float(lower), float(upper)
+    ws = np.linspace(lo, hi, grid)
+    us = func(ws)
+    second = np.diff(us, 2)
+    scale = max(1.0, float(np.max(np.abs(us))))
+    concave = bool(np.all(second <= 1e-9 * scale))
+    linear = bool(np.all(np.abs(second) <= 1e-10 * scale))
+    v_lo, v_hi = float(func(np.array(lo))), float(func(np.array(hi)))
+
+    def inverse(v):
+        v = np.asarray(v, float)
+        a = np.full(v.shape, lo)
+        b = np.full(v.shape, hi)
+        for _ in range(200):
+            mid = 0.5 * (a + b)
+            below = func(mid) < v
+            a = np.where(below, mid, a)
+            b = np.where(below, b, mid)
+            if np.all(b - a <= 1e-15 * (1.0 + np.abs(a))):
+                break
+        return 0.5 * (a + b)
+
+    def derivative(w):
+        w = np.asarray(w, float)
+        step = 1e-6 * (1.0 + np.abs(w))
+        left = np.maximum(w - step, lo)
+        right = np.minimum(w + step, hi)
+        return (func(right) - func(left)) / (right - left)
+
+    return Utility(text, func, inverse, derivative, lower=lo, upper=hi, v_lower=v_lo, v_upper=v_hi,
+                   cvx_inverse=None, linear=linear, concave=concave)
+
+
+def monotone_on(func: Callable, lower: float, upper: float, grid: int = 4001) -> tuple[bool, float | None]:
+    """Whether func is finite and strictly increasing on a grid of [lower, upper]; else a bad point."""
+    ws = np.linspace(lower, upper, grid)
+    with np.errstate(all="ignore"):
+        us = np.asarray(func(ws), float) * np.ones_like(ws)
+    bad = ~np.isfinite(us)
+    if bad.any():
+        return False, float(ws[np.argmax(bad)])
+    steps = np.diff(us)
+    scale = 1e-12 * (1.0 + float(np.max(np.abs(us))))
+    # decreasing anywhere, or flat over more than rounding saturation at the top, is non-monotone
+    if np.any(steps < -scale) or not np.all(steps[: max(1, len(steps) // 10)] > 0):
+        bad = steps < -scale
+        at = np.argmax(bad) if bad.any() else np.argmax(steps <= 0)
+        return False, float(ws[at])
+    return True, None
+
+
+# -- the cheapest contract implementing one action ---------------------------------------------
+@dataclass
+class Contract:
+    """The cheapest contract implementing one action (or why there is none)."""
+
+    action: int
+    status: str                      # optimal | infeasible | not_solved
+    pay: np.ndarray | None = None    # w_j
+    promised: np.ndarray | None = None  # v_j = u(w_j)
+    expected_pay: float = math.inf
+    binding: list[str] = field(default_factory=list)
+    multipliers: dict[str, float] = field(default_factory=dict)
+    method: str = ""
+    local: bool = False
+    message: str = ""
+
+
+def _constraint_data(prob, cost, a, reservation, utility: Utility, min_pay, max_pay, action_names, outcome_names):
+    """Rows G v ≥ g with their names: IR, IC[b] for b ≠ a; and bounds on v."""
+    m, n = prob.shape
+    names = [f"IC[{action_names[b]}]" for b in range(m) if b != a]
+    G = np.array([prob[a] - prob[b] for b in range(m) if b != a]).reshape(-1, n)
+    g = np.array([cost[a] - cost[b] for b in range(m) if b != a])
+    G = np.vstack([prob[a][None, :], G])
+    g = np.concatenate([[reservation + cost[a]], g])
+    names = ["IR", *names]
+    v_lo = utility.v_lower
+    if min_pay is not None:
+        v_lo = max(v_lo, float(utility.u(np.array(float(min_pay)))))
+    v_hi = utility.v_upper
+    if max_pay is not None:
+        v_hi = min(v_hi, float(utility.u(np.array(float(max_pay)))))
+    return G, g, names, v_lo, v_hi
+
+
+def _unreachable(utility: Utility, level: float) -> bool:
+    """R + c_a at or above the supremum of u: no pay gives the agent his reservation utility."""
+    return math.isfinite(utility.v_upper) and level >= utility.v_upper - 1e-12 * (1 + abs(utility.v_upper))
+
+
+def _binding(G, g, names, v, v_lo, outcome_names, min_pay):
+    slack = G @ v - g
+    tol = BINDING_TOL * (1.0 + np.abs(g))
+    out = [nm for nm, s, t in zip(names, slack, tol) if s <= t]
+    if min_pay is not None and math.isfinite(v_lo):
+        out += [f"LL[{outcome_names[j]}]" for j in range(len(v)) if v[j] - v_lo <= BINDING_TOL * (1 + abs(v_lo))]
+    return out
+
+
+def _finish(contract: Contract, prob, a, utility, v):
+    v = np.asarray(v, float)
+    contract.promised = v
+    contract.pay = np.asarray(utility.inverse(v), float)
+    contract.expected_pay = float(prob[a] @ contract.pay)
+    return contract
+
+
+def cheapest_contract_cvxpy(prob, cost, a, utility: Utility, reservation=0.0, min_pay=None, max_pay=None,
+                            action_names=None, outcome_names=None) -> Contract:
+    """C(a) by cvxpy: an LP (HiGHS) for linear utility, a convex program (Clarabel) otherwise."""
+    import cvxpy as cp
+
+    from ..backends import solve_cvxpy
+
+    m, n = prob.shape
+    action_names = action_names or [str(i) for i in range(m)]
+    outcome_names = outcome_names or [str(j) for j in range(n)]
+    G, g, names, v_lo, v_hi = _constraint_data(prob, cost, a, reservation, utility, min_pay, max_pay,
+                                               action_names, outcome_names)
+    if utility.cvx_inverse is None and not utility.concave:
+        raise MethodNotApplicable("cvxpy", f"utility {utility.name!r} is not concave on its domain "
+                                           f"[{utility.lower:g}, {utility.upper:g}], so the program is not convex")
+    v = cp.Variable(n)
+    rows = [cp.Constant(G[i]) @ v >= g[i] for i in range(len(g))]
+    bounds = []
+    if math.isfinite(v_lo):
+        bounds.append(v >= v_lo)
+    if math.isfinite(v_hi) and (max_pay is not None or utility.cvx_inverse is None):
+        bounds.append(v <= v_hi)
+    contract = Contract(a, "not_solved")
+    if _unreachable(utility, reservation + cost[a]):
+        contract.status = "infeasible"
+        contract.message = (f"action {action_names[a]!r}: reservation + cost = {reservation + cost[a]:g} is not below "
+                            f"the supremum {utility.v_upper:g} of utility {utility.name!r}")
+        return contract
+    if utility.cvx_inverse is not None:
+        problem = cp.Problem(cp.Minimize(prob[a] @ utility.cvx_inverse(v)), rows + bounds)
+        status, method = solve_cvxpy(problem)
+    else:
+        status, method, problem = _cutting_planes(prob[a], v, rows + bounds, utility, v_lo, v_hi)
+    contract.method = method
+    contract.status = status
+    if status != "optimal":
+        return contract
+    vv = np.asarray(v.value, float)
+    _finish(contract, prob, a, utility, vv)
+    contract.binding = _binding(G, g, names, vv, v_lo, outcome_names, min_pay)
+    scale = 1.0
+    contract.multipliers = {nm: float(scale * np.asarray(c.dual_value).item()) for nm, c in zip(names, rows)
+                            if c.dual_value is not None}
+    if min_pay is not None and bounds and math.isfinite(v_lo):
+        duals = np.atleast_1d(np.asarray(bounds[0].dual_value, float))
+        for j in range(n):
+            contract.multipliers[f"LL[{outcome_names[j]}]"] = float(duals[j])
+    return contract
+
+
+def _cutting_planes(p, v, constraints, utility: Utility, v_lo, v_hi, tol=1e-11, max_rounds=60):
+    """min p·h(v) over the constraints by Kelley's tangent cuts on the epigraph of convex h."""
+    import cvxpy as cp
+
+    from ..backends import solve_cvxpy
+
+    n = v.shape[0]
+    t = cp.Variable(n)
+    lo = v_lo if math.isfinite(v_lo) else utility.v_lower
+    hi = v_hi if math.isfinite(v_hi) else utility.v_upper
+    points = list(np.linspace(lo, hi, 65))
+    status, method = "not_solved", "cvxpy"
+    problem = None
+    for _ in range(max_rounds):
+        pts = np.array(points)
+        hv = utility.inverse(pts)
+        slope = utility.inverse_derivative(pts)
+        cuts = [t >= hv[k] + slope[k] * (v - pts[k]) for k in range(len(pts))]
+        problem = cp.Problem(cp.Minimize(p @ t), constraints + cuts)
+        status, method = solve_cvxpy(problem)
+        if status != "optimal":
+            break
+        vv = np.clip(np.asarray(v.value, float), lo, hi)
+        gap = utility.inverse(vv) - np.asarray(t.value, float)
+        if float(p @ np.maximum(gap, 0)) <= tol * (1.0 + abs(float(p @ t.value))) and np.max(gap) <= 1e-9 * (1 + np.max(np.abs(vv))):
+            break
+        points.extend(vv.tolist())
+    return status, method + "+cuts", problem
+
+
+def cheapest_contract_scipy(prob, cost, a, utility: Utility, reservation=0.0, min_pay=None, max_pay=None,
+                            action_names=None, outcome_names=None) -> Contract:
+    """C(a) by scipy: linprog(method="highs") for linear utility, SLSQP in utility space otherwise (local)."""
+    from scipy.optimize import linprog, minimize
+
+    m, n = prob.shape
+    action_names = action_names or [str(i) for i in range(m)]
+    outcome_names = outcome_names or [str(j) for j in range(n)]
+    G, g, names, v_lo, v_hi = _constraint_data(prob, cost, a, reservation, utility, min_pay, max_pay,
+                                               action_names, outcome_names)
+    lo = v_lo if math.isfinite(v_lo) else None
+    hi = v_hi if (math.isfinite(v_hi) and (max_pay is not None or utility.cvx_inverse is None)) else None
+    contract = Contract(a, "not_solved")
+    if _unreachable(utility, reservation + cost[a]):
+        contract.status = "infeasible"
+        contract.message = (f"action {action_names[a]!r}: reservation + cost = {reservation + cost[a]:g} is not below "
+                            f"the supremum {utility.v_upper:g} of utility {utility.name!r}")
+        return contract
+    if utility.linear:
+        res = linprog(prob[a], A_ub=-G, b_ub=-g, bounds=[(lo, hi)] * n, method="highs")
+        contract.method = "scipy/linprog-highs"
+        if res.status == 2:
+            contract.status = "infeasible"
+            return contract
+        if res.status != 0:
+            contract.message = res.message
+            return contract
+        contract.status = "optimal"
+        vv = np.asarray(res.x, float)
+        _finish(contract, prob, a, utility, vv)
+        duals = -np.asarray(res.ineqlin.marginals, float)
+        contract.multipliers = {nm: float(d) for nm, d in zip(names, duals)}
+        if min_pay is not None:
+            for j in range(n):
+                contract.multipliers[f"LL[{outcome_names[j]}]"] = float(res.lower.marginals[j])
+        contract.binding = _binding(G, g, names, contract.promised, v_lo, outcome_names, min_pay)
+        return contract
+    # strictly convex program in utility space; SLSQP finds its KKT point (claimed local only)
+    contract.method = "scipy/SLSQP"
+    contract.local = True
+    eps = 1e-9
+    upper = hi if hi is not None else (utility.v_upper - eps * (1 + abs(utility.v_upper))
+                                       if math.isfinite(utility.v_upper) else None)
+    start_level = reservation + cost[a]
+    if lo is not None:
+        start_level = max(start_level, lo)
+    if upper is not None:
+        start_level = min(start_level, upper - 1e-3 * (1 + abs(upper)))
+    x0 = np.full(n, start_level)
+    pa = prob[a]
+    res = minimize(
+        lambda v: float(pa @ utility.inverse(v)),
+        x0,
+        jac=lambda v: pa * utility.inverse_derivative(v),
+        method="SLSQP",
+        bounds=[(lo, upper)] * n,
+        constraints=[{"type": "ineq", "fun": lambda v: G @ v - g, "jac": lambda v: G}],
+        options={"ftol": 1e-14, "maxiter": 1000},
+    )
+    vv = np.asarray(res.x, float)
+    infeas = float(np.max(g - G @ vv, initial=0.0))
+    if not res.success or infeas > 1e-8 * (1 + np.max(np.abs(g))):
+        contract.status = "infeasible" if infeas > 1e-4 else "not_solved"
+        contract.message = f"SLSQP: {res.message} (constraint violation {infeas:.2e})"
+        return contract
+    contract.status = "optimal"
+    _finish(contract, prob, a, utility, vv)
+    mult = getattr(res, "multipliers", None)
+    if isinstance(mult, dict) and "ineq" in mult:
+        contract.multipliers = {nm: float(d) for nm, d in zip(names, np.asarray(mult["ineq"], float))}
+    contract.binding = _binding(G, g, names, vv, v_lo, outcome_names, min_pay)
+    return contract
+
+
+def two_by_two_limited_liability(prob, cost, a, reservation, min_pay, action_names=None, outcome_names=None) -> Contract:
+    """Closed form for two actions, two outcomes, a risk-neutral agent with limited liability.
+
+    Implementing a against the other action b: if c_a ≤ c_b a flat wage max(w_min, R + c_a) does it.
+    Otherwise the good outcome g is the one a makes likelier (δ = p[a, g] − p[b, g] > 0); the
+    bonus there is (c_a − c_b)/δ over the base pay max(w_min, R + c_a − p[a, g]·bonus).
+    """
+    action_names = action_names or ["0", "1"]
+    outcome_names = outcome_names or ["0", "1"]
+    b = 1 - a
+    m = float(min_pay)
+    contract = Contract(a, "optimal", method="closed-form")
+    if cost[a] <= cost[b]:
+        w = max(m, reservation + cost[a])
+        pay = np.array([w, w])
+        contract.binding = (["IR"] if w > m else [f"LL[{o}]" for o in outcome_names]) + \
+                           (["IR"] if w == m and reservation + cost[a] == m else [])
+    else:
+        deltas = prob[a] - prob[b]
+        good = int(np.argmax(deltas))
+        delta = float(deltas[good])
+        if delta <= 0:
+            contract.status = "infeasible"
+            contract.message = f"action {action_names[a]!r} costs more and makes no outcome likelier"
+            return contract
+        bonus = (cost[a] - cost[b]) / delta
+        base = max(m, reservation + cost[a] - prob[a, good] * bonus)
+        pay = np.full(2, base)
+        pay[good] += bonus
+        bad = 1 - good
+        contract.binding = [f"IC[{action_names[b]}]"]
+        if base == m:
+            contract.binding.append(f"LL[{outcome_names[bad]}]")
+            contract.multipliers = {f"IC[{action_names[b]}]": float(prob[a, good] / delta), "IR": 0.0,
+                                    f"LL[{outcome_names[bad]}]": 1.0, f"LL[{outcome_names[good]}]": 0.0}
+        if base > m or reservation + cost[a] - prob[a, good] * bonus == m:
+            contract.binding.append("IR")
+    contract.pay = pay
+    contract.promised = pay.copy()
+    contract.expected_pay = float(prob[a] @ pay)
+    return contract
+
+
+def first_best_pay(cost, a, utility: Utility, reservation=0.0, min_pay=None) -> float:
+    """The cheapest pay for action a when it is observable: a flat wage max(h(R + c_a), w_min)."""
+    level = reservation + cost[a]
+    if level >= utility.v_upper:
+        return math.inf
+    w = float(utility.inverse(np.array(max(level, utility.v_lower))))
+    if min_pay is not None:
+        w = max(w, float(min_pay))
+    return w
+
+
+# -- checks from the returned pays alone --------------------------------------------------------
+def contract_violations(prob, cost, a, pay, utility_fn, reservation=0.0, min_pay=None) -> dict[str, float]:
+    """IC, IR and limited-liability violations of pays `pay` meant to implement action `a`.
+
+    max_ic_violation is the agent's largest gain from switching to another action.
+    """
+    pay = np.asarray(pay, float)
+    with np.errstate(all="ignore"):
+        util = np.asarray(utility_fn(pay), float)
+    if not np.all(np.isfinite(util)):
+        return {"max_ic_violation": math.inf, "max_ir_violation": math.inf, "max_ll_violation": math.inf}
+    payoff = prob @ util - cost
+    others = np.delete(payoff, a)
+    out = {
+        "max_ic_violation": float(max(0.0, float(np.max(others, initial=-math.inf)) - payoff[a])),
+        "max_ir_violation": float(max(0.0, reservation - payoff[a])),
+    }
+    if min_pay is not None:
+        out["max_ll_violation"] = float(max(0.0, float(min_pay) - float(np.min(pay))))
+    return out
