@@ -117,7 +117,7 @@ def _concave_quadratic(P, q, r, y):
     import cvxpy as cp
 
     L = _neg_sqrt_form(P)
-    return -0.5 * cp.sum_squares(L @ y) + q @ y + r
+    return cp.sum(-0.5 * cp.sum_squares(L @ y) + q @ y + r)
 
 
 def weighted_cvxpy(team):
