@@ -1,0 +1,293 @@
+"""Transferable-utility games as worth vectors over bitmask-indexed coalitions (BOOK.md §5, §3).
+
+A game on players N = {0, …, n−1} is a worth function v: 2^N → R with v(∅) = 0.  Coalition S is
+the integer mask Σ_{i∈S} 2^i, so the whole game is one numpy vector ``v`` of length 2^n with
+``v[0] = 0`` and ``v[2^n − 1] = v(N)``, the worth of the grand coalition.
+
+Three sources of games:
+
+* **explicit table** – a worth for every non-empty coalition, keyed by player names joined with
+  ``+`` (``"firm+univ"``);
+* **bankruptcy** (O'Neill 1982; Aumann & Maschler 1985) – an estate E < Σ d_i is divided among
+  claimants with claims d_i; a coalition can secure what the others' claims leave over,
+  v(S) = max(0, E − Σ_{j∉S} d_j).  Bankruptcy games are convex;
+* **team-derived** (BOOK.md §3, Chapter 4) – the worth of S is the total welfare of the team
+  problem restricted to S's members: S shares its own output on its own simplex with shares
+  re-optimised for S's welfare (budget balance within S), the same ω (mutual concern among
+  S's members only) and the same a, c, ρ, σ²; outsiders contribute neither effort nor output.
+  For the LEN team this is the vectorised water-filling closed form
+  :func:`ital_opt.team.closed_form.coalition_welfare` over all 2^n − 1 coalitions at once; teams
+  with other production or cost forms are solved coalition by coalition with the team engine.
+
+A :class:`Game` also keeps the worth *function* (``worth(members)`` on a boolean membership
+matrix), so that sampling estimates work for games too large to tabulate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+__all__ = [
+    "Game",
+    "DENSE_MAX_PLAYERS",
+    "membership",
+    "sizes",
+    "coalition_sums",
+    "coalition_mask",
+    "coalition_name",
+    "table_game",
+    "bankruptcy_game",
+    "team_game",
+    "is_convex",
+    "is_superadditive",
+]
+
+#: the largest game tabulated as a dense worth vector (2^24 floats = 128 MiB)
+DENSE_MAX_PLAYERS = 24
+
+
+def membership(n: int, masks=None) -> np.ndarray:
+    """Boolean matrix (coalitions × n): row k marks the members of coalition ``masks[k]``
+    (all 2^n coalitions in mask order when `masks` is None)."""
+    if masks is None:
+        masks = np.arange(2**n, dtype=np.int64)
+    masks = np.asarray(masks, dtype=np.int64)
+    return ((masks[:, None] >> np.arange(n, dtype=np.int64)) & 1).astype(bool)
+
+
+def coalition_sums(x) -> np.ndarray:
+    """x(S) = Σ_{i∈S} x_i for every mask S, by doubling: O(2^n)."""
+    out = np.zeros(1)
+    for xi in np.asarray(x, float):
+        out = np.concatenate([out, out + xi])
+    return out
+
+
+def sizes(n: int) -> np.ndarray:
+    """|S| for every mask S (int array of length 2^n)."""
+    out = np.zeros(1, dtype=np.int64)
+    for _ in range(n):
+        out = np.concatenate([out, out + 1])
+    return out
+
+
+def coalition_mask(name: str, players: Sequence[str]) -> int:
+    """The mask of a coalition written as player names joined by ``+``; ValueError if malformed."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("a coalition must be player names joined by '+'")
+    index = {p: i for i, p in enumerate(players)}
+    mask = 0
+    for part in name.split("+"):
+        part = part.strip()
+        if part not in index:
+            raise ValueError(f"names unknown player {part!r} (players: {', '.join(players)})")
+        bit = 1 << index[part]
+        if mask & bit:
+            raise ValueError(f"names player {part!r} twice")
+        mask |= bit
+    return mask
+
+
+def coalition_name(mask: int, players: Sequence[str]) -> str:
+    """The ``+``-joined name of a mask, players in the order of `players`."""
+    return "+".join(p for i, p in enumerate(players) if mask >> i & 1)
+
+
+@dataclass(frozen=True, eq=False)
+class Game:
+    """A TU game: player names and a vectorised worth function on membership matrices.
+
+    ``worth(members)`` maps a boolean matrix (coalitions × n) to their worths; ``values`` is the
+    dense vector over all masks (computed once, for n ≤ DENSE_MAX_PLAYERS).
+    """
+
+    players: tuple[str, ...]
+    worth: Callable[[np.ndarray], np.ndarray]
+    source: str = "table"
+    data: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.players)
+
+    @cached_property
+    def values(self) -> np.ndarray:
+        n = self.n
+        if n > DENSE_MAX_PLAYERS:
+            raise ValueError(f"{n} players: the worth vector would have 2^{n} entries (at most {DENSE_MAX_PLAYERS} players)")
+        out = np.empty(2**n)
+        chunk = 1 << 18
+        for start in range(0, 2**n, chunk):
+            masks = np.arange(start, min(start + chunk, 2**n), dtype=np.int64)
+            out[masks] = self.worth(membership(n, masks))
+        out[0] = 0.0
+        return out
+
+    @property
+    def grand(self) -> float:
+        """v(N)."""
+        return float(self.worth(np.ones((1, self.n), bool))[0])
+
+    def singletons(self) -> np.ndarray:
+        """v({i}) for every player."""
+        return np.asarray(self.worth(np.eye(self.n, dtype=bool)), float)
+
+    @classmethod
+    def from_values(cls, players: Sequence[str], values, source: str = "table", **data) -> "Game":
+        """A game from a dense worth vector (length 2^n, entry 0 ignored and set to 0)."""
+        players = tuple(players)
+        v = np.array(values, dtype=float)
+        if v.shape != (2 ** len(players),):
+            raise ValueError(f"expected {2 ** len(players)} worths for {len(players)} players, got {v.shape}")
+        v[0] = 0.0
+        weights = 1 << np.arange(len(players), dtype=np.int64)
+
+        def worth(members):
+            return v[np.asarray(members, bool) @ weights]
+
+        game = cls(players, worth, source, dict(data))
+        game.__dict__["values"] = v
+        return game
+
+
+def table_game(players: Sequence[str], table: Mapping[str, float]) -> Game:
+    """A game from worths keyed by ``+``-joined coalition names; every non-empty coalition needed.
+
+    Raises ``KeyError(name)`` for a missing coalition (the name of the first one missing) and
+    ``ValueError((key, message))`` for a malformed key or worth.
+    """
+    players = tuple(players)
+    n = len(players)
+    v = np.full(2**n, np.nan)
+    v[0] = 0.0
+    for key, worth in table.items():
+        try:
+            mask = coalition_mask(key, players)
+        except ValueError as exc:
+            raise ValueError((key, str(exc))) from None
+        if isinstance(worth, bool) or not isinstance(worth, (int, float, np.integer, np.floating)):
+            raise ValueError((key, f"expected a number, got {worth!r}"))
+        if not np.isfinite(worth):
+            raise ValueError((key, f"expected a finite number, got {worth!r}"))
+        if not np.isnan(v[mask]):
+            raise ValueError((key, "the same coalition is given twice (under another spelling)"))
+        v[mask] = float(worth)
+    missing = np.flatnonzero(np.isnan(v))
+    if missing.size:
+        raise KeyError(coalition_name(int(missing[0]), players))
+    return Game.from_values(players, v, "table")
+
+
+def bankruptcy_game(players: Sequence[str], estate: float, claims) -> Game:
+    """v(S) = max(0, E − Σ_{j∉S} d_j): what S secures after paying the others' claims in full."""
+    claims = np.asarray(claims, float)
+    total = claims.sum()
+
+    def worth(members):
+        members = np.asarray(members, bool)
+        return np.maximum(0.0, estate - (total - members @ claims))
+
+    return Game(tuple(players), worth, "bankruptcy", {"estate": float(estate), "claims": claims})
+
+
+def team_game(players: Sequence[str], params: Mapping, team=None, spec: Mapping | None = None) -> Game:
+    """The team-derived game (see the module docstring).
+
+    `params` holds the team's ``a``, ``c``, ``rho`` (per member), ``sigma2`` and ``omega``;
+    `spec` is the team's spec table and `team` its problem object.  The LEN team (linear
+    production, quadratic cost, budget balance) uses the vectorised closed form; any other team is
+    solved coalition by coalition with ``team.solve()`` on the sub-team (2^n − 1 solves).
+    """
+    from ital_opt.team.closed_form import coalition_welfare
+
+    players = tuple(players)
+    spec = dict(spec or {})
+    a, c, rho = (np.asarray(params[k], float) for k in ("a", "c", "rho"))
+    sigma2, omega = float(params["sigma2"]), float(params.get("omega", 0.0))
+    if _is_len(spec, a, c, rho, sigma2, omega):
+
+        def worth(members):
+            return coalition_welfare(a, c, rho, sigma2, omega, np.asarray(members, bool))
+
+        engine = "closed-form"
+    else:
+        if team is None:
+            raise ValueError("this team is not LEN: the team problem object is needed to solve sub-teams")
+        cache: dict[int, float] = {}
+        weights = 1 << np.arange(len(players), dtype=np.int64)
+
+        def worth(members):
+            members = np.atleast_2d(np.asarray(members, bool))
+            out = np.empty(len(members))
+            for k, row in enumerate(members):
+                key = int(row @ weights)
+                if key not in cache:
+                    cache[key] = _sub_team_welfare(team, row) if row.any() else 0.0
+                out[k] = cache[key]
+            return out
+
+        engine = "sub-team solves"
+    return Game(players, worth, "team", {"team": team, "engine": engine, **params})
+
+
+def _is_len(spec, a, c, rho, sigma2, omega) -> bool:
+    """True when the team is the LEN model that the closed form covers."""
+    for name in ("production", "cost"):
+        if spec.get(name) is not None:
+            return False
+    if spec.get("budget_breaker", False):
+        return False
+    k = (1 - omega) ** 2
+    return bool(np.all(k * a * a / c + rho * sigma2 > 0))
+
+
+_PER_MEMBER = ("a", "c", "rho")
+
+
+def _sub_team_welfare(team, row) -> float:
+    """Total welfare of the sub-team `row` (welfare-maximising shares), by the team engine."""
+    spec = {k: v for k, v in team.spec.items() if k not in ("kind", "title", "expected")}
+    for name in ("shares", "lambda", "alpha", "outside", "disagreement", "members"):
+        spec.pop(name, None)
+    idx = np.flatnonzero(row)
+    for name in _PER_MEMBER:
+        value = spec.get(name)
+        if isinstance(value, list):
+            spec[name] = [value[i] for i in idx]
+    sub = type(team)(_source=team.source, _base_dir=team.base_dir, **spec)
+    result = sub.solve()
+    if result.status != "optimal":
+        raise RuntimeError(f"the sub-team {idx.tolist()} was not solved to optimality: {result.message}")
+    return float(result.objective)
+
+
+def is_superadditive(v, tol: float = 1e-9) -> bool:
+    """v(S ∪ T) ≥ v(S) + v(T) for disjoint S, T (O(3^n); meant for small n)."""
+    v = np.asarray(v, float)
+    full = len(v) - 1
+    for s in range(1, len(v)):
+        rest = full & ~s
+        t = rest
+        while t:
+            if v[s | t] < v[s] + v[t] - tol:
+                return False
+            t = (t - 1) & rest
+    return True
+
+
+def is_convex(v, tol: float = 1e-9) -> bool:
+    """Supermodularity: v(S∪{i,j}) − v(S∪{i}) − v(S∪{j}) + v(S) ≥ 0 for all S, i, j ∉ S."""
+    v = np.asarray(v, float)
+    n = int(np.log2(len(v)))
+    masks = np.arange(len(v), dtype=np.int64)
+    for i in range(n):
+        for j in range(i + 1, n):
+            s = masks[((masks >> i) & 1 == 0) & ((masks >> j) & 1 == 0)]
+            bi, bj = 1 << i, 1 << j
+            if np.any(v[s | bi | bj] - v[s | bi] - v[s | bj] + v[s] < -tol):
+                return False
+    return True
