@@ -155,8 +155,8 @@ def monotone_on(func: Callable, lower: float, upper: float, grid: int = 4001) ->
         return False, float(ws[np.argmax(bad)])
     steps = np.diff(us)
     scale = 1e-12 * (1.0 + float(np.max(np.abs(us))))
-    # decreasing anywhere, or flat over more than rounding saturation at the top, is non-monotone
-    if np.any(steps < -scale) or not np.all(steps[: max(1, len(steps) // 10)] > 0):
+    # decreasing anywhere, or flat at the bottom of the domain, is non-monotone (saturation at the top is not)
+    if np.any(steps < -scale) or not steps[0] > 0:
         bad = steps < -scale
         at = np.argmax(bad) if bad.any() else np.argmax(steps <= 0)
         return False, float(ws[at])
