@@ -194,7 +194,7 @@ def _run_closed_form(problem: Coalition, **options) -> Result:
     x = sol.talmud(data["estate"], data["claims"])
     # bankruptcy games are convex: the nucleolus is the prenucleolus, which minimises the
     # largest excess, so the least-core value is the largest proper excess at the Talmud point
-    eps = float(sol.excesses(v, x)[1:-1].max(initial=0.0)) if problem.n > 1 else 0.0
+    eps = float(sol.excesses(v, x)[1:-1].max()) if problem.n > 1 else 0.0
     return _assemble(problem, "closed-form", nucleolus=x, least_core=(eps, x), kind="nucleolus")
 
 
