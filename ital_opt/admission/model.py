@@ -282,17 +282,16 @@ def _run_cvxpy_direct(problem: Admission, solver=None, **options) -> Result:
     if reason:
         raise MethodNotApplicable("cvxpy-direct", reason)
     n, phi, r, p = problem.n, problem.phi, problem.r, problem.prob
-    x = cp.Variable(n, name="x")  # x = β²
-    u = cp.Variable(n, name="u")
+    z = cp.Variable(2 * n, name="x_u")  # x = β² (first n), u (last n)
+    x, u = z[:n], z[n:]
     surplus = cp.multiply(2.0 * phi, cp.sqrt(x)) - cp.multiply(phi + r, x)
     constraints = [x >= 0, x <= 1, u >= problem.outside]
     if n > 1:
-        ones = np.ones((n, 1))
-        U = cp.reshape(u, (n, 1), order="F") @ ones.T  # U[k, j] = u_k
-        gap = phi[:, None] - phi[None, :]  # φ_k − φ_j
-        mimic = ones @ cp.reshape(u, (1, n), order="F") + cp.multiply(gap, ones @ cp.reshape(x, (1, n), order="F"))
-        off = ~np.eye(n, dtype=bool)
-        constraints.append(cp.multiply(off.astype(float), U - mimic) >= 0)
+        import scipy.sparse as sps
+
+        A, _ = _convex_constraints(problem)
+        ic = sps.csr_matrix(A[: n * (n - 1)])  # all-pairs IC: u_k − u_j − (φ_k − φ_j) x_j >= 0
+        constraints.append(ic @ z >= 0)
     prob = cp.Problem(cp.Maximize(p @ (surplus - u)), constraints)
     status, name = _solve_cvxpy(prob, solver)
     if status != "optimal":
@@ -417,6 +416,12 @@ def _run_screening(problem: Admission, method="auto", **options) -> Result:
     share = np.asarray(rows["q"].tolist(), float).reshape(-1)
     transfer = np.asarray(rows["t"].tolist(), float).reshape(-1)
     utility = transfer + problem.agent_value(problem.theta, share)
+    if problem.is_len and not res.get("local", False):
+        # interior-point answers of the sqrt-cone form are accurate to ~1e-6 in the share: refine
+        # them by Newton steps on the KKT system of the convex form (kept only if feasible, not worse)
+        xs, us = polish(problem, share**2, utility)
+        if not np.array_equal(xs, share**2):
+            share, utility, name = np.sqrt(np.clip(xs, 0.0, 1.0)), us, name + "+polish"
     return problem.menu_result(share, utility, method=name, local=bool(res.get("local", False)),
                                message=res.get("message", ""))
 

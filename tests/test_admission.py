@@ -1,0 +1,159 @@
+"""Chapter 3 admission menu (BOOK.md §2): worked examples, closed form vs the convex form, bad input."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ital_opt
+from ital_opt.admission import Admission
+from ital_opt.admission import closed_form as cf
+from ital_opt.errors import SpecError
+from ital_opt.problem import verify
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_31 = dict(theta=[1.0, 1.5], prob=[0.6, 0.4], c=1.0, rho=2.0, sigma2=0.4, outside=[0.0, 0.0])
+
+
+def _random_problem(rng, k, outside=0.0):
+    theta = np.cumsum(rng.uniform(0.02, 0.5, k)) + rng.uniform(0.3, 1.0)
+    prob = rng.dirichlet(np.full(k, 2.0))
+    return Admission(theta=theta.tolist(), prob=prob.tolist(), c=float(rng.uniform(0.5, 2.0)),
+                     rho=float(rng.uniform(0.0, 3.0)), sigma2=float(rng.uniform(0.0, 1.0)), outside=outside)
+
+
+def _max_diff(a, b):
+    return max(
+        float(np.max(np.abs(a.rows[f].to_numpy() - b.rows[f].to_numpy())))
+        for f in ("share", "transfer", "agent_utility")
+    ) if True else None
+
+
+# -- worked examples (BOOK.md §2, examples 3-1 and 3-2) -------------------------------------------
+@pytest.mark.parametrize("name", ["ch3_example_3_1.toml", "ch3_example_3_2.toml"])
+def test_bundled_examples_verify(name):
+    report = verify(ital_opt.load(ROOT / "formulations" / name))
+    assert report.ok, report.to_table()
+
+
+def test_example_3_1_second_best_and_regime_table():
+    p = Admission(**EXAMPLE_31)
+    assert p.first_best() == pytest.approx([0.5556, 0.7377], abs=5e-5)
+    table = {  # g: regime, beta_L, beta_H, t_L, t_H, payoff (BOOK.md §2)
+        0.0: ("I", 0.37975, 0.73770, -0.01442, -0.30442, 0.445891),
+        0.1: ("II", 0.40000, 0.73770, -0.01600, -0.29455, 0.445567),
+        0.2: ("III", 0.55556, 0.73770, -0.03086, -0.19455, 0.418634),
+        0.4: ("IV", 0.55556, 0.80000, -0.03086, -0.06400, 0.336267),
+        0.8: ("IV", 0.55556, 1.00000, 0.14414, 0.07500, 0.031667),
+    }
+    for g, (regime, bl, bh, tl, th, payoff) in table.items():
+        res = p.replace(**{"outside[1]": g}).solve()
+        assert res.method == "closed-form" and res.success
+        assert res.extras["regime"] == regime
+        assert res.rows["share"].tolist() == pytest.approx([bl, bh], abs=5e-6)
+        assert res.rows["transfer"].tolist() == pytest.approx([tl, th], abs=5e-6)
+        assert res.objective == pytest.approx(payoff, abs=5e-7)
+    assert p.solve().binding == ["IR_L", "IC_HL"]
+    assert p.solve().rows["effort"].tolist() == pytest.approx([0.3797, 1.1066], abs=5e-5)
+
+
+def test_example_3_1_json_output():
+    out = subprocess.run([sys.executable, "-m", "ital_opt", "solve", str(ROOT / "formulations/ch3_example_3_1.toml"),
+                          "--format", "json"], capture_output=True, text=True, check=True)
+    data = json.loads(out.stdout)
+    assert data["kind"] == "admission" and data["regime"] == "I" and data["status"] == "optimal"
+    assert {"theta", "prob", "share", "transfer", "effort", "agent_utility", "rent",
+            "first_best_share"} <= set(data["rows"][0])
+    assert data["objective"] == pytest.approx(0.445891, abs=5e-7)
+    assert set(data["binding"]) == {"IR_L", "IC_HL"}
+
+
+def test_prior_sensitivity():
+    p = Admission(**EXAMPLE_31)
+    want = {0.1: 0.51576, 0.2: 0.47337, 0.4: 0.37975, 0.6: 0.27211, 0.8: 0.14706}
+    for ph, bl in want.items():
+        assert p.replace(prob=[1 - ph, ph]).solve().rows["share"][0] == pytest.approx(bl, abs=5e-6)
+
+
+# -- closed form against the numerical formulations ----------------------------------------------
+@pytest.mark.parametrize("seed", range(6))
+def test_closed_form_matches_convex_form_random_k(seed):
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(2, 51)) if seed else 50
+    p = _random_problem(rng, k)
+    a, b = p.solve("closed-form"), p.solve("cvxpy")
+    assert a.success and b.success
+    assert _max_diff(a, b) <= 1e-7
+    assert abs(a.objective - b.objective) <= 1e-7
+    assert b.checks["max_ic_violation"] <= 1e-7
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_two_type_regimes_match_convex_form(seed):
+    rng = np.random.default_rng(100 + seed)
+    p = _random_problem(rng, 2)
+    bounds = cf.regime_bounds(p.prob, p.phi, p.r)
+    g = float(rng.uniform(-0.1, 1.5 * bounds[2] + 0.2))
+    p = p.replace(outside=[0.1, 0.1 + g])
+    a, b = p.solve("closed-form"), p.solve("cvxpy")
+    assert a.success and b.success, (a.checks, b.checks)
+    assert _max_diff(a, b) <= 1e-7 and abs(a.objective - b.objective) <= 1e-7
+
+
+def test_non_monotone_shares_are_ironed():
+    # a rare middle type: the unironed shares fall from type 2 to type 3
+    p = Admission(theta=[1.0, 1.1, 1.2, 2.0], prob=[0.3, 0.02, 0.38, 0.3], c=1.0, rho=2.0, sigma2=0.4)
+    phi, r = p.phi, p.r
+    assert cf.second_best(p.prob, phi, r, 0.0, iron=False) is None  # the plain formula declines
+    a, b = p.solve("closed-form"), p.solve("cvxpy")
+    assert a.extras["ironed"] and any({"2", "3"} <= set(g) for g in a.extras["pools"])
+    assert a.rows["share"][1] == a.rows["share"][2]
+    assert b.checks["max_ic_violation"] <= 1e-7
+    assert _max_diff(a, b) <= 1e-7 and abs(a.objective - b.objective) <= 1e-7
+
+
+def test_closed_form_declines_when_outside_options_rise_fast():
+    p = Admission(theta=[1.0, 1.25, 1.5], prob=[0.3, 0.4, 0.3], c=1.0, rho=2.0, sigma2=0.4,
+                  outside=[0.0, 0.2, 0.5])
+    reasons = dict((m.name, why) for m, why in p.applicable())
+    assert reasons["closed-form"] and "IR" in reasons["closed-form"]
+    res = p.solve()
+    assert res.method.startswith("cvxpy") and res.success
+    assert res.checks["max_ic_violation"] <= 1e-7 and res.checks["max_ir_violation"] <= 1e-7
+
+
+# -- bad input: exit code 2 and the field named ---------------------------------------------------
+@pytest.mark.parametrize(
+    "field, value, fragment",
+    [
+        ("c", -1.0, "positive"),
+        ("rho", -2.0, "non-negative"),
+        ("sigma2", -0.4, "non-negative"),
+        ("prob", [0.6, 0.5], "sum to 1"),
+        ("theta", [1.5, 1.0], "increasing"),
+    ],
+)
+def test_bad_input_exit_code_2(tmp_path, field, value, fragment):
+    spec = dict(EXAMPLE_31, kind="admission")
+    spec[field] = value
+    lines = [f"{k} = {json.dumps(v)}" for k, v in spec.items()]
+    path = tmp_path / "bad.toml"
+    path.write_text("\n".join(lines) + "\n")
+    out = subprocess.run([sys.executable, "-m", "ital_opt", "solve", str(path)], capture_output=True, text=True)
+    assert out.returncode == 2, out.stderr
+    assert f"'{field}'" in out.stderr and fragment in out.stderr and "bad.toml" in out.stderr
+    with pytest.raises(SpecError) as err:
+        ital_opt.load(spec)
+    assert err.value.field == field
+
+
+def test_bad_expressions_are_rejected():
+    with pytest.raises(SpecError) as err:
+        Admission(**EXAMPLE_31, cost="__import__('os')")
+    assert err.value.field == "cost"
+    with pytest.raises(SpecError) as err:
+        Admission(**EXAMPLE_31, output="theta*x")
+    assert err.value.field == "output"
