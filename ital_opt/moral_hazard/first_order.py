@@ -55,6 +55,7 @@ def read_continuous(p, r: SpecReader) -> None:
     p.effort_grid = r.integer("effort_grid", 2001, lo=11)
     p.targets = r.integer("targets", 41, lo=3)
     p.implement = r.number("implement", None)
+    p.fallback = r.boolean("fallback", True)
     lo, hi = p.effort_bounds
     if p.implement is not None and not lo <= p.implement <= hi:
         raise r.error("implement", f"must lie in effort = [{lo:g}, {hi:g}], got {p.implement:g}")
@@ -111,6 +112,19 @@ def _derivative(f, e, lo, hi, h=1e-6):
     return (f(e + step) - f(e - step)) / (2 * step)
 
 
+def _local_ic(p, effort, v):
+    """The agent's first-order condition at `effort` as a cvxpy constraint (one-sided at the bounds)."""
+    lo, hi = p.effort_bounds
+    dp = np.array([_derivative(lambda x, ex=ex: float(_eval(ex, x)), effort, lo, hi) for ex in p.prob_expr])
+    dc = _derivative(lambda x: float(cost_of(p, x)), effort, lo, hi)
+    foc = dp @ v - dc
+    if effort <= lo + 1e-12:
+        return foc <= 0
+    if effort >= hi - 1e-12:
+        return foc >= 0
+    return foc == 0
+
+
 # -- the FOA contract for one target effort ------------------------------------------------------
 @dataclass
 class FOAContract:
@@ -133,14 +147,10 @@ def foa_contract(p, effort: float) -> FOAContract:
     u = p.utility
     lo, hi = p.effort_bounds
     pe = prob_matrix(p, np.array([effort]))[0]
-    dp = np.array([_derivative(lambda x, ex=ex: float(_eval(ex, x)), effort, lo, hi) for ex in p.prob_expr])
     ce = float(cost_of(p, effort))
-    dc = _derivative(lambda x: float(cost_of(p, x)), effort, lo, hi)
     n = pe.size
     v = cp.Variable(n)
-    foc = dp @ v - dc
-    at_lo, at_hi = effort <= lo + 1e-12, effort >= hi - 1e-12
-    local = foc <= 0 if at_lo else (foc >= 0 if at_hi else foc == 0)
+    local = _local_ic(p, effort, v)
     ir = pe @ v - ce >= p.reservation
     cons = [ir, local]
     v_lo = u.v_lower
@@ -174,20 +184,91 @@ def agent_payoffs(p, pay, efforts) -> np.ndarray:
     return prob_matrix(p, efforts) @ util - cost_of(p, efforts)
 
 
-def global_ic_gain(p, pay, effort) -> tuple[float, float]:
-    """(largest gain of a deviation from `effort` on the fine grid, the best deviation)."""
+def global_ic_gain(p, pay, effort, refine: int = 4) -> tuple[float, float]:
+    """(largest gain of a deviation from `effort`, the best deviation).
+
+    The agent's payoff is evaluated on a grid `refine` times finer than ``effort_grid`` (so the
+    check does not reuse the grid of the 'grid' method's constraints) and the best point is
+    polished by bounded Brent search between its neighbours.
+    """
+    from scipy.optimize import minimize_scalar
+
     lo, hi = p.effort_bounds
-    grid = np.linspace(lo, hi, p.effort_grid)
+    grid = np.linspace(lo, hi, refine * (p.effort_grid - 1) + 1)
     vals = agent_payoffs(p, pay, grid)
     target = float(agent_payoffs(p, pay, np.array([effort]))[0])
     k = int(np.nanargmax(vals))
-    return max(0.0, float(vals[k]) - target), float(grid[k])
+    best, where = float(vals[k]), float(grid[k])
+    a, b = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
+    res = minimize_scalar(lambda e: -float(agent_payoffs(p, pay, np.array([e]))[0]), bounds=(a, b),
+                          method="bounded", options={"xatol": 1e-12})
+    if -res.fun > best:
+        best, where = float(-res.fun), float(res.x)
+    return max(0.0, best - target), where
 
 
 def first_order_approach(p) -> tuple[FOAContract, list[FOAContract]]:
     """Best target effort under the FOA: a grid of targets, then bounded Brent refinement."""
+    return best_target(p, foa_contract)
+
+
+def grid_contract(p, effort: float) -> FOAContract:
+    """The cheapest contract implementing `effort` against every deviation on the effort grid.
+
+    IR, the agent's first-order condition at `effort` (necessary for any interior optimum) and
+    Σ_j (p_j(e) − p_j(d)) v_j ≥ c(e) − c(d) for each grid effort d: a convex program with
+    `effort_grid` + 2 linear constraints.  It is tighter than the FOA and equals it when the FOA
+    contract is globally incentive compatible.
+    """
+    import cvxpy as cp
+
+    from ..backends import solve_cvxpy
+
+    u = p.utility
+    lo, hi = p.effort_bounds
+    grid = np.linspace(lo, hi, p.effort_grid)
+    pe = prob_matrix(p, np.array([effort]))[0]
+    ce = float(cost_of(p, effort))
+    A = pe[None, :] - prob_matrix(p, grid)
+    b = ce - cost_of(p, grid)
+    n = pe.size
+    v = cp.Variable(n)
+    ir = pe @ v - ce >= p.reservation
+    ic = A @ v >= b
+    local = _local_ic(p, effort, v)
+    cons = [ir, ic, local]
+    v_lo = u.v_lower
+    if p.min_pay is not None:
+        v_lo = max(v_lo, float(u.u(np.array(p.min_pay))))
+    if math.isfinite(v_lo):
+        cons.append(v >= v_lo)
+    if p.max_pay is not None:
+        cons.append(v <= float(u.u(np.array(p.max_pay))))
+    out = FOAContract(effort, "not_solved")
+    if math.isfinite(u.v_upper) and p.reservation + ce >= u.v_upper:
+        out.status = "infeasible"
+        return out
+    problem = cp.Problem(cp.Minimize(pe @ u.cvx_inverse(v)), cons)
+    status, method = solve_cvxpy(problem)
+    out.status, out.method = status, method
+    if status != "optimal":
+        return out
+    out.promised = np.asarray(v.value, float)
+    out.pay = np.asarray(u.inverse(out.promised), float)
+    out.expected_pay = float(pe @ out.pay)
+    out.net_value = float(pe @ p.outcomes) - out.expected_pay
+    duals = np.asarray(ic.dual_value, float)
+    out.multipliers = {"IR": float(ir.dual_value), "FOC": float(np.asarray(local.dual_value).item())}
+    for k in np.flatnonzero(duals > 1e-6 * (1 + duals.max(initial=0))):
+        out.multipliers[f"IC[e={grid[k]:.6g}]"] = float(duals[k])
+    return out
+
+
+def best_target(p, contract_at) -> tuple[FOAContract, list[FOAContract]]:
+    """The target effort with the best net value: a grid of targets, then bounded Brent refinement."""
     from scipy.optimize import minimize_scalar
 
+    foa_contract = contract_at
     lo, hi = p.effort_bounds
     if p.implement is not None:
         c = foa_contract(p, p.implement)
@@ -247,19 +328,54 @@ def _run_foa(p, **options) -> Result:
     }
     if valid:
         message = f"first-order approach valid: no effort on a {p.effort_grid}-point grid gains more than {FOA_TOL:g}"
-        status = "optimal"
-    else:
-        message = (f"first-order approach FAILS: under its contract the agent prefers effort {deviation:.6g} to the "
-                   f"target {best.effort:.6g} (gain {gain:.6g}); the FOA value {best.net_value:.10g} is only an "
-                   "upper bound on the principal's optimum")
-        status = "not_solved"
-    return Result(status=status, method=f"first-order/{best.method}", objective=float(best.net_value), rows=rows,
-                  extras=extras, binding=[k for k, v in (best.multipliers or {}).items() if abs(v) > 1e-9],
-                  multipliers=best.multipliers or {}, message=message)
+        return Result(status="optimal", method=f"first-order/{best.method}", objective=float(best.net_value),
+                      rows=rows, extras=extras, binding=_binding_names(best), multipliers=best.multipliers or {},
+                      message=message)
+    message = (f"first-order approach FAILS: under its contract the agent prefers effort {deviation:.6g} to the "
+               f"target {best.effort:.6g} (gain {gain:.6g}); the FOA value {best.net_value:.10g} is only an "
+               "upper bound on the principal's optimum")
+    extras["foa_objective"] = float(best.net_value)
+    extras["foa_effort"] = float(best.effort)
+    if not p.fallback:
+        return Result(status="not_solved", method=f"first-order/{best.method}", objective=float(best.net_value),
+                      rows=rows, extras=extras, binding=_binding_names(best), multipliers=best.multipliers or {},
+                      message=message + " (fallback = false)")
+    result = _run_grid(p)
+    result.extras = {**result.extras, "foa_valid": False, "foa_objective": float(best.net_value),
+                     "foa_effort": float(best.effort), "foa_deviation": deviation, "foa_deviation_gain": gain}
+    result.method = "first-order→" + result.method
+    result.message = message + "; answer from the global program on the deviation grid (method 'grid')"
+    return result
+
+
+def _binding_names(c: FOAContract) -> list[str]:
+    return [k for k, v in (c.multipliers or {}).items() if abs(v) > 1e-6]
+
+
+def _run_grid(p, **options) -> Result:
+    best, table = best_target(p, grid_contract)
+    if best.status != "optimal":
+        return Result(status=best.status, method=f"grid/{best.method}",
+                      message="no target effort can be implemented against the deviation grid")
+    pe = prob_matrix(p, np.array([best.effort]))[0]
+    rows = pd.DataFrame({"outcome": p.outcome_names, "value": p.outcomes, "prob": pe, "pay": best.pay,
+                         "utility": p.utility.u(best.pay)})
+    gain, deviation = global_ic_gain(p, best.pay, best.effort)
+    extras = {
+        "action": f"e={best.effort:.6g}",
+        "effort": float(best.effort),
+        "expected_pay": float(best.expected_pay),
+        "expected_value": float(pe @ p.outcomes),
+        "best_deviation": deviation,
+        "deviation_gain": gain,
+    }
+    return Result(status="optimal", method=f"grid/{best.method}", objective=float(best.net_value), rows=rows,
+                  extras=extras, binding=_binding_names(best), multipliers=best.multipliers or {},
+                  message=f"globally incentive compatible against a {p.effort_grid}-point effort grid")
 
 
 def continuous_methods() -> list[Method]:
-    return [Method("first-order", _run_foa, _foa_applies)]
+    return [Method("first-order", _run_foa, _foa_applies), Method("grid", _run_grid, _foa_applies)]
 
 
 def continuous_check(p, result: Result) -> dict[str, float]:
