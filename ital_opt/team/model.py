@@ -76,10 +76,11 @@ class Team(Problem):
         self.disagreement = r.vector("disagreement", n, None, broadcast=True)
         if self.disagreement is None:
             self.disagreement = default_d
-        self.starts = r.integer("starts", max(8, 2 * n) if self.mode != "welfare" else 1, lo=1)
-        prod_names = {f"e{i + 1}" for i in range(n)}
-        self.production = r.expression("production", prod_names, None)
+        self.production = r.expression("production", {f"e{i + 1}" for i in range(n)}, None)
         self.cost = r.expression("cost", {"e", "c"}, None)
+        # local NLP starting points: one where the problem is concave or given, several elsewhere
+        concave = self.mode == "given" or (self.mode == "welfare" and self.is_len)
+        self.starts = r.integer("starts", 1 if concave or n > 50 else min(max(4, 2 * n), 16), lo=1)
 
     @staticmethod
     def _size(r) -> int:
@@ -279,6 +280,8 @@ def _run_cvxpy(team, **options) -> Result:
         value = np.clip(value, 0, None)
         if not team.budget_breaker:
             value = value / value.sum()
+        if team.mode == "bargaining" and status == "optimal":
+            value = sharing.polish_bargaining(team, value)
     e = None if value is None else equilibrium.len_efforts(team, value)
     return _result(team, value, e, status, method)
 
@@ -293,7 +296,7 @@ def _run_pyomo(team, **options) -> Result:
     extras = {}
     if team.mode in ("weighted", "bargaining") or not team.is_len:
         extras = {"local_optima": n_opt, "starts": starts if team.mode != "given" else 1}
-    message = "local optimum (best of several starting points)" if local else ""
+    message = f"local optimum (best of {starts} starting point(s); {n_opt} distinct local optima)" if local else ""
     return _result(team, beta, e, status, method, local=local, extras=extras, message=message)
 
 

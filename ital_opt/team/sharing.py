@@ -27,6 +27,8 @@ import numpy as np
 from . import closed_form, equilibrium
 
 EIG_TOL = 1e-10
+SNAP = 1e-6  # shares below this are treated as zero by the pyomo polish
+SOLVER_OPTIONS = {"tol": 1e-10}
 
 
 # -- quadratic form of the certainty equivalents (LEN) ---------------------------------------------
@@ -205,6 +207,25 @@ def starting_points(team, starts, seed=0):
 
 def solve_pyomo(team, objective: str, starts: int = 1, seed: int = 0):
     """Local NLP from `starts` starting points; returns (status, method, β, e, n_local_optima)."""
+    import logging
+
+    # values within the solver's bound relaxation (−1e-8) would make pyomo warn once per variable
+    quiet = logging.getLogger("pyomo.core")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        return _solve_pyomo(team, objective, starts, seed)
+    finally:
+        quiet.setLevel(level)
+
+
+def _values(var, n):
+    import pyomo.environ as pyo
+
+    return np.maximum(np.array([pyo.value(var[i]) for i in range(n)]), 0.0)
+
+
+def _solve_pyomo(team, objective, starts, seed):
     import pyomo.environ as pyo
 
     from ..backends import solve_pyomo as run
@@ -228,11 +249,10 @@ def solve_pyomo(team, objective: str, starts: int = 1, seed: int = 0):
         if objective == "bargaining" and team.mode != "given":
             for i in range(team.n):
                 model.gap[i].set_value(1.0)
-        status, method, _ = run(model)
+        status, method, _ = run(model, **SOLVER_OPTIONS)
         if status != "optimal":
             continue
-        beta = np.array([pyo.value(model.beta[i]) for i in range(team.n)])
-        e = np.array([pyo.value(model.e[i]) for i in range(team.n)])
+        beta, e = _values(model.beta, team.n), _values(model.e, team.n)
         value = pyo.value(model.objective)
         if not any(np.max(np.abs(beta - o)) < 1e-5 for o in optima):
             optima.append(beta)
@@ -240,4 +260,56 @@ def solve_pyomo(team, objective: str, starts: int = 1, seed: int = 0):
             best = (value, beta, e)
     if best is None:
         return "not_solved", method, None, None, 0
-    return "optimal", method, best[1], best[2], len(optima)
+    value, beta, e = best
+    corner = beta < SNAP
+    if team.mode != "given" and corner.any() and not corner.all():
+        # an interior-point solver leaves a zero share at about its barrier parameter; fix the
+        # shares below SNAP at 0 and re-solve the rest from the best point (changes β by < SNAP)
+        for i in range(team.n):
+            model.beta[i].set_value(float(beta[i]))
+            model.e[i].set_value(float(e[i]))
+            if corner[i]:
+                model.beta[i].fix(0.0)
+        status, method, _ = run(model, **SOLVER_OPTIONS)
+        # the first solve may sit outside the bounds by the solver's bound relaxation (~1e-8 per
+        # share) and so look slightly better than any feasible point: allow for that
+        if status == "optimal" and pyo.value(model.objective) >= value - 1e-6 * max(1.0, abs(value)):
+            beta, e = _values(model.beta, team.n), _values(model.e, team.n)
+        for i in range(team.n):
+            model.beta[i].unfix()
+    return "optimal", method, beta, e, len(optima)
+
+
+def polish_bargaining(team, beta, steps=20):
+    """Newton steps on Σλ_i log(CE_i − d_i) from an interior conic solution.
+
+    The Nash product is flat at its maximum, so a conic solver's small objective gap leaves β
+    off by about its square root; where no share bound binds, Newton's method on the smooth
+    reduced objective restores full accuracy.  Returns the polished β (or `beta` unchanged).
+    """
+    beta = np.asarray(beta, float)
+    if np.any(beta <= 1e-7) or (team.budget_breaker and beta.sum() >= 1 - 1e-7):
+        return beta
+    H, h, k = ce_quadratics(team)
+    beta0, Z = affine_map(team)
+    parts = [reduced(H[i], h[i], k[i] + team.alpha[i] - team.disagreement[i], beta0, Z) for i in range(team.n)]
+    y = np.linalg.lstsq(Z, beta - beta0, rcond=None)[0]
+    for _ in range(steps):
+        grad = np.zeros_like(y)
+        hess = np.zeros((y.size, y.size))
+        for lam, (P, q, r) in zip(team.lam, parts):
+            s = 0.5 * y @ P @ y + q @ y + r
+            d = P @ y + q
+            grad += lam * d / s
+            hess += lam * (P / s - np.outer(d, d) / s**2)
+        try:
+            step = np.linalg.solve(hess, -grad)
+        except np.linalg.LinAlgError:
+            return beta
+        y = y + step
+        if np.max(np.abs(step)) < 1e-15:
+            break
+    polished = beta0 + Z @ y
+    if np.any(polished < 0) or not np.all(np.isfinite(polished)):
+        return beta
+    return polished
