@@ -1,0 +1,1 @@
+"""Screening (adverse selection) with a menu of contracts: model, formulations, closed forms."""

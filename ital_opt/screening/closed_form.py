@@ -1,0 +1,190 @@
+"""Closed forms of screening (BOOK.md §5): two types, and N types by virtual values with ironing.
+
+Assumptions (checked by :func:`applies`; ``method="auto"`` uses the closed form only when they hold):
+one-dimensional types and allocation; the agent's utility splits as a(θ)v(q) + c(q) + b(θ)
+with a(θ_k) strictly increasing (single crossing); one common outside option ū; the surplus
+S(V) = principal(θ, v⁻¹(V)) + c(v⁻¹(V)) does not depend on θ and is concave ("a convex separable
+cost" K = −S); rents rise with the type, (a_{k+1} − a_k)·V_min + b_{k+1} − b_k ≥ 0, so IR binds
+only at the bottom.
+
+Then local downward IC and IR_1 bind, U_k = ū + Σ_{j<k} (a_{j+1} − a_j) V_j + b_k − b_1, and the
+principal maximises Σ_k p_k [ν_k V_k − K(V_k)] over non-decreasing V with the *virtual value*
+
+    ν_k = a_k − (P_k⁺ / p_k)(a_{k+1} − a_k),  P_k⁺ = Σ_{j>k} p_j.
+
+Where ν is not monotone it is *ironed*: replaced by its prior-weighted isotonic regression (pool
+adjacent violators), which is exact because the block optimum of Σ p_k [ν_k V − K(V)] depends on
+the block only through Σ p_k ν_k.  Then V_k = argmax_V [ν̄_k V − K(V)] = (K')⁻¹(ν̄_k) clipped to
+the domain.  Mussa–Rosen (agent θq, principal −q²/2): q_k = max(0, ν̄_k).  Two types is the case
+N = 2: no distortion at the top, downward distortion of the low type, rent to the high type.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import sympy as sp
+
+from .symbolic import Evaluator
+
+
+def applies(problem) -> str | None:
+    """None when the closed form's assumptions hold, else the one that fails."""
+    if problem.multi or problem.m != 1:
+        return "types or allocations are multidimensional"
+    sp_ = problem.split
+    if sp_ is None:
+        return f"agent utility {problem.agent.text!r} does not split as a(theta)*v(q) + c(q) + b(theta): {problem.split_reason}"
+    if np.ptp(problem.outside) > 0:
+        return "outside options depend on the type (countervailing incentives): use a formulation"
+    a = problem.a[:, 0]
+    if problem.n > 1 and not np.all(np.diff(a) > 0):
+        return f"single crossing fails: a(theta) = {sp_.a[0]} is not strictly increasing over the types"
+    if problem.marginal is None:
+        return problem.marginal_reason
+    vlo = sp_.v_bounds[0][0]
+    if problem.n > 1:
+        if not math.isfinite(vlo):
+            return "the allocation's valuation is unbounded below, so rents need not rise with the type"
+        rise = np.diff(a) * vlo + np.diff(problem.b)
+        if np.any(rise < -1e-12):
+            return "rents need not rise with the type (b(theta) falls faster than the valuation bound allows)"
+    return None
+
+
+def marginal_inverse(split):
+    """(K')^{-1} as a vectorised function ν -> V, with K = −S; or (None, reason)."""
+    S = split.surplus
+    theta_set = set(split.theta)
+    if S.free_symbols & theta_set:
+        return None, f"the principal's surplus {S} depends on the type (not a separable cost)"
+    V = split.V[0]
+    lo, hi = split.v_bounds[0]
+    dS = sp.diff(S, V)
+    d2 = Evaluator(sp.diff(S, V, 2), [V])
+    grid = _grid(lo, hi)
+    with np.errstate(all="ignore"):
+        curv = np.asarray(d2.numpy(grid), dtype=float) * np.ones_like(grid)
+    if np.any(curv[np.isfinite(curv)] > 1e-12):
+        return None, f"the principal's surplus {S} is not concave in V = {split.v[0]}"
+    nu = sp.Symbol("nu", real=True)
+    inverse = None
+    try:
+        sols = sp.solve(sp.Eq(dS, nu), V)
+    except Exception:
+        sols = []
+    dSf = Evaluator(dS, [V])
+    test = grid[1:-1]
+    with np.errstate(all="ignore"):
+        slopes = np.asarray(dSf.numpy(test), dtype=float) * np.ones_like(test)
+    for sol in sols:
+        f = Evaluator(sol, [nu])
+        with np.errstate(all="ignore"):
+            try:
+                back = np.asarray(f.numpy(slopes), dtype=float) * np.ones_like(slopes)
+            except (ValueError, TypeError):
+                continue
+        ok = np.isfinite(slopes)
+        if ok.sum() >= 3 and np.allclose(back[ok], test[ok], rtol=1e-8, atol=1e-10):
+            inverse = f
+            break
+
+    def solve(values: np.ndarray) -> np.ndarray:
+        values = np.asarray(values, dtype=float)
+        with np.errstate(all="ignore"):
+            s_lo = float(np.asarray(dSf.numpy(np.array([lo])), dtype=float).ravel()[0]) if math.isfinite(lo) else math.inf
+            s_hi = float(np.asarray(dSf.numpy(np.array([hi])), dtype=float).ravel()[0]) if math.isfinite(hi) else -math.inf
+        if inverse is not None:
+            with np.errstate(all="ignore"):
+                out = np.asarray(inverse.numpy(values), dtype=float) * np.ones_like(values)
+        else:
+            out = _bisect(dSf, values, lo, hi)
+        # S'(V) = target at an interior optimum; corners where the slope points outside
+        out = np.where(s_lo <= values, lo, out) if math.isfinite(lo) else out
+        out = np.where(s_hi >= values, hi, out) if math.isfinite(hi) else out
+        return np.clip(np.nan_to_num(out, nan=lo if math.isfinite(lo) else 0.0), lo, hi)
+
+    # the optimum solves ν + S'(V) = 0; we solved S'(V) = ν, so call with −ν
+    return (lambda nu_values: solve(-np.asarray(nu_values, dtype=float))), ""
+
+
+def _grid(lo, hi):
+    a = lo if math.isfinite(lo) else (hi - 20 if math.isfinite(hi) else -10.0)
+    b = hi if math.isfinite(hi) else a + 20
+    g = np.linspace(a, b, 81)
+    return g[1:-1] if not (math.isfinite(lo) and math.isfinite(hi)) else g
+
+
+def _bisect(dSf, target, lo, hi, iters=200):
+    """V with S'(V) = target (S' decreasing), elementwise."""
+    a = np.full(target.shape, lo if math.isfinite(lo) else -1.0)
+    b = np.full(target.shape, hi if math.isfinite(hi) else 1.0)
+    if not math.isfinite(lo):
+        for _ in range(60):
+            bad = np.asarray(dSf.numpy(a), dtype=float) < target
+            if not bad.any():
+                break
+            a = np.where(bad, a * 2 - 1, a)
+    if not math.isfinite(hi):
+        for _ in range(60):
+            bad = np.asarray(dSf.numpy(b), dtype=float) > target
+            if not bad.any():
+                break
+            b = np.where(bad, b * 2 + 1, b)
+    for _ in range(iters):
+        mid = (a + b) / 2
+        with np.errstate(all="ignore"):
+            val = np.asarray(dSf.numpy(mid), dtype=float) * np.ones_like(mid)
+        a = np.where(val > target, mid, a)
+        b = np.where(val > target, b, mid)
+        if np.all(b - a <= 1e-15 * (1 + np.abs(a))):
+            break
+    return (a + b) / 2
+
+
+def virtual_values(a: np.ndarray, prob: np.ndarray) -> np.ndarray:
+    """ν_k = a_k − (P_k⁺/p_k)(a_{k+1} − a_k), ν_N = a_N."""
+    upper = np.cumsum(prob[::-1])[::-1] - prob  # P_k^+
+    da = np.append(np.diff(a), 0.0)
+    return a - upper / prob * da
+
+
+def iron(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Prior-weighted isotonic (non-decreasing) regression: pool adjacent violators."""
+    if values.size <= 1 or np.all(np.diff(values) >= 0):
+        return values.copy()
+    try:
+        from scipy.optimize import isotonic_regression
+
+        return isotonic_regression(values, weights=weights, increasing=True).x
+    except ImportError:  # pragma: no cover - scipy < 1.12
+        return _pav(values, weights)
+
+
+def _pav(values, weights):
+    means, wsum, counts = [], [], []
+    for v, w in zip(values.tolist(), weights.tolist()):
+        means.append(v)
+        wsum.append(w)
+        counts.append(1)
+        while len(means) > 1 and means[-2] > means[-1]:
+            w2 = wsum[-2] + wsum[-1]
+            means[-2] = (means[-2] * wsum[-2] + means[-1] * wsum[-1]) / w2
+            wsum[-2] = w2
+            counts[-2] += counts[-1]
+            means.pop(), wsum.pop(), counts.pop()
+    return np.repeat(means, counts)
+
+
+def solve_menu(problem):
+    """(V, U, pooled) of the closed form."""
+    a = problem.a[:, 0]
+    nu = virtual_values(a, problem.prob)
+    ironed = iron(nu, problem.prob)
+    V = problem.marginal(ironed)
+    # rents: U_1 = ū, U_{k+1} = U_k + (a_{k+1} − a_k) V_k + b_{k+1} − b_k
+    steps = np.diff(a) * V[:-1] + np.diff(problem.b)
+    U = problem.outside[0] + np.concatenate([[0.0], np.cumsum(steps)])
+    pooled = bool(np.any(np.abs(ironed - nu) > 1e-12))
+    return V, U, pooled

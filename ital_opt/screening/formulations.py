@@ -1,0 +1,410 @@
+"""Numerical formulations of screening (BOOK.md §2 "Convex form"): cvxpy and pyomo.
+
+In the variables of :mod:`.symbolic` (V = v(q), the agent's utility U), with a_k = a(θ_k),
+b_k = b(θ_k) and the surplus S_k(V) = principal(θ_k, v⁻¹(V)) + c(v⁻¹(V)):
+
+    max  Σ_k p_k [ S_k(V_k) + a_k·V_k + b_k − U_k ]
+    s.t. IC_kl  U_k − U_l − (a_k − a_l)·V_l ≥ b_k − b_l      (all pairs, or adjacent pairs + V monotone)
+         IR_k   U_k ≥ ū_k,     V_k ∈ v(q_bounds).
+
+* ``cvxpy`` — all pairs (the reference).  For multidimensional types, or many types, the pairs are
+  generated lazily: solve with the pairs of near neighbours, add every type's most violated pairs,
+  repeat until no IC is violated by more than 1e-9.  The optimum of a relaxation that is feasible
+  for all pairs is optimal for all pairs.
+* ``cvxpy-local`` — adjacent pairs in the order of a(θ) plus monotone V; equivalent to all pairs
+  when a(θ) is strictly increasing over the types (single crossing: a one-dimensional type).
+* ``pyomo`` — the same program with a nonlinear objective for a local NLP solver (Ipopt/ripopt) when
+  cvxpy cannot establish concavity; without a split, the original variables (q, t) with the
+  nonlinear IC constraints u(θ_k, q_k) + t_k ≥ u(θ_k, q_l) + t_l.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.sparse as sps
+
+from ..backends import solve_cvxpy, solve_pyomo
+from ..result import Result
+from .checks import best_deviation_split
+from .symbolic import Evaluator
+
+CG_TOL = 1e-9
+
+
+# -- the objective -----------------------------------------------------------------------------
+def term_columns(problem):
+    """[(coef per type (N,), h sympy)] of the surplus S = Σ coef(θ)·h(V)."""
+    split = problem.split
+    out = []
+    for coef, h in split.terms:
+        vals = Evaluator(coef, split.theta).numpy(*problem.theta_columns)
+        out.append((np.broadcast_to(np.asarray(vals, dtype=float), (problem.n,)).copy(), h))
+    return out
+
+
+def concavity_reason(problem) -> str | None:
+    """None when cvxpy establishes that the objective is concave in V (DCP), else which term is not."""
+    import cvxpy as cp
+
+    split = problem.split
+    if split is None:
+        return f"agent utility {problem.agent.text!r} admits no change of variables: {problem.split_reason}"
+    if split.terms is None:
+        return split.terms_reason
+    x = cp.Variable(problem.m)
+    for coef, h in term_columns(problem):
+        try:
+            expr = Evaluator(h, split.V).cvxpy(*[x[j] for j in range(problem.m)])
+        except Exception as exc:  # an atom cvxpy lacks
+            return f"cannot express the term {h} of the principal's surplus in cvxpy ({exc})"
+        if not isinstance(expr, cp.Expression):
+            continue
+        if np.all(coef >= 0) and expr.is_concave():
+            continue
+        if np.all(coef <= 0) and expr.is_convex():
+            continue
+        if expr.is_affine():
+            continue
+        g = ", ".join(f"q{'' if problem.m == 1 else j + 1} = {gj}" for j, gj in enumerate(split.g))
+        return (
+            f"cannot establish concavity: in principal {problem.principal.text!r} with {g}, the term "
+            f"({coef.min():.4g}..{coef.max():.4g})*{h} of the surplus is not concave in V = "
+            f"{', '.join(map(str, split.v))} (DCP); use method='pyomo' (local NLP)"
+        )
+    return None
+
+
+def _objective(problem, V, U):
+    import cvxpy as cp
+
+    p = problem.prob
+    split = problem.split
+    cols = [V[:, j] for j in range(problem.m)]
+    total = 0
+    for coef, h in term_columns(problem):
+        expr = Evaluator(h, split.V).cvxpy(*cols)
+        total = total + (p * coef) @ expr
+    for j in range(problem.m):
+        total = total + (p * problem.a[:, j]) @ V[:, j]
+    const = float(p @ (problem.b + problem.surplus_const))
+    return cp.Maximize(total - p @ U + const)
+
+
+def _bounds(problem, V):
+    cons = []
+    for j, (lo, hi) in enumerate(problem.split.v_bounds):
+        if math.isfinite(lo):
+            cons.append(V[:, j] >= lo)
+        if math.isfinite(hi):
+            cons.append(V[:, j] <= hi)
+    return cons
+
+
+def _ic_pairs(problem, V, U, k, l):
+    """IC_kl for index arrays k, l as one sparse block."""
+    import cvxpy as cp
+
+    n, m = problem.n, problem.m
+    rows = np.arange(k.size)
+    AU = sps.csr_matrix(
+        (np.concatenate([np.ones(k.size), -np.ones(k.size)]), (np.concatenate([rows, rows]), np.concatenate([k, l]))),
+        shape=(k.size, n),
+    )
+    expr = AU @ U
+    for j in range(m):
+        da = problem.a[k, j] - problem.a[l, j]
+        AV = sps.csr_matrix((-da, (rows, l)), shape=(k.size, n))
+        expr = expr + AV @ V[:, j]
+    return expr >= problem.b[k] - problem.b[l]
+
+
+def _finish(problem, V, U, status, method, **extra):
+    if status != "optimal" or V.value is None:
+        return Result(status=status, method=method, message=f"solver status: {status}")
+    Vv = np.asarray(V.value, dtype=float).reshape(problem.n, problem.m)
+    Uv = np.asarray(U.value, dtype=float).ravel()
+    Vv, Uv = polish(problem, Vv, Uv)
+    return problem.result_from_V(Vv, Uv, method, **extra)
+
+
+def value_of(problem, V, U) -> float:
+    """The principal's expected payoff Σ p [S(V) + a·V + b − U] (numpy)."""
+    split = problem.split
+    th = problem.theta_columns
+    with np.errstate(all="ignore"):
+        S = Evaluator(split.surplus, [*split.theta, *split.V]).numpy(*th, *[V[:, j] for j in range(problem.m)])
+    S = np.broadcast_to(np.asarray(S, dtype=float), (problem.n,))
+    return float(problem.prob @ (S + np.einsum("ij,ij->i", problem.a, V) + problem.b - U))
+
+
+def minimal_rents(a, b, V, outside, sweeps: int = 100):
+    """Least U with adjacent IC (both ways) and IR for sorted a and monotone V: max-plus scans."""
+    U = outside.copy()
+    up = np.diff(a) * V[:-1] + np.diff(b)  # U_k ≥ U_{k-1} + up_{k-1}
+    down = -np.diff(a) * V[1:] - np.diff(b)  # U_{k-1} ≥ U_k + down_{k-1}
+    W = np.concatenate([[0.0], np.cumsum(up)])
+    D = np.concatenate([[0.0], np.cumsum(down)])
+    for _ in range(sweeps):
+        new = np.maximum(U, W + np.maximum.accumulate(U - W))
+        # backward: U_{k} ≥ U_{j} + Σ_{i=k..j-1} down_i  for j > k
+        rev = (new + D)[::-1]
+        new = np.maximum(new, np.maximum.accumulate(rev)[::-1] - D)
+        if np.array_equal(new, U):
+            break
+        U = new
+    return U
+
+
+def polish(problem, V, U):
+    """Tidy an interior-point solution of a one-dimensional problem with single crossing.
+
+    Allocations near a bound are moved onto it (interior-point methods stop short of degenerate
+    bounds by about the square root of their tolerance); then U is recomputed as the least utility
+    vector meeting IC and IR for these V (a longest path along the chain of types).  Snapping
+    distances 1e-3 ... 0 are tried in turn; the first tidied menu at least as good for the
+    principal is kept, else the solver's menu.
+    """
+    if problem.multi or problem.m != 1 or problem.n < 2:
+        return V, U
+    a = problem.a[:, 0]
+    order = np.argsort(a, kind="stable")
+    ao = a[order]
+    if not np.all(np.diff(ao) > 0):
+        return V, U
+    lo, hi = problem.split.v_bounds[0]
+    before = value_of(problem, V, U)
+    for snap in (1e-3, 1e-4, 1e-5, 1e-6, 0.0):
+        Vs = V[order, 0].copy()
+        if math.isfinite(lo):
+            Vs = np.where(np.abs(Vs - lo) <= snap * (1 + abs(lo)), lo, Vs)
+        if math.isfinite(hi):
+            Vs = np.where(np.abs(Vs - hi) <= snap * (1 + abs(hi)), hi, Vs)
+        Vs = np.clip(np.maximum.accumulate(Vs), lo, hi)
+        Us = minimal_rents(ao, problem.b[order], Vs, problem.outside[order])
+        Vn, Un = np.empty_like(V), np.empty_like(U)
+        Vn[order, 0], Un[order] = Vs, Us
+        after = value_of(problem, Vn, Un)
+        if after >= before - 1e-13 * max(1.0, abs(before)):
+            return Vn, Un
+    return V, U
+
+
+def _require_convex(problem, name):
+    from ..errors import MethodNotApplicable
+
+    reason = problem.convexity_reason
+    if reason is not None:
+        raise MethodNotApplicable(name, reason)
+
+
+def run_cvxpy_local(problem, **options) -> Result:
+    import cvxpy as cp
+
+    _require_convex(problem, "cvxpy-local")
+    n = problem.n
+    V, U = cp.Variable((n, 1)), cp.Variable(n)
+    order = np.argsort(problem.a[:, 0], kind="stable")
+    lo, hi = order[:-1], order[1:]
+    cons = _bounds(problem, V) + [U >= problem.outside]
+    if n > 1:
+        cons += [_ic_pairs(problem, V, U, hi, lo), _ic_pairs(problem, V, U, lo, hi), V[hi, 0] >= V[lo, 0]]
+    prob = cp.Problem(_objective(problem, V, U), cons)
+    status, method = solve_cvxpy(prob, **options)
+    return _finish(problem, V, U, status, method.replace("cvxpy/", "cvxpy-local/"))
+
+
+def run_cvxpy(problem, cg: bool | None = None, max_rounds: int = 60, per_type: int = 5, **options) -> Result:
+    """All-pairs IC; with constraint generation for multidimensional types or many types."""
+    import cvxpy as cp
+
+    _require_convex(problem, "cvxpy")
+    n, m = problem.n, problem.m
+    if cg is None:
+        cg = problem.multi or n > 400
+    V, U = cp.Variable((n, m)), cp.Variable(n)
+    base = _bounds(problem, V) + [U >= problem.outside]
+    objective = _objective(problem, V, U)
+    if not cg or n == 1:
+        k, l = np.nonzero(~np.eye(n, dtype=bool))
+        cons = base + ([_ic_pairs(problem, V, U, k, l)] if n > 1 else [])
+        status, method = solve_cvxpy(cp.Problem(objective, cons), **options)
+        return _finish(problem, V, U, status, method)
+    pairs = _initial_pairs(problem)
+    rounds = 0
+    while True:
+        rounds += 1
+        k, l = pairs[:, 0], pairs[:, 1]
+        cons = base + [_ic_pairs(problem, V, U, k, l)]
+        status, method = solve_cvxpy(cp.Problem(objective, cons), **options)
+        if status != "optimal" or V.value is None:
+            return _finish(problem, V, U, status, method)
+        new = _violated_pairs(problem, np.asarray(V.value), np.asarray(U.value), per_type)
+        if new.size:
+            known = set(map(tuple, pairs.tolist()))
+            new = np.array([p for p in new.tolist() if tuple(p) not in known], dtype=int).reshape(-1, 2)
+        if new.size == 0 or rounds >= max_rounds:
+            break
+        pairs = np.vstack([pairs, new])
+    res = _finish(problem, V, U, status, method.replace("cvxpy/", "cvxpy-cg/"))
+    res.extras = {**res.extras, "ic_pairs": int(len(pairs)), "cg_rounds": rounds}
+    return res
+
+
+def _initial_pairs(problem, neighbours: int = 6) -> np.ndarray:
+    """Pairs of near neighbours in type space, both directions."""
+    n = problem.n
+    if not problem.multi:
+        order = np.argsort(problem.a[:, 0], kind="stable")
+        pairs = np.column_stack([order[1:], order[:-1]])
+        return np.vstack([pairs, pairs[:, ::-1]])
+    th = problem.theta
+    z = (th - th.mean(0)) / np.where(th.std(0) > 0, th.std(0), 1.0)
+    kk = min(neighbours, n - 1)
+    out = []
+    step = max(1, 2_000_000 // n)
+    for start in range(0, n, step):
+        d = ((z[start : start + step, None, :] - z[None, :, :]) ** 2).sum(-1)
+        rows = np.arange(start, min(n, start + step))
+        d[rows - start, rows] = np.inf
+        nb = np.argpartition(d, kk - 1, axis=1)[:, :kk]
+        out.append(np.column_stack([np.repeat(rows, kk), nb.ravel()]))
+    pairs = np.vstack(out)
+    pairs = np.vstack([pairs, pairs[:, ::-1]])
+    return np.unique(pairs, axis=0)
+
+
+def _violated_pairs(problem, V, U, per_type) -> np.ndarray:
+    a, b = problem.a, problem.b
+    intercept = U - np.einsum("ij,ij->i", a, V) - b
+    n = problem.n
+    out = []
+    step = max(1, 2_000_000 // n)
+    for start in range(0, n, step):
+        rows = np.arange(start, min(n, start + step))
+        gain = a[rows] @ V.T + intercept[None, :] + b[rows, None] - U[rows, None]
+        gain[rows - start, rows] = -np.inf
+        r = min(per_type, n - 1)
+        top = np.argpartition(-gain, r - 1, axis=1)[:, :r]
+        g = np.take_along_axis(gain, top, axis=1)
+        mask = g > CG_TOL
+        out.append(np.column_stack([np.repeat(rows, r)[mask.ravel()], top.ravel()[mask.ravel()]]))
+    return np.vstack(out) if out else np.zeros((0, 2), dtype=int)
+
+
+# -- pyomo ---------------------------------------------------------------------------------------
+def run_pyomo(problem, **options) -> Result:
+    import pyomo.environ as pyo
+
+    n, m = problem.n, problem.m
+    model = pyo.ConcreteModel()
+    model.K = pyo.RangeSet(0, n - 1)
+    model.J = pyo.RangeSet(0, m - 1)
+    p = problem.prob
+    pairs = [(k, l) for k in range(n) for l in range(n) if k != l]
+    if problem.split is not None:
+        split = problem.split
+
+        def vbounds(model, k, j):
+            lo, hi = split.v_bounds[j]
+            return (lo if math.isfinite(lo) else None, hi if math.isfinite(hi) else None)
+
+        def vinit(model, k, j):
+            lo, hi = split.v_bounds[j]
+            if math.isfinite(lo) and math.isfinite(hi):
+                return (lo + hi) / 2
+            return lo + 1.0 if math.isfinite(lo) else (hi - 1.0 if math.isfinite(hi) else 0.0)
+
+        model.V = pyo.Var(model.K, model.J, bounds=vbounds, initialize=vinit)
+        model.U = pyo.Var(model.K, initialize=0.0)
+        a, b = problem.a, problem.b
+        model.ic = pyo.Constraint(
+            pyo.Set(initialize=pairs, dimen=2),
+            rule=lambda mdl, k, l: mdl.U[k] - mdl.U[l] - sum((a[k, j] - a[l, j]) * mdl.V[l, j] for j in range(m))
+            >= b[k] - b[l],
+        )
+        model.ir = pyo.Constraint(model.K, rule=lambda mdl, k: mdl.U[k] >= float(problem.outside[k]))
+        S = Evaluator(split.surplus, [*split.theta, *split.V])
+        th = problem.theta.reshape(n, -1)
+        obj = sum(
+            float(p[k])
+            * (
+                S.pyomo(*th[k].tolist(), *[model.V[k, j] for j in range(m)])
+                + sum(float(a[k, j]) * model.V[k, j] for j in range(m))
+                + float(b[k])
+                - model.U[k]
+            )
+            for k in range(n)
+        )
+        model.obj = pyo.Objective(expr=obj, sense=pyo.maximize)
+        linear = split.terms is not None and all(h.is_polynomial(*split.V) and sum(sp_degree(h, split.V)) <= 1 for _, h in split.terms)
+        status, method, local = solve_pyomo(model, "highs" if linear else "nlp", **_nlp_options(linear, options))
+        if status != "optimal":
+            return Result(status=status, method=method, message=f"solver status: {status}", local=local)
+        V = np.array([[pyo.value(model.V[k, j]) for j in range(m)] for k in range(n)], dtype=float)
+        U = np.array([pyo.value(model.U[k]) for k in range(n)], dtype=float)
+        res = problem.result_from_V(V, U, method)
+        res.local = bool(local)
+        if local:
+            res.message = (
+                "local optimum (the objective is not known to be concave)"
+                if problem.convexity_reason is not None
+                else "local NLP solver; the program is convex, so this is also the global optimum"
+            )
+        return res
+    # no split: the original variables
+    env_names = problem.theta_names
+    q_names = problem.q_names
+    th = problem.theta.reshape(n, -1)
+
+    def qbounds(model, k, j):
+        lo, hi = problem.q_bounds[j]
+        return (lo if math.isfinite(lo) else None, hi if math.isfinite(hi) else None)
+
+    def qinit(model, k, j):
+        lo, hi = problem.q_bounds[j]
+        if math.isfinite(lo) and math.isfinite(hi):
+            return (lo + hi) / 2
+        return lo + 1.0 if math.isfinite(lo) else (hi - 1.0 if math.isfinite(hi) else 0.0)
+
+    model.q = pyo.Var(model.K, model.J, bounds=qbounds, initialize=qinit)
+    model.t = pyo.Var(model.K, initialize=0.0)
+
+    def u(k, l):
+        env = {nm: float(th[k, i]) for i, nm in enumerate(env_names)}
+        env.update({nm: model.q[l, j] for j, nm in enumerate(q_names)})
+        return problem.agent.pyomo(**env)
+
+    model.ic = pyo.Constraint(
+        pyo.Set(initialize=pairs, dimen=2), rule=lambda mdl, k, l: u(k, k) + mdl.t[k] >= u(k, l) + mdl.t[l]
+    )
+    model.ir = pyo.Constraint(model.K, rule=lambda mdl, k: u(k, k) + mdl.t[k] >= float(problem.outside[k]))
+
+    def w(k):
+        env = {nm: float(th[k, i]) for i, nm in enumerate(env_names)}
+        env.update({nm: model.q[k, j] for j, nm in enumerate(q_names)})
+        return problem.principal.pyomo(**env)
+
+    model.obj = pyo.Objective(expr=sum(float(p[k]) * (w(k) - model.t[k]) for k in range(n)), sense=pyo.maximize)
+    status, method, local = solve_pyomo(model, "nlp", **_nlp_options(False, options))
+    if status != "optimal":
+        return Result(status=status, method=method, message=f"solver status: {status}", local=local)
+    q = np.array([[pyo.value(model.q[k, j]) for j in range(m)] for k in range(n)], dtype=float)
+    t = np.array([pyo.value(model.t[k]) for k in range(n)], dtype=float)
+    res = problem.result_from_qt(q, t, method)
+    res.local = bool(local)
+    res.message = "local optimum (no change of variables makes the problem convex)"
+    return res
+
+
+def sp_degree(h, syms):
+    import sympy as sp
+
+    return [sp.degree(h, s) for s in syms]
+
+
+def _nlp_options(linear, options):
+    if linear:
+        return {}
+    return {"tol": 1e-10, "bound_relax_factor": 0.0, "constr_viol_tol": 1e-12, "mu_strategy": "adaptive", **options}

@@ -1,0 +1,317 @@
+"""General adverse selection: the screening problem (BOOK.md §2, §5).
+
+A principal offers a menu {(q_k, t_k)} to an agent of private type θ_k with prior p_k.  Type k's
+utility from item l is u(θ_k, q_l) + t_l (`agent` + transfer); the principal earns
+w(θ_k, q_k) − t_k (`principal` − transfer).  The principal maximises Σ_k p_k [w(θ_k,q_k) − t_k]
+subject to
+
+    IC_kl: u(θ_k,q_k) + t_k ≥ u(θ_k,q_l) + t_l  (all k ≠ l),   IR_k: u(θ_k,q_k) + t_k ≥ ū_k,
+    q_k ∈ q_bounds.
+
+Methods, in the order ``method="auto"`` tries them:
+
+* ``closed-form`` — virtual values with ironing (two types included), when its assumptions hold
+  (:mod:`.closed_form`);
+* ``cvxpy-local`` — adjacent IC + monotone allocation, when single crossing holds (one-dimensional
+  types, a(θ) strictly increasing) and ``ic`` is not ``"all-pairs"``;
+* ``cvxpy`` — all-pairs IC, the reference; constraint generation for multidimensional types;
+* ``pyomo`` — a local NLP (Ipopt / ripopt) when the change of variables of :mod:`.symbolic` does not
+  give a concave objective (results marked ``local``), or the LP through HiGHS.
+
+Rows: ``theta, prob, q, t, agent_utility, principal_payoff, rent``; the objective is the principal's
+expected payoff.  Checks (:mod:`.checks`): ``max_ic_violation`` over all pairs and ``max_ir_violation``.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+import sympy as sp
+
+from ..kinds import register
+from ..problem import Method, Problem
+from ..result import Result
+from . import closed_form as cf
+from . import formulations as fm
+from .checks import best_deviation_generic, best_deviation_split
+from .symbolic import Evaluator, attach_surplus, find_split
+
+MAX_DIM = 9
+
+
+def _bounds_pair(r, name, value):
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise r.error(name, f"expected [low, high], got {value!r}")
+    out = []
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise r.error(name, f"expected numbers (or inf), got {v!r}")
+        if math.isnan(v):
+            raise r.error(name, "NaN is not a bound")
+        out.append(float(v))
+    if not out[0] < out[1]:
+        raise r.error(name, f"low must be below high, got {value!r}")
+    if out[0] == math.inf or out[1] == -math.inf:
+        raise r.error(name, f"bounds {value!r} leave no room for the allocation")
+    return tuple(out)
+
+
+@register
+class Screening(Problem):
+    """Screening with a menu of (allocation, transfer); see the module docstring."""
+
+    kind = "screening"
+    compare = ("q", "t")
+
+    def _read(self, r) -> None:
+        raw = r.raw("theta")
+        self.multi = isinstance(raw, (list, tuple)) and len(raw) > 0 and all(isinstance(x, (list, tuple)) for x in raw)
+        if self.multi:
+            theta = r.matrix("theta")
+            if len({tuple(row) for row in theta.tolist()}) != len(theta):
+                raise r.error("theta", "types must be distinct")
+            self.d = theta.shape[1]
+            if self.d > MAX_DIM:
+                raise r.error("theta", f"at most {MAX_DIM} type dimensions are supported")
+        else:
+            theta = r.vector("theta", increasing=True)
+            self.d = 1
+        self.theta = theta
+        self.n = len(theta)
+        self.prob = r.probabilities("prob", self.n)
+        qb = r.raw("q_bounds", [0.0, math.inf])
+        if isinstance(qb, (list, tuple)) and qb and all(isinstance(x, (list, tuple)) for x in qb):
+            bounds = [_bounds_pair(r, f"q_bounds[{i}]", x) for i, x in enumerate(qb)]
+            if not self.multi and len(bounds) != 1:
+                raise r.error("q_bounds", "one-dimensional types take one allocation: give [low, high]")
+        else:
+            pair = _bounds_pair(r, "q_bounds", qb)
+            bounds = [pair] * (self.d if self.multi else 1)
+        if len(bounds) > MAX_DIM:
+            raise r.error("q_bounds", f"at most {MAX_DIM} allocation components are supported")
+        self.q_bounds = bounds
+        self.m = len(bounds)
+        if self.multi:
+            self.theta_names = [f"theta{i + 1}" for i in range(self.d)]
+            self.q_names = [f"q{j + 1}" for j in range(self.m)]
+        else:
+            self.theta_names, self.q_names = ["theta"], ["q"]
+        names = [*self.theta_names, *self.q_names]
+        self.agent = r.expression("agent", names)
+        self.principal = r.expression("principal", names)
+        self.outside = r.vector("outside", self.n, 0.0, broadcast=True)
+        self.ic = r.string("ic", "auto", choices=("auto", "all-pairs", "local"))
+        if self.ic == "local" and self.multi:
+            raise r.error("ic", "local IC needs one-dimensional types (use 'auto' or 'all-pairs')")
+
+    # -- derived quantities (lazy: sympy work only when a method needs it) -----------------------
+    @property
+    def theta_columns(self):
+        th = self.theta.reshape(self.n, -1)
+        return [th[:, i] for i in range(th.shape[1])]
+
+    @cached_property
+    def symbols(self):
+        th = [sp.Symbol(nm, real=True) for nm in self.theta_names]
+        q = [sp.Symbol(nm, real=True) for nm in self.q_names]
+        return th, q
+
+    @cached_property
+    def _split(self):
+        th, q = self.symbols
+        env = {**dict(zip(self.theta_names, th)), **dict(zip(self.q_names, q))}
+        try:
+            agent = sp.sympify(self.agent.sympy(**env))
+            principal = sp.sympify(self.principal.sympy(**env))
+        except Exception as exc:  # pragma: no cover - sympy failure
+            return None, f"sympy cannot read the expressions ({exc})"
+        ref = self.theta.reshape(self.n, -1)[0]
+        try:
+            split, reason = find_split(agent, th, q, ref, self.q_bounds)
+        except Exception as exc:  # sympy gave up
+            return None, f"sympy could not split the agent utility ({type(exc).__name__})"
+        if split is None:
+            return None, reason
+        reason = attach_surplus(split, principal)
+        if reason:
+            split.terms = None
+            split.terms_reason = reason
+        return split, ""
+
+    @property
+    def split(self):
+        return self._split[0]
+
+    @property
+    def split_reason(self):
+        return self._split[1]
+
+    def _per_type(self, expr):
+        vals = Evaluator(expr, self.split.theta).numpy(*self.theta_columns)
+        return np.broadcast_to(np.asarray(vals, dtype=float), (self.n,)).copy()
+
+    @cached_property
+    def a(self) -> np.ndarray:
+        return np.column_stack([self._per_type(aj) for aj in self.split.a])
+
+    @cached_property
+    def b(self) -> np.ndarray:
+        return self._per_type(self.split.b)
+
+    @cached_property
+    def surplus_const(self) -> np.ndarray:
+        const = getattr(self.split, "const", 0)
+        return self._per_type(sp.sympify(const))
+
+    @cached_property
+    def convexity_reason(self) -> str | None:
+        return fm.concavity_reason(self)
+
+    @cached_property
+    def _marginal(self):
+        if self.split is None or self.multi or self.m != 1:
+            return None, "no one-dimensional change of variables"
+        try:
+            return cf.marginal_inverse(self.split)
+        except Exception as exc:  # sympy gave up
+            return None, f"cannot form the marginal surplus ({type(exc).__name__})"
+
+    @property
+    def marginal(self):
+        return self._marginal[0]
+
+    @property
+    def marginal_reason(self):
+        return self._marginal[1]
+
+    # -- methods -------------------------------------------------------------------------------
+    def methods(self) -> list[Method]:
+        return [
+            Method("closed-form", _run_closed_form, cf.applies, closed_form=True),
+            Method("cvxpy-local", fm.run_cvxpy_local, _local_applies),
+            Method("cvxpy", fm.run_cvxpy, _cvxpy_applies),
+            Method("pyomo", fm.run_pyomo, _pyomo_applies),
+        ]
+
+    def select(self, method: str = "auto") -> Method:
+        """As :meth:`Problem.select`, but an exact method name wins (``"cvxpy"`` is all pairs)."""
+        for m, reason in self.applicable():
+            if m.name == method:
+                if reason is not None:
+                    from ..errors import MethodNotApplicable
+
+                    raise MethodNotApplicable(method, reason)
+                return m
+        return super().select(method)
+
+    # -- results -------------------------------------------------------------------------------
+    def q_from_V(self, V: np.ndarray) -> np.ndarray:
+        split = self.split
+        q = np.empty_like(V)
+        for j in range(self.m):
+            lo, hi = split.v_bounds[j]
+            Vj = np.clip(V[:, j], lo, hi)
+            with np.errstate(all="ignore"):
+                qj = Evaluator(split.g[j], [split.V[j]]).numpy(Vj)
+            q[:, j] = np.clip(np.broadcast_to(np.asarray(qj, dtype=float), (self.n,)), *self.q_bounds[j])
+        return q
+
+    def env(self, q: np.ndarray, theta: np.ndarray | None = None) -> dict:
+        th = (self.theta if theta is None else theta).reshape(len(q), -1)
+        out = {nm: th[:, i] for i, nm in enumerate(self.theta_names)}
+        out.update({nm: q[:, j] for j, nm in enumerate(self.q_names)})
+        return out
+
+    def agent_values(self, q: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return np.broadcast_to(np.asarray(self.agent.numpy(**self.env(q)), dtype=float), (self.n,)).copy()
+
+    def result_from_V(self, V, U, method, **extras) -> Result:
+        q = self.q_from_V(V)
+        t = U - self.agent_values(q)
+        return self.result_from_qt(q, t, method, **extras)
+
+    def result_from_qt(self, q, t, method, **extras) -> Result:
+        q = np.asarray(q, dtype=float).reshape(self.n, self.m)
+        U = self.agent_values(q) + t
+        with np.errstate(all="ignore"):
+            w = np.broadcast_to(np.asarray(self.principal.numpy(**self.env(q)), dtype=float), (self.n,))
+        payoff = w - t
+        rows = {
+            "theta": list(self.theta.tolist()) if self.multi else self.theta,
+            "prob": self.prob,
+            "q": q[:, 0] if self.m == 1 else list(q.tolist()),
+            "t": t,
+            "agent_utility": U,
+            "principal_payoff": payoff,
+            "rent": U - self.outside,
+        }
+        return Result(
+            status="optimal",
+            method=method,
+            objective=float(self.prob @ payoff),
+            rows=pd.DataFrame(rows),
+            extras=dict(extras),
+        )
+
+    def check(self, result: Result) -> dict[str, float]:
+        rows = result.rows
+        q = np.array(rows["q"].tolist(), dtype=float).reshape(self.n, self.m)
+        t = rows["t"].to_numpy(dtype=float)
+        U = self.agent_values(q) + t
+        ir = float(np.max(np.maximum(self.outside - U, 0.0)))
+        if self.split is not None:
+            V = np.column_stack(
+                [
+                    np.broadcast_to(np.asarray(Evaluator(self.split.v[j], [self.split.q[j]]).numpy(q[:, j]), dtype=float), (self.n,))
+                    for j in range(self.m)
+                ]
+            )
+            best = best_deviation_split(self.a, self.b, V, U)
+        else:
+            best = best_deviation_generic(
+                lambda env: self.agent.numpy(**env),
+                {nm: c for nm, c in zip(self.theta_names, self.theta_columns)},
+                {nm: q[:, j] for j, nm in enumerate(self.q_names)},
+                t,
+            )
+        ic = float(np.max(np.maximum(best - U, 0.0)))
+        if not (math.isfinite(ic) and math.isfinite(ir)):
+            ic = ic if math.isfinite(ic) else math.inf
+        return {"max_ic_violation": ic, "max_ir_violation": ir}
+
+
+# -- method glue -----------------------------------------------------------------------------------
+def _run_closed_form(problem, **options) -> Result:
+    V, U, pooled = cf.solve_menu(problem)
+    res = problem.result_from_V(V[:, None], U, "closed-form")
+    res.extras = {"pooling": pooled}
+    return res
+
+
+def _local_applies(problem) -> str | None:
+    if problem.ic == "all-pairs":
+        return "ic = 'all-pairs' was requested"
+    if problem.multi or problem.m != 1:
+        return "local IC needs one-dimensional types and allocations (single crossing)"
+    if problem.split is None:
+        return f"no change of variables: {problem.split_reason}"
+    a = problem.a[:, 0]
+    if np.unique(a).size != a.size:
+        return f"single crossing fails: a(theta) = {problem.split.a[0]} takes equal values for different types"
+    return problem.convexity_reason
+
+
+def _cvxpy_applies(problem) -> str | None:
+    if problem.split is None:
+        return f"no change of variables makes IC linear: {problem.split_reason}"
+    return problem.convexity_reason
+
+
+def _pyomo_applies(problem) -> str | None:
+    if problem.split is None and problem.n > 60:
+        return f"the general NLP in (q, t) has N^2 nonlinear IC constraints; N = {problem.n} is too many"
+    return None
