@@ -49,7 +49,7 @@ def read_table(path) -> pd.DataFrame:
     if not path.exists():
         raise SpecError(None, "file not found", str(path))
     try:
-        df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, float_precision="round_trip")
+        df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     except Exception as exc:  # noqa: BLE001 - any unreadable table is bad input
         raise SpecError(None, f"cannot read the table: {exc}", str(path)) from None
     return decode_lists(df)

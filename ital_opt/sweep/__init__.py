@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
+import numpy as np
 import sys
 from pathlib import Path
 
@@ -118,6 +118,10 @@ def sweep(
         for i in sorted({0, n - 1}):
             problem.replace(**grid.changes(i))
     store = _open(out, _fingerprint(problem, grid, method, options), resume)
+    if getattr(store, "complete_file", False):  # --resume of a finished sweep: nothing to solve
+        table = store.finish()
+        _check_complete(table, grid, out)
+        return table.drop(columns=[POINT], errors="ignore")
     todo = sorted(set(range(n)) - store.done())
     bar = _progress(n, len(store.done()), progress)
     try:
@@ -176,5 +180,17 @@ def _warn_failures(table: pd.DataFrame) -> None:
         bad = table[table["status"].eq("not_solved") & table["message"].notna()]
         if len(bad):
             print(f"sweep: {len(bad)} point(s) failed; first: {bad['message'].iloc[0]}", file=sys.stderr)
-    if len(table) and "objective" in table and not math.isfinite(float(pd.to_numeric(table["objective"]).sum(skipna=True))):
-        pass
+
+
+def _check_complete(table: pd.DataFrame, grid: Grid, out) -> None:
+    """A finished file given to --resume must hold exactly this grid's points."""
+    names = grid.names
+    if not all(n in table.columns for n in names):
+        raise SpecError("--resume", f"{out} is a finished sweep over other fields; start again without --resume")
+    have = table[names].drop_duplicates().to_numpy(float)
+    want = grid.points[names].to_numpy(float)
+    same = have.shape == want.shape and np.allclose(
+        have[np.lexsort(have.T[::-1])], want[np.lexsort(want.T[::-1])], rtol=1e-12, atol=0
+    )
+    if not same:
+        raise SpecError("--resume", f"{out} is a finished sweep over another grid; start again without --resume")

@@ -180,7 +180,7 @@ class CSVStore:
     def read(self) -> pd.DataFrame:
         if self.size == 0 and not self.complete_file:
             return pd.DataFrame()
-        df = pd.read_csv(self.path, float_precision="round_trip", keep_default_na=True)
+        df = pd.read_csv(self.path)
         return decode_lists(df)
 
     def finish(self) -> pd.DataFrame:
