@@ -187,4 +187,59 @@ def _second_best(prob, phi, r, outside):
     return share, utility, monotone & ir_ok
 
 
-CLOSED_FORMS: dict = {"admission": admission}
+# -- team -------------------------------------------------------------------------------------------------
+TEAM_FIELDS = {"a", "c", "rho", "sigma2", "omega", "shares", "alpha"}
+
+
+def team(problem, points: pd.DataFrame) -> pd.DataFrame | None:
+    from ..team import closed_form as tcf
+
+    spec = problem.spec
+    mode = problem.mode
+    if not _varies_only(points, TEAM_FIELDS) or not problem.is_len or problem.budget_breaker:
+        return None
+    if mode not in ("welfare", "given") or problem.n < 2:
+        return None
+    n = problem.n
+    a = _field(spec, points, "a", n)
+    c = _field(spec, points, "c", n, 1.0)
+    rho = _field(spec, points, "rho", n)
+    sigma2 = _field(spec, points, "sigma2", None)
+    omega = _field(spec, points, "omega", None, 0.0)
+    alpha = _field(spec, points, "alpha", n, 0.0)
+    beta = _field(spec, points, "shares", n) if mode == "given" else None
+    if any(x is None for x in (a, c, rho, sigma2, omega, alpha)) or (mode == "given" and beta is None):
+        return None
+    with np.errstate(all="ignore"):
+        R = rho * sigma2[:, None]
+        A = a * a / c
+        ok = (np.all(a >= 0, axis=1) & np.all(c > 0, axis=1) & np.all(rho >= 0, axis=1) & (sigma2 >= 0)
+              & (omega >= 0) & (omega <= 1) & (np.abs(alpha.sum(axis=1)) <= 1e-9))
+        extras = {}
+        if mode == "welfare":
+            k = (1.0 - omega[:, None]) ** 2
+            D = k * A + R
+            ok &= np.all(D > 0, axis=1) & ~((omega == 1) & np.any(R <= 0, axis=1))
+            D = np.where(ok[:, None], D, 1.0)
+            beta, mu = tcf._water_fill(k * A, D, np.ones_like(A, dtype=bool))
+            beta = np.clip(beta, 0.0, None)
+            extras_after = {"multiplier": mu}
+        else:
+            ok &= np.all(beta >= 0, axis=1) & (np.abs(beta.sum(axis=1) - 1) <= 1e-9)
+            extras_after = {}
+        m = (1.0 - omega[:, None]) * beta + omega[:, None]
+        e = a * m / c
+        out = np.sum(e * a, axis=1)
+        cost = c * e * e / 2
+        risk = R * beta**2 / 2
+        ce = alpha + beta * out[:, None] - cost - risk
+        welfare = out - cost.sum(axis=1) - risk.sum(axis=1)
+        fb = A.sum(axis=1) / 2 - np.where(np.all(R > 0, axis=1), 1.0 / (2 * np.sum(1.0 / R, axis=1)), 0.0)
+        extras = {"shares_rule": mode, "expected_output": out, "first_best_welfare": fb,
+                  "free_riding_loss": fb - welfare, **extras_after}
+        members = np.tile(np.asarray(problem.members, dtype=object), (len(points), 1))
+        rows = {"member": members, "share": beta, "effort": e, "ce": ce, "alpha": alpha}
+    return long_table(points, welfare, rows, extras=extras, keep=ok)
+
+
+CLOSED_FORMS: dict = {"admission": admission, "team": team}
