@@ -1,0 +1,291 @@
+"""Cooperative games (kind = "coalition"): literature cases, LP optimality, brute force for n ≤ 4.
+
+Sources: glove game (Shapley & Shubik 1969); bankruptcy games and the Talmud rule (Aumann &
+Maschler 1985, J. Econ. Theory 36: 195-213); convex games have the Shapley value in the core
+(Shapley 1971); the three-player majority game has an empty core and least core ε = 1/3
+(Maschler, Peleg & Shapley 1979).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import ital_opt
+from ital_opt.coalition import games as G
+from ital_opt.coalition import solutions as S
+
+SETTINGS = settings(max_examples=25, deadline=None)
+
+
+# -- independent helpers (written for the tests; they share no code with the package) ----------
+def members(mask, n):
+    return [i for i in range(n) if mask >> i & 1]
+
+
+def indicator(mask, n):
+    return np.array([(mask >> i) & 1 for i in range(n)], float)
+
+
+def brute_shapley(v, n):
+    """Average marginal contribution over all n! orderings."""
+    phi = np.zeros(n)
+    for order in itertools.permutations(range(n)):
+        mask = 0
+        for i in order:
+            phi[i] += v[mask | 1 << i] - v[mask]
+            mask |= 1 << i
+    return phi / math.factorial(n)
+
+
+def brute_lexmin(v, n, imputations):
+    """(Pre)nucleolus by vertex enumeration: stage by stage, minimise the largest free excess over
+    all vertices of the feasible polyhedron in (x, ε); fix the coalitions whose excess equals the
+    stage's level at every optimal vertex.  Returns (x, levels)."""
+    proper = list(range(1, 2**n - 1))
+    eq_rows = [np.append(np.ones(n), 0.0)]
+    eq_rhs = [v[-1]]
+    free = set(proper)
+    levels = []
+    for _ in range(2**n):
+        ineq = [(np.append(indicator(s, n), 1.0), v[s]) for s in sorted(free)]
+        if imputations:
+            ineq += [(np.append(np.eye(n)[i], 0.0), v[1 << i]) for i in range(n)]
+        A_eq, b_eq = np.array(eq_rows), np.array(eq_rhs)
+        need = n + 1 - np.linalg.matrix_rank(A_eq)
+        vertices = []
+        for combo in itertools.combinations(range(len(ineq)), need):
+            A = np.vstack([A_eq] + [ineq[k][0] for k in combo])
+            b = np.concatenate([b_eq, [ineq[k][1] for k in combo]])
+            if np.linalg.matrix_rank(A) < n + 1:
+                continue
+            z = np.linalg.lstsq(A, b, rcond=None)[0]
+            if np.abs(A @ z - b).max() > 1e-9:
+                continue
+            if all(row @ z >= rhs - 1e-9 for row, rhs in ineq):
+                vertices.append(z)
+        vertices = np.array(vertices)
+        eps = vertices[:, n].min()
+        optimal = vertices[np.abs(vertices[:, n] - eps) < 1e-9]
+        levels.append(eps)
+        if np.ptp(optimal[:, :n], axis=0).max() < 1e-9:
+            return optimal[0, :n], levels
+        for s in sorted(free):
+            if np.all(np.abs(optimal[:, :n] @ indicator(s, n) + eps - v[s]) < 1e-9):
+                eq_rows.append(np.append(indicator(s, n), 0.0))
+                eq_rhs.append(v[s] - eps)
+                free.discard(s)
+    raise AssertionError("no convergence")
+
+
+def lp_certificate(v, n, eps, x):
+    """Optimality of (ε, x) for the least-core LP: primal feasibility, and a dual certificate
+    (balanced weights y, scale t) from the dual LP with strong duality and complementary slackness."""
+    eps_dual, y = S.least_core_dual(v)
+    proper = np.arange(1, 2**n - 1)
+    xs = np.array([x[members(s, n)].sum() for s in proper])
+    primal = max(0.0, (v[proper] - xs - eps).max())
+    cover = sum(y[k] * indicator(s, n) for k, s in enumerate(proper))
+    t = float(cover.mean())
+    balanced = np.abs(cover - t).max() + abs(y.sum() - 1) + max(0.0, -y.min())
+    gap = abs((y @ v[proper] - t * v[-1]) - eps)
+    slackness = float(np.max(y * (xs + eps - v[proper])))
+    efficiency = abs(x.sum() - v[-1])
+    return max(primal, balanced, gap, slackness, efficiency)
+
+
+def random_game(draw, n, convex=False):
+    if convex:  # non-negative Harsanyi dividends: totally monotone, hence convex
+        dividends = draw(st.lists(st.integers(0, 5), min_size=2**n, max_size=2**n))
+        v = np.array([sum(dividends[t] for t in range(1, 2**n) if t & s == t) for s in range(2**n)], float)
+    else:
+        v = np.array([0] + draw(st.lists(st.integers(-4, 10), min_size=2**n - 1, max_size=2**n - 1)), float)
+    singles = sum(v[1 << i] for i in range(n))
+    v[-1] = max(v[-1], singles)  # a non-empty imputation set
+    return v
+
+
+@st.composite
+def games(draw, lo=2, hi=4, convex=False):
+    n = draw(st.integers(lo, hi))
+    return n, random_game(draw, n, convex)
+
+
+# -- literature cases ------------------------------------------------------------------------------
+def test_glove_game():
+    g = G.table_game(["L", "R1", "R2"], {"L": 0, "R1": 0, "R2": 0, "L+R1": 1, "L+R2": 1, "R1+R2": 0, "L+R1+R2": 1})
+    v = g.values
+    np.testing.assert_allclose(S.shapley(v), [2 / 3, 1 / 6, 1 / 6])
+    np.testing.assert_allclose(S.nucleolus(v).x, [1, 0, 0], atol=1e-9)
+    eps, x = S.least_core(v)
+    assert abs(eps) < 1e-9 and S.in_core(v, x)
+    assert not S.in_core(v, S.shapley(v))  # the core is the single point (1, 0, 0)
+    assert S.in_core(v, [1, 0, 0]) and not S.in_core(v, [0.9, 0.05, 0.05])
+
+
+@pytest.mark.parametrize("estate, talmud", [(100, [100 / 3] * 3), (200, [50, 75, 75]), (300, [50, 100, 150])])
+def test_talmud_estates_aumann_maschler(estate, talmud):
+    v = G.bankruptcy_game("abc", estate, [100, 200, 300]).values
+    np.testing.assert_allclose(S.talmud(estate, [100, 200, 300]), talmud)
+    np.testing.assert_allclose(S.nucleolus(v).x, talmud, atol=1e-8)
+    assert G.is_convex(v)
+
+
+@given(n=st.integers(2, 6), data=st.data())
+@SETTINGS
+def test_bankruptcy_nucleolus_is_talmud(n, data):
+    claims = np.array(data.draw(st.lists(st.integers(1, 50), min_size=n, max_size=n)), float)
+    estate = data.draw(st.integers(0, int(claims.sum())))
+    v = G.bankruptcy_game([f"p{i}" for i in range(n)], estate, claims).values
+    np.testing.assert_allclose(S.nucleolus(v).x, S.talmud(estate, claims), atol=1e-7)
+
+
+@given(games(2, 5, convex=True))
+@SETTINGS
+def test_convex_game_shapley_in_core(game):
+    n, v = game
+    assert G.is_convex(v)
+    assert S.in_core(v, S.shapley(v))
+    assert S.core_nonempty(v)
+
+
+def test_empty_core_majority_game_and_least_core():
+    v = np.array([0, 0, 0, 1, 0, 1, 1, 1], float)
+    assert not S.core_nonempty(v)
+    eps, x = S.least_core(v)
+    assert eps == pytest.approx(1 / 3)
+    np.testing.assert_allclose(x, [1 / 3] * 3)
+    assert lp_certificate(v, 3, eps, x) < 1e-9
+    assert S.least_core_dual(v)[0] == pytest.approx(1 / 3)
+
+
+# -- values against brute force -----------------------------------------------------------------------
+@given(games(1, 5))
+@SETTINGS
+def test_shapley_and_banzhaf_against_enumeration(game):
+    n, v = game
+    np.testing.assert_allclose(S.shapley(v), brute_shapley(v, n), atol=1e-9)
+    banzhaf = [np.mean([v[s | 1 << i] - v[s] for s in range(2**n) if not s >> i & 1]) for i in range(n)]
+    np.testing.assert_allclose(S.banzhaf(v), banzhaf, atol=1e-9)
+
+
+def test_shapley_sample_interval_covers_exact():
+    claims = np.arange(1, 11, dtype=float) * 10
+    g = G.bankruptcy_game([f"p{i}" for i in range(10)], 300, claims)
+    exact = S.shapley(g.values)
+    est = S.shapley_sample(g.worth, 10, 4000, seed=1)
+    assert est.value.sum() == pytest.approx(g.grand)  # every ordering is efficient
+    assert np.all(np.abs(est.value - exact) <= 1.5 * est.halfwidth + 1e-9)
+    assert np.all(est.halfwidth < 2.0)
+
+
+# -- nucleolus and least core: LP optimality and brute force ----------------------------------------
+@given(games(2, 4))
+@settings(max_examples=30, deadline=None)
+def test_nucleolus_and_least_core_against_brute_force(game):
+    n, v = game
+    pre = S.prenucleolus(v)
+    x_pre, levels = brute_lexmin(v, n, imputations=False)
+    np.testing.assert_allclose(pre.x, x_pre, atol=1e-7)
+    eps, x_lc = S.least_core(v, pre)
+    assert eps == pytest.approx(levels[0], abs=1e-7)
+    assert lp_certificate(v, n, eps, x_lc) < 1e-7
+    nuc = S.nucleolus(v, pre)
+    x_nuc, _ = brute_lexmin(v, n, imputations=True)
+    np.testing.assert_allclose(nuc.x, x_nuc, atol=1e-7)
+    assert S.kohlberg_violation(v, nuc.x, imputations=True) == 0
+    assert S.kohlberg_violation(v, pre.x, imputations=False) == 0
+    assert S.core_nonempty(v) == (levels[0] <= 1e-9)
+    if S.core_nonempty(v):
+        assert S.in_core(v, nuc.x)
+
+
+@given(games(5, 7))
+@settings(max_examples=10, deadline=None)
+def test_larger_games_lp_optimality(game):
+    n, v = game
+    eps, x = S.least_core(v)
+    assert lp_certificate(v, n, eps, x) < 1e-7
+    nuc = S.nucleolus(v)
+    assert S.kohlberg_violation(v, nuc.x, imputations=True) == 0
+    assert abs(nuc.x.sum() - v[-1]) < 1e-8
+
+
+def test_kohlberg_rejects_a_wrong_point():
+    v = np.array([0, 0, 0, 1, 0, 1, 1, 1], float)
+    assert S.kohlberg_violation(v, [0.5, 0.25, 0.25]) == 1.0
+    assert S.kohlberg_violation(v, [1 / 3] * 3) == 0.0
+
+
+def test_tightness_formulation_agrees():
+    from ital_opt.coalition.tightness import nucleolus_by_tightness
+
+    v = G.bankruptcy_game("abcd", 250, [40, 80, 120, 160]).values
+    x, levels, _ = nucleolus_by_tightness(v)
+    np.testing.assert_allclose(x, S.talmud(250, [40, 80, 120, 160]), atol=1e-7)
+
+
+# -- team-derived games ------------------------------------------------------------------------------
+TEAM = dict(kind="team", members=["e", "u", "i"], a=[1.2, 1.0, 0.8], c=1.0, rho=[1.0, 2.0, 2.0], sigma2=0.5)
+
+
+def test_team_game_matches_sub_team_solves():
+    problem = ital_opt.load("formulations/coalition_team_ch4.toml")
+    v = problem.values
+    names = ["e", "u", "i"]
+    for mask in range(1, 8):
+        idx = members(mask, 3)
+        sub = {**TEAM, "members": [names[k] for k in idx], "a": [TEAM["a"][k] for k in idx],
+               "rho": [TEAM["rho"][k] for k in idx]}
+        assert v[mask] == pytest.approx(ital_opt.load(sub).solve().objective, abs=1e-7)
+    assert v[0b011] == pytest.approx(0.7555, abs=5e-5)  # BOOK.md example 4-1
+    assert v[-1] == pytest.approx(0.7862, abs=5e-5)     # BOOK.md example 4-2
+
+
+def test_team_game_general_engine_path(tmp_path):
+    # a budget-breaker team is not covered by the closed form: every coalition is solved as a sub-team
+    team = tmp_path / "team.toml"
+    team.write_text('kind = "team"\na = [1.0, 0.8]\nc = 1.0\nrho = [1.0, 2.0]\nsigma2 = 0.5\nbudget_breaker = true\n')
+    problem = ital_opt.load({"kind": "coalition", "players": ["x", "y"], "team": str(team)})
+    assert problem.game.data["engine"] == "sub-team solves"
+    result = problem.solve()
+    assert result.success
+    single = ital_opt.load({"kind": "team", "a": [1.0], "c": 1.0, "rho": [1.0], "sigma2": 0.5,
+                            "budget_breaker": True}).solve().objective
+    assert problem.values[1] == pytest.approx(single, abs=1e-6)
+
+
+# -- the kind ---------------------------------------------------------------------------------------------
+BUNDLED = ["coalition_bankruptcy_talmud", "coalition_glove", "coalition_empty_core", "coalition_team_ch4"]
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_specs_verify(name):
+    report = ital_opt.verify(ital_opt.load(f"formulations/{name}.toml"))
+    assert report.ok, report.to_table()
+
+
+def test_result_json_shape():
+    result = ital_opt.load("formulations/coalition_empty_core.toml").solve()
+    out = result.to_dict()
+    assert out["objective"] == 1.0 and out["core_nonempty"] is False
+    assert out["least_core_epsilon"] == pytest.approx(1 / 3)
+    assert set(out["rows"][0]) >= {"player", "shapley", "nucleolus", "banzhaf", "least_core"}
+    assert out["allocation_in_core"] is False
+    assert all(v == 0 or v < 1e-9 for v in out["checks"].values())
+
+
+def test_python_constructor_and_allocation():
+    from ital_opt.coalition.model import Coalition
+
+    p = Coalition(players=["a", "b"], values={"a": 1, "b": 2, "a+b": 5}, allocation=[2, 3])
+    r = p.solve()
+    np.testing.assert_allclose(r.rows["nucleolus"], [2, 3])
+    np.testing.assert_allclose(r.rows["shapley"], [2, 3])
+    assert r.extras["allocation_in_core"] is True
+    assert p.shapley_sample(200, seed=0).value.sum() == pytest.approx(5)
