@@ -367,9 +367,11 @@ def cheapest_contract_scipy(prob, cost, a, utility: Utility, reservation=0.0, mi
         return contract
     contract.status = "optimal"
     _finish(contract, prob, a, utility, vv)
-    mult = getattr(res, "multipliers", None)
-    if isinstance(mult, dict) and "ineq" in mult:
-        contract.multipliers = {nm: float(d) for nm, d in zip(names, np.asarray(mult["ineq"], float))}
+    mult = getattr(res, "multipliers", None)  # scipy >= 1.16: the constraints' multipliers, in order
+    if isinstance(mult, dict):
+        mult = mult.get("ineq")
+    if mult is not None:
+        contract.multipliers = {nm: float(d) for nm, d in zip(names, np.asarray(mult, float)[: len(names)])}
     contract.binding = _binding(G, g, names, vv, v_lo, outcome_names, min_pay)
     return contract
 
