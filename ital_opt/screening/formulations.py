@@ -31,6 +31,23 @@ from .checks import best_deviation_split
 from .symbolic import Evaluator
 
 CG_TOL = 1e-9
+TIGHT = dict(tol_gap_abs=1e-13, tol_gap_rel=1e-13, tol_feas=1e-12, tol_ktratio=1e-10, max_iter=500)
+
+
+def _solve(prob, **options):
+    """Clarabel with tight tolerances (allocations to ~1e-8 on conic problems); fall back to the
+    backend's defaults when the tight run does not certify optimality."""
+    import warnings
+
+    from ..backends import _is_lp
+
+    if not options and not _is_lp(prob):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            status, method = solve_cvxpy(prob, "CLARABEL", **TIGHT)
+        if status == "optimal":
+            return status, method
+    return solve_cvxpy(prob, **options)
 
 
 # -- the objective -----------------------------------------------------------------------------
@@ -211,7 +228,7 @@ def run_cvxpy_local(problem, **options) -> Result:
     if n > 1:
         cons += [_ic_pairs(problem, V, U, hi, lo), _ic_pairs(problem, V, U, lo, hi), V[hi, 0] >= V[lo, 0]]
     prob = cp.Problem(_objective(problem, V, U), cons)
-    status, method = solve_cvxpy(prob, **options)
+    status, method = _solve(prob, **options)
     return _finish(problem, V, U, status, method.replace("cvxpy/", "cvxpy-local/"))
 
 
@@ -229,7 +246,7 @@ def run_cvxpy(problem, cg: bool | None = None, max_rounds: int = 60, per_type: i
     if not cg or n == 1:
         k, l = np.nonzero(~np.eye(n, dtype=bool))
         cons = base + ([_ic_pairs(problem, V, U, k, l)] if n > 1 else [])
-        status, method = solve_cvxpy(cp.Problem(objective, cons), **options)
+        status, method = _solve(cp.Problem(objective, cons), **options)
         return _finish(problem, V, U, status, method)
     pairs = _initial_pairs(problem)
     rounds = 0
@@ -237,7 +254,7 @@ def run_cvxpy(problem, cg: bool | None = None, max_rounds: int = 60, per_type: i
         rounds += 1
         k, l = pairs[:, 0], pairs[:, 1]
         cons = base + [_ic_pairs(problem, V, U, k, l)]
-        status, method = solve_cvxpy(cp.Problem(objective, cons), **options)
+        status, method = _solve(cp.Problem(objective, cons), **options)
         if status != "optimal" or V.value is None:
             return _finish(problem, V, U, status, method)
         new = _violated_pairs(problem, np.asarray(V.value), np.asarray(U.value), per_type)
