@@ -133,7 +133,7 @@ def test_talmud_estates_aumann_maschler(estate, talmud):
     v = G.bankruptcy_game("abc", estate, [100, 200, 300]).values
     np.testing.assert_allclose(S.talmud(estate, [100, 200, 300]), talmud)
     np.testing.assert_allclose(S.nucleolus(v).x, talmud, atol=1e-8)
-    assert G.is_convex(v)
+    assert G.is_convex(v) and S.in_core(v, S.shapley(v)) and S.in_core(v, talmud)
 
 
 @given(n=st.integers(2, 6), data=st.data())

@@ -13,6 +13,12 @@ player names joined by ``+``), ``game = "bankruptcy"`` with ``estate`` and ``cla
 team restricted to S with shares re-optimised within S and the same ω).  Optional
 ``allocation``: a payoff vector whose core membership is reported.
 
+Team-derived games: every coalition's worth uses welfare-maximising shares within the coalition
+(what S can achieve on its own), whatever the team spec's ``shares`` rule; that rule (welfare,
+weighted, bargaining or explicit shares) only decides the team's own incentive-optimal shares β
+of the grand coalition, whose allocation β·v(N) (row ``team_allocation``) and certainty
+equivalents (row ``team_ce``, α as in the team spec) are tested for core membership.
+
 Methods: ``closed-form`` (bankruptcy games only: the Talmud rule is the nucleolus, Aumann &
 Maschler 1985), ``highs`` (the Maschler–Peleg–Shapley LP sequence with dual prices, scipy/HiGHS;
 n ≤ 16), ``cvxpy`` (the LP sequence with explicit tightness tests, cvxpy/HiGHS; n ≤ 8).  All
@@ -268,7 +274,7 @@ def _assemble(problem: Coalition, method: str, *, nucleolus, least_core, kind) -
         rows["team_share"] = shares
         rows["team_allocation"] = alloc
         extras["team_engine"] = problem.game.data.get("engine")
-        extras["team_shares_source"] = source
+        extras["team_method"] = source
         extras["team_allocation_core_violation"] = sol.core_violation(v, alloc)
         extras["team_allocation_in_core"] = bool(sol.in_core(v, alloc))
         if ce is not None:
