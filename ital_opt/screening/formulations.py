@@ -191,8 +191,8 @@ def polish(problem, V, U):
     if not np.all(np.diff(ao) > 0):
         return V, U
     lo, hi = problem.split.v_bounds[0]
-    before = value_of(problem, V, U)
-    for snap in (1e-3, 1e-4, 1e-5, 1e-6, 0.0):
+    candidates = []
+    for snap in (0.0, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7):
         Vs = V[order, 0].copy()
         if math.isfinite(lo):
             Vs = np.where(np.abs(Vs - lo) <= snap * (1 + abs(lo)), lo, Vs)
@@ -202,10 +202,12 @@ def polish(problem, V, U):
         Us = minimal_rents(ao, problem.b[order], Vs, problem.outside[order])
         Vn, Un = np.empty_like(V), np.empty_like(U)
         Vn[order, 0], Un[order] = Vs, Us
-        after = value_of(problem, Vn, Un)
-        if after >= before - 1e-13 * max(1.0, abs(before)):
+        candidates.append((value_of(problem, Vn, Un), Vn, Un))
+    base = candidates[0][0]  # the solver's allocation with the least rents: always feasible
+    for value, Vn, Un in candidates[1:]:
+        if value >= base - 1e-15 * max(1.0, abs(base)):
             return Vn, Un
-    return V, U
+    return candidates[0][1], candidates[0][2]
 
 
 def _require_convex(problem, name):
