@@ -9,8 +9,9 @@ in e1..en) and C_i the effort cost (default c_i e_i²/2, or the spec's `cost` in
 * General forms: the Nash equilibrium is the solution of every member's KKT conditions
       m_i ∂f/∂e_i − C_i'(e_i) + ν_i = 0,   ν_i ≥ 0,   e_i ≥ 0,   ν_i e_i = 0,
   written as pyomo constraints (:func:`add_effort_stage`); the multiplier ν_i and the
-  complementarity ν_i e_i ≤ 0 are added only for members whose bound can bind
-  (C_i'(0) > 0), elsewhere stationarity alone is imposed (e_i = 0 then needs m_i ∂f/∂e_i = 0).
+  complementarity (smoothed Fischer–Burmeister, ν_i e_i = 1e-14) are added only for members
+  whose bound can bind (C_i'(0) > 0); elsewhere stationarity alone is imposed (e_i = 0 then needs
+  m_i ∂f/∂e_i = 0).
 * Certificate (:func:`deviation_gains`): for every member separately, its best response to the
   others' efforts is computed by a one-dimensional search (a grid, then scipy's bounded Brent
   search around the best grid point); the gain over the reported effort must be ≈ 0.  It uses
@@ -23,6 +24,8 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from . import closed_form
+
+SMOOTHING = 1e-14  # τ in the smoothed complementarity ν_i e_i = τ
 
 
 # -- numbers ------------------------------------------------------------------------------------
@@ -160,5 +163,10 @@ def add_effort_stage(model, team, concern_expr, start=None):
         range(n),
         rule=lambda m, i: concern_expr(i) * marginal[i] - marginal_cost[i] + (m.nu[i] if i in binds else 0) == 0,
     )
-    model.complementarity = pyo.Constraint(binds, rule=lambda m, i: m.e[i] * m.nu[i] <= 0)
+    # ν_i e_i = 0 through the smoothed Fischer–Burmeister equation √(e² + ν² + 2τ) = e + ν, whose
+    # solutions are exactly e, ν ≥ 0 with eν = τ: smooth, so an interior-point solver keeps its
+    # constraint qualification where the plain product constraint eν ≤ 0 loses it
+    model.complementarity = pyo.Constraint(
+        binds, rule=lambda m, i: pyo.sqrt(m.e[i] ** 2 + m.nu[i] ** 2 + 2 * SMOOTHING) == m.e[i] + m.nu[i]
+    )
     return model
