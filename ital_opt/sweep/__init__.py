@@ -96,6 +96,7 @@ def sweep(
     scheduler: str | None = None,
     progress: bool | None = None,
     validate: bool = True,
+    vectorise: bool = True,
     **options,
 ) -> pd.DataFrame:
     """Solve `problem` at every point of `grid`; return the tidy table (see the module docstring).
@@ -105,8 +106,10 @@ def sweep(
     fields computed from the varied ones (``{"prob[0]": "1 - prob_1"}``).  executor: ``"local"``
     or ``"dask"`` (``scheduler``: address of an existing cluster).  out / resume: the output
     file (CSV, or Parquet for ``.parquet``) and whether to continue an interrupted sweep into
-    it.  progress: a tqdm bar on stderr (default: when stderr is a terminal).  Further keyword
-    options go to ``solve``.
+    it.  progress: a tqdm bar on stderr (default: when stderr is a terminal).  vectorise=False
+    skips the vectorised closed form (every point solved by the kind's own methods, e.g. to
+    compare).  workers / chunk_size: processes and points per task.  Further keyword options go
+    to ``solve``.
     """
     problem = _problem(problem)
     grid = make_grid(grid, derive)
@@ -125,7 +128,7 @@ def sweep(
     todo = sorted(set(range(n)) - store.done())
     bar = _progress(n, len(store.done()), progress)
     try:
-        if todo and method in ("auto", "closed-form"):
+        if todo and vectorise and method in ("auto", "closed-form"):
             covered = closed_form_points(problem, grid.points.loc[todo])
             if covered is not None and len(covered):
                 for part in _chunks(list(covered.groupby(POINT, sort=True)), 20000):
