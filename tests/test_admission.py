@@ -29,7 +29,7 @@ def _max_diff(a, b):
     return max(
         float(np.max(np.abs(a.rows[f].to_numpy() - b.rows[f].to_numpy())))
         for f in ("share", "transfer", "agent_utility")
-    ) if True else None
+    )
 
 
 # -- worked examples (BOOK.md §2, examples 3-1 and 3-2) -------------------------------------------
@@ -136,18 +136,28 @@ def test_closed_form_declines_when_outside_options_rise_fast():
         ("theta", [1.5, 1.0], "increasing"),
     ],
 )
-def test_bad_input_exit_code_2(tmp_path, field, value, fragment):
+def test_bad_input_exit_code_2(tmp_path, capsys, field, value, fragment):
+    from ital_opt.cli import main
+
     spec = dict(EXAMPLE_31, kind="admission")
     spec[field] = value
-    lines = [f"{k} = {json.dumps(v)}" for k, v in spec.items()]
     path = tmp_path / "bad.toml"
-    path.write_text("\n".join(lines) + "\n")
-    out = subprocess.run([sys.executable, "-m", "ital_opt", "solve", str(path)], capture_output=True, text=True)
-    assert out.returncode == 2, out.stderr
-    assert f"'{field}'" in out.stderr and fragment in out.stderr and "bad.toml" in out.stderr
-    with pytest.raises(SpecError) as err:
+    path.write_text("\n".join(f"{k} = {json.dumps(v)}" for k, v in spec.items()) + "\n")
+    out = tmp_path / "out.json"
+    assert main(["solve", str(path), "--format", "json", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"'{field}'" in err and fragment in err and "bad.toml" in err
+    assert not out.exists()
+    with pytest.raises(SpecError) as exc:
         ital_opt.load(spec)
-    assert err.value.field == field
+    assert exc.value.field == field
+
+
+def test_bad_input_exit_code_2_via_python_m(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('kind = "admission"\ntheta = [1.0, 1.5]\nprob = [0.6, 0.4]\nc = -1.0\nrho = 2.0\nsigma2 = 0.4\n')
+    out = subprocess.run([sys.executable, "-m", "ital_opt", "solve", str(path)], capture_output=True, text=True)
+    assert out.returncode == 2 and "'c'" in out.stderr and "positive" in out.stderr
 
 
 def test_bad_expressions_are_rejected():
