@@ -14,7 +14,9 @@ in e1..en) and C_i the effort cost (default c_i e_i²/2, or the spec's `cost` in
   m_i ∂f/∂e_i = 0).
 * Certificate (:func:`deviation_gains`): for every member separately, its best response to the
   others' efforts is computed by a one-dimensional search (a grid, then scipy's bounded Brent
-  search around the best grid point); the gain over the reported effort must be ≈ 0.  It uses
+  search around the best grid point; with linear output, where each member's objective depends
+  on its own effort only, the same grid + golden-section search vectorised over members); the
+  gain over the reported effort must be ≈ 0.  It uses
   only the returned numbers and the model's primitives, never the solver's multipliers.
 """
 
@@ -83,10 +85,60 @@ def _member_value(team, i, m_i, e, x):
     return m_i * f - cost
 
 
+GOLDEN = (np.sqrt(5.0) - 1) / 2
+
+
+def _separable_values(team, m, x):
+    """m_i a_i x_ik − C_i(x_ik) for candidate efforts x (members × candidates), linear output."""
+    if team.cost is None:
+        cost = team.c[:, None] * x * x / 2
+    else:
+        cost = np.asarray(team.cost.numpy(e=x, c=team.c[:, None]), float) * np.ones(x.shape)
+    return (m * team.a)[:, None] * x - cost
+
+
+def _separable_gains(team, m, e, grid):
+    """Best responses of all members at once when output is linear (each V_i depends on e_i only):
+    a grid over [0, U_i] (U_i widened while the best point is on the edge), then golden-section
+    search in the two grid cells around the best point, vectorised over members."""
+    n = team.n
+    with np.errstate(all="ignore"):
+        here = _separable_values(team, m, e[:, None])[:, 0]
+        upper = 4.0 * np.maximum(e, 1.0)
+        steps = np.linspace(0.0, 1.0, grid + 1)
+        for _ in range(8):
+            xs = upper[:, None] * steps
+            vals = _separable_values(team, m, xs)
+            vals = np.where(np.isfinite(vals), vals, -np.inf)
+            k = np.argmax(vals, 1)
+            edge = k == grid
+            if not edge.any():
+                break
+            upper = np.where(edge, upper * 4, upper)
+        rows = np.arange(n)
+        best = vals[rows, k]
+        lo, hi = xs[rows, np.maximum(k - 1, 0)], xs[rows, np.minimum(k + 1, grid)]
+        x1, x2 = hi - GOLDEN * (hi - lo), lo + GOLDEN * (hi - lo)
+        f1, f2 = (_separable_values(team, m, x[:, None])[:, 0] for x in (x1, x2))
+        for _ in range(90):  # the bracket shrinks by 0.618 per step: 90 steps reach 1e-19 of it
+            left = f1 >= f2  # keep [lo, x2]
+            hi = np.where(left, x2, hi)
+            lo = np.where(left, lo, x1)
+            x2n = np.where(left, x1, lo + GOLDEN * (hi - lo))
+            x1n = np.where(left, hi - GOLDEN * (hi - lo), x2)
+            fx = _separable_values(team, m, np.where(left, x1n, x2n)[:, None])[:, 0]
+            f1, f2 = np.where(left, fx, f2), np.where(left, f1, fx)
+            x1, x2 = x1n, x2n
+        best = np.fmax(best, np.fmax(f1, f2))
+    return np.maximum(0.0, best - here)
+
+
 def deviation_gains(team, beta, e, grid=24):
     """Each member's gain from its own best response to the others' efforts (≥ 0)."""
     beta, e = np.asarray(beta, float), np.asarray(e, float)
     m = concern(team, beta)
+    if team.production is None:
+        return _separable_gains(team, m, e, grid)
     gains = np.zeros(team.n)
     with np.errstate(all="ignore"):
         for i in range(team.n):
