@@ -40,6 +40,7 @@ from .checks import best_deviation_generic, best_deviation_split
 from .symbolic import Evaluator, attach_surplus, find_split
 
 MAX_DIM = 9
+_SPLITS: dict = {}  # sympy work per (expressions, bounds), shared by problems that differ in numbers only
 
 
 def _bounds_pair(r, name, value):
@@ -119,8 +120,26 @@ class Screening(Problem):
         q = [sp.Symbol(nm, real=True) for nm in self.q_names]
         return th, q
 
+    def _key(self):
+        return (
+            self.agent.text, tuple(sorted(self.agent.constants.items())),
+            self.principal.text, tuple(sorted(self.principal.constants.items())),
+            tuple(self.q_bounds), tuple(self.theta_names),
+        )
+
     @cached_property
     def _split(self):
+        key = self._key()
+        if key in _SPLITS:
+            return _SPLITS[key]
+        out = self._find_split()
+        if out[0] is None or not getattr(out[0], "used_ref", False):
+            if len(_SPLITS) > 256:
+                _SPLITS.clear()
+            _SPLITS[key] = out
+        return out
+
+    def _find_split(self):
         th, q = self.symbols
         env = {**dict(zip(self.theta_names, th)), **dict(zip(self.q_names, q))}
         try:
@@ -174,10 +193,15 @@ class Screening(Problem):
     def _marginal(self):
         if self.split is None or self.multi or self.m != 1:
             return None, "no one-dimensional change of variables"
+        cache = self.split.__dict__.setdefault("_marginal_cache", [])
+        if cache:
+            return cache[0]
         try:
-            return cf.marginal_inverse(self.split)
+            out = cf.marginal_inverse(self.split)
         except Exception as exc:  # sympy gave up
-            return None, f"cannot form the marginal surplus ({type(exc).__name__})"
+            out = None, f"cannot form the marginal surplus ({type(exc).__name__})"
+        cache.append(out)
+        return out
 
     @property
     def marginal(self):
@@ -198,8 +222,9 @@ class Screening(Problem):
 
     def select(self, method: str = "auto") -> Method:
         """As :meth:`Problem.select`, but an exact method name wins (``"cvxpy"`` is all pairs)."""
-        for m, reason in self.applicable():
+        for m in self.methods():
             if m.name == method:
+                reason = m.applies(self)
                 if reason is not None:
                     from ..errors import MethodNotApplicable
 

@@ -93,8 +93,10 @@ def find_split(agent_sym, theta_syms, q_syms, theta_ref, q_bounds) -> tuple[Spli
     rng = np.random.default_rng(0)
     m = len(q_syms)
     theta0 = {t: sp.Integer(0) for t in theta_syms}
+    used_ref = False
     if not _finite(sp.N(agent_sym.subs(theta0).subs({qq: sp.Rational(1, 2) for qq in q_syms}))):
         theta0 = {t: sp.nsimplify(float(x)) for t, x in zip(theta_syms, theta_ref)}
+        used_ref = True
     q0 = {}
     for j, qj in enumerate(q_syms):
         lo, hi = q_bounds[j]
@@ -191,7 +193,9 @@ def find_split(agent_sym, theta_syms, q_syms, theta_ref, q_bounds) -> tuple[Spli
             return None, f"cannot invert v({qj}) = {v_j} symbolically"
         g_list.append(chosen)
         bounds.append((vlo, vhi))
-    return Split(theta_syms, q_syms, V_syms, a_list, b, v_list, c_list, g_list, bounds), ""
+    split = Split(theta_syms, q_syms, V_syms, a_list, b, v_list, c_list, g_list, bounds)
+    split.used_ref = used_ref
+    return split, ""
 
 
 def _grid(lo, hi):
