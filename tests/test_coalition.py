@@ -289,3 +289,17 @@ def test_python_constructor_and_allocation():
     np.testing.assert_allclose(r.rows["shapley"], [2, 3])
     assert r.extras["allocation_in_core"] is True
     assert p.shapley_sample(200, seed=0).value.sum() == pytest.approx(5)
+
+
+@given(n=st.integers(3, 6), scale=st.sampled_from([1e-3, 1.0, 1e6]), data=st.data())
+@settings(max_examples=20, deadline=None)
+def test_real_valued_games_at_any_scale(n, scale, data):
+    # regression: rounded copies of implied equalities made later LPs infeasible at large scales
+    worths = data.draw(st.lists(st.floats(-1, 1, allow_nan=False), min_size=2**n - 1, max_size=2**n - 1))
+    v = np.array([0.0, *worths]) * scale
+    v[-1] = max(v[-1], v[1 << np.arange(n)].sum())
+    pre = S.prenucleolus(v)
+    nuc = S.nucleolus(v, pre)
+    assert S.kohlberg_violation(v, pre.x) == 0
+    assert S.kohlberg_violation(v, nuc.x, imputations=True) == 0
+    assert abs(S.least_core_dual(v)[0] - pre.levels[0]) <= 1e-8 * (1 + np.abs(v).max())

@@ -208,11 +208,20 @@ class NucleolusResult:
 
 
 def _sequential_lp(v, lower=None) -> NucleolusResult:
-    """Maschler–Peleg–Shapley sequence of LPs (dual prices fix coalitions; see module docstring)."""
+    """Maschler–Peleg–Shapley sequence of LPs (dual prices fix coalitions; see module docstring).
+
+    The game is scaled to max |v| = 1 for the LPs.  A newly fixed coalition whose indicator is
+    already in the span of the fixed ones adds no equality (it is implied, and a rounded copy
+    could make the system inconsistent).
+    """
     v = np.asarray(v, float)
     n = player_count(v)
     if n == 1:
         return NucleolusResult(np.array([v[-1]]), [], 0, lower is not None)
+    scale = float(np.abs(v).max()) or 1.0
+    v = v / scale
+    if lower is not None:
+        lower = np.asarray(lower, float) / scale
     masks, M = _proper(n)
     vS = v[masks]
     Md = M.toarray()
@@ -220,7 +229,7 @@ def _sequential_lp(v, lower=None) -> NucleolusResult:
     eq_rows = [np.ones(n)]
     eq_rhs = [v[-1]]
     basis = np.ones((n, 1)) / np.sqrt(n)
-    bounds = [(None, None) if lower is None else (float(lo), None) for lo in (lower if lower is not None else range(n))]
+    bounds = [(None, None)] * n if lower is None else [(float(lo), None) for lo in lower]
     bounds.append((None, None))
     cost = np.zeros(n + 1)
     cost[-1] = 1.0
@@ -237,16 +246,17 @@ def _sequential_lp(v, lower=None) -> NucleolusResult:
             raise RuntimeError(f"nucleolus LP {lps} failed: {res.message}")
         eps = float(res.x[-1])
         x = res.x[:n]
-        levels.append(eps)
+        levels.append(eps * scale)
         price = -np.asarray(res.ineqlin.marginals)
         newly = idx[price > DUAL_TOL * max(1.0, price.max())]
         if newly.size == 0:  # cannot happen (prices sum to 1); guard against solver noise
             newly = idx[[int(np.argmax(price))]]
-        for j in newly:
-            eq_rows.append(Md[j])
-            eq_rhs.append(vS[j] - eps)
+        for j in newly[np.argsort(-price[np.searchsorted(idx, newly)])]:
+            if np.linalg.norm(Md[j] - basis @ (basis.T @ Md[j])) > 1e-9:
+                eq_rows.append(Md[j])
+                eq_rhs.append(vS[j] - eps)
+                basis = _orth(np.array(eq_rows))
         free[newly] = False
-        basis = _orth(np.array(eq_rows))
         # coalitions in the span of the fixed ones have a determined excess: no longer free
         rest = np.flatnonzero(free)
         if rest.size:
@@ -254,8 +264,8 @@ def _sequential_lp(v, lower=None) -> NucleolusResult:
             free[rest[np.linalg.norm(resid, axis=1) < 1e-9]] = False
     if basis.shape[1] == n:
         # the fixed equalities determine x uniquely: solve them exactly
-        x = np.linalg.lstsq(np.array(eq_rows), np.array(eq_rhs), rcond=None)[0]
-    return NucleolusResult(x, levels, lps, lower is not None)
+        x = np.linalg.solve(np.array(eq_rows), np.array(eq_rhs))
+    return NucleolusResult(x * scale, levels, lps, lower is not None)
 
 
 def _orth(rows) -> np.ndarray:

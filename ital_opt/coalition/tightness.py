@@ -25,7 +25,11 @@ def nucleolus_by_tightness(v, lower=None, tol: float = 1e-8):
 
     v = np.asarray(v, float)
     n = player_count(v)
-    scale = 1.0 + np.abs(v).max()
+    unit = float(np.abs(v).max()) or 1.0  # solve the game scaled to max |v| = 1
+    v = v / unit
+    if lower is not None:
+        lower = np.asarray(lower, float) / unit
+    scale = 1.0
     masks = np.arange(1, 2**n - 1, dtype=np.int64)
     M = membership(n, masks).astype(float)
     vS = v[masks]
@@ -33,7 +37,7 @@ def nucleolus_by_tightness(v, lower=None, tol: float = 1e-8):
     fixed_rows, fixed_rhs = [np.ones(n)], [v[-1]]
     levels, method = [], "cvxpy"
     x = cp.Variable(n)
-    while np.linalg.matrix_rank(np.array(fixed_rows)) < n and free.any():
+    while len(fixed_rows) < n and free.any():
         idx = np.flatnonzero(free)
         eps = cp.Variable()
         base = [np.array(fixed_rows) @ x == np.array(fixed_rhs)]
@@ -44,7 +48,7 @@ def nucleolus_by_tightness(v, lower=None, tol: float = 1e-8):
         if status != "optimal":
             raise RuntimeError(f"nucleolus stage LP: {status} ({method})")
         level = float(eps.value)
-        levels.append(level)
+        levels.append(level * unit)
         slack = M[idx] @ x.value + level - vS[idx]
         newly = []
         face = base + [M[idx] @ x + level >= vS[idx]]
@@ -55,9 +59,10 @@ def nucleolus_by_tightness(v, lower=None, tol: float = 1e-8):
                 newly.append(j)
         if not newly:  # numerical guard: fix the tightest coalition
             newly = [idx[int(np.argmin(slack))]]
-        for j in newly:
-            fixed_rows.append(M[j])
-            fixed_rhs.append(vS[j] - level)
+        for j in newly:  # an implied (spanned) equality is not added: rounding could break it
+            if np.linalg.matrix_rank(np.array(fixed_rows + [M[j]])) > len(fixed_rows):
+                fixed_rows.append(M[j])
+                fixed_rhs.append(vS[j] - level)
         free[newly] = False
         rows = np.array(fixed_rows)
         u, s, vt = np.linalg.svd(rows, full_matrices=False)
@@ -66,5 +71,5 @@ def nucleolus_by_tightness(v, lower=None, tol: float = 1e-8):
         if rest.size:
             resid = M[rest] - (M[rest] @ basis) @ basis.T
             free[rest[np.linalg.norm(resid, axis=1) < 1e-9]] = False
-    xs = np.linalg.lstsq(np.array(fixed_rows), np.array(fixed_rhs), rcond=None)[0]
-    return xs, levels, method
+    xs = np.linalg.solve(np.array(fixed_rows), np.array(fixed_rhs))
+    return xs * unit, levels, method
