@@ -281,3 +281,11 @@ def test_json_output_is_one_object(tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["action"] == "work" and data["expected_pay"] == pytest.approx(1.5)
     assert [row["pay"] for row in data["rows"]] == pytest.approx([0.0, 2.5])
+
+
+def test_pyomo_method_agrees_on_a_risk_averse_instance():
+    mh = ital_opt.load(FORMULATIONS / "mh_sqrt_three_actions.toml").replace(implement="high")
+    r = mh.solve("pyomo")
+    assert r.success and r.local and r.method.startswith("pyomo/")
+    assert r.objective == pytest.approx(6.92, abs=1e-6)
+    assert r.rows["pay"].tolist() == pytest.approx([0.64, 7.84, 14.44], abs=1e-5)

@@ -450,3 +450,100 @@ def contract_violations(prob, cost, a, pay, utility_fn, reservation=0.0, min_pay
     if min_pay is not None:
         out["max_ll_violation"] = float(max(0.0, float(min_pay) - float(np.min(pay))))
     return out
+
+
+def _pyomo_inverse(utility: Utility, risk_aversion):
+    """h(v) as a pyomo expression builder for the built-in utilities (None for an expression)."""
+    import pyomo.environ as pyo
+
+    name = utility.name.split("(")[0]
+    if name == "linear":
+        return lambda v: v
+    if name == "sqrt":
+        return lambda v: v**2
+    if name == "log":
+        return lambda v: pyo.exp(v)
+    if name == "cara":
+        r = float(risk_aversion)
+        return lambda v: -pyo.log(1 - r * v) / r
+    if name == "crra":
+        k = 1.0 - float(risk_aversion)
+        return lambda v: (k * v) ** (1.0 / k)
+    return None
+
+
+def cheapest_contract_pyomo(prob, cost, a, utility: Utility, reservation=0.0, min_pay=None, max_pay=None,
+                            action_names=None, outcome_names=None, *, risk_aversion=None,
+                            utility_expr=None) -> Contract:
+    """C(a) by pyomo with the NLP solver (Ipopt if installed, else ripopt), a local interior-point method.
+
+    Built-in utilities are modelled in utility space (a convex program, though the solver only
+    claims a local optimum); an expression utility in pay space with u(w) from the expression
+    (IC constraints are then differences of concave functions: a local optimum only).
+    """
+    import pyomo.environ as pyo
+
+    from ..backends import solve_pyomo
+
+    m, n = prob.shape
+    action_names = action_names or [str(i) for i in range(m)]
+    outcome_names = outcome_names or [str(j) for j in range(n)]
+    G, g, names, v_lo, v_hi = _constraint_data(prob, cost, a, reservation, utility, min_pay, max_pay,
+                                               action_names, outcome_names)
+    contract = Contract(a, "not_solved")
+    if _unreachable(utility, reservation + cost[a]):
+        contract.status = "infeasible"
+        contract.message = f"action {action_names[a]!r}: reservation + cost is not below the supremum of utility"
+        return contract
+    model = pyo.ConcreteModel()
+    J = range(n)
+    inverse = _pyomo_inverse(utility, risk_aversion) if utility_expr is None else None
+    pay_space = inverse is None
+    if pay_space:
+        lo = utility.lower if min_pay is None else max(float(min_pay), utility.lower)
+        hi = utility.upper if max_pay is None else float(max_pay)
+        start = float(np.clip(utility.inverse(np.array(min(max(reservation + cost[a], utility.v_lower),
+                                                                utility.v_upper))), lo, hi))
+        model.w = pyo.Var(J, bounds=(lo, hi), initialize=start + 0.1 * (hi - lo) / max(n, 1) * 0)
+        util = {j: utility_expr.pyomo(w=model.w[j]) for j in J}
+        model.obj = pyo.Objective(expr=sum(prob[a, j] * model.w[j] for j in J))
+    else:
+        lo = v_lo if math.isfinite(v_lo) else None
+        cap = v_hi if (math.isfinite(v_hi) and max_pay is not None) else None
+        if cap is None and math.isfinite(utility.v_upper):
+            cap = utility.v_upper - 1e-9 * (1 + abs(utility.v_upper))
+        level = reservation + cost[a]
+        start = min(max(level, lo if lo is not None else level), cap if cap is not None else level)
+        model.v = pyo.Var(J, bounds=(lo, cap), initialize=start)
+        util = {j: model.v[j] for j in J}
+        model.obj = pyo.Objective(expr=sum(prob[a, j] * inverse(model.v[j]) for j in J))
+    model.cons = pyo.ConstraintList()
+    for i in range(len(g)):
+        model.cons.add(sum(float(G[i, j]) * util[j] for j in J) >= float(g[i]))
+    model.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
+    # every case goes to the NLP solver: backends.solve_pyomo's HiGHS path (appsi) deadlocks in pyomo's
+    # output capture when the CLI has redirected standard output (reported to the lead)
+    try:
+        status, method, local = solve_pyomo(model, "nlp", tol=1e-11, acceptable_tol=1e-10)
+    except (AttributeError, RuntimeError, ValueError) as exc:  # a solver failure must not crash the caller
+        contract.method, contract.local = "pyomo", True
+        contract.message = f"pyomo: {type(exc).__name__}: {exc}"
+        return contract
+    contract.method, contract.local = method, local
+    contract.status = status
+    if status != "optimal":
+        return contract
+    if pay_space:
+        w = np.array([pyo.value(model.w[j]) for j in J])
+        vv = np.asarray(utility.u(w), float)
+        contract.pay, contract.promised = w, vv
+        contract.expected_pay = float(prob[a] @ w)
+    else:
+        vv = np.array([pyo.value(model.v[j]) for j in J])
+        _finish(contract, prob, a, utility, vv)
+    for i, nm in enumerate(names):
+        dual = model.dual.get(model.cons[i + 1])
+        if dual is not None:
+            contract.multipliers[nm] = abs(float(dual))
+    contract.binding = _binding(G, g, names, vv, v_lo, outcome_names, min_pay)
+    return contract

@@ -110,6 +110,7 @@ class MoralHazard(Problem):
                                      f"on the pay domain [{lower:g}, {upper:g}] (fails near w = {where:.6g})")
         self.utility = ct.expression_utility(func, lower, upper, text=expr.text)
         self.utility_text = expr.text
+        self.utility_expr = expr
 
     # pays need not be unique (risk-neutral agent, outcomes of zero probability) and interior-point
     # pays are accurate only to ~sqrt(tolerance) where the objective is flat: compare expected pay
@@ -125,6 +126,7 @@ class MoralHazard(Problem):
             Method("closed-form", _run_closed_form, _closed_form_applies, closed_form=True),
             Method("cvxpy", _run_cvxpy, _cvxpy_applies),
             Method("scipy", _run_scipy),
+            Method("pyomo", _run_pyomo, _pyomo_applies),
         ]
 
     def candidate_actions(self) -> list[int]:
@@ -138,6 +140,10 @@ class MoralHazard(Problem):
         names = dict(action_names=self.actions, outcome_names=self.outcome_names)
         if backend == "closed-form":
             return ct.two_by_two_limited_liability(*args, self.reservation, self.min_pay, **names)
+        if backend == "pyomo":
+            return ct.cheapest_contract_pyomo(*args, self.utility, self.reservation, self.min_pay, self.max_pay,
+                                              **names, risk_aversion=self.risk_aversion,
+                                              utility_expr=getattr(self, "utility_expr", None))
         solver = ct.cheapest_contract_cvxpy if backend == "cvxpy" else ct.cheapest_contract_scipy
         return solver(*args, self.utility, self.reservation, self.min_pay, self.max_pay, **names)
 
@@ -194,6 +200,13 @@ def _cvxpy_applies(p: MoralHazard) -> str | None:
     return None
 
 
+def _pyomo_applies(p: MoralHazard) -> str | None:
+    if p.utility.cvx_inverse is None:
+        return ("an expression utility would be modelled in pay space, where the IC constraints are not convex "
+                "and u'(w) may be unbounded at the domain's edge (use method 'scipy')")
+    return None
+
+
 def _run_closed_form(p: MoralHazard, **options) -> Result:
     return _assemble(p, "closed-form")
 
@@ -204,6 +217,10 @@ def _run_cvxpy(p: MoralHazard, **options) -> Result:
 
 def _run_scipy(p: MoralHazard, **options) -> Result:
     return _assemble(p, "scipy")
+
+
+def _run_pyomo(p: MoralHazard, **options) -> Result:
+    return _assemble(p, "pyomo")
 
 
 def implementation_table(p: MoralHazard, backend: str) -> list[ct.Contract]:
@@ -260,6 +277,6 @@ def _assemble(p: MoralHazard, backend: str) -> Result:
     }
     message = ""
     if best.status == "optimal" and local:
-        message = "SLSQP claims a KKT point of a convex program (reported as local)"
+        message = f"{best.method} claims a local optimum only (a KKT point)"
     return Result(status="optimal", method=best.method or method, objective=objective, rows=rows, extras=extras,
                   binding=list(best.binding), multipliers=dict(best.multipliers), local=local, message=message)
