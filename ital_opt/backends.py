@@ -12,6 +12,7 @@ Solver chatter never reaches standard output.
 
 from __future__ import annotations
 
+import logging
 import shutil
 
 from .errors import SolverUnavailable
@@ -108,10 +109,25 @@ def solve_pyomo(model, solver: str = "nlp", **options) -> tuple[str, str, bool]:
     name, opt = nlp_solver()
     for key, value in options.items():
         opt.options[key] = value
-    res = opt.solve(model, tee=False, load_solutions=False)
+    try:
+        res = opt.solve(model, tee=False, load_solutions=False)
+    except RuntimeError as exc:
+        # pyomo's output capture has, rarely and under heavy load, given up joining its reader
+        # threads ("TeeStream: deadlock observed"); the solver itself had finished.  Once more:
+        if "TeeStream" not in str(exc):
+            raise
+        res = opt.solve(model, tee=False, load_solutions=False)
     tc = res.solver.termination_condition
     if tc in (TC.optimal, TC.locallyOptimal, TC.globallyOptimal):
-        model.solutions.load_from(res)
+        # ripopt reports some converged runs with a warning status ("search direction becomes
+        # too small"); the independent checks judge the point, so load it without the warning
+        logger = logging.getLogger("pyomo.core")
+        level = logger.level
+        logger.setLevel(logging.ERROR)
+        try:
+            model.solutions.load_from(res)
+        finally:
+            logger.setLevel(level)
         return "optimal", f"pyomo/{name}", True
     if tc in (TC.infeasible, TC.locallyInfeasible, TC.globallyInfeasible):
         return "infeasible", f"pyomo/{name}", True
