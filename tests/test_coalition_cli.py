@@ -74,7 +74,7 @@ def test_team_spec_with_wrong_size(tmp_path, capfd):
     assert code == 2 and "field 'team'" in err and "3 members" in err
 
 
-def test_verify_cli_bundled():
-    out = run("verify", "formulations/coalition_glove.toml")
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert "verify: OK" in out.stdout
+def test_verify_cli_bundled(capfd):
+    code, out, err = run_inline(capfd, "verify", "formulations/coalition_glove.toml")
+    assert code == 0, out + err
+    assert "verify: OK" in out
