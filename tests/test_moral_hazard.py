@@ -208,16 +208,27 @@ def test_risk_averse_families_agree_across_methods(utility, rho):
     assert a.rows["pay"].tolist() == pytest.approx(b.rows["pay"].tolist(), rel=1e-4, abs=1e-4)
 
 
-def test_expression_utility_matches_builtin_and_cvxpy_refuses_it():
+@pytest.mark.parametrize("method", ["cvxpy", "scipy"])
+def test_expression_utility_matches_builtin(method):
     base = ital_opt.load(FORMULATIONS / "mh_sqrt_three_actions.toml")
     spec = {k: v for k, v in base.spec.items() if k not in ("kind", "expected")}
     expr = MoralHazard(**{**spec, "utility": "2*sqrt(w)"})
     crra = MoralHazard(**{**spec, "utility": "crra", "risk_aversion": 0.5})
-    r = expr.solve()
-    assert r.method == "scipy/SLSQP" and r.success
-    assert r.objective == pytest.approx(crra.solve("cvxpy").objective, abs=1e-6)
-    with pytest.raises(MethodNotApplicable):
-        expr.solve("cvxpy")
+    r, want = expr.solve(method), crra.solve("cvxpy")
+    assert r.success, r.checks
+    assert r.objective == pytest.approx(want.objective, abs=1e-6)
+    assert r.rows["pay"].tolist() == pytest.approx(want.rows["pay"].tolist(), abs=1e-5)
+    assert r.multipliers["IC[mid]"] == pytest.approx(want.multipliers["IC[mid]"], rel=1e-4)
+
+
+def test_convex_expression_utility_is_refused_by_cvxpy_but_solved_locally():
+    spec = dict(actions=["a", "b"], cost=[0.0, 1.0], outcomes=[0.0, 10.0], prob=[[0.7, 0.3], [0.3, 0.7]],
+                utility="w**2")  # risk-loving: the program in utility space is not convex
+    mh = MoralHazard(**spec)
+    with pytest.raises(MethodNotApplicable, match="not concave"):
+        mh.solve("cvxpy")
+    r = mh.solve()
+    assert r.method == "scipy/SLSQP" and r.local and r.success
 
 
 def test_unreachable_reservation_is_infeasible():

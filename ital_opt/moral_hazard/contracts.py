@@ -16,9 +16,9 @@ so that pay is w_j = h(v_j) with h = u⁻¹ (increasing and convex):
 Every constraint is linear in v and the objective is convex: a linear program for a
 risk-neutral agent (h(v) = v, solved by HiGHS) and a convex program otherwise (sqrt: h = v²;
 log: h = exp(v); CARA u = (1 − e^{−rw})/r: h = −log(1 − rv)/r; CRRA u = w^{1−γ}/(1−γ):
-h = ((1−γ)v)^{1/(1−γ)}; solved by Clarabel).  An expression utility u(w) is handled by
-Kelley's cutting planes on the epigraph of h (tangent cuts t_j ≥ h(v_k) + h'(v_k)(v_j − v_k),
-refined at the current v until the gap is below 1e-11), exact when u is concave on its domain.
+h = ((1−γ)v)^{1/(1−γ)}; solved by Clarabel).  An expression utility u(w), concave on its
+domain, has no DCP form of h: damped Newton steps, each a convex QP in cvxpy on the quadratic
+model of h (h and its derivatives from u by bisection and differences), with a line search.
 
 The principal then implements the action with the largest net value Σ_j p[a, j] x_j − C(a).
 With the action observable (first best) the principal pays the constant wage
@@ -49,7 +49,7 @@ class Utility:
 
     ``lower``/``upper`` bound the pay domain; ``v_lower``/``v_upper`` are u there (or the
     supremum of u).  ``cvx_inverse`` builds h(v) as a convex cvxpy expression (None for an
-    expression utility: cutting planes instead).  ``linear`` marks a risk-neutral agent.
+    expression utility: damped Newton with QP steps instead).  ``linear`` marks a risk-neutral agent.
     """
 
     name: str
@@ -252,7 +252,7 @@ def cheapest_contract_cvxpy(prob, cost, a, utility: Utility, reservation=0.0, mi
         problem = cp.Problem(cp.Minimize(prob[a] @ utility.cvx_inverse(v)), rows + bounds)
         status, method = solve_cvxpy(problem)
     else:
-        status, method, problem = _cutting_planes(prob[a], v, rows + bounds, utility, v_lo, v_hi)
+        status, method, problem = _newton(prob[a], v, rows + bounds, utility, v_lo, v_hi)
     contract.method = method
     contract.status = status
     if status != "optimal":
@@ -270,34 +270,53 @@ def cheapest_contract_cvxpy(prob, cost, a, utility: Utility, reservation=0.0, mi
     return contract
 
 
-def _cutting_planes(p, v, constraints, utility: Utility, v_lo, v_hi, tol=1e-11, max_rounds=60):
-    """min p·h(v) over the constraints by Kelley's tangent cuts on the epigraph of convex h."""
+def _newton(p, v, constraints, utility: Utility, v_lo, v_hi, tol=1e-13, max_rounds=60):
+    """min p·h(v) over linear constraints by damped Newton steps: each step a convex QP (Clarabel).
+
+    h is convex (u concave) but has no DCP form, so at the iterate v_k it is replaced by its
+    second-order model h(v_k) + h'(v_k) d + h''(v_k) d²/2; the QP's minimiser gives a feasible
+    direction (the constraint set is convex) and a backtracking line search on the true objective
+    keeps the descent.  Stops when the predicted decrease is below `tol`.  Returns the last QP.
+    """
     import cvxpy as cp
 
     from ..backends import solve_cvxpy
 
     n = v.shape[0]
-    t = cp.Variable(n)
     lo = v_lo if math.isfinite(v_lo) else utility.v_lower
     hi = v_hi if math.isfinite(v_hi) else utility.v_upper
-    points = list(np.linspace(lo, hi, 65))
-    status, method = "not_solved", "cvxpy"
-    problem = None
+
+    def objective(x):
+        return float(p @ utility.inverse(x))
+
+    # a feasible start: the cheapest contract in utility units (an LP)
+    start = cp.Problem(cp.Minimize(p @ v), constraints)
+    status, method = solve_cvxpy(start)
+    if status != "optimal":
+        return status, method + "+newton", start
+    x = np.clip(np.asarray(v.value, float), lo, hi)
+    problem = start
     for _ in range(max_rounds):
-        pts = np.array(points)
-        hv = utility.inverse(pts)
-        slope = utility.inverse_derivative(pts)
-        cuts = [t >= hv[k] + slope[k] * (v - pts[k]) for k in range(len(pts))]
-        problem = cp.Problem(cp.Minimize(p @ t), constraints + cuts)
+        slope = utility.inverse_derivative(x)
+        step = 1e-5 * (1.0 + np.abs(x))
+        up, down = np.minimum(x + step, hi), np.maximum(x - step, lo)
+        curvature = np.maximum((utility.inverse_derivative(up) - utility.inverse_derivative(down)) / (up - down), 0.0)
+        d = v - x
+        model = p @ cp.multiply(slope, d) + 0.5 * cp.sum(cp.multiply(p * curvature, cp.square(d)))
+        problem = cp.Problem(cp.Minimize(model), constraints)
         status, method = solve_cvxpy(problem)
         if status != "optimal":
             break
-        vv = np.clip(np.asarray(v.value, float), lo, hi)
-        gap = utility.inverse(vv) - np.asarray(t.value, float)
-        if float(p @ np.maximum(gap, 0)) <= tol * (1.0 + abs(float(p @ t.value))) and np.max(gap) <= 1e-9 * (1 + np.max(np.abs(vv))):
+        direction = np.clip(np.asarray(v.value, float), lo, hi) - x
+        decrease = -float(p @ (slope * direction))
+        if decrease <= tol * (1.0 + abs(objective(x))):
             break
-        points.extend(vv.tolist())
-    return status, method + "+cuts", problem
+        t, f0 = 1.0, objective(x)
+        while t > 1e-12 and objective(x + t * direction) > f0 - 1e-4 * t * decrease:
+            t *= 0.5
+        x = x + t * direction
+    v.value = x
+    return status, method + "+newton", problem
 
 
 def cheapest_contract_scipy(prob, cost, a, utility: Utility, reservation=0.0, min_pay=None, max_pay=None,
@@ -330,7 +349,8 @@ def cheapest_contract_scipy(prob, cost, a, utility: Utility, reservation=0.0, mi
         contract.status = "optimal"
         vv = np.asarray(res.x, float)
         _finish(contract, prob, a, utility, vv)
-        duals = -np.asarray(res.ineqlin.marginals, float)
+        # the LP is in utility units; h' (constant for an affine u) converts its duals to pay units
+        duals = -np.asarray(res.ineqlin.marginals, float) * float(np.atleast_1d(utility.inverse_derivative(vv))[0])
         contract.multipliers = {nm: float(d) for nm, d in zip(names, duals)}
         if min_pay is not None:
             for j in range(n):

@@ -191,9 +191,6 @@ def _closed_form_applies(p: MoralHazard) -> str | None:
 
 
 def _cvxpy_applies(p: MoralHazard) -> str | None:
-    if p.utility.cvx_inverse is None and not p.utility.linear:
-        return ("an expression utility has no DCP form of its inverse in cvxpy "
-                "(use method 'scipy', SLSQP in utility space, or a built-in utility)")
     if p.utility.cvx_inverse is None and not p.utility.concave:
         return (f"utility {p.utility.name!r} is not concave on [{p.utility.lower:g}, {p.utility.upper:g}]: "
                 "the program in utility space is not convex (use method 'scipy', a local solver)")
