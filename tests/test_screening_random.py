@@ -42,7 +42,7 @@ def _agree(a, b, name):
     assert abs(a.objective - b.objective) <= 1e-7 + 1e-6 * abs(a.objective), name
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances())
 def test_closed_form_local_and_all_pairs_agree(spec):
     problem = Screening(**spec)

@@ -29,15 +29,21 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-import sympy as sp
 
 from ..kinds import register
 from ..problem import Method, Problem
 from ..result import Result
-from . import closed_form as cf
-from . import formulations as fm
-from .checks import best_deviation_generic, best_deviation_split
-from .symbolic import Evaluator, attach_surplus, find_split
+
+# sympy, cvxpy and the algorithm modules are imported on first use, so that reading (and
+# rejecting) a spec stays fast
+
+
+def _lazy():
+    from . import closed_form as cf
+    from . import formulations as fm
+    from .symbolic import Evaluator
+
+    return cf, fm, Evaluator
 
 MAX_DIM = 9
 _SPLITS: dict = {}  # sympy work per (expressions, bounds), shared by problems that differ in numbers only
@@ -116,6 +122,8 @@ class Screening(Problem):
 
     @cached_property
     def symbols(self):
+        import sympy as sp
+
         th = [sp.Symbol(nm, real=True) for nm in self.theta_names]
         q = [sp.Symbol(nm, real=True) for nm in self.q_names]
         return th, q
@@ -140,6 +148,10 @@ class Screening(Problem):
         return out
 
     def _find_split(self):
+        import sympy as sp
+
+        from .symbolic import attach_surplus, find_split
+
         th, q = self.symbols
         env = {**dict(zip(self.theta_names, th)), **dict(zip(self.q_names, q))}
         try:
@@ -169,6 +181,7 @@ class Screening(Problem):
         return self._split[1]
 
     def _per_type(self, expr):
+        _, _, Evaluator = _lazy()
         vals = Evaluator(expr, self.split.theta).numpy(*self.theta_columns)
         return np.broadcast_to(np.asarray(vals, dtype=float), (self.n,)).copy()
 
@@ -182,17 +195,21 @@ class Screening(Problem):
 
     @cached_property
     def surplus_const(self) -> np.ndarray:
+        import sympy as sp
+
         const = getattr(self.split, "const", 0)
         return self._per_type(sp.sympify(const))
 
     @cached_property
     def convexity_reason(self) -> str | None:
+        _, fm, _ = _lazy()
         return fm.concavity_reason(self)
 
     @cached_property
     def _marginal(self):
         if self.split is None or self.multi or self.m != 1:
             return None, "no one-dimensional change of variables"
+        cf, _, _ = _lazy()
         cache = self.split.__dict__.setdefault("_marginal_cache", [])
         if cache:
             return cache[0]
@@ -213,6 +230,7 @@ class Screening(Problem):
 
     # -- methods -------------------------------------------------------------------------------
     def methods(self) -> list[Method]:
+        cf, fm, _ = _lazy()
         return [
             Method("closed-form", _run_closed_form, cf.applies, closed_form=True),
             Method("cvxpy-local", fm.run_cvxpy_local, _local_applies),
@@ -234,6 +252,7 @@ class Screening(Problem):
 
     # -- results -------------------------------------------------------------------------------
     def q_from_V(self, V: np.ndarray) -> np.ndarray:
+        _, _, Evaluator = _lazy()
         split = self.split
         q = np.empty_like(V)
         for j in range(self.m):
@@ -283,6 +302,9 @@ class Screening(Problem):
         )
 
     def check(self, result: Result) -> dict[str, float]:
+        from .checks import best_deviation_generic, best_deviation_split
+
+        _, _, Evaluator = _lazy()
         rows = result.rows
         q = np.array(rows["q"].tolist(), dtype=float).reshape(self.n, self.m)
         t = rows["t"].to_numpy(dtype=float)
@@ -311,6 +333,7 @@ class Screening(Problem):
 
 # -- method glue -----------------------------------------------------------------------------------
 def _run_closed_form(problem, **options) -> Result:
+    cf, _, _ = _lazy()
     V, U, pooled = cf.solve_menu(problem)
     res = problem.result_from_V(V[:, None], U, "closed-form")
     res.extras = {"pooling": pooled}
