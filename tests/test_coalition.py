@@ -303,3 +303,32 @@ def test_real_valued_games_at_any_scale(n, scale, data):
     assert S.kohlberg_violation(v, pre.x) == 0
     assert S.kohlberg_violation(v, nuc.x, imputations=True) == 0
     assert abs(S.least_core_dual(v)[0] - pre.levels[0]) <= 1e-8 * (1 + np.abs(v).max())
+
+
+@given(n=st.integers(2, 7), data=st.data())
+@SETTINGS
+def test_bankruptcy_max_excess_formula(n, data):
+    claims = np.array(data.draw(st.lists(st.integers(1, 30), min_size=n, max_size=n)), float)
+    estate = float(data.draw(st.integers(0, int(claims.sum()))))
+    raw = np.array(data.draw(st.lists(st.floats(-5, 30), min_size=n, max_size=n)))
+    x = raw - (raw.sum() - estate) / n
+    v = G.bankruptcy_game(range(n), estate, claims).values
+    got = S.bankruptcy_max_excess(estate, claims, x)
+    assert got == pytest.approx(max(v[s] - x[members(s, n)].sum() for s in range(1, 2**n - 1)), abs=1e-9)
+
+
+def test_large_bankruptcy_game_sampled_values():
+    # 21 players: beyond the exact limit of the kind, small enough to enumerate here
+    claims = list(np.arange(1, 22) * 10.0)
+    problem = ital_opt.load({"kind": "coalition", "players": [f"p{i}" for i in range(21)],
+                             "game": "bankruptcy", "estate": 1200, "claims": claims})
+    result = problem.solve(samples=3000, seed=3)
+    assert result.success and result.method == "closed-form"
+    np.testing.assert_allclose(result.rows["nucleolus"], S.talmud(1200, claims))
+    exact_v = G.Game(problem.game.players, problem.game.worth).values
+    exact = S.shapley(exact_v)
+    assert np.all(np.abs(result.rows["shapley"] - exact) <= 2 * result.rows["shapley_ci"])
+    pre_eps = S.excesses(exact_v, S.talmud(1200, claims))[1:-1].max()
+    assert result.extras["least_core_epsilon"] == pytest.approx(pre_eps)
+    exact_bz = S.banzhaf(exact_v)
+    assert np.all(np.abs(result.rows["banzhaf"] - exact_bz) <= 2 * result.rows["banzhaf_ci"])

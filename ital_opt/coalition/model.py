@@ -24,6 +24,11 @@ Maschler 1985), ``highs`` (the Maschler–Peleg–Shapley LP sequence with dual 
 n ≤ 16), ``cvxpy`` (the LP sequence with explicit tightness tests, cvxpy/HiGHS; n ≤ 8).  All
 share the exact Shapley and Banzhaf values (enumeration).
 
+Size: up to 20 players (exact Shapley by enumeration).  Bankruptcy games may have up to 60:
+beyond 20 the closed form gives the nucleolus (Talmud rule) and the least-core value exactly in
+O(n log n), and the Shapley and Banzhaf values are sampling estimates (solve options ``samples``,
+default 4000, and ``seed``, default 0) with 95% half-widths in rows ``shapley_ci``/``banzhaf_ci``.
+
 Result rows: ``player``, ``shapley``, ``nucleolus``, ``banzhaf``, ``least_core`` (the least-core
 point reported is the prenucleolus), plus ``allocation`` and ``team_share``/``team_allocation``
 when present.  Top level: ``core_nonempty``, ``least_core_epsilon``, ``least_core_allocation``,
@@ -46,6 +51,8 @@ from . import solutions as sol
 from .games import Game, bankruptcy_game, is_convex, sizes, table_game, team_game
 
 MAX_PLAYERS = 20        # exact Shapley by enumeration, dense worth vector
+BANKRUPTCY_MAX_PLAYERS = 60  # larger bankruptcy games: Talmud rule, sampled Shapley/Banzhaf
+SAMPLES, SEED = 4000, 0  # sampling defaults (solve options ``samples`` and ``seed``)
 LP_MAX_PLAYERS = 16     # the LP sequence (2^n − 2 rows)
 CVXPY_MAX_PLAYERS = 8   # the tightness-test formulation
 CHECK_LP_PLAYERS = 12   # Kohlberg balancedness checks
@@ -69,8 +76,9 @@ class Coalition(Problem):
         for name in self.players:
             if "+" in name:
                 raise r.error("players", f"player names must not contain '+', got {name!r}")
-        if n > MAX_PLAYERS:
-            raise r.error("players", f"at most {MAX_PLAYERS} players (the game has 2^n coalitions), got {n}")
+        limit = BANKRUPTCY_MAX_PLAYERS if r.data.get("game") == "bankruptcy" else MAX_PLAYERS
+        if n > limit:
+            raise r.error("players", f"at most {limit} players for this game (it has 2^n coalitions), got {n}")
         sources = [k for k in ("values", "game", "team") if r.has(k)]
         if len(sources) != 1:
             raise r.error("values", "give exactly one of 'values', 'game = \"bankruptcy\"' or 'team'"
@@ -147,6 +155,8 @@ class Coalition(Problem):
 
     # -- checks: from the returned numbers only ----------------------------------------------------
     def check(self, result: Result) -> dict[str, float]:
+        if self.n > MAX_PLAYERS:
+            return _check_large_bankruptcy(self, result)
         v = self.values
         rows = result.rows
         n = self.n
@@ -195,8 +205,10 @@ def _at_most(limit):
 
 # -- methods --------------------------------------------------------------------------------------
 def _run_closed_form(problem: Coalition, **options) -> Result:
-    v = problem.values
     data = problem.game.data
+    if problem.n > MAX_PLAYERS:
+        return _large_bankruptcy(problem, **options)
+    v = problem.values
     x = sol.talmud(data["estate"], data["claims"])
     # bankruptcy games are convex: the nucleolus is the prenucleolus, which minimises the
     # largest excess, so the least-core value is the largest proper excess at the Talmud point
@@ -293,3 +305,70 @@ def _team_shares(problem: Coalition):
     shares = result.rows["share"].to_numpy(float)
     ce = result.rows["ce"].to_numpy(float) if "ce" in result.rows else None
     return shares, ce, result.method
+
+
+# -- bankruptcy games beyond exact enumeration --------------------------------------------------------
+def _bankruptcy_core_violation(problem: Coalition, x) -> float:
+    """Core violation in a bankruptcy game in O(n log n) (see solutions.bankruptcy_max_excess)."""
+    data = problem.game.data
+    x = np.asarray(x, float)
+    efficiency = abs(x.sum() - data["estate"])
+    shifted = x - (x.sum() - data["estate"]) / len(x)  # the excess formula needs x(N) = E
+    return max(efficiency, max(0.0, sol.bankruptcy_max_excess(data["estate"], data["claims"], shifted)))
+
+
+def _large_bankruptcy(problem: Coalition, samples: int = SAMPLES, seed=SEED, **options) -> Result:
+    """n > 20: the Talmud rule (nucleolus = prenucleolus, convex game), least-core value in closed
+    form, Shapley and Banzhaf values sampled with 95% confidence intervals."""
+    data = problem.game.data
+    estate, claims = data["estate"], data["claims"]
+    x = sol.talmud(estate, claims)
+    eps = sol.bankruptcy_max_excess(estate, claims, x)
+    phi = sol.shapley_sample(problem.game.worth, problem.n, samples, seed=seed)
+    bz = sol.banzhaf_sample(problem.game.worth, problem.n, samples, seed=seed)
+    rows = pd.DataFrame({
+        "player": list(problem.players),
+        "shapley": phi.value,
+        "nucleolus": _clean(x),
+        "banzhaf": bz.value,
+        "least_core": _clean(x),
+        "shapley_ci": phi.halfwidth,
+        "banzhaf_ci": bz.halfwidth,
+    })
+    extras = {
+        "game": "bankruptcy",
+        "core_nonempty": True,
+        "least_core_epsilon": float(eps),
+        "least_core_allocation": _clean(x).tolist(),
+        "nucleolus_kind": "nucleolus",
+        "convex": True,
+        "shapley_in_core": bool(_bankruptcy_core_violation(problem, phi.value) <= _tol(claims)),
+        "shapley_samples": phi.samples,
+    }
+    if problem.allocation is not None:
+        rows["allocation"] = problem.allocation
+        extras["allocation_core_violation"] = _bankruptcy_core_violation(problem, problem.allocation)
+        extras["allocation_in_core"] = bool(extras["allocation_core_violation"] <= _tol(claims))
+    message = (f"{problem.n} players: Shapley and Banzhaf values are estimates from {phi.samples} samples "
+               "(columns shapley_ci, banzhaf_ci: 95% half-widths)")
+    return Result(status="optimal", method="closed-form", objective=float(estate), rows=rows,
+                  extras=extras, message=message)
+
+
+def _check_large_bankruptcy(problem: Coalition, result: Result) -> dict[str, float]:
+    data = problem.game.data
+    rows = result.rows
+    nuc = rows["nucleolus"].to_numpy(float)
+    lc = rows["least_core"].to_numpy(float)
+    eps = float(result.extras["least_core_epsilon"])
+    shifted = lc - (lc.sum() - data["estate"]) / len(lc)
+    checks = {
+        "shapley_efficiency": abs(rows["shapley"].sum() - data["estate"]),
+        "nucleolus_efficiency": abs(nuc.sum() - data["estate"]),
+        "least_core_efficiency": abs(lc.sum() - data["estate"]),
+        "least_core_violation": max(0.0, sol.bankruptcy_max_excess(data["estate"], data["claims"], shifted) - eps),
+        "nucleolus_core_violation": _bankruptcy_core_violation(problem, nuc),
+        "nucleolus_imputation_violation": max(0.0, float((np.maximum(
+            0.0, data["estate"] - (data["claims"].sum() - data["claims"])) - nuc).max())),
+    }
+    return {k: float(x) for k, x in checks.items()}

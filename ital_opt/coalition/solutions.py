@@ -63,6 +63,8 @@ __all__ = [
     "kohlberg_violation",
     "talmud",
     "constrained_equal_awards",
+    "banzhaf_sample",
+    "bankruptcy_max_excess",
 ]
 
 DUAL_TOL = 1e-9
@@ -144,6 +146,37 @@ def shapley_sample(worth, n: int, samples: int = 1000, *, seed=None, confidence:
         np.put_along_axis(marginal, perms, step_gain, axis=1)
         total += marginal.sum(0)
         total_sq += (marginal**2).sum(0)
+        done += m
+    mean = total / done
+    var = np.maximum(total_sq / done - mean**2, 0.0) * done / max(done - 1, 1)
+    z = norm.ppf(0.5 + confidence / 2)
+    return ShapleyEstimate(mean, z * np.sqrt(var / done), done, confidence)
+
+
+def banzhaf_sample(worth, n: int, samples: int = 1000, *, seed=None, confidence: float = 0.95,
+                   batch: int | None = None) -> ShapleyEstimate:
+    """Raw Banzhaf value from random coalitions (each player in with probability 1/2).
+
+    Each sample draws one coalition R and evaluates every player's marginal contribution
+    v(R ∪ {i}) − v(R ∖ {i}); the estimate is their mean, the half-width z·sd/√samples.
+    """
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(seed)
+    batch = batch or max(1, min(samples, (1 << 21) // max(1, n * n)))
+    total = np.zeros(n)
+    total_sq = np.zeros(n)
+    done = 0
+    eye = np.eye(n, dtype=bool)
+    while done < samples:
+        m = min(batch, samples - done)
+        R = rng.random((m, n)) < 0.5
+        with_i = R[:, None, :] | eye[None]
+        without_i = R[:, None, :] & ~eye[None]
+        gain = (np.asarray(worth(with_i.reshape(-1, n)), float)
+                - np.asarray(worth(without_i.reshape(-1, n)), float)).reshape(m, n)
+        total += gain.sum(0)
+        total_sq += (gain**2).sum(0)
         done += m
     mean = total / done
     var = np.maximum(total_sq / done - mean**2, 0.0) * done / max(done - 1, 1)
@@ -375,6 +408,28 @@ def constrained_equal_awards(amount: float, caps) -> np.ndarray:
         left -= x[i]
         remaining -= 1
     return x
+
+
+def _min_proper_sum(y) -> float:
+    """min of y(S) over non-empty proper subsets S (n ≥ 2)."""
+    y = np.asarray(y, float)
+    negative = y < 0
+    if not negative.any():
+        return float(y.min())
+    if negative.all():
+        return float(y.sum() - y.max())
+    return float(y[negative].sum())
+
+
+def bankruptcy_max_excess(estate: float, claims, x) -> float:
+    """max over ∅ ≠ S ≠ N of e(S, x) in the bankruptcy game, in O(n log n) for x(N) = E.
+
+    With v(S) = max(0, E − d(N∖S)) and x(N) = E, e(S, x) = max(−x(S), −(d − x)(N∖S)), so the
+    largest excess is max(−min_S x(S), −min_T (d − x)(T)) over non-empty proper S, T.
+    """
+    x = np.asarray(x, float)
+    claims = np.asarray(claims, float)
+    return max(-_min_proper_sum(x), -_min_proper_sum(claims - x))
 
 
 def talmud(estate: float, claims) -> np.ndarray:
