@@ -300,3 +300,36 @@ def test_pyomo_method_agrees_on_a_risk_averse_instance():
     assert r.success and r.local and r.method.startswith("pyomo/")
     assert r.objective == pytest.approx(6.92, abs=1e-6)
     assert r.rows["pay"].tolist() == pytest.approx([0.64, 7.84, 14.44], abs=1e-5)
+
+
+@FEW
+@given(st.floats(0.05, 0.45), st.floats(0.1, 0.5), st.floats(0.1, 3.0), st.floats(0.0, 3.0), st.floats(1.0, 30.0))
+def test_two_by_two_closed_form_matches_the_lp_and_brute_force(p_low, gap, dc, reservation, value):
+    mh = two_by_two(c_high=dc, p_low=p_low, p_high=p_low + gap, reservation=reservation, value=value)
+    closed, lp = mh.solve("closed-form"), mh.solve("cvxpy")
+    gross = mh.prob @ mh.outcomes
+    brute = max(gross[a] - brute_force_cost(mh, a, 0.0, quadratic=False) for a in range(2))
+    assert closed.success and lp.success
+    assert closed.objective == pytest.approx(brute, abs=1e-7)
+    assert lp.objective == pytest.approx(brute, abs=1e-7)
+
+
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 5), st.integers(2, 4), st.sampled_from(["linear", "sqrt"]), st.integers(0, 10**6))
+def test_random_instances_against_brute_force_many(m, n, utility, seed):
+    mh = random_instance(np.random.default_rng(seed), m, n, utility)
+    gross = mh.prob @ mh.outcomes
+    brute = max(gross[a] - brute_force_cost(mh, a, 0.0, utility == "sqrt") for a in range(m))
+    for method in ("cvxpy", "scipy"):
+        r = mh.solve(method)
+        assert r.status == "optimal"
+        assert r.checks["max_ic_violation"] <= 1e-7 and r.checks["max_ir_violation"] <= 1e-7
+        assert r.objective == pytest.approx(brute, abs=1e-6)
+
+
+@pytest.mark.slow
+def test_bundled_continuous_formulations_verify():
+    for name in ("mh_foa_fails", "mh_foa_valid"):
+        report = ital_opt.verify(ital_opt.load(FORMULATIONS / f"{name}.toml"))
+        assert report.ok, report.to_table()
