@@ -333,3 +333,23 @@ def test_bundled_continuous_formulations_verify():
     for name in ("mh_foa_fails", "mh_foa_valid"):
         report = ital_opt.verify(ital_opt.load(FORMULATIONS / f"{name}.toml"))
         assert report.ok, report.to_table()
+
+
+def test_an_action_that_cannot_be_implemented_is_infeasible():
+    # "idle" costs more than "shirk" and changes nothing: no contract makes the agent choose it
+    mh = MoralHazard(actions=["shirk", "idle"], cost=[0.0, 1.0], outcomes=[0.0, 10.0],
+                     prob=[[0.5, 0.5], [0.5, 0.5]], min_pay=0.0)
+    for method in ("closed-form", "cvxpy", "scipy"):
+        assert mh.replace(implement="idle").solve(method).status == "infeasible"
+        r = mh.solve(method)
+        assert r.success and r.extras["action"] == "shirk"
+        table = {row["action"]: row for row in r.extras["implementation"]}
+        assert table["idle"]["status"] == "infeasible"
+
+
+def test_doctest_of_the_model():
+    import doctest
+
+    from ital_opt.moral_hazard import model
+
+    assert doctest.testmod(model).failed == 0

@@ -41,7 +41,7 @@ class MoralHazard(Problem):
     ...                  prob=[[0.8, 0.2], [0.4, 0.6]], min_pay=0)
     >>> r = mh.solve()
     >>> r.method, r.extras["action"], round(r.objective, 6), r.rows["pay"].tolist()
-    ('closed-form', 'work', 3.5, [0.0, 2.5])
+    ('closed-form', 'work', 4.5, [0.0, 2.5])
     """
 
     kind = "moral_hazard"
