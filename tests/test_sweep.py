@@ -237,3 +237,31 @@ def test_resume_refuses_a_different_sweep(tmp_path, monkeypatch):
         sweep(problem, {"outside[1]": [0.0, 0.1]}, method="cvxpy", out=out)
     with pytest.raises(SpecError, match="different sweep"):
         sweep(problem, {"outside[1]": [0.0, 0.2]}, method="cvxpy", out=out, resume=True)
+
+
+# -- formulations built once (parametric) agree with the kind's own solve ------------------------------------------
+SCREEN10 = {"kind": "screening", "theta": np.linspace(1, 2, 10).tolist(), "prob": [0.1] * 10,
+            "agent": "theta*q", "principal": "-q**2/2", "outside": [0.0] * 10}
+
+
+@pytest.mark.parametrize("spec, grid, derive", [
+    (SCREEN10, {"prob[9]": [0.02, 0.18], "outside[0]": [0.0, 0.3]}, {"prob[0]": "0.2 - prob_9"}),
+    ({**SCREEN10, "principal": "theta*q - q**2", "q_bounds": [0.0, 0.8]}, {"theta[3]": [1.3, 1.35]}, None),
+    ({**SCREEN10, "principal": "2*sqrt(q) - 3*q"}, {"outside[0]": [0.0, 0.1]}, None),  # not a QP: cvxpy DPP
+])
+def test_parametric_screening_matches_the_kind(spec, grid, derive):
+    problem = ital_opt.load(spec)
+    g = make_grid(grid, derive)
+    fast = sweep(problem, g, method="cvxpy", workers=1)
+    assert fast["method"].iloc[0] in ("qp/CLARABEL", "cvxpy-dpp/CLARABEL")
+    slow = per_point(problem, g, method="cvxpy")
+    assert (fast["status"] == "optimal").all() and (slow["status"] == "optimal").all()
+    assert_same(fast, slow, ["objective"], atol=1e-6)
+    assert_same(fast, slow, ["q", "t", "agent_utility", "rent"], atol=2e-4)
+
+
+def test_parametric_path_reports_bad_points():
+    problem = ital_opt.load(SCREEN10)
+    table = sweep(problem, {"prob[9]": [0.1, 0.3]}, method="cvxpy", workers=1, validate=False)
+    by_point = table.drop_duplicates("prob[9]").set_index("prob[9]")["status"]
+    assert by_point[0.1] == "optimal" and by_point[0.3] == "not_solved"

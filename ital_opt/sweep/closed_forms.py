@@ -130,7 +130,7 @@ def admission(problem, points: pd.DataFrame) -> pd.DataFrame | None:
         fb = phi / (phi + r)
         if K == 2:
             share, utility, regime = _two_type(prob, phi, r, outside, fb)
-            extras = {"regime": regime}
+            extras = {"regime": regime, "ironed": np.zeros(len(points), dtype=bool)}
         else:
             share, utility, good = _second_best(prob, phi, r, outside)
             ok &= good

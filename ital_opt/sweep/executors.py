@@ -46,6 +46,22 @@ def base_problem(payload: dict):
     return problem
 
 
+_SOLVERS: dict[tuple, object] = {}
+
+
+def _point_solver(payload: dict, problem):
+    """A formulation built once per process for the varied fields (see :mod:`.parametric`), or None."""
+    if payload.get("options"):
+        return None
+    key = (payload["key"], tuple(payload["names"]), payload["method"])
+    if key not in _SOLVERS:
+        from .parametric import point_solver
+
+        _SOLVERS.clear()
+        _SOLVERS[key] = point_solver(problem, payload["names"], payload["method"])
+    return _SOLVERS[key]
+
+
 def solve_chunk(payload: dict, chunk: list[tuple[int, dict]]) -> pd.DataFrame:
     """Solve the points of one chunk; never raises for a point (it is recorded as not_solved)."""
     with warnings.catch_warnings():
@@ -53,6 +69,14 @@ def solve_chunk(payload: dict, chunk: list[tuple[int, dict]]) -> pd.DataFrame:
         problem = base_problem(payload)
         method, options, names = payload["method"], payload["options"], payload["names"]
         recs: list[dict] = []
+        fast = _point_solver(payload, problem)
+        if fast is not None:
+            for point, changes in chunk:
+                try:
+                    recs += records(fast(changes), point, changes)
+                except Exception as exc:  # noqa: BLE001
+                    recs += failed(point, changes, exc)
+            return frame(recs, names)
         many = getattr(problem, "solve_many", None)
         if callable(many):
             try:
@@ -79,6 +103,9 @@ def run_local(payload: dict, chunks: list, workers: int) -> Iterator[pd.DataFram
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    # the first chunk in this process: its imports and caches are then inherited by the forked workers
+    yield solve_chunk(payload, chunks[0])
+    chunks = chunks[1:]
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
     pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=ctx)
     try:

@@ -29,11 +29,18 @@ def records(result, point: int, values: dict[str, float]) -> list[dict]:
     head = {POINT: point, **values, "status": result.status, "objective": float(result.objective)}
     tail = {k: v for k, v in result.extras.items() if _scalar(v)}
     tail["method"] = result.method
+    if result.status != "optimal" and getattr(result, "message", ""):
+        tail["message"] = result.message
     rows = result.rows
     if rows is None or len(rows) == 0:
         return [{**head, "row": None, **tail}]
+    if isinstance(rows, dict):  # columns as arrays (the parametric solvers)
+        keys = list(rows)
+        rows = [dict(zip(keys, values)) for values in zip(*(np.asarray(rows[k]).tolist() for k in keys))]
+    else:
+        rows = rows.to_dict(orient="records")
     out = []
-    for i, row in enumerate(rows.to_dict(orient="records")):
+    for i, row in enumerate(rows):
         rec = {**head, "row": i}
         for k, v in row.items():
             rec.setdefault(str(k), v)
