@@ -65,7 +65,7 @@ class Admission(Problem):
                           "cannot solve the applicant's effort choice β·∂y/∂e = C'(e) for a unique "
                           "positive effort; give an output concave and a cost convex in e")
         if self.cap is not None:
-            self.K = self.tech.len_form[1]
+            self.K = self.c if self.tech.is_default else self.tech.len_form[1]
             self.phi = self.cap**2 / (2.0 * self.K)
         else:
             self.K = None
@@ -242,7 +242,7 @@ def _run_closed_form(problem: Admission, **options) -> Result:
     names = problem._names()
     if problem.n == 2:
         menu = cf.two_type(problem.prob, problem.phi, problem.r, problem.outside)
-        extras = {}
+        extras = {"ironed": False}
     else:
         menu = cf.second_best(problem.prob, problem.phi, problem.r, problem.outside)
         extras = {"ironed": menu.ironed}

@@ -19,6 +19,7 @@ import numpy as np
 
 DEFAULT_OUTPUT = "theta*e"
 DEFAULT_COST = "c*e**2/2"
+_LEN_CACHE: dict = {}
 
 
 class Technology:
@@ -46,12 +47,26 @@ class Technology:
         _, _, e = self._symbols
         return self.cost.sympy(e=e, c=self.c)
 
+    @property
+    def is_default(self) -> bool:
+        return (self.output.text.replace(" ", "") == DEFAULT_OUTPUT and not self.output.constants
+                and self.cost.text.replace(" ", "") == DEFAULT_COST and not self.cost.constants)
+
     @cached_property
     def len_form(self):
         """(capability a(θ) as sympy expression, K) when y is linear in e and C = K e²/2; else None."""
+        key = (self.output.text, tuple(sorted(self.output.constants.items())), self.cost.text,
+               tuple(sorted(self.cost.constants.items())), self.c)
+        if key not in _LEN_CACHE:
+            _LEN_CACHE[key] = self._len_form()
+        return _LEN_CACHE[key]
+
+    def _len_form(self):
         import sympy as sp
 
         theta, _, e = self._symbols
+        if self.is_default:
+            return theta, self.c
         y, C = self._y, self._C
         try:
             ye = sp.diff(y, e)
@@ -70,6 +85,8 @@ class Technology:
 
     def capability(self, theta) -> np.ndarray | None:
         """a(θ_k) in the LEN case, else None."""
+        if self.is_default:
+            return np.array(theta, dtype=float)
         form = self.len_form
         if form is None:
             return None
