@@ -153,8 +153,13 @@ def sweep_figures(table: pd.DataFrame, varied: list[str]) -> list[tuple[object, 
     figs.append((line_plot(pts, x, "objective", by=by), f"objective against {x}"))
     candidates = [c for c in ("share", "q", "effort", "ce", "rent", "pay", "shapley", "agent_utility", "t", "transfer")
                   if c in table.columns and pd.api.types.is_numeric_dtype(table[c])]
-    if candidates and "row" in table.columns and by is None:
-        figs.append((line_plot(table, x, candidates[:2]), f"{', '.join(candidates[:2])} against {x}, one line per row"))
+    if candidates and "row" in table.columns:
+        sub, note = table, ""
+        for other in others:  # one slice of the other varied fields
+            value = sub[other].iloc[0]
+            sub = sub[sub[other] == value]
+            note += f", {other} = {value:g}"
+        figs.append((line_plot(sub, x, candidates[:2]), f"{', '.join(candidates[:2])} against {x}, one line per row{note}"))
     return figs
 
 
