@@ -353,3 +353,30 @@ def test_doctest_of_the_model():
     from ital_opt.moral_hazard import model
 
     assert doctest.testmod(model).failed == 0
+
+
+@FEW
+@given(st.sampled_from([("sqrt", None), ("log", None), ("cara", 0.5), ("crra", 0.5), ("linear", None)]),
+       st.floats(0.05, 0.45), st.floats(0.1, 0.5), st.floats(0.1, 1.0), st.floats(0.5, 1.5),
+       st.sampled_from([None, 0.5, 2.0]))
+def test_two_by_two_closed_form_for_risk_averse_agents(family, p_low, gap, dc, reservation, min_pay):
+    utility, rho = family
+    spec = dict(actions=["shirk", "work"], cost=[0.0, dc], outcomes=[0.0, 20.0],
+                prob=[[1 - p_low, p_low], [1 - p_low - gap, p_low + gap]], utility=utility,
+                reservation=reservation if utility != "cara" else reservation / 4, implement="work")
+    if rho is not None:
+        spec["risk_aversion"] = rho
+    if min_pay is not None:
+        spec["min_pay"] = min_pay
+    mh = MoralHazard(**spec)
+    closed, numeric = mh.solve("closed-form"), mh.solve("cvxpy")
+    assert closed.status == numeric.status
+    if closed.status != "optimal":
+        return
+    assert closed.success, closed.checks
+    assert closed.objective == pytest.approx(numeric.objective, abs=1e-6)
+    if utility == "linear":
+        return  # a risk-neutral agent's optimal contract (and its multipliers) need not be unique
+    assert set(closed.binding) == set(numeric.binding)
+    for name, value in closed.multipliers.items():
+        assert numeric.multipliers[name] == pytest.approx(value, rel=1e-4, abs=1e-6), name

@@ -396,46 +396,74 @@ def cheapest_contract_scipy(prob, cost, a, utility: Utility, reservation=0.0, mi
     return contract
 
 
-def two_by_two_limited_liability(prob, cost, a, reservation, min_pay, action_names=None, outcome_names=None) -> Contract:
-    """Closed form for two actions, two outcomes, a risk-neutral agent with limited liability.
+def two_by_two(prob, cost, a, utility: Utility, reservation=0.0, min_pay=None, action_names=None,
+               outcome_names=None) -> Contract:
+    """Closed form for two actions and two outcomes (Laffont and Martimort, 2002, §4.3–4.4).
 
-    Implementing a against the other action b: if c_a ≤ c_b a flat wage max(w_min, R + c_a) does it.
-    Otherwise the good outcome g is the one a makes likelier (δ = p[a, g] − p[b, g] > 0); the
-    bonus there is (c_a − c_b)/δ over the base pay max(w_min, R + c_a − p[a, g]·bonus).
+    Implementing a against the other action b.  If c_a ≤ c_b a flat contract v = max(R + c_a, u(w_min))
+    does it.  Otherwise the good outcome g is the one a makes likelier (δ = p[a, g] − p[b, g] > 0)
+    and the spread in utility is the cost difference over the probability difference,
+    B = (c_a − c_b)/δ (for a risk-neutral agent: the bonus); the base is
+    v_bad = max(u(w_min), R + c_a − p[a, g]·B) and v_good = v_bad + B.  This is optimal for any
+    increasing convex h = u⁻¹: the agent's expected utility and the spread are both at their
+    least (a wider spread at the same mean costs more by Jensen), or, when limited liability
+    binds, every feasible contract is at least as large outcome by outcome.
+    Multipliers (pay per unit of utility): without binding limited liability
+    μ_IR = p_g h'(v_g) + p_b h'(v_b) and λ_IC = p_g p_b (h'(v_g) − h'(v_b))/δ; with it μ_IR = 0,
+    λ_IC = p_g h'(v_g)/δ and ν_LL = p_b h'(v_b) + p_g h'(v_g).
     """
     action_names = action_names or ["0", "1"]
     outcome_names = outcome_names or ["0", "1"]
     b = 1 - a
-    m = float(min_pay)
+    floor = utility.v_lower
+    if min_pay is not None:
+        floor = max(floor, float(utility.u(np.array(float(min_pay)))))
     contract = Contract(a, "optimal", method="closed-form")
+    level = reservation + cost[a]
     if cost[a] <= cost[b]:
-        w = max(m, reservation + cost[a])
-        pay = np.array([w, w])
-        contract.binding = (["IR"] if w > m else [f"LL[{o}]" for o in outcome_names]) + \
-                           (["IR"] if w == m and reservation + cost[a] == m else [])
+        v = np.full(2, max(floor, level))
+        ll = v[0] <= floor + 1e-15 and min_pay is not None
+        contract.binding = (["IR"] if v[0] <= level + 1e-15 else []) + (
+            [f"LL[{o}]" for o in outcome_names] if ll else [])
     else:
         deltas = prob[a] - prob[b]
         good = int(np.argmax(deltas))
+        bad = 1 - good
         delta = float(deltas[good])
         if delta <= 0:
             contract.status = "infeasible"
             contract.message = f"action {action_names[a]!r} costs more and makes no outcome likelier"
             return contract
-        bonus = (cost[a] - cost[b]) / delta
-        base = max(m, reservation + cost[a] - prob[a, good] * bonus)
-        pay = np.full(2, base)
-        pay[good] += bonus
-        bad = 1 - good
+        spread = (cost[a] - cost[b]) / delta
+        base = level - prob[a, good] * spread
+        ll = math.isfinite(floor) and base <= floor
+        v = np.zeros(2)
+        v[bad] = max(floor, base)
+        v[good] = v[bad] + spread
         contract.binding = [f"IC[{action_names[b]}]"]
-        if base == m:
+        if v[bad] <= base + 1e-15 * (1 + abs(base)):
+            contract.binding.insert(0, "IR")
+        if ll and min_pay is not None:  # (the domain bound of sqrt/crra is not reported, as in the solvers)
             contract.binding.append(f"LL[{outcome_names[bad]}]")
-            contract.multipliers = {f"IC[{action_names[b]}]": float(prob[a, good] / delta), "IR": 0.0,
-                                    f"LL[{outcome_names[bad]}]": 1.0, f"LL[{outcome_names[good]}]": 0.0}
-        if base > m or reservation + cost[a] - prob[a, good] * bonus == m:
-            contract.binding.append("IR")
-    contract.pay = pay
-    contract.promised = pay.copy()
-    contract.expected_pay = float(prob[a] @ pay)
+        if np.all(np.isfinite(v)) and v[good] < utility.v_upper:
+            hg, hb = utility.inverse_derivative(np.array([v[good], v[bad]]))
+            pg, pb = prob[a, good], prob[a, bad]
+            ic = f"IC[{action_names[b]}]"
+            if not ll:
+                contract.multipliers = {"IR": float(pg * hg + pb * hb), ic: float(pg * pb * (hg - hb) / delta)}
+            elif base < floor:
+                contract.multipliers = {"IR": 0.0, ic: float(pg * hg / delta)}
+                if min_pay is not None:
+                    contract.multipliers[f"LL[{outcome_names[bad]}]"] = float(pb * hb + pg * hg)
+                    contract.multipliers[f"LL[{outcome_names[good]}]"] = 0.0
+    if not v.max() < utility.v_upper:
+        contract.status = "infeasible"
+        contract.message = (f"action {action_names[a]!r} needs utility {v.max():g}, not below the supremum "
+                            f"{utility.v_upper:g} of utility {utility.name!r}")
+        return contract
+    contract.promised = v
+    contract.pay = np.asarray(utility.inverse(v), float)
+    contract.expected_pay = float(prob[a] @ contract.pay)
     return contract
 
 

@@ -9,8 +9,9 @@ reservation utility R and limited liability w ≥ w_min.
 For each action the cheapest implementing contract C(a) is an LP (risk-neutral agent) or a
 convex program in utility space (risk-averse agent), see :mod:`.contracts`; the principal
 implements the action with the largest net value Σ_j p[a, j] x_j − C(a).  The objective is that
-net value.  With two actions, two outcomes, a risk-neutral agent and limited liability a closed
-form applies: bonus = cost difference / probability difference.
+net value.  With two actions and two outcomes a closed form applies: the spread in utility is the
+cost difference over the probability difference (for a risk-neutral agent with limited
+liability: the bonus).
 
 Continuous effort (fields ``effort``, ``prob`` as expressions in ``e``, ``cost`` as an
 expression in ``e``) is solved by the first-order approach with a global check, see
@@ -139,7 +140,7 @@ class MoralHazard(Problem):
         args = (self.prob, self.cost, a)
         names = dict(action_names=self.actions, outcome_names=self.outcome_names)
         if backend == "closed-form":
-            return ct.two_by_two_limited_liability(*args, self.reservation, self.min_pay, **names)
+            return ct.two_by_two(*args, self.utility, self.reservation, self.min_pay, **names)
         if backend == "pyomo":
             return ct.cheapest_contract_pyomo(*args, self.utility, self.reservation, self.min_pay, self.max_pay,
                                               **names, risk_aversion=self.risk_aversion,
@@ -179,12 +180,10 @@ class MoralHazard(Problem):
 def _closed_form_applies(p: MoralHazard) -> str | None:
     if p.continuous:
         return "continuous effort"
-    if not p.utility.linear or p.utility.name != "linear":
-        return f"needs a risk-neutral agent (utility 'linear'), got {p.utility.name!r}"
     if p.prob.shape != (2, 2):
         return f"needs two actions and two outcomes, got {p.prob.shape[0]} and {p.prob.shape[1]}"
-    if p.min_pay is None:
-        return "needs limited liability (min_pay)"
+    if p.utility.cvx_inverse is None:
+        return "needs a built-in utility (linear, sqrt, log, cara, crra)"
     if p.max_pay is not None:
         return "does not handle max_pay"
     return None
