@@ -31,23 +31,29 @@ from .checks import best_deviation_split
 from .symbolic import Evaluator
 
 CG_TOL = 1e-9
-TIGHT = dict(tol_gap_abs=1e-13, tol_gap_rel=1e-13, tol_feas=1e-12, tol_ktratio=1e-10, max_iter=500)
+TIGHT = dict(tol_gap_abs=1e-13, tol_gap_rel=1e-13, tol_feas=1e-12, tol_ktratio=1e-10, max_iter=60)
+MEDIUM = dict(tol_gap_abs=1e-11, tol_gap_rel=1e-11, tol_feas=1e-9, tol_ktratio=1e-8, max_iter=120)
+# feasibility of U matters little in one dimension: polish() recomputes the least rents exactly
+LOOSE = dict(tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-7, tol_ktratio=1e-7, max_iter=150)
 
 
 def _solve(prob, **options):
-    """Clarabel with tight tolerances (allocations to ~1e-8 on conic problems); fall back to the
-    backend's defaults when the tight run does not certify optimality."""
+    """Clarabel with tight tolerances (allocations to ~1e-8 on conic problems), then looser ones,
+    then the backend's defaults, until a run certifies optimality."""
     import warnings
 
     from ..backends import _is_lp
 
     if not options and not _is_lp(prob):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            status, method = solve_cvxpy(prob, "CLARABEL", **TIGHT)
-        if status == "optimal":
-            return status, method
-    return solve_cvxpy(prob, **options)
+        for tolerances in (TIGHT, MEDIUM, LOOSE):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                status, method = solve_cvxpy(prob, "CLARABEL", **tolerances)
+            if status == "optimal":
+                return status, method
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return solve_cvxpy(prob, **options)
 
 
 # -- the objective -----------------------------------------------------------------------------
@@ -106,7 +112,8 @@ def _objective(problem, V, U):
     for j in range(problem.m):
         total = total + (p * problem.a[:, j]) @ V[:, j]
     const = float(p @ (problem.b + problem.surplus_const))
-    return cp.Maximize(total - p @ U + const)
+    # scaled so that the per-type weights are of order one (solver tolerances are absolute)
+    return cp.Maximize((total - p @ U + const) / float(np.max(p)))
 
 
 def _bounds(problem, V):
@@ -120,21 +127,22 @@ def _bounds(problem, V):
 
 
 def _ic_pairs(problem, V, U, k, l):
-    """IC_kl for index arrays k, l as one sparse block."""
-    import cvxpy as cp
-
+    """IC_kl for index arrays k, l as one sparse block, each row divided by Σ_j |a_kj − a_lj|
+    (neighbouring types differ little, and unscaled rows stall the interior-point method)."""
     n, m = problem.n, problem.m
+    da = problem.a[k] - problem.a[l]
+    scale = np.abs(da).sum(axis=1)
+    scale = 1.0 / np.where(scale > 0, scale, 1.0)
     rows = np.arange(k.size)
     AU = sps.csr_matrix(
-        (np.concatenate([np.ones(k.size), -np.ones(k.size)]), (np.concatenate([rows, rows]), np.concatenate([k, l]))),
+        (np.concatenate([scale, -scale]), (np.concatenate([rows, rows]), np.concatenate([k, l]))),
         shape=(k.size, n),
     )
     expr = AU @ U
     for j in range(m):
-        da = problem.a[k, j] - problem.a[l, j]
-        AV = sps.csr_matrix((-da, (rows, l)), shape=(k.size, n))
+        AV = sps.csr_matrix((-da[:, j] * scale, (rows, l)), shape=(k.size, n))
         expr = expr + AV @ V[:, j]
-    return expr >= problem.b[k] - problem.b[l]
+    return expr >= (problem.b[k] - problem.b[l]) * scale
 
 
 def _finish(problem, V, U, status, method, **extra):
