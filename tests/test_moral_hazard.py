@@ -97,6 +97,7 @@ def test_first_order_approach_failure_is_detected():
     assert r.extras["best_deviation"] == pytest.approx(0.0)
     assert r.checks["max_ic_violation"] == pytest.approx(1 / 6, abs=1e-6)
     assert r.objective == pytest.approx(6.734375, abs=1e-7)  # an upper bound only
+    assert r.extras["mlrp"] and not r.extras["cdfc"]  # Rogerson's CDFC fails: p_success = 0.1 + 0.8 e^3 is convex
     fixed = mh.replace(fallback=True).solve("first-order")
     assert fixed.success and fixed.objective == pytest.approx(6.71484375, abs=1e-7)
     assert fixed.extras["foa_valid"] is False
@@ -106,6 +107,7 @@ def test_first_order_approach_valid_case():
     mh = ital_opt.load(FORMULATIONS / "mh_foa_valid.toml").replace(targets=7, effort_grid=201)
     r = mh.solve("first-order")
     assert r.success and r.extras["foa_valid"]
+    assert r.extras["mlrp"] and r.extras["cdfc"]
     assert r.checks["max_ic_violation"] <= 1e-9
     assert 0 < r.extras["effort"] < 1
 

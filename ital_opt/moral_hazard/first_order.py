@@ -299,6 +299,28 @@ def best_target(p, contract_at) -> tuple[FOAContract, list[FOAContract]]:
     return best, table
 
 
+def rogerson_conditions(p, points: int = 201) -> dict[str, bool]:
+    """Rogerson's sufficient conditions for the FOA, on a grid of efforts (outcomes in the given order).
+
+    MLRP: the likelihood ratio p_j'(e)/p_j(e) is non-decreasing in j; CDFC: each cumulative
+    probability F_k(e) = Σ_{j≤k} p_j(e) is convex in e.  Together (with u concave) they make the
+    FOA valid; the global check does not rely on them.
+    """
+    lo, hi = p.effort_bounds
+    grid = np.linspace(lo, hi, points)
+    probs = prob_matrix(p, grid)
+    dprob = np.gradient(probs, grid, axis=0)
+    with np.errstate(all="ignore"):
+        ratio = dprob / probs
+    finite = np.isfinite(ratio)
+    steps = np.diff(ratio, axis=1)
+    mlrp = bool(np.all((steps >= -1e-7 * (1 + np.abs(ratio[:, :-1]))) | ~(finite[:, 1:] & finite[:, :-1])))
+    cdf = np.cumsum(probs, axis=1)[:, :-1]
+    second = cdf[2:] - 2 * cdf[1:-1] + cdf[:-2]
+    cdfc = bool(np.all(second >= -1e-9))
+    return {"mlrp": mlrp, "cdfc": cdfc}
+
+
 # -- the kind's method and checks ----------------------------------------------------------------
 def _foa_applies(p) -> str | None:
     if p.utility.cvx_inverse is None:
@@ -325,6 +347,7 @@ def _run_foa(p, **options) -> Result:
         "expected_pay": float(best.expected_pay),
         "expected_value": float(pe @ p.outcomes),
         "foa_valid": bool(valid),
+        **rogerson_conditions(p),
         "best_deviation": deviation,
         "deviation_gain": gain,
         **extras,
