@@ -81,7 +81,7 @@ def _reduced_two_type(p):
     return np.array([bl, bh]), payoff
 
 
-@pytest.mark.parametrize("extra", [{"cost": "c*e**3/3"}, {"output": "theta*sqrt(e)"}])
+@pytest.mark.parametrize("extra", [{"cost": "c*e**3/3"}, pytest.param({"output": "theta*sqrt(e)"}, marks=pytest.mark.slow)])
 def test_variants_without_closed_form(extra):
     p = Admission(**BASE, **extra)
     assert not p.is_len
