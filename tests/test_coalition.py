@@ -332,3 +332,23 @@ def test_large_bankruptcy_game_sampled_values():
     assert result.extras["least_core_epsilon"] == pytest.approx(pre_eps)
     exact_bz = S.banzhaf(exact_v)
     assert np.all(np.abs(result.rows["banzhaf"] - exact_bz) <= 2 * result.rows["banzhaf_ci"])
+
+
+@given(n=st.integers(2, 5), omega=st.floats(0, 0.95), data=st.data())
+@SETTINGS
+def test_team_game_properties(n, omega, data):
+    # worth is monotone on non-empty coalitions (a member given no share still adds ω-driven effort, never harm), the grand
+    # coalition is worth the team's optimal welfare, and a singleton keeps all output: A/2 − R/2
+    from ital_opt.team import closed_form as T
+
+    a = np.array(data.draw(st.lists(st.floats(0.3, 2.0), min_size=n, max_size=n)))
+    rho = np.array(data.draw(st.lists(st.floats(0.2, 3.0), min_size=n, max_size=n)))
+    game = G.team_game([f"m{i}" for i in range(n)], {"a": a, "c": np.ones(n), "rho": rho, "sigma2": 0.5,
+                                                     "omega": omega})
+    v = game.values
+    for i in range(n):
+        rest = [s for s in range(1, 2**n) if not s >> i & 1]  # a lone member may be worth < 0
+        assert all(v[s | 1 << i] >= v[s] - 1e-12 for s in rest)
+        assert v[1 << i] == pytest.approx(a[i] ** 2 / 2 - rho[i] * 0.5 / 2)
+    beta, _ = T.welfare_shares(a, 1.0, rho, 0.5, omega)
+    assert v[-1] == pytest.approx(T.total_welfare(a, 1.0, rho, 0.5, beta, omega), abs=1e-10)
