@@ -52,6 +52,8 @@ def test_good_spec_json(tmp_path):
         ('players = ["a", "b"]\ngame = "airport"\n', "game", "bankruptcy"),
         ('players = ["a", "b"]\nteam = "nowhere.toml"\n', "team", "cannot read"),
         ('players = ["a", "b"]\n', "values", "exactly one"),
+        ('players = []\n[values]\n', "players", "at least one"),
+        ('players = ["a+b"]\n[values]\n"a+b" = 1\n', "players", "'+'"),
         ('players = ["a", "b"]\nallocation = [1, 2, 3]\n[values]\na = 0\nb = 0\n"a+b" = 1\n', "allocation", "expected 2"),
     ],
 )

@@ -9,7 +9,8 @@ coalitions breaking away.
 
 Fields: ``players`` (names), then one of ``values`` (worth of every non-empty coalition, keys are
 player names joined by ``+``), ``game = "bankruptcy"`` with ``estate`` and ``claims``, or
-``team = "PATH"`` (a team spec, relative to this file; the worth of S is the total welfare of the
+``team = "PATH"`` (a team spec, relative to this file, whose members are the players in the
+same order; the worth of S is the total welfare of the
 team restricted to S with shares re-optimised within S and the same ω).  Optional
 ``allocation``: a payoff vector whose core membership is reported.
 
@@ -73,6 +74,8 @@ class Coalition(Problem):
     def _read(self, r: SpecReader) -> None:
         self.players = r.strings("players")
         n = len(self.players)
+        if n == 0:
+            raise r.error("players", "must name at least one player")
         for name in self.players:
             if "+" in name:
                 raise r.error("players", f"player names must not contain '+', got {name!r}")
