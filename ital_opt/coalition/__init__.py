@@ -8,6 +8,7 @@
 from .games import Game, bankruptcy_game, coalition_name, coalition_sums, is_convex, table_game, team_game
 from .solutions import (
     banzhaf,
+    banzhaf_sample,
     core_nonempty,
     core_violation,
     in_core,
@@ -23,6 +24,6 @@ from .solutions import (
 
 __all__ = [
     "Game", "bankruptcy_game", "table_game", "team_game", "coalition_name", "coalition_sums", "is_convex",
-    "shapley", "shapley_sample", "banzhaf", "core_violation", "in_core", "core_nonempty", "least_core",
+    "shapley", "shapley_sample", "banzhaf", "banzhaf_sample", "core_violation", "in_core", "core_nonempty", "least_core",
     "least_core_dual", "nucleolus", "prenucleolus", "kohlberg_violation", "talmud",
 ]

@@ -49,7 +49,7 @@ from ..problem import Method, Problem, register
 from ..result import Result
 from ..spec import SpecReader, read_toml
 from . import solutions as sol
-from .games import Game, bankruptcy_game, is_convex, sizes, table_game, team_game
+from .games import Game, bankruptcy_game, is_convex, table_game, team_game
 
 MAX_PLAYERS = 20        # exact Shapley by enumeration, dense worth vector
 BANKRUPTCY_MAX_PLAYERS = 60  # larger bankruptcy games: Talmud rule, sampled Shapley/Banzhaf
