@@ -285,3 +285,18 @@ def test_bad_input_in_python_raises_spec_error():
         Team(**EXAMPLE_4_1, alpha=[0.1, 0.1])
     with pytest.raises(SpecError, match="lambda"):
         Team(**EXAMPLE_4_1, shares="weighted")
+
+
+def test_separable_ipopt_matches_pyomo_with_zero_shares():
+    # general (quartic) cost, linear output: the sparse cyipopt formulation against pyomo's KKT NLP
+    pytest.importorskip("cyipopt")
+    team = _corner_team(8, 12, 0.0).replace(cost="c*e**2/2 + c*e**4/4")
+    fast, nlp = team.solve("ipopt"), team.solve("pyomo")
+    assert (fast.rows["share"] == 0).any()
+    for res in (fast, nlp):
+        assert res.success, res.checks
+    for field in ("share", "effort", "ce"):
+        np.testing.assert_allclose(fast.rows[field], nlp.rows[field], atol=1e-6)
+    # a binding effort bound is left to pyomo's complementarity formulation
+    fixed_cost = team.replace(cost="c*e**2/2 + 0.3*e")
+    assert "bound can bind" in dict((m.name, why) for m, why in fixed_cost.applicable())["ipopt"]

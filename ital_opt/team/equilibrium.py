@@ -98,12 +98,19 @@ def _separable_values(team, m, x):
 
 
 def _separable_gains(team, m, e, grid):
-    """Best responses of all members at once when output is linear (each V_i depends on e_i only):
-    a grid over [0, U_i] (U_i widened while the best point is on the edge), then golden-section
-    search in the two grid cells around the best point, vectorised over members."""
-    n = team.n
     with np.errstate(all="ignore"):
         here = _separable_values(team, m, e[:, None])[:, 0]
+    return np.maximum(0.0, separable_best(team, m, e, grid) - here)
+
+
+def separable_best(team, m, e, grid=24):
+    """Best-response values max_x m_i a_i x − C_i(x) of all members at once (linear output, so
+    each V_i depends on e_i only): a grid over [0, U_i] (U_i widened while the best point is on
+    the edge), then golden-section search in the two grid cells around the best point,
+    vectorised over members.  `e` only sets the initial search range."""
+    n = team.n
+    m = np.broadcast_to(np.asarray(m, float), (n,))
+    with np.errstate(all="ignore"):
         upper = 4.0 * np.maximum(e, 1.0)
         steps = np.linspace(0.0, 1.0, grid + 1)
         for _ in range(8):
@@ -129,8 +136,7 @@ def _separable_gains(team, m, e, grid):
             fx = _separable_values(team, m, np.where(left, x1n, x2n)[:, None])[:, 0]
             f1, f2 = np.where(left, fx, f2), np.where(left, f1, fx)
             x1, x2 = x1n, x2n
-        best = np.fmax(best, np.fmax(f1, f2))
-    return np.maximum(0.0, best - here)
+        return np.fmax(best, np.fmax(f1, f2))
 
 
 def deviation_gains(team, beta, e, grid=24):

@@ -8,6 +8,8 @@ asymmetric Nash bargaining, or given.  Methods, in order of preference:
   one-dimensional optimum of weighted welfare for two members;
 * ``cvxpy`` — LEN forms only: the welfare QP, the weighted QP and the Nash-bargaining log program
   when they are concave (CLARABEL);
+* ``ipopt`` — linear output with a general cost expression (separable members), welfare or given
+  shares: Ipopt through cyipopt with exact sparse derivatives (:mod:`separable`), for large teams;
 * ``pyomo`` — any production and cost expressions: efforts with every member's KKT conditions as
   constraints of an NLP (Ipopt or the bundled ripopt), run from several starting points where the
   objective need not be concave (local optima are reported as such).
@@ -24,7 +26,7 @@ import pandas as pd
 from ..errors import SpecError
 from ..problem import Method, Problem, register
 from ..result import Result
-from . import closed_form, equilibrium, sharing
+from . import closed_form, equilibrium, separable, sharing
 
 SHARE_RULES = ("welfare", "weighted", "bargaining")
 
@@ -99,6 +101,7 @@ class Team(Problem):
         return [
             Method("closed-form", _run_closed_form, _closed_form_applies, closed_form=True),
             Method("cvxpy", _run_cvxpy, _cvxpy_applies),
+            Method("ipopt", _run_separable, separable.applies),
             Method("pyomo", _run_pyomo),
         ]
 
@@ -148,6 +151,8 @@ class Team(Problem):
             risk = 1.0 / (2 * np.sum(1.0 / R))
         if self.production is None and self.cost is None:
             return float(np.sum(self.a**2 / self.c) / 2 - risk)
+        if self.production is None:  # separable: each member's a_i e − C_i(e), maximised in 1-D
+            return float(np.sum(equilibrium.separable_best(self, 1.0, np.ones(self.n))) - risk)
         return _first_best_nlp(self) - risk
 
 
@@ -298,6 +303,11 @@ def _run_pyomo(team, **options) -> Result:
         extras = {"local_optima": n_opt, "starts": starts if team.mode != "given" else 1}
     message = f"local optimum (best of {starts} starting point(s); {n_opt} distinct local optima)" if local else ""
     return _result(team, beta, e, status, method, local=local, extras=extras, message=message)
+
+
+def _run_separable(team, **options) -> Result:
+    status, method, beta, e = separable.solve(team)
+    return _result(team, beta, e, status, "ipopt/cyipopt", local=not team.mode == "given")
 
 
 def _with_given(team, beta):

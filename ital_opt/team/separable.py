@@ -1,0 +1,134 @@
+"""Large separable teams by Ipopt through cyipopt (BOOK.md §3 with a general effort cost).
+
+When output is linear (π = Σ a_j e_j + ε) and each member's cost C_i(e_i) is any smooth
+expression in e and c, member i's effort condition involves only its own variables:
+    (1 − ω)a_i β_i + ω a_i − C'(e_i; c_i) = 0            (budget balance, Σβ = 1)
+and total welfare  Σ a_j e_j − Σ C(e_j; c_j) − Σ R_j β_j²/2  is separable too.  The NLP in
+(β, e) then has a diagonal Lagrangian Hessian and two Jacobian entries per member, so Ipopt's
+sparse factorisation handles thousands of members in well under a second; pyomo's NL route
+(through the bundled ripopt, whose linear algebra scales about quadratically here) is kept for
+every other case.  C', C'', C''' come from sympy differentiation of the checked expression and
+are evaluated vectorised over members.
+
+Applies when: linear output, a cost expression (the LEN case has closed forms), budget balance,
+shares "welfare" or given, and no member whose effort bound can bind (C'(0) = 0).  Needs the
+``cyipopt`` module (``pip install cyipopt-wheels`` bundles Ipopt).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import equilibrium
+
+SNAP = 1e-6  # shares below this are fixed at 0 and the NLP re-solved (Ipopt stops at ~√tol there)
+
+
+def applies(team) -> str | None:
+    if team.production is not None:
+        return "needs linear output (no production expression); use pyomo"
+    if team.cost is None:
+        return "the LEN case is solved by the closed form and cvxpy"
+    if team.budget_breaker:
+        return "needs budget balance (no budget breaker); use pyomo"
+    if team.mode not in ("welfare", "given"):
+        return f"shares = {team.mode!r} couples the members; use pyomo"
+    if equilibrium.bound_may_bind(team).any():
+        return "an effort bound can bind (positive marginal cost at zero effort); use pyomo (complementarity)"
+    try:
+        import cyipopt  # noqa: F401
+    except ImportError:
+        return "the cyipopt module is not installed (pip install cyipopt-wheels, which bundles Ipopt)"
+    return None
+
+
+def _cost_derivatives(team):
+    import sympy
+
+    e, c = sympy.symbols("e c", positive=True)
+    C = team.cost.sympy(e=e, c=c)
+    d1 = sympy.diff(C, e)
+    d2 = sympy.diff(d1, e)
+    d3 = sympy.diff(d2, e)
+    funcs = [sympy.lambdify((e, c), expr, "numpy") for expr in (C, d1, d2, d3)]
+    n = team.n
+    return [lambda x, f=f: np.broadcast_to(np.asarray(f(x, team.c), float), (n,)).copy() for f in funcs]
+
+
+class _Welfare:
+    """Ipopt callbacks for x = (β, e): minimise −TW subject to Σβ = 1 and the effort conditions."""
+
+    def __init__(self, team):
+        self.n = n = team.n
+        self.a, self.R, self.w = team.a, team.rho * team.sigma2, team.omega
+        self.C, self.dC, self.d2C, self.d3C = _cost_derivatives(team)
+        rows = np.r_[np.zeros(n, int), 1 + np.arange(n), 1 + np.arange(n)]
+        cols = np.r_[np.arange(n), np.arange(n), n + np.arange(n)]
+        self.jac_structure = (rows, cols)
+        self.hess_structure = (np.arange(2 * n), np.arange(2 * n))
+
+    def objective(self, x):
+        beta, e = x[: self.n], x[self.n :]
+        return -(self.a @ e - self.C(e).sum() - self.R @ beta**2 / 2)
+
+    def gradient(self, x):
+        beta, e = x[: self.n], x[self.n :]
+        return np.r_[self.R * beta, -(self.a - self.dC(e))]
+
+    def constraints(self, x):
+        beta, e = x[: self.n], x[self.n :]
+        return np.r_[beta.sum(), ((1 - self.w) * beta + self.w) * self.a - self.dC(e)]
+
+    def jacobianstructure(self):
+        return self.jac_structure
+
+    def jacobian(self, x):
+        e = x[self.n :]
+        return np.r_[np.ones(self.n), (1 - self.w) * self.a, -self.d2C(e)]
+
+    def hessianstructure(self):
+        return self.hess_structure
+
+    def hessian(self, x, lagrange, obj_factor):
+        e = x[self.n :]
+        return np.r_[obj_factor * self.R, obj_factor * self.d2C(e) - lagrange[1:] * self.d3C(e)]
+
+
+def solve(team, tol=1e-10):
+    """(status, method, β, e) for a separable team."""
+    import cyipopt
+
+    n = team.n
+    callbacks = _Welfare(team)
+    if team.mode == "given":
+        lb_beta = ub_beta = np.asarray(team.beta, float)
+        beta0 = lb_beta
+    else:
+        lb_beta, ub_beta, beta0 = np.zeros(n), np.ones(n), np.full(n, 1.0 / n)
+    e0 = np.ones(n)
+
+    def run(lb_beta, ub_beta, x0):
+        problem = cyipopt.Problem(
+            n=2 * n,
+            m=n + 1,
+            problem_obj=callbacks,
+            lb=np.r_[lb_beta, np.zeros(n)],
+            ub=np.r_[ub_beta, np.full(n, 1e20)],
+            cl=np.r_[1.0, np.zeros(n)],
+            cu=np.r_[1.0, np.zeros(n)],
+        )
+        for key, value in (("print_level", 0), ("sb", "yes"), ("tol", tol), ("bound_relax_factor", 0.0)):
+            problem.add_option(key, value)
+        x, info = problem.solve(x0)
+        return info["status"] in (0, 1), x
+
+    ok, x = run(lb_beta, ub_beta, np.r_[beta0, e0])
+    if not ok:
+        return "not_solved", "ipopt (cyipopt)", None, None
+    beta, e = np.clip(x[:n], 0, None), np.clip(x[n:], 0, None)
+    corner = beta < SNAP
+    if team.mode != "given" and corner.any() and not corner.all():
+        ok2, x2 = run(lb_beta, np.where(corner, 0.0, ub_beta), np.r_[np.where(corner, 0.0, beta), e])
+        if ok2 and callbacks.objective(x2) <= callbacks.objective(x) + 1e-9 * max(1.0, abs(callbacks.objective(x))):
+            beta, e = np.clip(x2[:n], 0, None), np.clip(x2[n:], 0, None)
+    return "optimal", "ipopt (cyipopt)", beta, e
