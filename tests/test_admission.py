@@ -33,7 +33,9 @@ def _max_diff(a, b):
 
 
 # -- worked examples (BOOK.md §2, examples 3-1 and 3-2) -------------------------------------------
-@pytest.mark.parametrize("name", ["ch3_example_3_1.toml", "ch3_example_3_2.toml"])
+@pytest.mark.parametrize("name", ["ch3_example_3_1.toml", "ch3_example_3_2.toml", *(
+    pytest.param(n, marks=pytest.mark.slow)
+    for n in ("ch3_ironing.toml", "ch3_risk_neutral.toml", "ch3_variant_cubic_cost.toml"))])
 def test_bundled_examples_verify(name):
     report = verify(ital_opt.load(ROOT / "formulations" / name))
     assert report.ok, report.to_table()
