@@ -186,7 +186,7 @@ def test_shapley_sample_interval_covers_exact():
 
 # -- nucleolus and least core: LP optimality and brute force ----------------------------------------
 @given(games(2, 4))
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=20, deadline=None)
 def test_nucleolus_and_least_core_against_brute_force(game):
     n, v = game
     pre = S.prenucleolus(v)
