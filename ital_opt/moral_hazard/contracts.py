@@ -221,8 +221,13 @@ def _finish(contract: Contract, prob, a, utility, v):
 
 
 def cheapest_contract_cvxpy(prob, cost, a, utility: Utility, reservation=0.0, min_pay=None, max_pay=None,
-                            action_names=None, outcome_names=None) -> Contract:
-    """C(a) by cvxpy: an LP (HiGHS) for linear utility, a convex program (Clarabel) otherwise."""
+                            action_names=None, outcome_names=None, cache: dict | None = None) -> Contract:
+    """C(a) by cvxpy: an LP (HiGHS) for linear utility, a convex program (Clarabel) otherwise.
+
+    With a `cache` dict shared across the actions of one problem, a built-in utility's program is
+    compiled once with cvxpy parameters (p[a], the IR/IC rows and right-hand sides; DPP) and only
+    re-solved for each action.
+    """
     import cvxpy as cp
 
     from ..backends import solve_cvxpy
@@ -248,7 +253,18 @@ def cheapest_contract_cvxpy(prob, cost, a, utility: Utility, reservation=0.0, mi
         contract.message = (f"action {action_names[a]!r}: reservation + cost = {reservation + cost[a]:g} is not below "
                             f"the supremum {utility.v_upper:g} of utility {utility.name!r}")
         return contract
-    if utility.cvx_inverse is not None:
+    if utility.cvx_inverse is not None and cache is not None:
+        if "dpp" not in cache:
+            weights = cp.Parameter(n, nonneg=True)
+            lhs, rhs = cp.Parameter(G.shape), cp.Parameter(g.shape)
+            stacked = lhs @ v >= rhs
+            problem = cp.Problem(cp.Minimize(weights @ utility.cvx_inverse(v)), [stacked] + bounds)
+            cache["dpp"] = (v, weights, lhs, rhs, stacked, bounds, problem)
+        v, weights, lhs, rhs, stacked, bounds, problem = cache["dpp"]
+        weights.value, lhs.value, rhs.value = prob[a], G, g
+        status, method = solve_cvxpy(problem)
+        rows = [_Row(stacked, i) for i in range(len(g))]
+    elif utility.cvx_inverse is not None:
         problem = cp.Problem(cp.Minimize(prob[a] @ utility.cvx_inverse(v)), rows + bounds)
         status, method = solve_cvxpy(problem)
     else:
@@ -268,6 +284,18 @@ def cheapest_contract_cvxpy(prob, cost, a, utility: Utility, reservation=0.0, mi
         for j in range(n):
             contract.multipliers[f"LL[{outcome_names[j]}]"] = float(duals[j])
     return contract
+
+
+class _Row:
+    """One row of a stacked cvxpy constraint, exposing its dual value like a scalar constraint."""
+
+    def __init__(self, constraint, index):
+        self.constraint, self.index = constraint, index
+
+    @property
+    def dual_value(self):
+        duals = self.constraint.dual_value
+        return None if duals is None else np.atleast_1d(np.asarray(duals, float))[self.index]
 
 
 def _newton(p, v, constraints, utility: Utility, v_lo, v_hi, tol=1e-13, max_rounds=60):

@@ -135,8 +135,11 @@ class MoralHazard(Problem):
             return [self.actions.index(self.implement)]
         return list(range(len(self.actions)))
 
-    def cheapest(self, a: int, backend: str = "cvxpy") -> ct.Contract:
-        """The cheapest contract implementing action index `a` (backend "cvxpy", "scipy" or "closed-form")."""
+    def cheapest(self, a: int, backend: str = "cvxpy", cache: dict | None = None) -> ct.Contract:
+        """The cheapest contract implementing action index `a` (backend "cvxpy", "scipy", "pyomo" or "closed-form").
+
+        `cache` (cvxpy only) is shared across the actions of one solve: the program is compiled once.
+        """
         args = (self.prob, self.cost, a)
         names = dict(action_names=self.actions, outcome_names=self.outcome_names)
         if backend == "closed-form":
@@ -145,8 +148,10 @@ class MoralHazard(Problem):
             return ct.cheapest_contract_pyomo(*args, self.utility, self.reservation, self.min_pay, self.max_pay,
                                               **names, risk_aversion=self.risk_aversion,
                                               utility_expr=getattr(self, "utility_expr", None))
-        solver = ct.cheapest_contract_cvxpy if backend == "cvxpy" else ct.cheapest_contract_scipy
-        return solver(*args, self.utility, self.reservation, self.min_pay, self.max_pay, **names)
+        if backend == "cvxpy":
+            return ct.cheapest_contract_cvxpy(*args, self.utility, self.reservation, self.min_pay, self.max_pay,
+                                              **names, cache=cache)
+        return ct.cheapest_contract_scipy(*args, self.utility, self.reservation, self.min_pay, self.max_pay, **names)
 
     def first_best(self) -> dict:
         """The observable-action benchmark: flat wage per action and the best action."""
@@ -220,7 +225,8 @@ def _run_pyomo(p: MoralHazard, **options) -> Result:
 
 
 def implementation_table(p: MoralHazard, backend: str) -> list[ct.Contract]:
-    return [p.cheapest(a, backend) for a in p.candidate_actions()]
+    cache: dict = {}
+    return [p.cheapest(a, backend, cache) for a in p.candidate_actions()]
 
 
 def _assemble(p: MoralHazard, backend: str) -> Result:
