@@ -131,11 +131,15 @@ def sweep(
         if todo and vectorise and method in ("auto", "closed-form"):
             covered = closed_form_points(problem, grid.points.loc[todo])
             if covered is not None and len(covered):
-                for part in _chunks(list(covered.groupby(POINT, sort=True)), 20000):
-                    chunk_df = pd.concat([g for _, g in part], ignore_index=True)
-                    store.append(chunk_df)
-                    bar.update(len(part))
-                solved = set(covered[POINT].astype(int))
+                covered = covered.sort_values(POINT, kind="stable").reset_index(drop=True)
+                ids = covered[POINT].to_numpy()
+                starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])  # first line of each point
+                for first in range(0, len(starts), 20000):  # commit blocks of 20,000 points
+                    lo = starts[first]
+                    hi = starts[first + 20000] if first + 20000 < len(starts) else len(ids)
+                    store.append(covered.iloc[lo:hi])
+                    bar.update(min(20000, len(starts) - first))
+                solved = set(ids[starts].tolist())
                 todo = [p for p in todo if p not in solved]
         if todo:
             from .executors import default_workers, run

@@ -74,6 +74,17 @@ def _varies_only(points: pd.DataFrame, allowed: set[str]) -> bool:
     return all(_split(c)[0] in allowed for c in points.columns)
 
 
+def _categorical(values) -> pd.Categorical:
+    """Text columns as categoricals: building 10^5 Python strings would dominate the sweep."""
+    return pd.Categorical(values)
+
+
+def _constant(value, n: int):
+    if isinstance(value, str):
+        return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [value])
+    return np.full(n, value)
+
+
 def long_table(points: pd.DataFrame, objective, rows: dict[str, np.ndarray], status=None,
                extras: dict[str, object] | None = None, keep=None) -> pd.DataFrame:
     """Tidy records from arrays: `rows` values have shape (N, K); `objective` shape (N,)."""
@@ -84,18 +95,24 @@ def long_table(points: pd.DataFrame, objective, rows: dict[str, np.ndarray], sta
         return pd.DataFrame()
     first = next(iter(rows.values()))
     K = first.shape[1]
+    n = idx.size * K
     rep = lambda a: np.repeat(np.asarray(a)[idx], K)  # noqa: E731
     data = {POINT: rep(points.index.to_numpy())}
     for col in points.columns:
         data[col] = rep(points[col].to_numpy(dtype=float))
-    data["status"] = np.full(idx.size * K, "optimal", dtype=object) if status is None else rep(status)
+    data["status"] = _constant("optimal", n) if status is None else _categorical(rep(status))
     data["objective"] = rep(objective)
     data["row"] = np.tile(np.arange(K), idx.size)
     for key, arr in rows.items():
-        data[key] = np.asarray(arr)[idx].ravel()
+        arr = np.asarray(arr)[idx].ravel()
+        data[key] = _categorical(arr) if arr.dtype == object else arr
     for key, value in (extras or {}).items():
-        data[key] = rep(value) if isinstance(value, np.ndarray) else np.full(idx.size * K, value, dtype=object)
-    data["method"] = np.full(idx.size * K, "closed-form", dtype=object)
+        if isinstance(value, np.ndarray):
+            value = rep(value)
+            data[key] = _categorical(value) if value.dtype == object else value
+        else:
+            data[key] = _constant(value, n)
+    data["method"] = _constant("closed-form", n)
     return pd.DataFrame(data)
 
 
