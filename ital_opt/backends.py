@@ -12,8 +12,11 @@ Solver chatter never reaches standard output.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import shutil
+import sys
 
 from .errors import SolverUnavailable
 
@@ -45,6 +48,21 @@ def _is_lp(problem) -> bool:
     return objective_affine and constraints_linear
 
 
+@contextlib.contextmanager
+def stdout_to_stderr():
+    """Send everything written to standard output (even by C libraries) to standard error."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def solve_cvxpy(problem, solver: str | None = None, **options) -> tuple[str, str]:
     """Solve a cvxpy problem; return (status, method name such as ``"cvxpy/CLARABEL"``)."""
     import cvxpy as cp
@@ -54,8 +72,11 @@ def solve_cvxpy(problem, solver: str | None = None, **options) -> tuple[str, str
     opts = dict(options)
     if solver == "CLARABEL":
         opts = {**CLARABEL_TOLERANCES, **opts}
+    # highspy prints its banner from C++ whenever a Highs object is made, verbose or not
+    quiet = stdout_to_stderr() if solver == "HIGHS" else contextlib.nullcontext()
     try:
-        problem.solve(solver=solver, verbose=False, **opts)
+        with quiet:
+            problem.solve(solver=solver, verbose=False, **opts)
     except cp.error.SolverError as exc:
         return "not_solved", f"cvxpy/{solver}: {exc}"
     return status_from_cvxpy(problem.status), f"cvxpy/{solver}"
@@ -129,7 +150,7 @@ def solve_pyomo(model, solver: str = "nlp", **options) -> tuple[str, str, bool]:
         finally:
             logger.setLevel(level)
         return "optimal", f"pyomo/{name}", True
-    if tc in (TC.infeasible, TC.locallyInfeasible, TC.globallyInfeasible):
+    if tc in (TC.infeasible, TC.infeasibleOrUnbounded):
         return "infeasible", f"pyomo/{name}", True
     if tc == TC.unbounded:
         return "unbounded", f"pyomo/{name}", True

@@ -9,11 +9,10 @@ and nothing written.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
 from pathlib import Path
 
+from .backends import stdout_to_stderr
 from .errors import MethodNotApplicable, SolverUnavailable, SpecError
 
 FORMULATIONS = Path(__file__).resolve().parent.parent / "formulations"
@@ -27,21 +26,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):  # exit 2 without a traceback, as argparse does, but through one path
         self.print_usage(sys.stderr)
         raise UsageError(message)
-
-
-@contextlib.contextmanager
-def stdout_to_stderr():
-    """Send everything written to standard output (even by C libraries) to standard error."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        os.dup2(2, 1)
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def write_output(text: str, out: str | None) -> None:
