@@ -37,7 +37,10 @@ MEDIUM = dict(tol_gap_abs=1e-11, tol_gap_rel=1e-11, tol_feas=1e-9, tol_ktratio=1
 LOOSE = dict(tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-7, tol_ktratio=1e-7, max_iter=150)
 
 
-def _solve(prob, **options):
+CG = dict(tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-9, tol_ktratio=1e-8, max_iter=200)
+
+
+def _solve(prob, ladder=None, **options):
     """Clarabel with tight tolerances (allocations to ~1e-8 on conic problems), then looser ones,
     then the backend's defaults, until a run certifies optimality."""
     import warnings
@@ -45,7 +48,7 @@ def _solve(prob, **options):
     from ..backends import _is_lp
 
     if not options and not _is_lp(prob):
-        for tolerances in (TIGHT, MEDIUM, LOOSE):
+        for tolerances in ladder or (TIGHT, MEDIUM, LOOSE):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 status, method = solve_cvxpy(prob, "CLARABEL", **tolerances)
@@ -242,7 +245,7 @@ def run_cvxpy_local(problem, **options) -> Result:
     return _finish(problem, V, U, status, method.replace("cvxpy/", "cvxpy-local/"))
 
 
-def run_cvxpy(problem, cg: bool | None = None, max_rounds: int = 60, per_type: int = 5, **options) -> Result:
+def run_cvxpy(problem, cg: bool | None = None, max_rounds: int = 60, per_type: int = 10, **options) -> Result:
     """All-pairs IC; with constraint generation for multidimensional types or many types."""
     import cvxpy as cp
 
@@ -264,7 +267,7 @@ def run_cvxpy(problem, cg: bool | None = None, max_rounds: int = 60, per_type: i
         rounds += 1
         k, l = pairs[:, 0], pairs[:, 1]
         cons = base + [_ic_pairs(problem, V, U, k, l)]
-        status, method = _solve(cp.Problem(objective, cons), **options)
+        status, method = _solve(cp.Problem(objective, cons), ladder=(CG, LOOSE), **options)
         if status != "optimal" or V.value is None:
             return _finish(problem, V, U, status, method)
         new = _violated_pairs(problem, np.asarray(V.value), np.asarray(U.value), per_type)
@@ -279,7 +282,7 @@ def run_cvxpy(problem, cg: bool | None = None, max_rounds: int = 60, per_type: i
     return res
 
 
-def _initial_pairs(problem, neighbours: int = 6) -> np.ndarray:
+def _initial_pairs(problem, neighbours: int = 8) -> np.ndarray:
     """Pairs of near neighbours in type space, both directions."""
     n = problem.n
     if not problem.multi:
