@@ -34,6 +34,7 @@ __all__ = [
     "total_welfare",
     "welfare_shares",
     "first_best_welfare",
+    "weighted_shares_pair",
     "preferred_share",
     "coalition_welfare",
 ]
@@ -133,16 +134,22 @@ def first_best_welfare(a, c, rho, sigma2, budget_breaker=False):
     return total - 1.0 / (2 * np.sum(1.0 / R, axis=-1))
 
 
-def preferred_share(a, c, rho, sigma2, member=0, omega=0.0):
-    """The share member `member` of a two-member team would choose for itself (α = 0).
+def weighted_shares_pair(a, c, rho, sigma2, lam, omega=0.0, alpha=0.0):
+    """β maximising λ_1 CE_1 + λ_2 CE_2 for two budget-balanced members (reading B).
 
-    CE of the member is a quadratic in its share on [0, 1]; it is evaluated exactly through three
-    points and maximised on [0, 1].
+    The weighted welfare is a quadratic in β_1 on [0, 1]; it is evaluated exactly through three
+    points and maximised on [0, 1] (concave or not).
     """
     grid = np.array([0.0, 0.5, 1.0])
-    betas = np.stack([grid, 1 - grid], -1) if member == 0 else np.stack([1 - grid, grid], -1)
-    ce = certainty_equivalents(a, c, rho, sigma2, betas, omega)[:, member]
-    return _argmax_quadratic(grid, ce)
+    betas = np.stack([grid, 1 - grid], -1)
+    values = certainty_equivalents(a, c, rho, sigma2, betas, omega, alpha) @ np.asarray(lam, float)
+    b1 = _argmax_quadratic(grid, values)
+    return np.array([b1, 1 - b1])
+
+
+def preferred_share(a, c, rho, sigma2, member=0, omega=0.0):
+    """The share member `member` (0 or 1) of a two-member team would choose for itself (α = 0)."""
+    return float(weighted_shares_pair(a, c, rho, sigma2, np.eye(2)[member], omega)[member])
 
 
 def _argmax_quadratic(x, y):

@@ -232,11 +232,8 @@ def _run_closed_form(team, **options) -> Result:
         beta, mu = closed_form.welfare_shares(team.a, team.c, team.rho, team.sigma2, team.omega, team.budget_breaker)
         extras = {"multiplier": float(mu)}
     elif team.mode == "weighted":
-        grid = np.array([0.0, 0.5, 1.0])
-        betas = np.stack([grid, 1 - grid], -1)
-        values = closed_form.certainty_equivalents(team.a, team.c, team.rho, team.sigma2, betas, team.omega) @ team.lam
-        b1 = closed_form._argmax_quadratic(grid, values)
-        beta, extras = np.array([b1, 1 - b1]), {"local_optima": 1}
+        beta = closed_form.weighted_shares_pair(team.a, team.c, team.rho, team.sigma2, team.lam, team.omega, team.alpha)
+        extras = {"local_optima": 1}
     else:
         beta, extras = team.beta, {}
     if team.n == 1 and not team.budget_breaker:

@@ -109,10 +109,15 @@ def welfare_cvxpy(team):
     beta = cp.Variable(team.n, nonneg=True)
     w = team.omega
     total = cp.sum(beta)
-    m = (1 - w) * beta + w * (total if team.budget_breaker else 1.0)
-    welfare = A @ m - 0.5 * cp.sum(cp.multiply(A, cp.square(m))) - 0.5 * cp.sum(cp.multiply(R, cp.square(beta)))
-    cons = [total <= 1] if team.budget_breaker else [total == 1]
-    return cp.Problem(cp.Maximize(welfare), cons), beta
+    if team.budget_breaker:
+        m = (1 - w) * beta + w * total
+        welfare = A @ m - 0.5 * cp.sum(cp.multiply(A, cp.square(m))) - 0.5 * cp.sum(cp.multiply(R, cp.square(beta)))
+        return cp.Problem(cp.Maximize(welfare), [total <= 1]), beta
+    # m = ω + (1 − ω)β: TW = Σ A_j(1 − ω²)/2 + Σ kA_j β_j − ½ Σ D_j β_j², k = (1 − ω)², D = kA + R
+    k = (1 - w) ** 2
+    const = float(np.sum(A) * (1 - w * w) / 2)
+    welfare = (k * A) @ beta - 0.5 * cp.sum_squares(cp.multiply(np.sqrt(k * A + R), beta)) + const
+    return cp.Problem(cp.Maximize(welfare), [total == 1]), beta
 
 
 def _concave_quadratic(P, q, r, y):
