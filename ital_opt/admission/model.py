@@ -275,7 +275,7 @@ def _solve_cvxpy(prob, solver=None):
     return status, f"cvxpy/{solver or 'CLARABEL'}"
 
 
-def _run_cvxpy_direct(problem: Admission, solver=None, **options) -> Result:
+def _run_cvxpy_direct(problem: Admission, solver=None, polish_kkt=True, **options) -> Result:
     import cvxpy as cp
 
     reason = _len_applies(problem)
@@ -296,7 +296,9 @@ def _run_cvxpy_direct(problem: Admission, solver=None, **options) -> Result:
     status, name = _solve_cvxpy(prob, solver)
     if status != "optimal":
         return Result(kind=problem.kind, status=status, method=name, message=f"cvxpy status {prob.status}")
-    xs, us = polish(problem, np.asarray(x.value, float), np.asarray(u.value, float))
+    xs, us = np.asarray(x.value, float), np.asarray(u.value, float)
+    if polish_kkt:
+        xs, us = polish(problem, xs, us)
     share = np.sqrt(np.clip(xs, 0.0, 1.0))
     return problem.menu_result(share, us, method=name)
 

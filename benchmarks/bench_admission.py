@@ -1,0 +1,83 @@
+"""Benchmark of the Chapter 3 admission menu (BOOK.md §2): every method against the number of types.
+
+For K types (random LEN instances, common outside option; the closed form irons where needed) it
+times each method (median of repeated solves) and records the largest difference in shares from
+the closed form. Writes benchmarks/results/admission.md.
+
+    python benchmarks/bench_admission.py [--repeat 5] [--sizes 2,5,10,20,50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ital_opt.admission import Admission  # noqa: E402
+
+METHODS = ("closed-form", "cvxpy-direct", "cvxpy-direct/no-polish", "screening", "pyomo-direct")
+
+
+def instance(k: int, seed: int = 0) -> Admission:
+    rng = np.random.default_rng(seed)
+    theta = np.cumsum(rng.uniform(0.02, 0.5, k)) + 0.5
+    prob = rng.dirichlet(np.full(k, 2.0))
+    return Admission(theta=theta.tolist(), prob=prob.tolist(), c=1.0, rho=2.0, sigma2=0.4)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--sizes", default="2,5,10,20,50")
+    parser.add_argument("--pyomo-max", type=int, default=10, help="largest K for the NLP (it is local and slow)")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    lines = [
+        "# Admission menu (Chapter 3): methods against the number of types",
+        "",
+        f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+        + ", ".join(f"{p} {version(p)}" for p in ("numpy", "cvxpy", "clarabel", "pyomo", "sympy")),
+        f"Median of {args.repeat} solves (after one warm-up), seconds (a shared machine: other jobs were running); `max abs share diff` is the largest share "
+        "difference from the closed form; `ironed` says whether the closed form pooled types.",
+        "",
+        "| K | ironed | method | median time [s] | max abs share diff | max IC violation |",
+        "|---|---|---|---|---|---|",
+    ]
+    for k in sizes:
+        p = instance(k)
+        ref = p.solve("closed-form")
+        for name in METHODS:
+            if name == "pyomo-direct" and k > args.pyomo_max:
+                continue
+            method, opts = name, {}
+            if name.endswith("/no-polish"):  # the interior-point answer without the KKT polish
+                method, opts = name.split("/")[0], {"polish_kkt": False}
+            p.solve(method, **opts)  # warm-up (imports, compilation)
+            times = []
+            for _ in range(args.repeat):
+                start = time.perf_counter()
+                res = p.solve(method, **opts)
+                times.append(time.perf_counter() - start)
+            diff = float(np.max(np.abs(res.rows["share"].to_numpy() - ref.rows["share"].to_numpy())))
+            label = res.method + (" (no polish)" if opts else "")
+            lines.append(f"| {k} | {ref.extras.get('ironed', False)} | {label} | {statistics.median(times):.4f} "
+                         f"| {diff:.1e} | {res.checks['max_ic_violation']:.1e} |")
+            print(lines[-1], flush=True)
+    out = Path(__file__).resolve().parent / "results" / "admission.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
