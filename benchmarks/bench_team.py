@@ -39,8 +39,16 @@ def median_time(fn, repeat):
     return statistics.median(times), min(times), value
 
 
+def _version(name):
+    try:
+        return version(name)
+    except Exception:
+        return "not installed"
+
+
 def machine():
-    pkgs = ", ".join(f"{p} {version(p)}" for p in ("numpy", "scipy", "cvxpy", "clarabel", "pyomo", "pyomo-ripopt"))
+    names = ("numpy", "scipy", "sympy", "cvxpy", "clarabel", "pyomo", "pyomo-ripopt", "cyipopt-wheels")
+    pkgs = ", ".join(f"{p} {_version(p)}" for p in names)
     return (
         f"{platform.platform()}; {platform.processor() or platform.machine()}; "
         f"{os.cpu_count()} CPUs; Python {platform.python_version()}; {pkgs}"
@@ -78,7 +86,7 @@ def main(argv=None):
                 lambda: big.methods()[1].run(big), 1.0)
     diff = float(np.max(np.abs(qp.rows["share"].to_numpy() - beta_cf)))
     record("cvxpy welfare QP via Team.solve (incl. certificate)", 10_000, lambda: big.solve("cvxpy"),
-           note=f"max |β_cvxpy − β_closed| = {diff:.1e}")
+           note=f"max abs(β_cvxpy − β_closed) = {diff:.1e}")
 
     general = Team.random(1_000, 1, omega=0.2, cost="c*e**2/2 + c*e**4/4")
     res = record("general NLP (quartic cost): Ipopt via cyipopt + certificate", 1_000,
@@ -87,11 +95,11 @@ def main(argv=None):
     small = Team.random(200, 1, omega=0.2, cost="c*e**2/2 + c*e**4/4")
     nlp = record("same model, n = 200: pyomo NL + bundled ripopt + certificate", 200, lambda: small.solve("pyomo"))
     ref = small.solve("ipopt")
-    rows[-1] = (*rows[-1][:-1], f"max |β_pyomo − β_ipopt| = {np.max(np.abs(nlp.rows['share'] - ref.rows['share'])):.1e}")
+    rows[-1] = (*rows[-1][:-1], f"max abs(β_pyomo − β_ipopt) = {np.max(np.abs(nlp.rows['share'] - ref.rows['share'])):.1e}")
     lenp = Team.random(200, 1, omega=0.2)
     lres = record("LEN team through pyomo (KKT NLP, ripopt) + certificate", 200, lambda: lenp.solve("pyomo"))
     cf = lenp.solve("closed-form")
-    rows[-1] = (*rows[-1][:-1], f"max |β_pyomo − β_closed| = {np.max(np.abs(lres.rows['share'] - cf.rows['share'])):.1e}")
+    rows[-1] = (*rows[-1][:-1], f"max abs(β_pyomo − β_closed) = {np.max(np.abs(lres.rows['share'] - cf.rows['share'])):.1e}")
     cd = Team(a=[1.0, 1.0], rho=[1.0, 2.0], sigma2=0.5, production="2*e1**0.5*e2**0.5")
     record("Cobb-Douglas pair: pyomo KKT + scipy certificate", 2, lambda: cd.solve())
     weighted = Team.random(6, 3, shares="weighted", **{"lambda": [0.1, 0.2, 0.3, 0.1, 0.1, 0.2]})
