@@ -20,12 +20,16 @@ CHUNK = 2_000_000  # entries of the deviation matrix held at once
 
 def upper_envelope(slopes: np.ndarray, intercepts: np.ndarray, x: np.ndarray) -> np.ndarray:
     """max_l (slopes_l * x + intercepts_l) for every x, in O(N log N)."""
-    order = np.lexsort((intercepts, slopes))
-    m, c = slopes[order], intercepts[order]
-    # for equal slopes keep the largest intercept (last in the sort)
-    keep = np.ones(m.size, dtype=bool)
-    keep[:-1] = m[1:] != m[:-1]
-    m, c = m[keep], c[keep]
+    if slopes.size > 1 and not np.all(slopes[1:] >= slopes[:-1]):
+        order = np.argsort(slopes, kind="stable")
+        m, c = slopes[order], intercepts[order]
+    else:  # a monotone menu: already in order
+        m, c = slopes, intercepts
+    # for equal slopes keep the largest intercept
+    starts = np.flatnonzero(np.concatenate([[True], m[1:] != m[:-1]]))
+    if starts.size < m.size:
+        c = np.maximum.reduceat(c, starts)
+        m = m[starts]
     hull = _upper_hull(m, c)
     m, c = m[hull], c[hull]
     if m.size == 1:

@@ -306,7 +306,10 @@ class Screening(Problem):
 
         _, _, Evaluator = _lazy()
         rows = result.rows
-        q = np.array(rows["q"].tolist(), dtype=float).reshape(self.n, self.m)
+        if self.m == 1:
+            q = rows["q"].to_numpy(dtype=float).reshape(self.n, 1)
+        else:
+            q = np.array(rows["q"].tolist(), dtype=float).reshape(self.n, self.m)
         t = rows["t"].to_numpy(dtype=float)
         U = self.agent_values(q) + t
         ir = float(np.max(np.maximum(self.outside - U, 0.0)))
