@@ -169,3 +169,25 @@ def test_bad_expressions_are_rejected():
     with pytest.raises(SpecError) as err:
         Admission(**EXAMPLE_31, output="theta*x")
     assert err.value.field == "output"
+
+
+# -- the general screening engine reaches the same menus -------------------------------------------
+_HAS_SCREENING = __import__("importlib.util").util.find_spec("ital_opt.screening.model") is not None
+
+
+@pytest.mark.skipif(not _HAS_SCREENING, reason="the screening kind is not installed")
+@pytest.mark.parametrize("seed", [1, *(pytest.param(s, marks=pytest.mark.slow) for s in range(2, 12))])
+def test_screening_engine_matches_closed_form_random_k(seed):
+    rng = np.random.default_rng(seed)
+    p = _random_problem(rng, int(rng.integers(2, 51)))
+    a, b = p.solve("closed-form"), p.solve("screening")
+    assert b.success and b.method.startswith("screening/")
+    assert _max_diff(a, b) <= 1e-7 and abs(a.objective - b.objective) <= 1e-7
+
+
+@pytest.mark.skipif(not _HAS_SCREENING, reason="the screening kind is not installed")
+@pytest.mark.parametrize("g", [0.1, pytest.param(0.2, marks=pytest.mark.slow), 0.4, pytest.param(0.8, marks=pytest.mark.slow)])
+def test_screening_engine_matches_regimes(g):
+    p = Admission(**EXAMPLE_31).replace(**{"outside[1]": g})
+    a, b = p.solve("closed-form"), p.solve("screening")
+    assert b.success and _max_diff(a, b) <= 1e-7 and abs(a.objective - b.objective) <= 1e-7
