@@ -300,3 +300,16 @@ def test_separable_ipopt_matches_pyomo_with_zero_shares():
     # a binding effort bound is left to pyomo's complementarity formulation
     fixed_cost = team.replace(cost="c*e**2/2 + 0.3*e")
     assert "bound can bind" in dict((m.name, why) for m, why in fixed_cost.applicable())["ipopt"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(20))
+def test_methods_agree_on_many_random_len_teams(seed):
+    rng = np.random.default_rng(100 + seed)
+    n, omega = int(rng.integers(2, 51)), float(rng.choice([0.0, rng.uniform(0, 0.95)]))
+    team = _corner_team(n, seed, omega) if seed % 2 else Team.random(n, seed, omega=omega)
+    results = [team.solve(m) for m in ("closed-form", "cvxpy", "pyomo")]
+    for res in results:
+        assert res.success, res.checks
+        for field in ("share", "effort", "ce"):
+            np.testing.assert_allclose(res.rows[field], results[0].rows[field], atol=1e-6)
