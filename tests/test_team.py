@@ -146,7 +146,7 @@ def test_budget_breaker_restores_first_best_effort():
 
 
 # -- general forms ----------------------------------------------------------------------------------
-def _equilibrium_by_best_responses(beta, production, m_weight=1.0, iters=400):
+def _equilibrium_by_best_responses(beta, production, iters=400):
     e = np.ones(2)
     for _ in range(iters):
         for i in range(2):

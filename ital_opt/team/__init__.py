@@ -1,0 +1,13 @@
+"""Chapter 4 of the book (BOOK.md §3): team sharing rules and mutual incentives, ``kind = "team"``.
+
+* :mod:`.model` — the :class:`Team` problem (fields, methods, checks);
+* :mod:`.closed_form` — LEN closed forms (efforts, certainty equivalents, welfare, water-filling
+  shares, first best, coalition worths for the coalition kind);
+* :mod:`.equilibrium` — the effort stage: KKT conditions in pyomo and the best-response certificate;
+* :mod:`.sharing` — the sharing stage: welfare QP, weighted welfare, Nash bargaining (cvxpy, pyomo);
+* :mod:`.separable` — large teams with a general cost by Ipopt through cyipopt.
+"""
+
+from .model import Team
+
+__all__ = ["Team"]

@@ -23,7 +23,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..errors import SpecError
 from ..problem import Method, Problem, register
 from ..result import Result
 from . import closed_form, equilibrium, separable, sharing
