@@ -374,6 +374,7 @@ def run_pyomo(problem, **options) -> Result:
             return Result(status=status, method=method, message=f"solver status: {status}", local=local)
         V = np.array([[pyo.value(model.V[k, j]) for j in range(m)] for k in range(n)], dtype=float)
         U = np.array([pyo.value(model.U[k]) for k in range(n)], dtype=float)
+        V, U = polish(problem, V, U)
         res = problem.result_from_V(V, U, method)
         res.local = bool(local)
         if local:

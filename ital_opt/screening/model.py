@@ -75,7 +75,12 @@ class Screening(Problem):
 
     def _read(self, r) -> None:
         raw = r.raw("theta")
-        self.multi = isinstance(raw, (list, tuple)) and len(raw) > 0 and all(isinstance(x, (list, tuple)) for x in raw)
+        if isinstance(raw, np.ndarray):
+            self.multi = raw.ndim == 2
+        else:
+            self.multi = (
+                isinstance(raw, (list, tuple)) and len(raw) > 0 and all(isinstance(x, (list, tuple, np.ndarray)) for x in raw)
+            )
         if self.multi:
             theta = r.matrix("theta")
             if len({tuple(row) for row in theta.tolist()}) != len(theta):
@@ -239,7 +244,13 @@ class Screening(Problem):
         ]
 
     def select(self, method: str = "auto") -> Method:
-        """As :meth:`Problem.select`, but an exact method name wins (``"cvxpy"`` is all pairs)."""
+        """As :meth:`Problem.select`, but an exact method name wins (``"cvxpy"`` is all pairs), and
+        ``"auto"`` checks the assumptions of the methods in order only until one applies."""
+        if method == "auto":
+            for m in self.methods():
+                if m.applies(self) is None:
+                    return m
+            return super().select(method)
         for m in self.methods():
             if m.name == method:
                 reason = m.applies(self)
@@ -357,6 +368,8 @@ def _local_applies(problem) -> str | None:
 
 
 def _cvxpy_applies(problem) -> str | None:
+    if problem.ic == "local":
+        return "ic = 'local' was requested (the all-pairs formulation is not used)"
     if problem.split is None:
         return f"no change of variables makes IC linear: {problem.split_reason}"
     return problem.convexity_reason
