@@ -90,11 +90,12 @@ def marginal_inverse(split):
             inverse = f
             break
 
+    with np.errstate(all="ignore"):
+        s_lo = float(np.asarray(dSf.numpy(np.array([lo])), dtype=float).ravel()[0]) if math.isfinite(lo) else math.inf
+        s_hi = float(np.asarray(dSf.numpy(np.array([hi])), dtype=float).ravel()[0]) if math.isfinite(hi) else -math.inf
+
     def solve(values: np.ndarray) -> np.ndarray:
         values = np.asarray(values, dtype=float)
-        with np.errstate(all="ignore"):
-            s_lo = float(np.asarray(dSf.numpy(np.array([lo])), dtype=float).ravel()[0]) if math.isfinite(lo) else math.inf
-            s_hi = float(np.asarray(dSf.numpy(np.array([hi])), dtype=float).ravel()[0]) if math.isfinite(hi) else -math.inf
         if inverse is not None:
             with np.errstate(all="ignore"):
                 out = np.asarray(inverse.numpy(values), dtype=float) * np.ones_like(values)

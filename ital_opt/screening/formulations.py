@@ -27,7 +27,6 @@ import scipy.sparse as sps
 
 from ..backends import solve_cvxpy, solve_pyomo
 from ..result import Result
-from .checks import best_deviation_split
 from .symbolic import Evaluator
 
 CG_TOL = 1e-9

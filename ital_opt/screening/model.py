@@ -295,20 +295,27 @@ class Screening(Problem):
         with np.errstate(all="ignore"):
             w = np.broadcast_to(np.asarray(self.principal.numpy(**self.env(q)), dtype=float), (self.n,))
         payoff = w - t
-        rows = {
-            "theta": list(self.theta.tolist()) if self.multi else self.theta,
-            "prob": self.prob,
-            "q": q[:, 0] if self.m == 1 else list(q.tolist()),
-            "t": t,
-            "agent_utility": U,
-            "principal_payoff": payoff,
-            "rent": U - self.outside,
-        }
+        columns = ["theta", "prob", "q", "t", "agent_utility", "principal_payoff", "rent"]
+        if not self.multi and self.m == 1:  # one float block: much faster to build
+            block = np.column_stack([self.theta, self.prob, q[:, 0], t, U, payoff, U - self.outside])
+            frame = pd.DataFrame(block, columns=columns, copy=False)
+        else:
+            frame = pd.DataFrame(
+                {
+                    "theta": list(self.theta.tolist()) if self.multi else self.theta,
+                    "prob": self.prob,
+                    "q": q[:, 0] if self.m == 1 else list(q.tolist()),
+                    "t": t,
+                    "agent_utility": U,
+                    "principal_payoff": payoff,
+                    "rent": U - self.outside,
+                }
+            )
         return Result(
             status="optimal",
             method=method,
             objective=float(self.prob @ payoff),
-            rows=pd.DataFrame(rows),
+            rows=frame,
             extras=dict(extras),
         )
 

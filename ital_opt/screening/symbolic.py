@@ -112,7 +112,7 @@ def find_split(agent_sym, theta_syms, q_syms, theta_ref, q_bounds) -> tuple[Spli
     for qj in q_syms:
         rest = {qq: q0[qq] for qq in q_syms if qq is not qj}
         u_j = agent_sym.subs(rest)  # u(θ, q_j, q⁰_{-j})
-        D = sp.expand(u_j - u_j.subs(q0[qj] if False else {qj: q0[qj]}) - u_j.subs(theta0) + u0)
+        D = sp.expand(u_j - u_j.subs({qj: q0[qj]}) - u_j.subs(theta0) + u0)  # the double difference
         c_j = sp.simplify(u_j.subs(theta0) - u0)
         if D == 0:
             a_j, v_j = sp.Integer(0), qj
