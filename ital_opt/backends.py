@@ -36,7 +36,7 @@ def status_from_cvxpy(status: str | None) -> str:
     return _CVXPY_STATUS.get(status or "", "not_solved")
 
 
-def _is_lp(problem) -> bool:
+def is_lp(problem) -> bool:
     import cvxpy as cp
 
     objective_affine = problem.objective.args[0].is_affine()
@@ -68,7 +68,7 @@ def solve_cvxpy(problem, solver: str | None = None, **options) -> tuple[str, str
     import cvxpy as cp
 
     if solver is None:
-        solver = "HIGHS" if _is_lp(problem) else "CLARABEL"
+        solver = "HIGHS" if is_lp(problem) else "CLARABEL"
     opts = dict(options)
     if solver == "CLARABEL":
         opts = {**CLARABEL_TOLERANCES, **opts}
@@ -108,7 +108,6 @@ def solve_pyomo(model, solver: str = "nlp", **options) -> tuple[str, str, bool]:
 
     ``solver="nlp"`` uses :func:`nlp_solver` (local optimum); ``solver="highs"`` HiGHS for LPs/MILPs.
     """
-    import pyomo.environ as pyo
     from pyomo.opt import TerminationCondition as TC
 
     if solver == "highs":

@@ -44,9 +44,9 @@ def _solve(prob, ladder=None, **options):
     then the backend's defaults, until a run certifies optimality."""
     import warnings
 
-    from ..backends import _is_lp
+    from ..backends import is_lp
 
-    if not options and not _is_lp(prob):
+    if not options and not is_lp(prob):
         for tolerances in ladder or (TIGHT, MEDIUM, LOOSE):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

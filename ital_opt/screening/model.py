@@ -243,24 +243,6 @@ class Screening(Problem):
             Method("pyomo", fm.run_pyomo, _pyomo_applies),
         ]
 
-    def select(self, method: str = "auto") -> Method:
-        """As :meth:`Problem.select`, but an exact method name wins (``"cvxpy"`` is all pairs), and
-        ``"auto"`` checks the assumptions of the methods in order only until one applies."""
-        if method == "auto":
-            for m in self.methods():
-                if m.applies(self) is None:
-                    return m
-            return super().select(method)
-        for m in self.methods():
-            if m.name == method:
-                reason = m.applies(self)
-                if reason is not None:
-                    from ..errors import MethodNotApplicable
-
-                    raise MethodNotApplicable(method, reason)
-                return m
-        return super().select(method)
-
     # -- results -------------------------------------------------------------------------------
     def q_from_V(self, V: np.ndarray) -> np.ndarray:
         _, _, Evaluator = _lazy()
