@@ -143,41 +143,7 @@ class FOAContract:
 
 def foa_contract(p, effort: float) -> FOAContract:
     """The cheapest contract meeting IR and the agent's first-order condition at `effort`."""
-    import cvxpy as cp
-
-    from ..backends import solve_cvxpy
-
-    u = p.utility
-    lo, hi = p.effort_bounds
-    pe = prob_matrix(p, np.array([effort]))[0]
-    ce = float(cost_of(p, effort))
-    n = pe.size
-    v = cp.Variable(n)
-    local = _local_ic(p, effort, v)
-    ir = pe @ v - ce >= p.reservation
-    cons = [ir, local]
-    v_lo = u.v_lower
-    if p.min_pay is not None:
-        v_lo = max(v_lo, float(u.u(np.array(p.min_pay))))
-    if math.isfinite(v_lo):
-        cons.append(v >= v_lo)
-    if p.max_pay is not None:
-        cons.append(v <= float(u.u(np.array(p.max_pay))))
-    out = FOAContract(effort, "not_solved")
-    if math.isfinite(u.v_upper) and p.reservation + ce >= u.v_upper:
-        out.status = "infeasible"
-        return out
-    problem = cp.Problem(cp.Minimize(pe @ u.cvx_inverse(v)), cons)
-    status, method = solve_cvxpy(problem)
-    out.status, out.method = status, method
-    if status != "optimal":
-        return out
-    out.promised = np.asarray(v.value, float)
-    out.pay = np.asarray(u.inverse(out.promised), float)
-    out.expected_pay = float(pe @ out.pay)
-    out.net_value = float(pe @ p.outcomes) - out.expected_pay
-    out.multipliers = {"IR": float(ir.dual_value), "FOC": float(np.asarray(local.dual_value).item())}
-    return out
+    return _cheapest_contract(p, effort, grid=None)
 
 
 def agent_payoffs(p, pay, efforts) -> np.ndarray:
@@ -223,23 +189,27 @@ def grid_contract(p, effort: float) -> FOAContract:
     `effort_grid` + 2 linear constraints.  It is tighter than the FOA and equals it when the FOA
     contract is globally incentive compatible.
     """
+    lo, hi = p.effort_bounds
+    return _cheapest_contract(p, effort, grid=np.linspace(lo, hi, p.effort_grid))
+
+
+def _cheapest_contract(p, effort: float, grid: np.ndarray | None) -> FOAContract:
+    """min E[u^-1(v)] in utility space v subject to IR, the first-order condition at `effort`,
+    pay bounds, and (with `grid`) IC against every grid effort."""
     import cvxpy as cp
 
     from ..backends import solve_cvxpy
 
     u = p.utility
-    lo, hi = p.effort_bounds
-    grid = np.linspace(lo, hi, p.effort_grid)
     pe = prob_matrix(p, np.array([effort]))[0]
     ce = float(cost_of(p, effort))
-    A = pe[None, :] - prob_matrix(p, grid)
-    b = ce - cost_of(p, grid)
-    n = pe.size
-    v = cp.Variable(n)
+    v = cp.Variable(pe.size)
     ir = pe @ v - ce >= p.reservation
-    ic = A @ v >= b
     local = _local_ic(p, effort, v)
-    cons = [ir, ic, local]
+    cons = [ir, local]
+    if grid is not None:
+        ic = (pe[None, :] - prob_matrix(p, grid)) @ v >= ce - cost_of(p, grid)
+        cons.append(ic)
     v_lo = u.v_lower
     if p.min_pay is not None:
         v_lo = max(v_lo, float(u.u(np.array(p.min_pay))))
@@ -260,10 +230,11 @@ def grid_contract(p, effort: float) -> FOAContract:
     out.pay = np.asarray(u.inverse(out.promised), float)
     out.expected_pay = float(pe @ out.pay)
     out.net_value = float(pe @ p.outcomes) - out.expected_pay
-    duals = np.asarray(ic.dual_value, float)
     out.multipliers = {"IR": float(ir.dual_value), "FOC": float(np.asarray(local.dual_value).item())}
-    for k in np.flatnonzero(duals > 1e-6 * (1 + duals.max(initial=0))):
-        out.multipliers[f"IC[e={grid[k]:.6g}]"] = float(duals[k])
+    if grid is not None:
+        duals = np.asarray(ic.dual_value, float)
+        for k in np.flatnonzero(duals > 1e-6 * (1 + duals.max(initial=0))):
+            out.multipliers[f"IC[e={grid[k]:.6g}]"] = float(duals[k])
     return out
 
 
