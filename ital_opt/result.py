@@ -62,7 +62,7 @@ class Result(dict):
             status="not_solved",
             method=None,
             objective=float("nan"),
-            rows=pd.DataFrame(),
+            rows=None,
             checks={},
             extras={},
             binding=[],
@@ -74,7 +74,9 @@ class Result(dict):
         defaults.update(fields)
         if defaults["status"] not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {defaults['status']!r}")
-        if not isinstance(defaults["rows"], pd.DataFrame):
+        if defaults["rows"] is None:
+            defaults["rows"] = pd.DataFrame()
+        elif not isinstance(defaults["rows"], pd.DataFrame):
             defaults["rows"] = pd.DataFrame(defaults["rows"])
         super().__init__(defaults)
 
