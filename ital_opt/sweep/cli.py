@@ -16,13 +16,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..backends import stdout_to_stderr
 from ..errors import SpecError
-
-
-def _stdout_to_stderr():
-    from ..cli import stdout_to_stderr
-
-    return stdout_to_stderr()
 
 
 # -- sweep -----------------------------------------------------------------------------------------
@@ -71,7 +66,7 @@ def cmd_sweep(args) -> int:
         raise SpecError("--scheduler", "needs --executor dask")
     if args.out is None and args.resume:
         raise SpecError("--resume", "needs --out FILE")
-    with _stdout_to_stderr():
+    with stdout_to_stderr():
         table = sweep(
             problem, grid, args.executor, method=args.method, out=args.out, resume=args.resume,
             workers=args.workers, chunk_size=args.chunk_size, scheduler=args.scheduler,
@@ -154,7 +149,7 @@ def cmd_report(args) -> int:
         html, ok = report.sweep_report(source)
     else:
         grid = grid_from_args(args.vary, args.derive) if args.vary else None
-        with _stdout_to_stderr():
+        with stdout_to_stderr():
             html, ok = report.spec_report(source, method=args.method, grid=grid)
     out = Path(args.output)
     tmp = out.with_name(out.name + ".tmp")
