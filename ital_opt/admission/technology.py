@@ -90,9 +90,9 @@ class Technology:
         form = self.len_form
         if form is None:
             return None
-        import sympy as sp
+        from ..screening.symbolic import Evaluator  # walks the sympy tree; nothing is exec'd
 
-        a = sp.lambdify(self._symbols[0], form[0], "numpy")
+        a = Evaluator(form[0], [self._symbols[0]]).numpy
         return np.broadcast_to(np.asarray(a(np.asarray(theta, dtype=float)), dtype=float), np.shape(theta)).copy()
 
     @cached_property

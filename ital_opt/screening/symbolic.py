@@ -262,6 +262,7 @@ _NP = {
     "exp": np.exp,
     "log": np.log,
     "abs": np.abs,
+    "sign": np.sign,
 }
 
 
@@ -323,4 +324,6 @@ def _walk(e, env, f):
         return f["log"](_walk(e.args[0], env, f))
     if isinstance(e, sp.Abs):
         return f["abs"](_walk(e.args[0], env, f))
+    if isinstance(e, sp.sign) and "sign" in f:  # derivatives of abs()
+        return f["sign"](_walk(e.args[0], env, f))
     raise ValueError(f"cannot evaluate {e} ({type(e).__name__})")
