@@ -203,6 +203,16 @@ def _unreachable(utility: Utility, level: float) -> bool:
     return math.isfinite(utility.v_upper) and level >= utility.v_upper - 1e-12 * (1 + abs(utility.v_upper))
 
 
+def _new_contract(a: int, utility: Utility, level: float, action_names) -> Contract:
+    """An unsolved contract for action `a`, or an infeasible one when R + c_a is out of u's reach."""
+    contract = Contract(a, "not_solved")
+    if _unreachable(utility, level):
+        contract.status = "infeasible"
+        contract.message = (f"action {action_names[a]!r}: reservation + cost = {level:g} is not below "
+                            f"the supremum {utility.v_upper:g} of utility {utility.name!r}")
+    return contract
+
+
 def _binding(G, g, names, v, v_lo, outcome_names, min_pay):
     slack = G @ v - g
     tol = BINDING_TOL * (1.0 + np.abs(g))
@@ -247,11 +257,8 @@ def cheapest_contract_cvxpy(prob, cost, a, utility: Utility, reservation=0.0, mi
         bounds.append(v >= v_lo)
     if math.isfinite(v_hi) and (max_pay is not None or utility.cvx_inverse is None):
         bounds.append(v <= v_hi)
-    contract = Contract(a, "not_solved")
-    if _unreachable(utility, reservation + cost[a]):
-        contract.status = "infeasible"
-        contract.message = (f"action {action_names[a]!r}: reservation + cost = {reservation + cost[a]:g} is not below "
-                            f"the supremum {utility.v_upper:g} of utility {utility.name!r}")
+    contract = _new_contract(a, utility, reservation + cost[a], action_names)
+    if contract.status == "infeasible":
         return contract
     if utility.cvx_inverse is not None and cache is not None:
         if "dpp" not in cache:
@@ -310,7 +317,6 @@ def _newton(p, v, constraints, utility: Utility, v_lo, v_hi, tol=1e-13, max_roun
 
     from ..backends import solve_cvxpy
 
-    n = v.shape[0]
     lo = v_lo if math.isfinite(v_lo) else utility.v_lower
     hi = v_hi if math.isfinite(v_hi) else utility.v_upper
 
@@ -359,11 +365,8 @@ def cheapest_contract_scipy(prob, cost, a, utility: Utility, reservation=0.0, mi
                                                action_names, outcome_names)
     lo = v_lo if math.isfinite(v_lo) else None
     hi = v_hi if (math.isfinite(v_hi) and (max_pay is not None or utility.cvx_inverse is None)) else None
-    contract = Contract(a, "not_solved")
-    if _unreachable(utility, reservation + cost[a]):
-        contract.status = "infeasible"
-        contract.message = (f"action {action_names[a]!r}: reservation + cost = {reservation + cost[a]:g} is not below "
-                            f"the supremum {utility.v_upper:g} of utility {utility.name!r}")
+    contract = _new_contract(a, utility, reservation + cost[a], action_names)
+    if contract.status == "infeasible":
         return contract
     if utility.linear:
         res = linprog(prob[a], A_ub=-G, b_ub=-g, bounds=[(lo, hi)] * n, method="highs")
