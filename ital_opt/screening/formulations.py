@@ -323,6 +323,24 @@ def _violated_pairs(problem, V, U, per_type) -> np.ndarray:
 
 
 # -- pyomo ---------------------------------------------------------------------------------------
+def _pyomo_box(bounds):
+    """Pyomo `bounds` and `initialize` rules for a (type k, component j) variable boxed by
+    bounds[j] = (lo, hi): infinite ends become None; the start is the midpoint, or one unit
+    inside the finite end, or 0."""
+
+    def rule_bounds(model, k, j):
+        lo, hi = bounds[j]
+        return (lo if math.isfinite(lo) else None, hi if math.isfinite(hi) else None)
+
+    def rule_init(model, k, j):
+        lo, hi = bounds[j]
+        if math.isfinite(lo) and math.isfinite(hi):
+            return (lo + hi) / 2
+        return lo + 1.0 if math.isfinite(lo) else (hi - 1.0 if math.isfinite(hi) else 0.0)
+
+    return rule_bounds, rule_init
+
+
 def run_pyomo(problem, **options) -> Result:
     import pyomo.environ as pyo
 
@@ -335,16 +353,7 @@ def run_pyomo(problem, **options) -> Result:
     if problem.split is not None:
         split = problem.split
 
-        def vbounds(model, k, j):
-            lo, hi = split.v_bounds[j]
-            return (lo if math.isfinite(lo) else None, hi if math.isfinite(hi) else None)
-
-        def vinit(model, k, j):
-            lo, hi = split.v_bounds[j]
-            if math.isfinite(lo) and math.isfinite(hi):
-                return (lo + hi) / 2
-            return lo + 1.0 if math.isfinite(lo) else (hi - 1.0 if math.isfinite(hi) else 0.0)
-
+        vbounds, vinit = _pyomo_box(split.v_bounds)
         model.V = pyo.Var(model.K, model.J, bounds=vbounds, initialize=vinit)
         model.U = pyo.Var(model.K, initialize=0.0)
         a, b = problem.a, problem.b
@@ -388,16 +397,7 @@ def run_pyomo(problem, **options) -> Result:
     q_names = problem.q_names
     th = problem.theta.reshape(n, -1)
 
-    def qbounds(model, k, j):
-        lo, hi = problem.q_bounds[j]
-        return (lo if math.isfinite(lo) else None, hi if math.isfinite(hi) else None)
-
-    def qinit(model, k, j):
-        lo, hi = problem.q_bounds[j]
-        if math.isfinite(lo) and math.isfinite(hi):
-            return (lo + hi) / 2
-        return lo + 1.0 if math.isfinite(lo) else (hi - 1.0 if math.isfinite(hi) else 0.0)
-
+    qbounds, qinit = _pyomo_box(problem.q_bounds)
     model.q = pyo.Var(model.K, model.J, bounds=qbounds, initialize=qinit)
     model.t = pyo.Var(model.K, initialize=0.0)
 
