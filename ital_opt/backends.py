@@ -103,6 +103,16 @@ def nlp_solver():
     return "ripopt", solver
 
 
+def _import_duals(model, loader) -> None:
+    """Fill the model's IMPORT suffix ``dual``, if it has one, as the NL solvers do: appsi loads
+    only the variables (and keeps its own sign convention: ≤ 0 for a ≥ row of a maximisation)."""
+    import pyomo.environ as pyo
+
+    suffix = model.component("dual")
+    if isinstance(suffix, pyo.Suffix) and suffix.import_enabled():
+        suffix.update(loader.get_duals())
+
+
 def solve_pyomo(model, solver: str = "nlp", **options) -> tuple[str, str, bool]:
     """Solve a pyomo model; return (status, method name, local).
 
@@ -120,6 +130,7 @@ def solve_pyomo(model, solver: str = "nlp", **options) -> tuple[str, str, bool]:
         tc = str(res.termination_condition).lower()
         if "optimal" in tc:
             res.solution_loader.load_vars()
+            _import_duals(model, res.solution_loader)
             return "optimal", "pyomo/highs", False
         if "infeasible" in tc:
             return "infeasible", "pyomo/highs", False
