@@ -150,8 +150,10 @@ class Result(dict):
                 lines.append("")
                 lines.append(self.rows.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
         if self.binding:
+            shown = list(self.binding[:10])  # JSON keeps them all; all-pairs IC can bind N times and more
+            more = len(self.binding) - len(shown)
             lines.append("")
-            lines.append("binding:   " + ", ".join(self.binding))
+            lines.append("binding:   " + ", ".join(shown) + (f" ... and {more} more" if more else ""))
         lines.append("")
         ok = "ok" if self.checks_ok else "FAILED"
         lines.append(f"checks ({ok}, computed from the returned numbers):")
