@@ -16,6 +16,27 @@ b_k = b(θ_k) and the surplus S_k(V) = principal(θ_k, v⁻¹(V)) + c(v⁻¹(V))
 * ``pyomo`` — the same program with a nonlinear objective for a local NLP solver (Ipopt/ripopt) when
   cvxpy cannot establish concavity; without a split, the original variables (q, t) with the
   nonlinear IC constraints u(θ_k, q_k) + t_k ≥ u(θ_k, q_l) + t_l.
+
+Binding constraints and multipliers (``Result.binding``, ``Result.multipliers``).  Types are
+labelled by their 0-based index k in ``theta``:
+
+* ``IR[k]``     U_k ≥ ū_k;
+* ``IC[k->l]``  type k does not prefer type l's contract: u(θ_k, q_k) + t_k ≥ u(θ_k, q_l) + t_l;
+* ``MON[k<l]``  (``cvxpy-local`` only) V_k ≤ V_l for l the type after k in the order of a(θ).
+
+A multiplier is the rate at which the principal's expected payoff rises when the constraint is
+relaxed by one unit of the agent's utility (for ``MON``, by one unit of V = v(q)); it is ≥ 0.  By
+stationarity in U the IR multipliers sum to 1 and the IC multipliers carry probability mass
+between types: in Mussa–Rosen without pooling, IR[0] has multiplier 1 and IC[k+1->k] the tail
+probability Σ_{j>k} p_j.  cvxpy reports the dual of an inequality as this non-negative rate of the
+problem it was given, whose objective is divided by max p and whose IC rows are scaled (see
+:func:`_ic_pairs`); both factors are undone.  A constraint is *binding* when its multiplier
+exceeds ``MULT_TOL`` and its slack at the returned menu (computed from q, t alone) is at most
+``SLACK_TOL``·max(1, max_k |U_k|); ``multipliers`` holds the binding constraints only (all-pairs
+IC has N² rows).  When constraints are degenerate (tight with more than one multiplier vector,
+e.g. pooled or excluded types), the interior-point solver returns one of the optimal multiplier
+vectors.  ``pyomo`` fills them from the solver's duals (Ipopt / ripopt through the NL interface,
+HiGHS through appsi); the closed form leaves them empty.
 """
 
 from __future__ import annotations
@@ -128,13 +149,18 @@ def _bounds(problem, V):
     return cons
 
 
+def _ic_scale(da):
+    """The factor of each IC row: 1 / Σ_j |a_kj − a_lj| (1 where the types' a coincide)."""
+    scale = np.abs(da).sum(axis=1)
+    return 1.0 / np.where(scale > 0, scale, 1.0)
+
+
 def _ic_pairs(problem, V, U, k, l):
     """IC_kl for index arrays k, l as one sparse block, each row divided by Σ_j |a_kj − a_lj|
     (neighbouring types differ little, and unscaled rows stall the interior-point method)."""
     n, m = problem.n, problem.m
     da = problem.a[k] - problem.a[l]
-    scale = np.abs(da).sum(axis=1)
-    scale = 1.0 / np.where(scale > 0, scale, 1.0)
+    scale = _ic_scale(da)
     rows = np.arange(k.size)
     AU = sps.csr_matrix(
         (np.concatenate([scale, -scale]), (np.concatenate([rows, rows]), np.concatenate([k, l]))),
@@ -147,13 +173,73 @@ def _ic_pairs(problem, V, U, k, l):
     return expr >= (problem.b[k] - problem.b[l]) * scale
 
 
-def _finish(problem, V, U, status, method, **extra):
+def _finish(problem, V, U, status, method, blocks=(), **extra):
+    """The Result of a cvxpy solve; `blocks` are (kind, constraint, k, l, row factor) of the IR, IC
+    and MON constraints, whose duals give the binding constraints and their multipliers."""
     if status != "optimal" or V.value is None:
         return Result(status=status, method=method, message=f"solver status: {status}")
     Vv = np.asarray(V.value, dtype=float).reshape(problem.n, problem.m)
     Uv = np.asarray(U.value, dtype=float).ravel()
     Vv, Uv = polish(problem, Vv, Uv)
-    return problem.result_from_V(Vv, Uv, method, **extra)
+    res = problem.result_from_V(Vv, Uv, method, **extra)
+    unit = float(np.max(problem.prob))  # _objective divided the payoff by max p
+    duals = [
+        (kind, k, l, np.asarray(con.dual_value, dtype=float).ravel() * (unit * factor))
+        for kind, con, k, l, factor in blocks
+        if con.dual_value is not None
+    ]
+    return mark_binding(res, problem, duals)
+
+
+# -- binding constraints and their multipliers (see the module docstring) --------------------------
+MULT_TOL = 1e-9  # payoff per unit of utility; the IR multipliers sum to 1
+SLACK_TOL = 1e-7
+
+
+def _label(kind, k, l):
+    if kind == "IR":
+        return f"IR[{k}]"
+    return f"IC[{k}->{l}]" if kind == "IC" else f"MON[{k}<{l}]"
+
+
+def menu_slack(problem, menu, kind, k, l=None) -> np.ndarray:
+    """Slack of IR_k, IC_kl or MON_kl (V_l − V_k) at the menu (q (N, m), t, U), for index arrays k, l."""
+    q, t, U = menu
+    if kind == "IR":
+        return U[k] - problem.outside[k]
+    if kind == "IC":
+        with np.errstate(all="ignore"):
+            deviation = problem.agent.numpy(**problem.env(q[l], problem.theta[k]))
+        return U[k] - np.broadcast_to(np.asarray(deviation, dtype=float), k.shape) - t[l]
+    v = Evaluator(problem.split.v[0], [problem.split.q[0]])
+    with np.errstate(all="ignore"):
+        V = np.broadcast_to(np.asarray(v.numpy(q[:, 0]), dtype=float), (problem.n,))
+    return V[l] - V[k]
+
+
+def mark_binding(res, problem, duals):
+    """Set ``res.binding`` and ``res.multipliers`` from `duals`, a list of (kind, k, l, multipliers)
+    with index arrays k (and l, or None for IR) and multipliers ≥ 0 in the principal's payoff per
+    unit of the constraint.  Only constraints with a multiplier above MULT_TOL are looked at (a few
+    per type), so the N² pairs of all-pairs IC are never named or evaluated one by one."""
+    rows = res.rows
+    menu = (
+        np.array(rows["q"].tolist(), dtype=float).reshape(problem.n, problem.m),
+        rows["t"].to_numpy(dtype=float),
+        rows["agent_utility"].to_numpy(dtype=float),
+    )
+    tol = SLACK_TOL * max(1.0, float(np.max(np.abs(menu[2]))))
+    binding, multipliers = [], {}
+    for kind, k, l, lam in duals:
+        hit = np.flatnonzero(lam > MULT_TOL)
+        if hit.size:
+            hit = hit[menu_slack(problem, menu, kind, k[hit], None if l is None else l[hit]) <= tol]
+        for i, value in zip(hit.tolist(), lam[hit].tolist()):
+            name = _label(kind, int(k[i]), None if l is None else int(l[i]))
+            binding.append(name)
+            multipliers[name] = value
+    res.binding, res.multipliers = binding, multipliers
+    return res
 
 
 def value_of(problem, V, U) -> float:
@@ -236,12 +322,14 @@ def run_cvxpy_local(problem, **options) -> Result:
     V, U = cp.Variable((n, 1)), cp.Variable(n)
     order = np.argsort(problem.a[:, 0], kind="stable")
     lo, hi = order[:-1], order[1:]
-    cons = _bounds(problem, V) + [U >= problem.outside]
+    blocks = [("IR", U >= problem.outside, np.arange(n), None, 1.0)]
     if n > 1:
-        cons += [_ic_pairs(problem, V, U, hi, lo), _ic_pairs(problem, V, U, lo, hi), V[hi, 0] >= V[lo, 0]]
-    prob = cp.Problem(_objective(problem, V, U), cons)
+        down, up, mon = _ic_pairs(problem, V, U, hi, lo), _ic_pairs(problem, V, U, lo, hi), V[hi, 0] >= V[lo, 0]
+        scale = _ic_scale(problem.a[hi] - problem.a[lo])  # the same for both directions
+        blocks += [("IC", down, hi, lo, scale), ("IC", up, lo, hi, scale), ("MON", mon, lo, hi, 1.0)]
+    prob = cp.Problem(_objective(problem, V, U), _bounds(problem, V) + [con for _, con, *_ in blocks])
     status, method = _solve(prob, **options)
-    return _finish(problem, V, U, status, method.replace("cvxpy/", "cvxpy-local/"))
+    return _finish(problem, V, U, status, method.replace("cvxpy/", "cvxpy-local/"), blocks)
 
 
 def run_cvxpy(problem, cg: bool | None = None, max_rounds: int = 60, per_type: int = 10, **options) -> Result:
@@ -253,20 +341,21 @@ def run_cvxpy(problem, cg: bool | None = None, max_rounds: int = 60, per_type: i
     if cg is None:
         cg = problem.multi or n > 400
     V, U = cp.Variable((n, m)), cp.Variable(n)
-    base = _bounds(problem, V) + [U >= problem.outside]
+    ir = ("IR", U >= problem.outside, np.arange(n), None, 1.0)
+    base = _bounds(problem, V) + [ir[1]]
     objective = _objective(problem, V, U)
     if not cg or n == 1:
         k, l = np.nonzero(~np.eye(n, dtype=bool))
-        cons = base + ([_ic_pairs(problem, V, U, k, l)] if n > 1 else [])
-        status, method = _solve(cp.Problem(objective, cons), **options)
-        return _finish(problem, V, U, status, method)
+        blocks = [ir] + ([_ic_block(problem, V, U, k, l)] if n > 1 else [])
+        status, method = _solve(cp.Problem(objective, base + [b[1] for b in blocks[1:]]), **options)
+        return _finish(problem, V, U, status, method, blocks)
     pairs = _initial_pairs(problem)
     rounds = 0
     while True:
         rounds += 1
         k, l = pairs[:, 0], pairs[:, 1]
-        cons = base + [_ic_pairs(problem, V, U, k, l)]
-        status, method = _solve(cp.Problem(objective, cons), ladder=(CG, LOOSE), **options)
+        blocks = [ir, _ic_block(problem, V, U, k, l)]
+        status, method = _solve(cp.Problem(objective, base + [blocks[1][1]]), ladder=(CG, LOOSE), **options)
         if status != "optimal" or V.value is None:
             return _finish(problem, V, U, status, method)
         new = _violated_pairs(problem, np.asarray(V.value), np.asarray(U.value), per_type)
@@ -276,9 +365,14 @@ def run_cvxpy(problem, cg: bool | None = None, max_rounds: int = 60, per_type: i
         if new.size == 0 or rounds >= max_rounds:
             break
         pairs = np.vstack([pairs, new])
-    res = _finish(problem, V, U, status, method.replace("cvxpy/", "cvxpy-cg/"))
+    res = _finish(problem, V, U, status, method.replace("cvxpy/", "cvxpy-cg/"), blocks)
     res.extras = {**res.extras, "ic_pairs": int(len(pairs)), "cg_rounds": rounds}
     return res
+
+
+def _ic_block(problem, V, U, k, l):
+    """("IC", constraint, k, l, row factor): IC_kl for the pairs (k, l) as one cvxpy constraint."""
+    return ("IC", _ic_pairs(problem, V, U, k, l), k, l, _ic_scale(problem.a[k] - problem.a[l]))
 
 
 def _initial_pairs(problem, neighbours: int = 8) -> np.ndarray:
@@ -376,6 +470,7 @@ def run_pyomo(problem, **options) -> Result:
             for k in range(n)
         )
         model.obj = pyo.Objective(expr=obj, sense=pyo.maximize)
+        model.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
         linear = split.terms is not None and all(h.is_polynomial(*split.V) and sum(sp_degree(h, split.V)) <= 1 for _, h in split.terms)
         status, method, local = solve_pyomo(model, "highs" if linear else "nlp", **_nlp_options(linear, options))
         if status != "optimal":
@@ -383,7 +478,7 @@ def run_pyomo(problem, **options) -> Result:
         V = np.array([[pyo.value(model.V[k, j]) for j in range(m)] for k in range(n)], dtype=float)
         U = np.array([pyo.value(model.U[k]) for k in range(n)], dtype=float)
         V, U = polish(problem, V, U)
-        res = problem.result_from_V(V, U, method)
+        res = mark_binding(problem.result_from_V(V, U, method), problem, _pyomo_duals(model, pairs, n))
         res.local = bool(local)
         if local:
             res.message = (
@@ -417,15 +512,31 @@ def run_pyomo(problem, **options) -> Result:
         return problem.principal.pyomo(**env)
 
     model.obj = pyo.Objective(expr=sum(float(p[k]) * (w(k) - model.t[k]) for k in range(n)), sense=pyo.maximize)
+    model.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
     status, method, local = solve_pyomo(model, "nlp", **_nlp_options(False, options))
     if status != "optimal":
         return Result(status=status, method=method, message=f"solver status: {status}", local=local)
     q = np.array([[pyo.value(model.q[k, j]) for j in range(m)] for k in range(n)], dtype=float)
     t = np.array([pyo.value(model.t[k]) for k in range(n)], dtype=float)
-    res = problem.result_from_qt(q, t, method)
+    res = mark_binding(problem.result_from_qt(q, t, method), problem, _pyomo_duals(model, pairs, n))
     res.local = bool(local)
     res.message = "local optimum (no change of variables makes the problem convex)"
     return res
+
+
+def _pyomo_duals(model, pairs, n):
+    """[(kind, k, l, multipliers)] of IR and IC from the model's ``dual`` suffix; [] when the solver
+    gave none.  The rows are in utility units and the objective is the expected payoff, so a dual
+    is the multiplier up to its sign: ripopt and appsi's HiGHS (checked) and Ipopt (AMPL's NL
+    convention, which ripopt follows) report the dual of a ≥ row of a maximisation as ≤ 0, so the
+    magnitude is taken, whichever convention a solver keeps."""
+    get = model.dual.get
+    ir = [get(model.ir[k]) for k in range(n)]
+    ic = [get(model.ic[k, l]) for k, l in pairs]
+    if any(d is None for d in ir) or any(d is None for d in ic):
+        return []
+    k, l = np.array(pairs, dtype=int).reshape(-1, 2).T
+    return [("IR", np.arange(n), None, np.abs(np.array(ir, dtype=float))), ("IC", k, l, np.abs(np.array(ic, dtype=float)))]
 
 
 def sp_degree(h, syms):
