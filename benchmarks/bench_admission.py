@@ -2,23 +2,18 @@
 
 For K types (random LEN instances, common outside option; the closed form irons where needed) it
 times each method (median of repeated solves) and records the largest difference in shares from
-the closed form. Writes benchmarks/results/admission.md.
+the closed form. Writes benchmarks/results/admission.md (or --out).
 
-    python benchmarks/bench_admission.py [--repeat 5] [--sizes 2,5,10,20,50]
+    python benchmarks/bench_admission.py [--repeat 5] [--sizes 2,5,10,20,50] [--out FILE]
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import platform
-import statistics
 import sys
-import time
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
+from common import arguments, machine, timed, write
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -35,7 +30,7 @@ def instance(k: int, seed: int = 0) -> Admission:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser()
+    parser = arguments("admission")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--sizes", default="2,5,10,20,50")
     parser.add_argument("--pyomo-max", type=int, default=10, help="largest K for the NLP (it is local and slow)")
@@ -44,8 +39,9 @@ def main(argv=None) -> int:
     lines = [
         "# Admission menu (Chapter 3): methods against the number of types",
         "",
-        f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-        + ", ".join(f"{p} {version(p)}" for p in ("numpy", "cvxpy", "clarabel", "pyomo", "sympy")),
+        "Machine:",
+        *machine(),
+        "",
         f"Median of {args.repeat} solves (after one warm-up), seconds (a shared machine: other jobs were running); `max abs share diff` is the largest share "
         "difference from the closed form; `ironed` says whether the closed form pooled types.",
         "",
@@ -61,21 +57,14 @@ def main(argv=None) -> int:
             method, opts = name, {}
             if name.endswith("/no-polish"):  # the interior-point answer without the KKT polish
                 method, opts = name.split("/")[0], {"polish_kkt": False}
-            p.solve(method, **opts)  # warm-up (imports, compilation)
-            times = []
-            for _ in range(args.repeat):
-                start = time.perf_counter()
-                res = p.solve(method, **opts)
-                times.append(time.perf_counter() - start)
+            t = timed(lambda: p.solve(method, **opts), args.repeat, warmup=1)  # warm-up: imports, compilation
+            res = t.value
             diff = float(np.max(np.abs(res.rows["share"].to_numpy() - ref.rows["share"].to_numpy())))
             label = res.method + (" (no polish)" if opts else "")
-            lines.append(f"| {k} | {ref.extras.get('ironed', False)} | {label} | {statistics.median(times):.4f} "
+            lines.append(f"| {k} | {ref.extras.get('ironed', False)} | {label} | {t.median:.4f} "
                          f"| {diff:.1e} | {res.checks['max_ic_violation']:.1e} |")
             print(lines[-1], flush=True)
-    out = Path(__file__).resolve().parent / "results" / "admission.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text("\n".join(lines) + "\n")
-    print(f"wrote {out}")
+    write(args.out, lines)
     return 0
 
 

@@ -1,6 +1,6 @@
 """Benchmarks of the cooperative-game solutions (ital_opt.coalition); writes results/coalition.md.
 
-    python benchmarks/bench_coalition.py [--repeat 5]
+    python benchmarks/bench_coalition.py [--repeat 5] [--out FILE]
 
 Targets (issue 5): exact Shapley value with 20 players under 5 s; nucleolus with 12 players
 under 10 s.  Times are medians of repeated runs (wall clock, one process).
@@ -8,33 +8,17 @@ under 10 s.  Times are medians of repeated runs (wall clock, one process).
 
 from __future__ import annotations
 
-import argparse
-import os
-import platform
-import statistics
 import sys
-import time
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
+from common import TaskTable, arguments, machine, write
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ital_opt.coalition import games as G  # noqa: E402
 from ital_opt.coalition import solutions as S  # noqa: E402
 from ital_opt.team.closed_form import coalition_welfare  # noqa: E402
-
-OUT = Path(__file__).resolve().parent / "results" / "coalition.md"
-
-
-def median_time(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        value = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), min(times), value
 
 
 def random_game(n, seed):
@@ -46,24 +30,13 @@ def random_game(n, seed):
     return v
 
 
-def machine():
-    pkgs = ", ".join(f"{p} {version(p)}" for p in ("numpy", "scipy", "highspy", "cvxpy"))
-    return (f"{platform.platform()}; {platform.processor() or platform.machine()}; "
-            f"{os.cpu_count()} CPUs; Python {platform.python_version()}; {pkgs}")
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser()
+    parser = arguments("coalition")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
-    rows = []
-
-    def record(task, n, fn, target=None, note=""):
-        med, best, value = median_time(fn, args.repeat)
-        ok = "" if target is None else ("yes" if med < target else "NO")
-        rows.append((task, n, med, best, "" if target is None else f"< {target:g} s", ok, note))
-        print(f"{task:<52} n={n:<3} median {med:8.4f} s  min {best:8.4f} s {ok} {note}", flush=True)
-        return value
+    info = machine()
+    tasks = TaskTable(args.repeat, digits=4)
+    record = tasks.record
 
     v20 = random_game(20, 0)
     phi = record("Shapley value, exact (random game)", 20, lambda: S.shapley(v20), 5.0)
@@ -80,7 +53,7 @@ def main(argv=None):
            lambda: coalition_welfare(a, 1.0, rho, 0.5, 0.2, members))
     est = record("Shapley value, 2000 sampled orderings (bankruptcy)", 20,
                  lambda: S.shapley_sample(bank.worth, 20, 2000, seed=0))
-    rows[-1] = (*rows[-1][:-1], f"max CI half-width {est.halfwidth.max():.3g} (95%)")
+    tasks.note(f"max CI half-width {est.halfwidth.max():.3g} (95%)")
 
     for n in (8, 10, 12):
         v = random_game(n, n)
@@ -117,14 +90,10 @@ def main(argv=None):
         f"Command: `python benchmarks/bench_coalition.py --repeat {args.repeat}` "
         f"(medians of {args.repeat} runs, wall clock).",
         "",
-        f"Machine: {machine()}",
+        "Machine:",
+        *info,
         "",
-        "| task | players | median [s] | min [s] | target | met | note |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for task, n, med, best, target, ok, note in rows:
-        lines.append(f"| {task} | {n} | {med:.4f} | {best:.4f} | {target} | {ok} | {note} |")
-    lines += [
+        *tasks.lines("players"),
         "",
         "The team-derived row times `ital_opt.team.closed_form.coalition_welfare` (the team",
         "engine's vectorised water filling) on all 2^20 coalitions at once.",
@@ -132,11 +101,8 @@ def main(argv=None):
         "Random games: v(S) = (Σ_{i∈S} w_i)^1.2 + U(0, 1) noise with w_i ~ U(1, 10) (seeded).",
         "Every benchmarked nucleolus passes Kohlberg's balancedness criterion; the bankruptcy",
         "nucleolus equals the Talmud rule.",
-        "",
     ]
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text("\n".join(lines))
-    print(f"wrote {OUT}")
+    write(args.out, lines)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Benchmarks of the moral-hazard formulations (ital_opt.moral_hazard); writes results/moral_hazard.md.
 
-    python benchmarks/bench_moral_hazard.py [--repeat 3]
+    python benchmarks/bench_moral_hazard.py [--repeat 3] [--out FILE]
 
 For random instances (Dirichlet outcome rows, costs uniform on [0, 2], values uniform on [0, 20])
 of m actions and n outcomes: the time of each method (all m cost-minimising contracts plus the
@@ -11,23 +11,17 @@ medians of repeated runs (wall clock, one process).
 
 from __future__ import annotations
 
-import argparse
-import os
-import platform
-import statistics
 import sys
-import time
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
+from common import arguments, machine, timed, write
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ital_opt  # noqa: E402
 from ital_opt.moral_hazard.model import MoralHazard  # noqa: E402
 
-OUT = Path(__file__).resolve().parent / "results" / "moral_hazard.md"
 FORMULATIONS = Path(__file__).resolve().parents[1] / "formulations"
 
 
@@ -43,22 +37,11 @@ def instance(m, n, utility, seed):
     return MoralHazard(**spec)
 
 
-def timed(fn, repeat):
-    times, value = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        value = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), value
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser()
+    parser = arguments("moral_hazard")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
-    lines = ["# Moral hazard benchmarks", "",
-             f"platform {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-             + ", ".join(f"{p} {version(p)}" for p in ("numpy", "scipy", "cvxpy", "clarabel", "highspy", "pyomo")),
+    lines = ["# Moral hazard benchmarks", "", "Machine:", *machine(), "",
              f"medians of {args.repeat} runs; command: `python benchmarks/bench_moral_hazard.py --repeat {args.repeat}`",
              "", "## Discrete actions (Grossman–Hart, every action's cheapest contract)", "",
              "| utility | m x n | method | time [s] | worst IC/IR violation | objective gap to cvxpy |",
@@ -70,7 +53,7 @@ def main(argv=None):
             for method in ("cvxpy", "scipy", "pyomo"):
                 if method == "pyomo" and m > 10:
                     continue
-                t, r = timed(lambda: mh.solve(method), args.repeat if method != "pyomo" else 1)
+                t, _, _, r = timed(lambda: mh.solve(method), args.repeat if method != "pyomo" else 1)
                 base = r.objective if base is None else base
                 worst = max(r.checks.get("max_ic_violation", np.inf), r.checks.get("max_ir_violation", np.inf))
                 lines.append(f"| {utility} | {m} x {n} | {r.method} | {t:.3f} | {worst:.1e} | "
@@ -80,12 +63,10 @@ def main(argv=None):
     for name in ("mh_foa_valid", "mh_foa_fails"):
         mh = ital_opt.load(FORMULATIONS / f"{name}.toml")
         for method in ("first-order", "grid"):
-            t, r = timed(lambda: mh.solve(method), 1)
+            t, _, _, r = timed(lambda: mh.solve(method), 1)
             lines.append(f"| {name} | {r.method} | {t:.2f} | {r.objective:.8f} | {r.extras.get('foa_valid', '')} |")
             print(lines[-1], flush=True)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text("\n".join(lines) + "\n")
-    print(f"wrote {OUT}")
+    write(args.out, lines)
 
 
 if __name__ == "__main__":

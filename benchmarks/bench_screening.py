@@ -7,31 +7,25 @@ of repeated runs (wall clock of ``problem.solve``: the method plus the independe
 Multidimensional: a k×k grid of types on [1, 2]², agent θ1q1 + θ2q2, principal −(q1² + q2²)/2,
 solved by all-pairs constraint generation.
 
-    python benchmarks/bench_screening.py [--budget 60] [--quick]
+    python benchmarks/bench_screening.py [--budget 60] [--quick] [--out FILE]
 
-writes benchmarks/results/screening.md.
+writes benchmarks/results/screening.md (or --out).
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import platform
-import statistics
 import sys
 import time
 import warnings
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+from common import arguments, machine, timed, write
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ital_opt.screening import closed_form as cf  # noqa: E402
 from ital_opt.screening.model import Screening  # noqa: E402
-
-OUT = Path(__file__).resolve().parent / "results" / "screening.md"
 
 
 def mussa_rosen(n: int, **kw) -> Screening:
@@ -48,36 +42,6 @@ def grid_problem(k: int) -> Screening:
     )
 
 
-def timed(fn, repeats: int):
-    times, out = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), out
-
-
-def machine_info() -> list[str]:
-    versions = []
-    for pkg in ("numpy", "scipy", "sympy", "cvxpy", "clarabel", "highspy", "pyomo", "pyomo-ripopt", "pandas"):
-        try:
-            versions.append(f"{pkg} {metadata.version(pkg)}")
-        except metadata.PackageNotFoundError:
-            pass
-    try:
-        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        load = "n/a"
-    return [
-        f"- platform: {platform.platform()}",
-        f"- processor: {platform.processor() or platform.machine()}, cpu count: {os.cpu_count()}",
-        f"- python: {platform.python_version()}",
-        f"- packages: {', '.join(versions)}",
-        f"- load average at start (1, 5, 15 min): {load}",
-        f"- date (UTC): {time.strftime('%Y-%m-%d %H:%M', time.gmtime())}",
-    ]
-
-
 def run_ladder(name, sizes, solve, budget, growth, repeats_for, rows, reference=None):
     """Run `solve(n)` on growing sizes while the predicted time stays within `budget`."""
     last = None
@@ -87,7 +51,7 @@ def run_ladder(name, sizes, solve, budget, growth, repeats_for, rows, reference=
             break
         problem = mussa_rosen(n, ic="all-pairs") if name == "cvxpy all pairs" else mussa_rosen(n)
         problem.split, problem.marginal  # sympy work once per expression, not part of the timing
-        seconds, result = timed(lambda: solve(problem), repeats_for(n))
+        seconds, _, _, result = timed(lambda: solve(problem), repeats_for(n))
         err = None
         if reference is not None and result.status == "optimal":
             ref = reference(problem)
@@ -101,10 +65,11 @@ def run_ladder(name, sizes, solve, budget, growth, repeats_for, rows, reference=
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments("screening", description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=60.0, help="seconds per run before a method stops growing")
     parser.add_argument("--quick", action="store_true", help="small sizes only (a smoke test)")
     args = parser.parse_args(argv)
+    info = machine()
     warnings.simplefilter("ignore")
     budget = args.budget
     started = time.perf_counter()
@@ -121,7 +86,7 @@ def main(argv=None):
     for n in big:
         p = mussa_rosen(n)
         p.split, p.marginal
-        seconds, _ = timed(lambda: cf.solve_menu(p), 5)
+        seconds = timed(lambda: cf.solve_menu(p), 5).median
         menu_rows.append((n, seconds))
     run_ladder(
         "cvxpy local", [10, 100, 1_000, 10_000, 30_000][: 3 if args.quick else 5], lambda p: p.solve("cvxpy-local"),
@@ -139,20 +104,18 @@ def main(argv=None):
     # auto versus all pairs at N = 200
     p200 = mussa_rosen(200)
     p200.split, p200.marginal, p200.convexity_reason
-    for _ in range(50):  # warm caches before timing
-        p200.solve()
-    t_auto, r_auto = timed(lambda: p200.solve(), 200)
+    t_auto, _, _, r_auto = timed(lambda: p200.solve(), 200, warmup=50)  # warm caches before timing
     pairs = [r for r in rows if r[0] == "cvxpy all pairs" and r[1] == 200 and r[2] is not None]
     if pairs:
         t_pairs = pairs[0][2]
     else:
-        t_pairs, _ = timed(lambda: mussa_rosen(200, ic="all-pairs").solve("cvxpy", cg=False), 1)
+        t_pairs = timed(lambda: mussa_rosen(200, ic="all-pairs").solve("cvxpy", cg=False), 1).median
 
     multi = []
     for k in [5, 10, 20, 30, 40, 50][: 3 if args.quick else 6]:
         problem = grid_problem(k)
         problem.split, problem.convexity_reason
-        seconds, result = timed(lambda: problem.solve("cvxpy"), 1)
+        seconds, _, _, result = timed(lambda: problem.solve("cvxpy"), 1)
         multi.append((k * k, seconds, result))
         print(f"multidim N={k * k} {seconds:.2f} s {result.extras} {result.checks}", flush=True)
         if seconds > budget:
@@ -161,7 +124,7 @@ def main(argv=None):
     total = time.perf_counter() - started
     lines = ["# Screening benchmarks", "", "Command: `python benchmarks/bench_screening.py`"
              + (" --quick" if args.quick else "") + f" (budget {budget:.0f} s per run; total {total:.0f} s).", ""]
-    lines += ["## Machine", ""] + machine_info() + [""]
+    lines += ["## Machine", "", *info, ""]
     lines += [
         "## One-dimensional types: Mussa–Rosen, N equally likely types on [1, 2]",
         "",
@@ -215,9 +178,8 @@ def main(argv=None):
     lines += targets
     lines.append("")
     lines.append("Timings were taken on a shared machine (see the load average above); other jobs inflate them.")
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text("\n".join(lines) + "\n")
-    print(f"wrote {OUT} in {total:.0f} s")
+    print(f"total {total:.0f} s")
+    write(args.out, lines)
 
 
 if __name__ == "__main__":

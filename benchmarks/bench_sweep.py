@@ -9,16 +9,12 @@ machine's load average (other work on the machine slows the numbers down).
 
 from __future__ import annotations
 
-import argparse
-import os
-import platform
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from common import arguments, machine, timed, write
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -33,43 +29,13 @@ SCREEN10 = {"kind": "screening", "theta": np.linspace(1, 2, 10).tolist(), "prob"
             "agent": "theta*q", "principal": "-q**2/2", "outside": [0.0] * 10}
 
 
-def timed(fn, repeat):
-    times, out = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times, out
-
-
-def machine() -> str:
-    import cvxpy
-    import pandas
-    import pyarrow
-
-    try:
-        import clarabel
-
-        clarabel_v = clarabel.__version__
-    except Exception:  # noqa: BLE001
-        clarabel_v = "?"
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
-    return (f"- platform: {platform.platform()}\n- cpus available: {cpus}\n- python {platform.python_version()}, "
-            f"numpy {np.__version__}, pandas {pandas.__version__}, pyarrow {pyarrow.__version__}, "
-            f"cvxpy {cvxpy.__version__}, clarabel {clarabel_v}\n"
-            f"- load average at the start (1, 5, 15 min): {', '.join(f'{x:.2f}' for x in load)}")
-
-
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser()
+    ap = arguments("sweep")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "sweep.md"))
     args = ap.parse_args(argv)
-    info = machine()
-    lines = ["# Sweep benchmarks", "", "Command: `python benchmarks/bench_sweep.py --repeat "
-             f"{args.repeat}`", "", info, "", "| case | points | lines | median [s] | runs [s] | target |",
-             "|---|---|---|---|---|---|"]
+    lines = ["# Sweep benchmarks", "", f"Command: `python benchmarks/bench_sweep.py --repeat {args.repeat}`", "",
+             "Machine:", *machine(), "",
+             "| case | points | lines | median [s] | runs [s] | target |", "|---|---|---|---|---|---|"]
 
     def row(case, points, n_lines, med, runs, target):
         text = f"| {case} | {points:,} | {n_lines:,} | **{med:.2f}** | {', '.join(f'{t:.2f}' for t in runs)} | {target} |"
@@ -81,17 +47,17 @@ def main(argv=None) -> int:
     grid = {"outside[1]": np.linspace(0.0, 0.9, 1000), "prob[1]": np.linspace(0.05, 0.95, 100)}
     derive = {"prob[0]": "1 - prob_1"}
     sweep(adm, {"outside[1]": [0.0, 0.1]})  # imports
-    med, runs, table = timed(lambda: sweep(adm, grid, derive=derive), args.repeat)
+    med, _, runs, table = timed(lambda: sweep(adm, grid, derive=derive), args.repeat)
     assert set(table["method"]) == {"closed-form"}
     row("admission, 2 types (regimes I–IV), vectorised closed form, in memory", 100_000, len(table), med, runs, "< 2 s")
     with tempfile.TemporaryDirectory() as tmp:
-        med, runs, table = timed(lambda: sweep(adm, grid, derive=derive, out=Path(tmp) / "s.parquet"), args.repeat)
+        med, _, runs, table = timed(lambda: sweep(adm, grid, derive=derive, out=Path(tmp) / "s.parquet"), args.repeat)
         row("same, written to Parquet", 100_000, len(table), med, runs, "< 2 s")
-        med, runs, table = timed(lambda: sweep(adm, grid, derive=derive, out=Path(tmp) / "s.csv"), args.repeat)
+        med, _, runs, table = timed(lambda: sweep(adm, grid, derive=derive, out=Path(tmp) / "s.csv"), args.repeat)
         row("same, written to CSV (journaled, resumable)", 100_000, len(table), med, runs, "")
     team = ital_opt.load({**EX41, "shares": "welfare"})
     tgrid = {"omega": np.linspace(0.0, 1.0, 1000), "rho[1]": np.linspace(0.5, 5.0, 100)}
-    med, runs, table = timed(lambda: sweep(team, tgrid), args.repeat)
+    med, _, runs, table = timed(lambda: sweep(team, tgrid), args.repeat)
     assert set(table["method"]) == {"closed-form"}
     row("team (2 members, welfare shares, water filling), vectorised closed form", 100_000, len(table), med, runs, "< 2 s")
 
@@ -99,13 +65,13 @@ def main(argv=None) -> int:
     scr = ital_opt.load(SCREEN10)
     sgrid = {"prob[9]": np.linspace(0.02, 0.18, 50), "outside[0]": np.linspace(0.0, 0.2, 40)}
     sderive = {"prob[0]": "0.2 - prob_9"}
-    med, runs, table = timed(lambda: sweep(scr, sgrid, derive=sderive, method="cvxpy", workers=2), args.repeat)
+    med, _, runs, table = timed(lambda: sweep(scr, sgrid, derive=sderive, method="cvxpy", workers=2), args.repeat)
     assert (table["status"] == "optimal").all() and len(table) == 20_000
     row(f"screening, 10 types, `method=\"cvxpy\"` (all-pairs QP built once per worker, Clarabel; "
         f"{table['method'].iloc[0]}), 2 processes", 2_000, len(table), med, runs, "< 10 s")
     # the same points solved one by one through the kind's own cvxpy method (a sample)
     small = {"prob[9]": np.linspace(0.02, 0.18, 10), "outside[0]": [0.0, 0.2]}
-    med, runs, table = timed(lambda: _per_point(scr, small, sderive), 1)
+    med, _, runs, table = timed(lambda: _per_point(scr, small, sderive), 1)
     row("for comparison: 20 points, each `problem.replace(...).solve(\"cvxpy\")` (model rebuilt per point), 2 processes",
         20, len(table), med, runs, f"≈ {med / 20 * 2000:.0f} s per 2,000")
 
@@ -113,9 +79,7 @@ def main(argv=None) -> int:
               "writing the file.  The numerical sweep builds the all-pairs program once per worker process and "
               "only updates the prior/outside-option data at each point (`ital_opt/sweep/parametric.py`); its "
               "answers are compared with the kind's own solve in `tests/test_sweep.py`.", ""]
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(lines) + "\n")
-    print(f"wrote {args.out}")
+    write(args.out, lines)
     return 0
 
 

@@ -1,6 +1,6 @@
 """Benchmarks of the team engine (ital_opt.team); writes results/team.md.
 
-    python benchmarks/bench_team.py [--repeat 5]
+    python benchmarks/bench_team.py [--repeat 5] [--out FILE]
 
 Targets (issue 4): LEN closed form with n = 10^4 under 10 ms; the cvxpy welfare QP with
 n = 10^4 under 1 s; a general NLP (non-quadratic cost, pyomo KKT formulation) with its
@@ -10,63 +10,25 @@ one process, after one warm-up run).
 
 from __future__ import annotations
 
-import argparse
-import os
-import platform
-import statistics
 import sys
-import time
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
+from common import TaskTable, arguments, machine, write
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ital_opt.team import closed_form, equilibrium  # noqa: E402
 from ital_opt.team.model import Team  # noqa: E402
 
-OUT = Path(__file__).resolve().parent / "results" / "team.md"
-
-
-def median_time(fn, repeat):
-    fn()  # warm-up: imports, solver start-up
-    times, value = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        value = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), min(times), value
-
-
-def _version(name):
-    try:
-        return version(name)
-    except Exception:
-        return "not installed"
-
-
-def machine():
-    names = ("numpy", "scipy", "sympy", "cvxpy", "clarabel", "pyomo", "pyomo-ripopt", "cyipopt-wheels")
-    pkgs = ", ".join(f"{p} {_version(p)}" for p in names)
-    return (
-        f"{platform.platform()}; {platform.processor() or platform.machine()}; "
-        f"{os.cpu_count()} CPUs; Python {platform.python_version()}; {pkgs}"
-    )
-
 
 def main(argv=None):
-    parser = argparse.ArgumentParser()
+    parser = arguments("team")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
-    rows = []
-
-    def record(task, n, fn, target=None, note=""):
-        med, best, value = median_time(fn, args.repeat)
-        ok = "" if target is None else ("yes" if med < target else "NO")
-        rows.append((task, n, med, best, "" if target is None else f"< {target:g} s", ok, note))
-        print(f"{task:<60} n={n:<6} median {med:9.5f} s  min {best:9.5f} s {ok} {note}", flush=True)
-        return value
+    info = machine()
+    tasks = TaskTable(args.repeat, warmup=1, digits=5)  # warm-up: imports, solver start-up
+    record = tasks.record
 
     big = Team.random(10_000, 0, omega=0.2)
     a, c, rho, s2 = big.a, big.c, big.rho, big.sigma2
@@ -91,15 +53,15 @@ def main(argv=None):
     general = Team.random(1_000, 1, omega=0.2, cost="c*e**2/2 + c*e**4/4")
     res = record("general NLP (quartic cost): Ipopt via cyipopt + certificate", 1_000,
                  lambda: general.solve("ipopt"), 5.0)
-    rows[-1] = (*rows[-1][:-1], f"max_deviation_gain {res.checks['max_deviation_gain']:.1e}, status {res.status}")
+    tasks.note(f"max_deviation_gain {res.checks['max_deviation_gain']:.1e}, status {res.status}")
     small = Team.random(200, 1, omega=0.2, cost="c*e**2/2 + c*e**4/4")
     nlp = record("same model, n = 200: pyomo NL + bundled ripopt + certificate", 200, lambda: small.solve("pyomo"))
     ref = small.solve("ipopt")
-    rows[-1] = (*rows[-1][:-1], f"max abs(β_pyomo − β_ipopt) = {np.max(np.abs(nlp.rows['share'] - ref.rows['share'])):.1e}")
+    tasks.note(f"max abs(β_pyomo − β_ipopt) = {np.max(np.abs(nlp.rows['share'] - ref.rows['share'])):.1e}")
     lenp = Team.random(200, 1, omega=0.2)
     lres = record("LEN team through pyomo (KKT NLP, ripopt) + certificate", 200, lambda: lenp.solve("pyomo"))
     cf = lenp.solve("closed-form")
-    rows[-1] = (*rows[-1][:-1], f"max abs(β_pyomo − β_closed) = {np.max(np.abs(lres.rows['share'] - cf.rows['share'])):.1e}")
+    tasks.note(f"max abs(β_pyomo − β_closed) = {np.max(np.abs(lres.rows['share'] - cf.rows['share'])):.1e}")
     cd = Team(a=[1.0, 1.0], rho=[1.0, 2.0], sigma2=0.5, production="2*e1**0.5*e2**0.5")
     record("Cobb-Douglas pair: pyomo KKT + scipy certificate", 2, lambda: cd.solve())
     weighted = Team.random(6, 3, shares="weighted", **{"lambda": [0.1, 0.2, 0.3, 0.1, 0.1, 0.2]})
@@ -111,14 +73,10 @@ def main(argv=None):
         f"Command: `python benchmarks/bench_team.py --repeat {args.repeat}` "
         f"(medians of {args.repeat} runs after one warm-up, wall clock).",
         "",
-        f"Machine: {machine()}",
+        "Machine:",
+        *info,
         "",
-        "| task | members | median [s] | min [s] | target | met | note |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for task, n, med, best, target, ok, note in rows:
-        lines.append(f"| {task} | {n} | {med:.5f} | {best:.5f} | {target} | {ok} | {note} |")
-    lines += [
+        *tasks.lines("members"),
         "",
         f"Random teams (`Team.random`, seeded): a, c ~ U(0.5, 2), ρ ~ U(0.2, 3); in the n = 10^4 team "
         f"{zero} members get a zero share.  The general NLP uses the default linear output with the "
@@ -128,8 +86,7 @@ def main(argv=None):
         "pyomo route through the bundled ripopt scales about quadratically in n on this model "
         "(18 iterations take ~30 s at n = 1,000), so it is timed at n = 200.",
     ]
-    OUT.write_text("\n".join(lines) + "\n")
-    print(f"wrote {OUT}")
+    write(args.out, lines)
 
 
 if __name__ == "__main__":
