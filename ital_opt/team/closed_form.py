@@ -5,17 +5,26 @@ risk aversion ρ_i, linear sharing rule s_i(π) = α_i + β_i π.  Shorthands A_
 R_i = ρ_i σ², B = Σβ_j (B = 1 under budget balance; B ≤ 1 with a budget breaker, who keeps
 (1 − B)π and makes no effort).
 
+Knowledge sharing (BOOK.md §3, the extension): a second input k_i ≥ 0 per member with marginal
+output g_i and cost d_i k_i²/2, so π = Σ_j (a_j e_j + g_j k_j) + ε.  Member i's effort-stage
+objective m_i E[π] − c_i e_i²/2 − d_i k_i²/2 is separable in (e_i, k_i): k_i = g_i m_i / d_i
+beside e_i = a_i m_i / c_i, and every formula below holds with A_i = a_i²/c_i replaced by the
+effective productivity A_i = a_i²/c_i + g_i²/d_i (both inputs contribute A m to output and
+A m²/2 to cost).  The functions take ``g`` (default 0: no knowledge input) and ``d`` (default 1)
+as keywords and fold them into A in :func:`shorthands`, so there is one formula for each.
+
 * Mutual concern (reading A): member i maximises CE_i + ω Σ_{j≠i} CE_j, so its effort responds
   to m_i = β_i + ω(B − β_i) (= ω + (1 − ω)β_i when B = 1) and the Nash efforts are
   e_i = a_i m_i / c_i (free riding when m_i < 1).
-* Certainty equivalents CE_i = α_i + β_i E[π] − A_i m_i²/2 − R_i β_i²/2 with E[π] = Σ_j A_j m_j.
+* Certainty equivalents CE_i = α_i + β_i E[π] − A_i m_i²/2 − R_i β_i²/2 with E[π] = Σ_j A_j m_j
+  (A_i m_i²/2 = c_i e_i²/2 + d_i k_i²/2 is member i's cost at the Nash inputs).
 * Total welfare (members and, when present, the budget breaker's expected (1 − B)E[π]):
   TW = Σ_j [A_j(m_j − m_j²/2) − R_j β_j²/2]   (α only redistributes).
 * Welfare-maximising shares on the simplex (budget balance): with k = (1 − ω)² and
   D_j = kA_j + R_j the KKT conditions give β_j = max(0, (kA_j − μ)/D_j) with μ chosen so that
   Σβ_j = 1 — water filling over the members ranked by kA_j.  With a budget breaker and ω = 0 the
   same formula holds with Σβ_j ≤ 1 and μ ≥ 0.
-* First best (efforts contractible): e_i = a_i/c_i and risk shared efficiently,
+* First best (inputs contractible): e_i = a_i/c_i, k_i = g_i/d_i and risk shared efficiently,
   TW_FB = ΣA_j/2 − 1/(2Σ_j 1/R_j) under budget balance, ΣA_j/2 with a risk-neutral breaker.
 
 Every function is a small pure function over numpy arrays; the last axis indexes members.
@@ -29,6 +38,7 @@ __all__ = [
     "shorthands",
     "concern",
     "efforts",
+    "knowledge",
     "expected_output",
     "certainty_equivalents",
     "total_welfare",
@@ -40,10 +50,11 @@ __all__ = [
 ]
 
 
-def shorthands(a, c, rho, sigma2):
-    """A_i = a_i²/c_i (productivity) and R_i = ρ_i σ² (risk cost)."""
+def shorthands(a, c, rho, sigma2, g=0.0, d=1.0):
+    """A_i = a_i²/c_i + g_i²/d_i (productivity of both inputs) and R_i = ρ_i σ² (risk cost)."""
     a, c, rho = np.asarray(a, float), np.asarray(c, float), np.asarray(rho, float)
-    return a * a / c, rho * sigma2
+    g, d = np.asarray(g, float), np.asarray(d, float)
+    return a * a / c + g * g / d, rho * sigma2
 
 
 def concern(beta, omega, budget_breaker=False):
@@ -58,22 +69,34 @@ def efforts(a, c, beta, omega=0.0, budget_breaker=False):
     return np.asarray(a, float) * concern(beta, omega, budget_breaker) / np.asarray(c, float)
 
 
-def expected_output(a, c, beta, omega=0.0, budget_breaker=False):
-    """E[π] = Σ_j a_j e_j = Σ_j A_j m_j."""
-    return np.sum(np.asarray(a, float) * efforts(a, c, beta, omega, budget_breaker), axis=-1)
+def knowledge(g, d, beta, omega=0.0, budget_breaker=False):
+    """Nash knowledge sharing k_i = g_i m_i / d_i (the same response as effort, with g and d)."""
+    return efforts(g, d, beta, omega, budget_breaker)
 
 
-def certainty_equivalents(a, c, rho, sigma2, beta, omega=0.0, alpha=0.0, budget_breaker=False):
-    """CE_i = α_i + β_i E[π] − c_i e_i²/2 − ρ_i σ² β_i²/2."""
-    beta = np.asarray(beta, float)
+def expected_output(a, c, beta, omega=0.0, budget_breaker=False, g=0.0, d=1.0):
+    """E[π] = Σ_j (a_j e_j + g_j k_j) = Σ_j A_j m_j."""
+    return np.sum(_output_terms(a, c, beta, omega, budget_breaker, g, d)[0], axis=-1)
+
+
+def _output_terms(a, c, beta, omega, budget_breaker, g, d):
+    """Each member's contribution a_i e_i + g_i k_i to E[π] and its cost c_i e_i²/2 + d_i k_i²/2."""
     e = efforts(a, c, beta, omega, budget_breaker)
-    out = np.sum(np.asarray(a, float) * e, axis=-1, keepdims=True)
-    return alpha + beta * out - np.asarray(c, float) * e * e / 2 - np.asarray(rho, float) * sigma2 * beta**2 / 2
+    k = knowledge(g, d, beta, omega, budget_breaker)
+    a, c, g, d = (np.asarray(x, float) for x in (a, c, g, d))
+    return a * e + g * k, c * e * e / 2 + d * k * k / 2
 
 
-def total_welfare(a, c, rho, sigma2, beta, omega=0.0, budget_breaker=False):
+def certainty_equivalents(a, c, rho, sigma2, beta, omega=0.0, alpha=0.0, budget_breaker=False, g=0.0, d=1.0):
+    """CE_i = α_i + β_i E[π] − c_i e_i²/2 − d_i k_i²/2 − ρ_i σ² β_i²/2."""
+    beta = np.asarray(beta, float)
+    out, cost = _output_terms(a, c, beta, omega, budget_breaker, g, d)
+    return alpha + beta * np.sum(out, axis=-1, keepdims=True) - cost - np.asarray(rho, float) * sigma2 * beta**2 / 2
+
+
+def total_welfare(a, c, rho, sigma2, beta, omega=0.0, budget_breaker=False, g=0.0, d=1.0):
     """TW = Σ_j [A_j(m_j − m_j²/2) − R_j β_j²/2] (including a budget breaker's expected income)."""
-    A, R = shorthands(a, c, rho, sigma2)
+    A, R = shorthands(a, c, rho, sigma2, g, d)
     beta = np.asarray(beta, float)
     m = concern(beta, omega, budget_breaker)
     return np.sum(A * (m - m * m / 2) - R * beta**2 / 2, axis=-1)
@@ -107,13 +130,13 @@ def _water_fill(kA, D, mask, equality=True):
     return beta, mu[..., 0]
 
 
-def welfare_shares(a, c, rho, sigma2, omega=0.0, budget_breaker=False):
+def welfare_shares(a, c, rho, sigma2, omega=0.0, budget_breaker=False, g=0.0, d=1.0):
     """Welfare-maximising shares by water filling (BOOK.md §3, stage 1); returns (β, μ).
 
     Budget balance: any ω ∈ [0, 1] (D_j > 0 needed: ρ_j σ² > 0 when ω = 1).  Budget breaker:
     ω = 0 only (otherwise the members' shares are coupled through B; use the QP).
     """
-    A, R = shorthands(a, c, rho, sigma2)
+    A, R = shorthands(a, c, rho, sigma2, g, d)
     if budget_breaker and omega != 0:
         raise ValueError("the water-filling form with a budget breaker needs omega = 0")
     k = (1.0 - omega) ** 2
@@ -123,9 +146,9 @@ def welfare_shares(a, c, rho, sigma2, omega=0.0, budget_breaker=False):
     return _water_fill(k * A, D, np.ones(np.shape(A), bool), equality=not budget_breaker)
 
 
-def first_best_welfare(a, c, rho, sigma2, budget_breaker=False):
+def first_best_welfare(a, c, rho, sigma2, budget_breaker=False, g=0.0, d=1.0):
     """TW_FB = ΣA/2 − 1/(2Σ 1/R) (budget balance) or ΣA/2 (risk-neutral budget breaker)."""
-    A, R = shorthands(a, c, rho, sigma2)
+    A, R = shorthands(a, c, rho, sigma2, g, d)
     total = np.sum(A, axis=-1) / 2
     if budget_breaker:
         return total
@@ -134,7 +157,7 @@ def first_best_welfare(a, c, rho, sigma2, budget_breaker=False):
     return total - 1.0 / (2 * np.sum(1.0 / R, axis=-1))
 
 
-def weighted_shares_pair(a, c, rho, sigma2, lam, omega=0.0, alpha=0.0):
+def weighted_shares_pair(a, c, rho, sigma2, lam, omega=0.0, alpha=0.0, g=0.0, d=1.0):
     """β maximising λ_1 CE_1 + λ_2 CE_2 for two budget-balanced members (reading B).
 
     The weighted welfare is a quadratic in β_1 on [0, 1]; it is evaluated exactly through three
@@ -142,14 +165,14 @@ def weighted_shares_pair(a, c, rho, sigma2, lam, omega=0.0, alpha=0.0):
     """
     grid = np.array([0.0, 0.5, 1.0])
     betas = np.stack([grid, 1 - grid], -1)
-    values = certainty_equivalents(a, c, rho, sigma2, betas, omega, alpha) @ np.asarray(lam, float)
+    values = certainty_equivalents(a, c, rho, sigma2, betas, omega, alpha, g=g, d=d) @ np.asarray(lam, float)
     b1 = _argmax_quadratic(grid, values)
     return np.array([b1, 1 - b1])
 
 
-def preferred_share(a, c, rho, sigma2, member=0, omega=0.0):
+def preferred_share(a, c, rho, sigma2, member=0, omega=0.0, g=0.0, d=1.0):
     """The share member `member` (0 or 1) of a two-member team would choose for itself (α = 0)."""
-    return float(weighted_shares_pair(a, c, rho, sigma2, np.eye(2)[member], omega)[member])
+    return float(weighted_shares_pair(a, c, rho, sigma2, np.eye(2)[member], omega, g=g, d=d)[member])
 
 
 def _argmax_quadratic(x, y):
@@ -164,20 +187,21 @@ def _argmax_quadratic(x, y):
     return candidates[int(np.argmax(values))]
 
 
-def coalition_welfare(a, c, rho, sigma2, omega, members, chunk=1 << 15):
+def coalition_welfare(a, c, rho, sigma2, omega, members, chunk=1 << 15, g=0.0, d=1.0):
     """Total welfare of the LEN team restricted to each coalition, at welfare-maximising shares.
 
     ``members`` is a boolean matrix (coalitions × n): row S marks the members of coalition S; the
-    coalition shares its own output on its own simplex (budget balance).  Returns a vector of
-    TW(S); the empty coalition is worth 0.  Vectorised: the members are ranked by kA_j once, and
-    the rows are processed in chunks of `chunk` coalitions.
+    coalition shares its own output on its own simplex (budget balance); ``g``, ``d`` are the
+    knowledge inputs, folded into A.  Returns a vector of TW(S); the empty coalition is worth 0.
+    Vectorised: the members are ranked by kA_j once, and the rows are processed in chunks of
+    `chunk` coalitions.
     """
     members = np.atleast_2d(np.asarray(members, bool))
     n = members.shape[-1]
     a = np.broadcast_to(np.asarray(a, float), (n,))
     c = np.broadcast_to(np.asarray(c, float), (n,))
     rho = np.broadcast_to(np.asarray(rho, float), (n,))
-    A, R = shorthands(a, c, rho, sigma2)
+    A, R = shorthands(a, c, rho, sigma2, g, d)
     k = (1.0 - omega) ** 2
     D = k * A + R
     order = np.argsort(-k * A, kind="stable")
