@@ -10,7 +10,7 @@ this shortcut applied; tests compare both paths.
   g = ū_H − ū_L; K types with a common outside option — the second best
   β_k = φ_k/[φ_k + r + (P_k⁺/p_k)(φ_{k+1} − φ_k)], u_1 = ū, u_{k+1} = u_k + β_k²Δ_k, at the
   points where these shares are non-decreasing (else ironing: solved per point).
-* team (BOOK.md §3, LEN, budget balanced, default production and cost): efforts
+* team (BOOK.md §3, LEN, budget balanced, default production and cost, no knowledge inputs): efforts
   e_i = a_i m_i / c_i, m_i = ω + (1−ω)β_i, CE_i = α_i + β_i E[π] − c_i e_i²/2 − R_iβ_i²/2, with
   β either the explicit ``shares`` or the welfare-maximising water-filling
   β_j = max(0, (kA_j − μ)/D_j), k = (1−ω)², D_j = kA_j + R_j, Σβ = 1.
@@ -214,6 +214,8 @@ def team(problem, points: pd.DataFrame) -> pd.DataFrame | None:
     spec = problem.spec
     mode = problem.mode
     if not _varies_only(points, TEAM_FIELDS) or not problem.is_len or problem.budget_breaker:
+        return None
+    if problem.knowledge:  # the knowledge-sharing input (g, d) is left to the per-point solves
         return None
     if mode not in ("welfare", "given") or problem.n < 2:
         return None

@@ -2,20 +2,31 @@
 
 Members choose efforts in a Nash equilibrium given a linear sharing rule (α_i + β_i π); the
 rule's shares β are chosen by total welfare, by weighted welfare Σλ_i CE_i (reading B), by
-asymmetric Nash bargaining, or given.  Methods, in order of preference:
+asymmetric Nash bargaining, or given.
 
-* ``closed-form`` — LEN forms only: e_i = a_i m_i/c_i, water-filling welfare shares, the exact
-  one-dimensional optimum of weighted welfare for two members;
+Knowledge sharing (BOOK.md §3, the extension): with ``g`` given, or knowledge inputs k1..kn
+named in ``production``, each member also chooses k_i ≥ 0 at cost K_i(k_i) (default
+d_i k_i²/2, or ``knowledge_cost`` in k, d); default output π = Σ a_j e_j + Σ g_j k_j + ε.  Member
+i's effort-stage objective is m_i f(e, k) − C_i(e_i) − K_i(k_i).  In the LEN case k_i = g_i m_i/d_i
+and every closed form holds with A_i = a_i²/c_i replaced by A_i + g_i²/d_i.  Without knowledge
+inputs the model, its methods and its result columns are exactly those of the one-input team.
+
+Methods, in order of preference:
+
+* ``closed-form`` — LEN forms only: e_i = a_i m_i/c_i (k_i = g_i m_i/d_i), water-filling welfare
+  shares, the exact one-dimensional optimum of weighted welfare for two members;
 * ``cvxpy`` — LEN forms only: the welfare QP, the weighted QP and the Nash-bargaining log program
   when they are concave (CLARABEL);
 * ``ipopt`` — linear output with a general cost expression (separable members), welfare or given
-  shares: Ipopt through cyipopt with exact sparse derivatives (:mod:`separable`), for large teams;
-* ``pyomo`` — any production and cost expressions: efforts with every member's KKT conditions as
+  shares, no knowledge inputs: Ipopt through cyipopt with exact sparse derivatives
+  (:mod:`separable`), for large teams;
+* ``pyomo`` — any production and cost expressions: inputs with every member's KKT conditions as
   constraints of an NLP (Ipopt or the bundled ripopt), run from several starting points where the
   objective need not be concave (local optima are reported as such).
 
 Every answer is certified by :func:`equilibrium.deviation_gains` (each member's own best
-response, searched in one dimension), budget balance and IR checks computed from the numbers.
+response over its own inputs: one-dimensional searches, or a joint (e_i, k_i) search when a
+production expression couples them), budget balance and IR checks computed from the numbers.
 """
 
 from __future__ import annotations
@@ -35,7 +46,7 @@ class Team(Problem):
     """A team of n members sharing output; see the module docstring."""
 
     kind = "team"
-    compare = ("share", "effort", "ce")
+    compare = ("share", "effort", "knowledge", "ce")
 
     # -- reading ----------------------------------------------------------------------------------
     def _read(self, r) -> None:
@@ -77,15 +88,40 @@ class Team(Problem):
         self.disagreement = r.vector("disagreement", n, None, broadcast=True)
         if self.disagreement is None:
             self.disagreement = default_d
-        self.production = r.expression("production", {f"e{i + 1}" for i in range(n)}, None)
+        names = {f"{v}{i + 1}" for v in "ek" for i in range(n)}
+        self.production = r.expression("production", names, None)
         self.cost = r.expression("cost", {"e", "c"}, None)
+        self._read_knowledge(r)
         # local NLP starting points: one where the problem is concave or given, several elsewhere
         concave = self.mode == "given" or (self.mode == "welfare" and self.is_len)
         self.starts = r.integer("starts", 1 if concave or n > 50 else min(max(4, 2 * n), 16), lo=1)
 
+    def _read_knowledge(self, r) -> None:
+        """g, d, knowledge_cost: the knowledge-sharing inputs (BOOK.md §3, the extension).
+
+        Knowledge inputs exist when ``g`` is given (with the default linear output) or when the
+        production expression names some k_i.  ``d`` and ``knowledge_cost`` describe them and are
+        refused without them; ``g`` is refused beside a production expression, which must then
+        write the knowledge inputs itself.
+        """
+        n = self.n
+        named = self.production is not None and any(name.startswith("k") for name in self.production.names)
+        if self.production is not None and r.has("g"):
+            raise r.error("g", "is the marginal output of knowledge in the default linear output; with a "
+                          "production expression write the knowledge inputs k1..kn into production instead")
+        self.knowledge = named or r.has("g")
+        if not self.knowledge:
+            for name in ("d", "knowledge_cost"):
+                if r.has(name):
+                    raise r.error(name, "describes knowledge inputs, but there are none: give g (marginal "
+                                  "output of knowledge) or name k1..kn in production")
+        self.g = r.vector("g", n, 0.0, broadcast=True, nonneg=True)
+        self.d = r.vector("d", n, 1.0, broadcast=True, positive=True)
+        self.knowledge_cost = r.expression("knowledge_cost", {"k", "d"}, None)
+
     @staticmethod
     def _size(r) -> int:
-        for name in ("a", "c", "rho", "shares", "lambda", "members", "alpha", "outside"):
+        for name in ("a", "c", "rho", "g", "d", "shares", "lambda", "members", "alpha", "outside"):
             value = r.data.get(name)
             if isinstance(value, (list, tuple, np.ndarray)):
                 return len(value)
@@ -93,7 +129,8 @@ class Team(Problem):
 
     @property
     def is_len(self) -> bool:
-        return self.production is None and self.cost is None
+        """Linear output and quadratic costs (of effort and, if present, knowledge)."""
+        return self.production is None and self.cost is None and self.knowledge_cost is None
 
     # -- methods ----------------------------------------------------------------------------------
     def methods(self) -> list[Method]:
@@ -108,17 +145,18 @@ class Team(Problem):
     def check(self, result: Result) -> dict[str, float]:
         beta = result.rows["share"].to_numpy(float)
         e = result.rows["effort"].to_numpy(float)
-        ce = equilibrium.certainty_equivalents(self, beta, e)
+        k = result.rows["knowledge"].to_numpy(float) if self.knowledge else None
+        ce = equilibrium.certainty_equivalents(self, beta, e, k)
         total = beta.sum()
         budget = max(0.0, total - 1) if self.budget_breaker else abs(total - 1)
         if not self.budget_breaker:
             budget = max(budget, abs(self.alpha.sum()))
         checks = {
-            "max_deviation_gain": float(equilibrium.deviation_gains(self, beta, e).max()),
+            "max_deviation_gain": float(equilibrium.deviation_gains(self, beta, e, k).max()),
             "budget_balance_violation": float(budget),
             "share_bound_violation": float(max(0.0, -beta.min())),
             "ce_error": float(np.max(np.abs(ce - result.rows["ce"].to_numpy(float)))),
-            "objective_error": abs(float(result.objective) - equilibrium.total_welfare(self, beta, e)),
+            "objective_error": abs(float(result.objective) - equilibrium.total_welfare(self, beta, e, k)),
         }
         if self.outside is not None:
             checks["max_ir_violation"] = float(max(0.0, np.max(self.outside - ce)))
@@ -139,19 +177,22 @@ class Team(Problem):
         return cls(**spec)
 
     def vectors(self, result: Result) -> dict[str, np.ndarray]:
-        """The member columns of a result as numpy arrays (share, effort, ce, alpha)."""
-        return {k: result.rows[k].to_numpy(float) for k in ("share", "effort", "ce", "alpha")}
+        """The member columns of a result as numpy arrays (share, effort, [knowledge,] ce, alpha)."""
+        columns = ("share", "effort", "knowledge", "ce", "alpha")
+        return {k: result.rows[k].to_numpy(float) for k in columns if k in result.rows}
 
     def first_best(self) -> float:
-        """First-best welfare: contractible efforts and efficient risk sharing."""
+        """First-best welfare: contractible inputs and efficient risk sharing."""
         risk = 0.0
         R = self.rho * self.sigma2
         if not self.budget_breaker and np.all(R > 0):
             risk = 1.0 / (2 * np.sum(1.0 / R))
-        if self.production is None and self.cost is None:
-            return float(np.sum(self.a**2 / self.c) / 2 - risk)
-        if self.production is None:  # separable: each member's a_i e − C_i(e), maximised in 1-D
-            return float(np.sum(equilibrium.separable_best(self, 1.0, np.ones(self.n))) - risk)
+        if self.is_len:
+            A, _ = closed_form.shorthands(self.a, self.c, self.rho, self.sigma2, self.g, self.d)
+            return float(np.sum(A) / 2 - risk)
+        if self.production is None:  # separable: each member's a_i e − C_i(e) (+ g_i k − K_i(k)) in 1-D
+            best = [equilibrium.separable_best(self, 1.0, np.ones(self.n), kind=x) for x in equilibrium.inputs(self)]
+            return float(np.sum(best) - risk)
         return _first_best_nlp(self) - risk
 
 
@@ -162,9 +203,12 @@ def _first_best_nlp(team) -> float:
     from ..backends import solve_pyomo
 
     model = pyo.ConcreteModel()
-    model.e = pyo.Var(range(team.n), domain=pyo.NonNegativeReals, initialize=1.0)
-    f = equilibrium.production_pyomo(team, model.e)
-    cost = sum(equilibrium.cost_pyomo(team, i, model.e[i]) for i in range(team.n))
+    x = {}
+    for kind in equilibrium.inputs(team):  # first best over every input: (e) or (e, k)
+        x[kind] = pyo.Var(range(team.n), domain=pyo.NonNegativeReals, initialize=1.0)
+        model.add_component(kind.var, x[kind])
+    f = equilibrium.production_pyomo(team, model.e, x.get(equilibrium.KNOWLEDGE))
+    cost = sum(equilibrium.cost_pyomo(team, i, var[i], kind) for kind, var in x.items() for i in range(team.n))
     model.obj = pyo.Objective(expr=f - cost, sense=pyo.maximize)
     status, _, _ = solve_pyomo(model)
     if status != "optimal":
@@ -172,18 +216,22 @@ def _first_best_nlp(team) -> float:
     return float(pyo.value(model.obj))
 
 
-def _result(team, beta, e, status, method, *, local=False, extras=None, message="") -> Result:
+def _result(team, beta, e, status, method, *, k=None, local=False, extras=None, message="") -> Result:
+    """The result at shares β, efforts e and (for a team with knowledge inputs) knowledge k."""
     if beta is None or status != "optimal":
         return Result(status=status, method=method, local=local, message=message or "no solution")
     beta = np.clip(np.asarray(beta, float), 0.0, None)
     e = np.asarray(e, float)
-    ce = equilibrium.certainty_equivalents(team, beta, e)
-    welfare = equilibrium.total_welfare(team, beta, e)
+    ce = equilibrium.certainty_equivalents(team, beta, e, k)
+    welfare = equilibrium.total_welfare(team, beta, e, k)
     first_best = team.first_best()
-    rows = pd.DataFrame({"member": team.members, "share": beta, "effort": e, "ce": ce, "alpha": team.alpha})
+    columns = {"member": team.members, "share": beta, "effort": e}
+    if team.knowledge:
+        columns["knowledge"] = np.asarray(k, float)
+    rows = pd.DataFrame({**columns, "ce": ce, "alpha": team.alpha})
     top = {
         "shares_rule": team.mode,
-        "expected_output": float(equilibrium.output(team, e)),
+        "expected_output": float(equilibrium.output(team, e, k)),
         "first_best_welfare": first_best,
         "free_riding_loss": first_best - welfare,
     }
@@ -200,10 +248,19 @@ def _result(team, beta, e, status, method, *, local=False, extras=None, message=
     )
 
 
+def _len_result(team, beta, status, method, **kwargs) -> Result:
+    """The result at shares β with the LEN responses e_i = a_i m_i/c_i and k_i = g_i m_i/d_i."""
+    if beta is None:
+        return _result(team, None, None, status, method, **kwargs)
+    e, k = equilibrium.len_efforts(team, beta), equilibrium.len_knowledge(team, beta)
+    return _result(team, beta, e, status, method, k=k, **kwargs)
+
+
 def _len_reason(team) -> str | None:
     if not team.is_len:
-        which = " and ".join(x for x, v in (("production", team.production), ("cost", team.cost)) if v is not None)
-        return f"needs the LEN forms (linear output, quadratic cost); this team gives its own {which}"
+        given = (("production", team.production), ("cost", team.cost), ("knowledge_cost", team.knowledge_cost))
+        which = " and ".join(x for x, v in given if v is not None)
+        return f"needs the LEN forms (linear output, quadratic costs); this team gives its own {which}"
     return None
 
 
@@ -227,17 +284,22 @@ def _closed_form_applies(team) -> str | None:
 
 
 def _run_closed_form(team, **options) -> Result:
+    knowledge = {"g": team.g, "d": team.d}
     if team.mode == "welfare":
-        beta, mu = closed_form.welfare_shares(team.a, team.c, team.rho, team.sigma2, team.omega, team.budget_breaker)
+        beta, mu = closed_form.welfare_shares(
+            team.a, team.c, team.rho, team.sigma2, team.omega, team.budget_breaker, **knowledge
+        )
         extras = {"multiplier": float(mu)}
     elif team.mode == "weighted":
-        beta = closed_form.weighted_shares_pair(team.a, team.c, team.rho, team.sigma2, team.lam, team.omega, team.alpha)
+        beta = closed_form.weighted_shares_pair(
+            team.a, team.c, team.rho, team.sigma2, team.lam, team.omega, team.alpha, **knowledge
+        )
         extras = {"local_optima": 1}
     else:
         beta, extras = team.beta, {}
     if team.n == 1 and not team.budget_breaker:
         beta = np.ones(1)
-    return _result(team, beta, equilibrium.len_efforts(team, beta), "optimal", "closed-form", extras=extras)
+    return _len_result(team, beta, "optimal", "closed-form", extras=extras)
 
 
 def _cvxpy_applies(team) -> str | None:
@@ -263,12 +325,19 @@ def _run_cvxpy(team, **options) -> Result:
 
     if team.mode == "given" or (team.n == 1 and not team.budget_breaker):
         beta = team.beta if team.mode == "given" else np.ones(1)
-        # effort stage as its potential: max Σ (m_i a_i e_i − c_i e_i²/2), e ≥ 0 (separable in e_i)
+        # effort stage as its potential: max Σ (m_i a_i e_i − c_i e_i²/2) (+ Σ (m_i g_i k_i − d_i k_i²/2)),
+        # separable in each member's inputs; the slopes m_i a_i, m_i g_i are ≥ 0, so the bounds
+        # e, k ≥ 0 never bind and are left out (an interior-point solver would stop ~√tol above a
+        # zero input instead of at it)
         m = closed_form.concern(beta, team.omega, team.budget_breaker)
-        e = cp.Variable(team.n, nonneg=True)
-        prob = cp.Problem(cp.Maximize((m * team.a) @ e - 0.5 * cp.sum(cp.multiply(team.c, cp.square(e)))))
-        status, method = solve_cvxpy(prob)
-        return _result(team, beta, e.value, status, method)
+        x = {kind: cp.Variable(team.n) for kind in equilibrium.inputs(team)}
+        potential = sum(
+            (m * getattr(team, kind.slope)) @ v - 0.5 * cp.sum(cp.multiply(getattr(team, kind.coef), cp.square(v)))
+            for kind, v in x.items()
+        )
+        status, method = solve_cvxpy(cp.Problem(cp.Maximize(potential)))
+        k = x[equilibrium.KNOWLEDGE].value if team.knowledge else None
+        return _result(team, beta, x[equilibrium.EFFORT].value, status, method, k=k)
     if team.mode == "welfare":
         prob, beta = sharing.welfare_cvxpy(team)
     elif team.mode == "weighted":
@@ -283,8 +352,7 @@ def _run_cvxpy(team, **options) -> Result:
             value = value / value.sum()
         if team.mode == "bargaining" and status == "optimal":
             value = sharing.polish_bargaining(team, value)
-    e = None if value is None else equilibrium.len_efforts(team, value)
-    return _result(team, value, e, status, method)
+    return _len_result(team, value, status, method)
 
 
 def _run_pyomo(team, **options) -> Result:
@@ -292,13 +360,13 @@ def _run_pyomo(team, **options) -> Result:
     if team.n == 1 and not team.budget_breaker and team.mode != "given":
         team = _with_given(team, np.ones(1))
     starts = int(options.get("starts", team.starts))
-    status, method, beta, e, n_opt = sharing.solve_pyomo(team, objective, starts=starts)
+    status, method, beta, e, k, n_opt = sharing.solve_pyomo(team, objective, starts=starts)
     local = team.mode != "given" and not (team.is_len and team.mode == "welfare")
     extras = {}
     if team.mode in ("weighted", "bargaining") or not team.is_len:
         extras = {"local_optima": n_opt, "starts": starts if team.mode != "given" else 1}
     message = f"local optimum (best of {starts} starting point(s); {n_opt} distinct local optima)" if local else ""
-    return _result(team, beta, e, status, method, local=local, extras=extras, message=message)
+    return _result(team, beta, e, status, method, k=k, local=local, extras=extras, message=message)
 
 
 def _run_separable(team, **options) -> Result:

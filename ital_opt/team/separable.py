@@ -10,8 +10,9 @@ sparse factorisation handles thousands of members in well under a second; pyomo'
 every other case.  C', C'', C''' come from sympy differentiation of the checked expression and
 are evaluated vectorised over members.
 
-Applies when: linear output, a cost expression (the LEN case has closed forms), budget balance,
-shares "welfare" or given, and no member whose effort bound can bind (C'(0) = 0).  Needs the
+Applies when: linear output, no knowledge inputs (the knowledge-sharing extension is left to
+pyomo), a cost expression (the LEN case has closed forms), budget balance, shares "welfare" or
+given, and no member whose effort bound can bind (C'(0) = 0).  Needs the
 ``cyipopt`` module (``pip install cyipopt-wheels`` bundles Ipopt).
 """
 
@@ -27,6 +28,8 @@ SNAP = 1e-6  # shares below this are fixed at 0 and the NLP re-solved (Ipopt sto
 def applies(team) -> str | None:
     if team.production is not None:
         return "needs linear output (no production expression); use pyomo"
+    if team.knowledge:
+        return "knowledge inputs (g, k1..kn) are not in this one-input formulation; use pyomo"
     if team.cost is None:
         return "the LEN case is solved by the closed form and cvxpy"
     if team.budget_breaker:

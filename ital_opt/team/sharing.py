@@ -1,6 +1,7 @@
 """The sharing stage of the team (BOOK.md §3, stage 1): choosing β given the effort stage.
 
-With LEN forms each CE_i is a quadratic in β.  Writing m = Mβ + m0 (budget balance:
+With LEN forms each CE_i is a quadratic in β (A_i = a_i²/c_i + g_i²/d_i with knowledge inputs,
+see :mod:`closed_form`).  Writing m = Mβ + m0 (budget balance:
 M = (1 − ω)I, m0 = ω1; budget breaker: M = (1 − ω)I + ω11ᵀ, m0 = 0) and g = MᵀA,
 E[π] = gᵀβ + Aᵀm0, so
     CE_i(β) = ½ βᵀH_iβ + h_iᵀβ + k_i + α_i,
@@ -29,13 +30,20 @@ from . import closed_form, equilibrium
 EIG_TOL = 1e-10
 SNAP = 1e-6  # shares below this are treated as zero by the pyomo polish
 SOLVER_OPTIONS = {"tol": 1e-10}
+# With knowledge inputs the KKT model has a second block of stationarity conditions, and ripopt's
+# default (monotone) barrier update stalled from the LEN starting point on 5 of 120 random
+# corner-share teams ("search direction becomes too small", reported as converged, far from
+# optimal), where the adaptive update solved all 120 — but failed on a binding knowledge bound
+# that the default solves.  So knowledge teams run both from each starting point: the better
+# answer is kept when shares are optimised, the first that converges when they are given.
+KNOWLEDGE_STRATEGIES = (SOLVER_OPTIONS, {**SOLVER_OPTIONS, "mu_strategy": "adaptive"})
 
 
 # -- quadratic form of the certainty equivalents (LEN) ---------------------------------------------
 def ce_quadratics(team):
     """(H, h, k): CE_i(β) = ½βᵀH[i]β + h[i]ᵀβ + k[i] + α_i."""
     n = team.n
-    A, R = closed_form.shorthands(team.a, team.c, team.rho, team.sigma2)
+    A, R = closed_form.shorthands(team.a, team.c, team.rho, team.sigma2, team.g, team.d)
     w = team.omega
     if team.budget_breaker:
         M, m0 = (1 - w) * np.eye(n) + w * np.ones((n, n)), np.zeros(n)
@@ -105,7 +113,7 @@ def welfare_cvxpy(team):
     """The welfare QP; returns (cvxpy problem, β variable)."""
     import cvxpy as cp
 
-    A, R = closed_form.shorthands(team.a, team.c, team.rho, team.sigma2)
+    A, R = closed_form.shorthands(team.a, team.c, team.rho, team.sigma2, team.g, team.d)
     beta = cp.Variable(team.n, nonneg=True)
     w = team.omega
     total = cp.sum(beta)
@@ -178,9 +186,12 @@ def build_pyomo(team, objective: str):
         return (1 - w) * model.beta[i] + w * total
 
     equilibrium.add_effort_stage(model, team, concern)
-    f = equilibrium.production_pyomo(team, model.e)
+    K = model.k if team.knowledge else None
+    f = equilibrium.production_pyomo(team, model.e, K)
     risk = [float(team.rho[i] * team.sigma2) * model.beta[i] ** 2 / 2 for i in range(n)]
     cost = [equilibrium.cost_pyomo(team, i, model.e[i]) for i in range(n)]
+    if K is not None:
+        cost = [cost[i] + equilibrium.cost_pyomo(team, i, K[i], equilibrium.KNOWLEDGE) for i in range(n)]
     ce = [float(team.alpha[i]) + model.beta[i] * f - cost[i] - risk[i] for i in range(n)]
     if objective == "welfare" or team.mode == "given":
         obj = f - sum(cost) - sum(risk)
@@ -211,7 +222,8 @@ def starting_points(team, starts, seed=0):
 
 
 def solve_pyomo(team, objective: str, starts: int = 1, seed: int = 0):
-    """Local NLP from `starts` starting points; returns (status, method, β, e, n_local_optima)."""
+    """Local NLP from `starts` starting points; returns (status, method, β, e, k, n_local_optima)
+    (k is None for a team without knowledge inputs)."""
     import logging
 
     # values within the solver's bound relaxation (−1e-8) would make pyomo warn once per variable
@@ -236,53 +248,65 @@ def _solve_pyomo(team, objective, starts, seed):
     from ..backends import solve_pyomo as run
 
     model = build_pyomo(team, objective)
+    kinds = equilibrium.inputs(team)
+    strategies = KNOWLEDGE_STRATEGIES if team.knowledge else (SOLVER_OPTIONS,)
     best = None
     optima: list[np.ndarray] = []
     method = "pyomo"
     points = [None] if team.mode == "given" else starting_points(team, starts, seed)
-    for point in points:
+    for point, options in ((p, o) for p in points for o in strategies):
+        if team.mode == "given" and best is not None:
+            break
+        # LEN responses at the starting shares where output is linear, else 1
+        guess = {equilibrium.EFFORT: equilibrium.len_efforts, equilibrium.KNOWLEDGE: equilibrium.len_knowledge}
+        for kind in kinds:
+            x0 = np.ones(team.n)
+            if point is not None and team.production is None:
+                x0 = np.maximum(guess[kind](team, point), 0.1)
+            _set(getattr(model, kind.var), x0)
+        for kind in kinds:
+            nu = getattr(model, "nu" if kind is equilibrium.EFFORT else "nu_" + kind.var)
+            for i in nu:
+                nu[i].set_value(0.0)
         if point is not None:
-            for i in range(team.n):
-                model.beta[i].set_value(float(point[i]))
-            e0 = np.maximum(equilibrium.len_efforts(team, point), 0.1) if team.production is None else None
-        else:
-            e0 = None
-        for i in range(team.n):
-            model.e[i].set_value(1.0 if e0 is None else float(e0[i]))
-        for i in model.nu:
-            model.nu[i].set_value(0.0)
+            _set(model.beta, point)
         if objective == "bargaining" and team.mode != "given":
-            for i in range(team.n):
-                model.gap[i].set_value(1.0)
-        status, method, _ = run(model, **SOLVER_OPTIONS)
+            _set(model.gap, np.ones(team.n))
+        status, method, _ = run(model, **options)
         if status != "optimal":
             continue
-        beta, e = _values(model.beta, team.n), _values(model.e, team.n)
+        beta, x = _values(model.beta, team.n), [_values(getattr(model, kind.var), team.n) for kind in kinds]
         value = pyo.value(model.objective)
         if not any(np.max(np.abs(beta - o)) < 1e-5 for o in optima):
             optima.append(beta)
         if best is None or value > best[0] + 1e-12:
-            best = (value, beta, e)
+            best = (value, beta, x, options)
     if best is None:
-        return "not_solved", method, None, None, 0
-    value, beta, e = best
+        return "not_solved", method, None, None, None, 0
+    value, beta, x, options = best
     corner = beta < SNAP
     if team.mode != "given" and corner.any() and not corner.all():
         # an interior-point solver leaves a zero share at about its barrier parameter; fix the
         # shares below SNAP at 0 and re-solve the rest from the best point (changes β by < SNAP)
+        _set(model.beta, beta)
+        for kind, values in zip(kinds, x):
+            _set(getattr(model, kind.var), values)
         for i in range(team.n):
-            model.beta[i].set_value(float(beta[i]))
-            model.e[i].set_value(float(e[i]))
             if corner[i]:
                 model.beta[i].fix(0.0)
-        status, method, _ = run(model, **SOLVER_OPTIONS)
+        status, method, _ = run(model, **options)
         # the first solve may sit outside the bounds by the solver's bound relaxation (~1e-8 per
         # share) and so look slightly better than any feasible point: allow for that
         if status == "optimal" and pyo.value(model.objective) >= value - 1e-6 * max(1.0, abs(value)):
-            beta, e = _values(model.beta, team.n), _values(model.e, team.n)
+            beta, x = _values(model.beta, team.n), [_values(getattr(model, kind.var), team.n) for kind in kinds]
         for i in range(team.n):
             model.beta[i].unfix()
-    return "optimal", method, beta, e, len(optima)
+    return "optimal", method, beta, x[0], (x[1] if len(x) > 1 else None), len(optima)
+
+
+def _set(var, values):
+    for i in range(len(values)):
+        var[i].set_value(float(values[i]))
 
 
 def polish_bargaining(team, beta, steps=20):
