@@ -14,7 +14,8 @@ Three sources of games:
 * **team-derived** (BOOK.md §3, Chapter 4) – the worth of S is the total welfare of the team
   problem restricted to S's members: S shares its own output on its own simplex with shares
   re-optimised for S's welfare (budget balance within S), the same ω (mutual concern among
-  S's members only) and the same a, c, ρ, σ²; outsiders contribute neither effort nor output.
+  S's members only) and the same a, c, ρ, σ² (and knowledge inputs g, d); outsiders contribute
+  neither effort, knowledge nor output.
   For the LEN team this is the vectorised water-filling closed form
   :func:`ital_opt.team.closed_form.coalition_welfare` over all 2^n − 1 coalitions at once; teams
   with other production or cost forms are solved coalition by coalition with the team engine.
@@ -197,7 +198,8 @@ def bankruptcy_game(players: Sequence[str], estate: float, claims) -> Game:
 def team_game(players: Sequence[str], params: Mapping, team=None, spec: Mapping | None = None) -> Game:
     """The team-derived game (see the module docstring).
 
-    `params` holds the team's ``a``, ``c``, ``rho`` (per member), ``sigma2`` and ``omega``;
+    `params` holds the team's ``a``, ``c``, ``rho`` (per member), ``sigma2`` and ``omega``, and
+    optionally the knowledge inputs ``g`` and ``d`` (per member; default 0 and 1);
     `spec` is the team's spec table and `team` its problem object.  The LEN team (linear
     production, quadratic cost, budget balance) uses the vectorised closed form; any other team is
     solved coalition by coalition with ``team.solve()`` on the sub-team (2^n − 1 solves).
@@ -207,11 +209,12 @@ def team_game(players: Sequence[str], params: Mapping, team=None, spec: Mapping 
     players = tuple(players)
     spec = dict(spec or {})
     a, c, rho = (np.asarray(params[k], float) for k in ("a", "c", "rho"))
+    g, d = np.asarray(params.get("g", 0.0), float), np.asarray(params.get("d", 1.0), float)
     sigma2, omega = float(params["sigma2"]), float(params.get("omega", 0.0))
-    if _is_len(spec, a, c, rho, sigma2, omega):
+    if _is_len(spec, a, c, rho, sigma2, omega, g, d):
 
         def worth(members):
-            return coalition_welfare(a, c, rho, sigma2, omega, np.asarray(members, bool))
+            return coalition_welfare(a, c, rho, sigma2, omega, np.asarray(members, bool), g=g, d=d)
 
         engine = "closed-form"
     else:
@@ -234,18 +237,19 @@ def team_game(players: Sequence[str], params: Mapping, team=None, spec: Mapping 
     return Game(players, worth, "team", {"team": team, "engine": engine, **params})
 
 
-def _is_len(spec, a, c, rho, sigma2, omega) -> bool:
-    """True when the team is the LEN model that the closed form covers."""
-    for name in ("production", "cost"):
+def _is_len(spec, a, c, rho, sigma2, omega, g=0.0, d=1.0) -> bool:
+    """True when the team is the LEN model that the closed form covers (knowledge inputs g, d
+    included: they enter through A_i = a_i²/c_i + g_i²/d_i)."""
+    for name in ("production", "cost", "knowledge_cost"):
         if spec.get(name) is not None:
             return False
     if spec.get("budget_breaker", False):
         return False
     k = (1 - omega) ** 2
-    return bool(np.all(k * a * a / c + rho * sigma2 > 0))
+    return bool(np.all(k * (a * a / c + g * g / d) + rho * sigma2 > 0))
 
 
-_PER_MEMBER = ("a", "c", "rho")
+_PER_MEMBER = ("a", "c", "rho", "g", "d")
 
 
 def _sub_team_welfare(team, row) -> float:

@@ -128,7 +128,7 @@ class Coalition(Problem):
         if members != n:
             raise r.error("team", f"the team {path!r} has {members} members but there are {n} players")
         params = {name: np.broadcast_to(np.asarray(getattr(team, name), float), (n,)).copy()
-                  for name in ("a", "c", "rho")}
+                  for name in ("a", "c", "rho", "g", "d")}
         params["sigma2"] = float(team.sigma2)
         params["omega"] = float(team.omega)
         self.team_problem = team
