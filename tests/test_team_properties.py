@@ -1,4 +1,5 @@
-"""The trends of BOOK.md §3 (4.4.1–4.4.3) as properties over random LEN teams (hypothesis)."""
+"""The trends of BOOK.md §3 (4.4.1–4.4.3) as properties over random LEN teams (hypothesis),
+including the knowledge-sharing input."""
 
 from __future__ import annotations
 
@@ -131,3 +132,55 @@ def test_water_filling_satisfies_kkt(n, seed, w, weak):
     active = beta > 0
     np.testing.assert_allclose(grad[active], mu, atol=1e-10)
     assert np.all(grad[~active] <= mu + 1e-10)
+
+
+# -- the knowledge-sharing input (BOOK.md §3 extension): k_i = g_i m_i/d_i ----------------------------------
+@st.composite
+def knowledge_pairs(draw):
+    """A two-member team with knowledge inputs: (a, c, rho, sigma2, g, d)."""
+    a, c, rho, s2 = draw(pairs())
+    g = np.array([draw(st.floats(0.0, 3.0)), draw(st.floats(0.0, 3.0))])
+    return a, c, rho, s2, g, np.array([draw(positive), draw(positive)])
+
+
+@SETTINGS
+@given(knowledge_pairs(), share, share, omega, st.floats(1.01, 3.0))
+def test_knowledge_rises_with_own_share_omega_and_g_falls_with_d(team, b1, b2, w, factor):
+    a, c, rho, s2, g, d = team
+    lo, hi = sorted((b1, b2))
+    k_lo, k_hi = cf.knowledge(g, d, [lo, 1 - lo], w), cf.knowledge(g, d, [hi, 1 - hi], w)
+    assert k_hi[0] >= k_lo[0] - 1e-15 and k_hi[1] <= k_lo[1] + 1e-15
+    beta = [b1, 1 - b1]
+    base = cf.knowledge(g, d, beta, w)
+    assert np.all(cf.knowledge(g, d, beta, min(w + 0.1, 1.0)) >= base - 1e-15)
+    assert cf.knowledge(g * [factor, 1], d, beta, w)[0] >= base[0]
+    assert cf.knowledge(g, d * [factor, 1], beta, w)[0] <= base[0]
+    if g[0] > 0.01:  # strictly, for a member whose knowledge is productive
+        assert cf.knowledge(g * [factor, 1], d, beta, w)[0] > base[0]
+        assert cf.knowledge(g, d * [factor, 1], beta, w)[0] < base[0]
+
+
+@settings(max_examples=15, deadline=None)
+@given(knowledge_pairs(), share, omega, st.floats(1.01, 3.0))
+def test_knowledge_does_not_depend_on_risk(team, b1, w, factor):
+    # the full model, not just the formula: knowledge sharing does not depend on ρ or σ²
+    a, c, rho, s2, g, d = team
+    fields = dict(a=a.tolist(), c=c.tolist(), g=g.tolist(), d=d.tolist(), omega=w, shares=[b1, 1 - b1])
+    one = Team(**fields, rho=rho.tolist(), sigma2=s2).solve()
+    two = Team(**fields, rho=(factor * rho).tolist(), sigma2=factor * s2).solve()
+    np.testing.assert_allclose(one.rows["knowledge"], two.rows["knowledge"], rtol=0, atol=1e-14)
+    np.testing.assert_allclose(one.rows["knowledge"], g * (w + (1 - w) * np.array([b1, 1 - b1])) / d, rtol=1e-14)
+
+
+@SETTINGS
+@given(knowledge_pairs(), omega)
+def test_welfare_shares_with_knowledge_are_the_qp_optimum(team, w):
+    # water filling with A_i + g_i²/d_i against a brute-force grid over β_1 of the model's welfare
+    a, c, rho, s2, g, d = team
+    beta, _ = cf.welfare_shares(a, c, rho, s2, w, g=g, d=d)
+    grid = np.linspace(0, 1, 2001)
+    betas = np.stack([grid, 1 - grid], -1)
+    m = w + (1 - w) * betas
+    e, k = a * m / c, g * m / d
+    tw = np.sum(a * e + g * k - c * e**2 / 2 - d * k**2 / 2 - rho * s2 * betas**2 / 2, -1)
+    assert cf.total_welfare(a, c, rho, s2, beta, w, g=g, d=d) >= tw.max() - 1e-12
