@@ -7,7 +7,8 @@
   ripopt, an Ipopt-compatible interior-point solver that the ``pyomo-ripopt`` wheel bundles
   (so that a plain ``pip install`` can solve every bundled formulation); both are local NLP
   solvers.  LPs and MILPs go to HiGHS through pyomo's appsi interface.
-Solver chatter never reaches standard output.
+Solver chatter never reaches standard output; a solver's doubts about a point it returns are
+collected by :func:`solver_notes` (``Problem.solve`` puts them in the result's message).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import logging
 import os
 import shutil
 import sys
+import warnings
+from contextvars import ContextVar
 
-from .errors import SolverUnavailable
+from .errors import SolverUnavailable, SolverWarning
 
 CLARABEL_TOLERANCES = dict(tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10, tol_ktratio=1e-8, max_iter=500)
 
@@ -30,6 +33,29 @@ _CVXPY_STATUS = {
     "unbounded": "unbounded",
     "unbounded_inaccurate": "unbounded",
 }
+
+
+_NOTES: ContextVar[list | None] = ContextVar("ital_opt_solver_notes", default=None)
+
+
+@contextlib.contextmanager
+def solver_notes():
+    """Collect, in the list it yields, the warnings of the solves run inside (per thread/context)."""
+    notes: list[str] = []
+    token = _NOTES.set(notes)
+    try:
+        yield notes
+    finally:
+        _NOTES.reset(token)
+
+
+def note(text: str) -> None:
+    """Report a solver's doubt: into the active :func:`solver_notes`, else as a SolverWarning."""
+    notes = _NOTES.get()
+    if notes is None:
+        warnings.warn(text, SolverWarning, stacklevel=3)
+    else:
+        notes.append(text)
 
 
 def status_from_cvxpy(status: str | None) -> str:
@@ -150,8 +176,13 @@ def solve_pyomo(model, solver: str = "nlp", **options) -> tuple[str, str, bool]:
         res = opt.solve(model, tee=False, load_solutions=False)
     tc = res.solver.termination_condition
     if tc in (TC.optimal, TC.locallyOptimal, TC.globallyOptimal):
-        # ripopt reports some converged runs with a warning status ("search direction becomes
-        # too small"); the independent checks judge the point, so load it without the warning
+        # AMPL solve codes 100-199 ("optimal solution indicated, but error likely", e.g. ripopt's
+        # "search direction becomes too small") come with a warning status: such points are often
+        # converged, sometimes not.  Keep the point for the independent checks to judge, and say so.
+        if str(res.solver.status).lower() == "warning":
+            message = " ".join(str(res.solver.message or "no message").replace("\\x3a", ":").split())
+            message = message.split(": ", 1)[-1] if message.startswith(name) else message  # "ripopt 0.8.2: ..."
+            note(f"{name} ended with a warning ({message}): optimality is not certified by the solver")
         logger = logging.getLogger("pyomo.core")
         level = logger.level
         logger.setLevel(logging.ERROR)

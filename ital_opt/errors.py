@@ -3,7 +3,9 @@
 `SpecError` is bad input: the command line turns it into exit code 2 with a message that names
 the file and the field, and writes nothing.  `MethodNotApplicable` says why a method (usually a
 closed form) does not fit a problem.  `SolverUnavailable` names a missing solver and how to
-install it.
+install it.  `SolverWarning` is a solver's own doubt about an answer it still calls optimal
+(Ipopt's "optimal solution indicated, but error likely"); ``Problem.solve`` puts it in the
+result's message.
 """
 
 from __future__ import annotations
@@ -40,3 +42,7 @@ class MethodNotApplicable(ValueError):
 
 class SolverUnavailable(RuntimeError):
     """A solver that a method needs is not installed."""
+
+
+class SolverWarning(UserWarning):
+    """A solver returned a point but doubted it (the result's message says so)."""

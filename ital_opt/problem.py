@@ -11,6 +11,7 @@ their answers with each other and with the spec's ``[expected]`` values.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar
@@ -115,10 +116,16 @@ class Problem:
 
     def solve(self, method: str = "auto", **options) -> Result:
         """Solve with `method` (``"auto"``: the closed form where it applies, else the best formulation)."""
+        from .backends import solver_notes
+
         chosen = self.select(method)
         start = time.perf_counter()
-        result = chosen.run(self, **options)
+        with solver_notes() as notes:
+            result = chosen.run(self, **options)
         result.solve_time = time.perf_counter() - start
+        if notes:  # the solver doubted a point it returned: say so (the checks judge the point)
+            text = "; ".join(t + (f" ({n} times)" if n > 1 else "") for t, n in Counter(notes).items())
+            result.message = f"{result.message}; {text}" if result.message else text
         result.kind = self.kind
         if not result.method:
             result.method = chosen.name

@@ -142,6 +142,23 @@ def test_verify_compares_methods_and_expected():
     assert cases.ok, cases.to_table()
 
 
+def test_solver_doubts_reach_the_message(monkeypatch):
+    from ital_opt import backends
+    from ital_opt.errors import SolverWarning
+
+    def doubtful(p):
+        for _ in range(2):
+            backends.note("ripopt ended with a warning (Search Direction Becomes Too Small)")
+        return _toy_closed(p)
+
+    monkeypatch.setattr(Toy, "methods", lambda self: [Method("doubtful", doubtful)])
+    r = Toy(target=1.0).solve()
+    assert r.success and r.message == "ripopt ended with a warning (Search Direction Becomes Too Small) (2 times)"
+    assert json.loads(r.to_json())["message"] == r.message
+    with pytest.warns(SolverWarning, match="Too Small"):  # outside Problem.solve: a Python warning
+        doubtful(Toy(target=1.0))
+
+
 def test_result_json_is_strict():
     r = Result(kind="toy", status="optimal", objective=float("nan"), rows={"x": [np.float64(1.0)]},
                checks={"a": 0.0}, extras={"regime": "I"})
