@@ -39,7 +39,7 @@ def upper_envelope(slopes: np.ndarray, intercepts: np.ndarray, x: np.ndarray) ->
     idx = np.searchsorted(br, x, side="right")
     best = m[idx] * x + c[idx]
     # guard against rounding at breakpoints: also try the neighbour
-    alt = np.clip(idx - 1, 0, m.size - 1)
+    alt = np.maximum(idx - 1, 0)  # idx ≤ m.size − 1 (there are m.size − 1 breakpoints)
     return np.maximum(best, m[alt] * x + c[alt])
 
 

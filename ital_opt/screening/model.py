@@ -25,7 +25,7 @@ expected payoff.  Checks (:mod:`.checks`): ``max_ic_violation`` over all pairs a
 from __future__ import annotations
 
 import math
-from functools import cached_property
+from functools import cache, cached_property
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,7 @@ import pandas as pd
 from ..kinds import register
 from ..problem import Method, Problem
 from ..result import Result
+from .checks import best_deviation_generic, best_deviation_split
 
 # sympy, cvxpy and the algorithm modules are imported on first use, so that reading (and
 # rejecting) a spec stays fast
@@ -43,6 +44,7 @@ from ..result import Result
 _MENU_COLUMNS = pd.Index(["theta", "prob", "q", "t", "agent_utility", "principal_payoff", "rent"], dtype=object)
 
 
+@cache
 def _lazy():
     from . import closed_form as cf
     from . import formulations as fm
@@ -311,10 +313,13 @@ class Screening(Problem):
             extras=dict(extras),
         )
 
-    def check(self, result: Result) -> dict[str, float]:
-        from .checks import best_deviation_generic, best_deviation_split
-
+    @cached_property
+    def _valuations(self):
+        """v_j(q_j) of the split, as evaluators (for the checks)."""
         _, _, Evaluator = _lazy()
+        return [Evaluator(self.split.v[j], [self.split.q[j]]) for j in range(self.m)]
+
+    def check(self, result: Result) -> dict[str, float]:
         rows = result.rows
         if not self.multi and self.m == 1:  # one float block: read it as one array
             block = rows.to_numpy(dtype=float, copy=False)
@@ -328,8 +333,8 @@ class Screening(Problem):
         if self.split is not None:
             V = np.column_stack(
                 [
-                    np.broadcast_to(np.asarray(Evaluator(self.split.v[j], [self.split.q[j]]).numpy(q[:, j]), dtype=float), (self.n,))
-                    for j in range(self.m)
+                    np.broadcast_to(np.asarray(v.numpy(q[:, j]), dtype=float), (self.n,))
+                    for j, v in enumerate(self._valuations)
                 ]
             )
             best = best_deviation_split(self.a, self.b, V, U)
