@@ -12,6 +12,7 @@ expression for each backend (numpy arrays, cvxpy atoms, pyomo expressions, sympy
 from __future__ import annotations
 
 import ast
+import copy
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -106,8 +107,55 @@ class Expr:
     def sympy(self, **env):
         return self.evaluate("sympy", env)
 
+    def substitute(self, mapping: Mapping[str, str | float]) -> str:
+        """The text with names replaced at once by other names or numbers, then constant parts
+        folded (a product with a factor 0 is 0: an absent member's input contributes nothing).
+        ``{"e2": "e1", "e1": 0}`` renames from the original names.  Re-parse the text to use it."""
+        tree = copy.deepcopy(self.tree)
+
+        class _Substitute(ast.NodeTransformer):
+            def visit_Name(self, node):
+                if node.id not in mapping:
+                    return node
+                new = mapping[node.id]
+                return ast.Name(id=new, ctx=ast.Load()) if isinstance(new, str) else ast.Constant(value=float(new))
+
+            def generic_visit(self, node):
+                node = super().generic_visit(node)
+                return _fold(node) if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Call)) else node
+
+        return ast.unparse(ast.fix_missing_locations(_Substitute().visit(tree)))
+
     def __str__(self) -> str:
         return self.text
+
+
+def _zero(node) -> bool:
+    return isinstance(node, ast.Constant) and node.value == 0
+
+
+def _fold(node: ast.expr) -> ast.expr:
+    """Fold a node whose operands are numbers; drop terms and factors that a 0 makes vanish."""
+    functions = {id(n.func) for n in ast.walk(node) if isinstance(n, ast.Call)}
+    if not any(isinstance(n, ast.Name) and id(n) not in functions for n in ast.walk(node)):
+        import numpy as np
+
+        with np.errstate(all="ignore"):
+            value = float(_walk(node, {}, _numpy_functions()))
+        return ast.Constant(value=value) if math.isfinite(value) else node
+    if isinstance(node, ast.BinOp):
+        left, right = node.left, node.right
+        if isinstance(node.op, ast.Mult) and (_zero(left) or _zero(right)):
+            return ast.Constant(value=0.0)
+        if isinstance(node.op, ast.Div) and _zero(left):
+            return ast.Constant(value=0.0)
+        if isinstance(node.op, (ast.Add, ast.Sub)) and _zero(right):
+            return left
+        if isinstance(node.op, ast.Add) and _zero(left):
+            return right
+        if isinstance(node.op, ast.Sub) and _zero(left):
+            return ast.UnaryOp(op=ast.USub(), operand=right)
+    return node
 
 
 def _walk(node: ast.expr, scope: Mapping[str, Any], functions: Mapping[str, Callable]) -> Any:

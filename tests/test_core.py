@@ -55,6 +55,14 @@ def test_expression_whitelist_rejects(text, fragment):
 
 
 # -- spec reader -----------------------------------------------------------------------------------
+def test_expression_substitution_renames_and_folds():
+    e = parse("e1 + e2 + e3 + 0.5*sqrt(e1*e3) - e2/(1 + e3) + 2*e3**2", {"e1", "e2", "e3"})
+    assert e.substitute({"e1": "e1", "e2": 0, "e3": "e2"}) == "e1 + e2 + 0.5 * sqrt(e1 * e2) + 2 * e2 ** 2"
+    assert e.substitute({"e1": 0, "e2": "e1", "e3": 0}) == "e1 - e1 / 1.0"  # names swap at once
+    assert e.substitute({"e1": "e2", "e2": "e1", "e3": "e3"}).startswith("e2 + e1 + e3")
+    assert parse("log(e1) + e2", {"e1", "e2"}).substitute({"e1": 0}) == "log(0.0) + e2"  # not finite: kept
+
+
 def test_reader_validates_and_names_fields():
     r = SpecReader({"p": [0.5, 0.5], "x": [1, 2], "c": 2, "bad": [1, float("nan")]}, "f.toml")
     assert r.probabilities("p").sum() == 1

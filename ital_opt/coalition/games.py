@@ -18,7 +18,9 @@ Three sources of games:
   neither effort, knowledge nor output.
   For the LEN team this is the vectorised water-filling closed form
   :func:`ital_opt.team.closed_form.coalition_welfare` over all 2^n − 1 coalitions at once; teams
-  with other production or cost forms are solved coalition by coalition with the team engine.
+  with other production or cost forms are solved coalition by coalition with the team engine, a
+  production expression restricted to S by setting outsiders' inputs e_j, k_j to 0 and
+  renumbering S's members (:meth:`ital_opt.expr.Expr.substitute`).
 
 A :class:`Game` also keeps the worth *function* (``worth(members)`` on a boolean membership
 matrix), so that sampling estimates work for games too large to tabulate.
@@ -252,6 +254,10 @@ def _is_len(spec, a, c, rho, sigma2, omega, g=0.0, d=1.0) -> bool:
 _PER_MEMBER = ("a", "c", "rho", "g", "d")
 
 
+class TeamFailure(RuntimeError):
+    """A team problem behind a team-derived game could not be solved (the game has no worths)."""
+
+
 def _sub_team_welfare(team, row) -> float:
     """Total welfare of the sub-team `row` (welfare-maximising shares), by the team engine."""
     spec = {k: v for k, v in team.spec.items() if k not in ("kind", "title", "expected")}
@@ -262,10 +268,19 @@ def _sub_team_welfare(team, row) -> float:
         value = spec.get(name)
         if isinstance(value, list):
             spec[name] = [value[i] for i in idx]
-    sub = type(team)(_source=team.source, _base_dir=team.base_dir, **spec)
-    result = sub.solve()
+    if team.production is not None:  # outsiders put in nothing; members are renumbered within S
+        position = {int(j): p + 1 for p, j in enumerate(idx)}
+        spec["production"] = team.production.substitute(
+            {f"{x}{j + 1}": f"{x}{position[j]}" if j in position else 0.0 for x in "ek" for j in range(team.n)}
+        )
+    members = "+".join(team.members[i] for i in idx)
+    try:
+        result = type(team)(_source=team.source, _base_dir=team.base_dir, **spec).solve()
+    except (ArithmeticError, ValueError) as exc:  # e.g. log(0) where an outsider's input was
+        what = f" with production {spec['production']!r}" if "production" in spec else ""
+        raise TeamFailure(f"the sub-team of members {members}{what} cannot be solved: {exc}") from None
     if result.status != "optimal":
-        raise RuntimeError(f"the sub-team {idx.tolist()} was not solved to optimality: {result.message}")
+        raise TeamFailure(f"the sub-team of members {members} was not solved to optimality: {result.message}")
     return float(result.objective)
 
 

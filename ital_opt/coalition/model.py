@@ -49,7 +49,7 @@ from ..problem import Method, Problem, register
 from ..result import Result
 from ..spec import SpecReader, read_toml
 from . import solutions as sol
-from .games import Game, bankruptcy_game, is_convex, table_game, team_game
+from .games import Game, TeamFailure, bankruptcy_game, is_convex, table_game, team_game
 
 MAX_PLAYERS = 20        # exact Shapley by enumeration, dense worth vector
 BANKRUPTCY_MAX_PLAYERS = 60  # larger bankruptcy games: Talmud rule, sampled Shapley/Banzhaf
@@ -152,8 +152,8 @@ class Coalition(Problem):
     def methods(self) -> list[Method]:
         return [
             Method("closed-form", _run_closed_form, _bankruptcy_only, closed_form=True),
-            Method("highs", _run_highs, _at_most(LP_MAX_PLAYERS)),
-            Method("cvxpy", _run_cvxpy, _at_most(CVXPY_MAX_PLAYERS)),
+            Method("highs", _reporting_team_failure(_run_highs), _at_most(LP_MAX_PLAYERS)),
+            Method("cvxpy", _reporting_team_failure(_run_cvxpy), _at_most(CVXPY_MAX_PLAYERS)),
         ]
 
     # -- checks: from the returned numbers only ----------------------------------------------------
@@ -207,6 +207,19 @@ def _at_most(limit):
 
 
 # -- methods --------------------------------------------------------------------------------------
+def _reporting_team_failure(run):
+    """`run`, with a team problem that cannot be solved (a team-derived game) reported as the
+    result's status and message instead of raised."""
+
+    def guarded(problem: Coalition, **options) -> Result:
+        try:
+            return run(problem, **options)
+        except TeamFailure as exc:
+            return Result(status="not_solved", method=run.__name__.removeprefix("_run_"), message=str(exc))
+
+    return guarded
+
+
 def _run_closed_form(problem: Coalition, **options) -> Result:
     data = problem.game.data
     if problem.n > MAX_PLAYERS:
@@ -304,7 +317,7 @@ def _team_shares(problem: Coalition):
     team = problem.team_problem
     result = team.solve()
     if result.status != "optimal":
-        raise RuntimeError(f"the team problem {problem.team_path} was not solved: {result.message}")
+        raise TeamFailure(f"the team problem {problem.team_path} was not solved: {result.message}")
     shares = result.rows["share"].to_numpy(float)
     ce = result.rows["ce"].to_numpy(float) if "ce" in result.rows else None
     return shares, ce, result.method
