@@ -122,6 +122,17 @@ def test_team_closed_form_matches_per_point():
     np.testing.assert_allclose(w["objective"], [0.7555, 0.8622, 0.9455, 1.0052, 1.0413, 1.0533], atol=1e-4)
 
 
+def test_knowledge_team_closed_form_matches_per_point():
+    # the knowledge-sharing input (g, d) enters the vectorised closed form through A_i + g_i²/d_i
+    problem = ital_opt.load({**EX41, "g": [0.5, 1.0], "d": [1.0, 2.0]})
+    grid = make_grid({"omega": np.linspace(0, 1, 4), "g[0]": [0.0, 0.5, 1.5], "d[1]": [0.5, 2.0]})
+    fast = sweep(problem, grid)
+    assert set(fast["method"]) == {"closed-form"}
+    slow = per_point(problem, grid)
+    assert list(fast.columns) == list(slow.columns)
+    assert_same(fast, slow, ["objective", "share", "effort", "knowledge", "ce", "expected_output", "first_best_welfare"])
+
+
 def test_team_explicit_shares_sweep():
     problem = ital_opt.load({**EX41, "shares": [0.5, 0.5]})
     table = sweep(problem, {"shares[0]": [0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0]}, derive={"shares[1]": "1 - shares_0"})

@@ -10,7 +10,8 @@ this shortcut applied; tests compare both paths.
   g = ū_H − ū_L; K types with a common outside option — the second best
   β_k = φ_k/[φ_k + r + (P_k⁺/p_k)(φ_{k+1} − φ_k)], u_1 = ū, u_{k+1} = u_k + β_k²Δ_k, at the
   points where these shares are non-decreasing (else ironing: solved per point).
-* team (BOOK.md §3, LEN, budget balanced, default production and cost, no knowledge inputs): efforts
+* team (BOOK.md §3, LEN, budget balanced, default production and costs, knowledge inputs g, d
+  folded into A_i = a_i²/c_i + g_i²/d_i): efforts
   e_i = a_i m_i / c_i, m_i = ω + (1−ω)β_i, CE_i = α_i + β_i E[π] − c_i e_i²/2 − R_iβ_i²/2, with
   β either the explicit ``shares`` or the welfare-maximising water-filling
   β_j = max(0, (kA_j − μ)/D_j), k = (1−ω)², D_j = kA_j + R_j, Σβ = 1.
@@ -205,17 +206,17 @@ def _second_best(prob, phi, r, outside):
 
 
 # -- team -------------------------------------------------------------------------------------------------
-TEAM_FIELDS = {"a", "c", "rho", "sigma2", "omega", "shares", "alpha"}
+TEAM_FIELDS = {"a", "c", "rho", "sigma2", "omega", "shares", "alpha", "g", "d"}
 
 
 def team(problem, points: pd.DataFrame) -> pd.DataFrame | None:
+    """The LEN team at every point at once: the team's own closed forms (:mod:`ital_opt.team.closed_form`,
+    vectorised over the last axis) on (points × members) arrays."""
     from ..team import closed_form as tcf
 
     spec = problem.spec
     mode = problem.mode
     if not _varies_only(points, TEAM_FIELDS) or not problem.is_len or problem.budget_breaker:
-        return None
-    if problem.knowledge:  # the knowledge-sharing input (g, d) is left to the per-point solves
         return None
     if mode not in ("welfare", "given") or problem.n < 2:
         return None
@@ -226,38 +227,39 @@ def team(problem, points: pd.DataFrame) -> pd.DataFrame | None:
     sigma2 = _field(spec, points, "sigma2", None)
     omega = _field(spec, points, "omega", None, 0.0)
     alpha = _field(spec, points, "alpha", n, 0.0)
+    g = _field(spec, points, "g", n, 0.0)
+    d = _field(spec, points, "d", n, 1.0)
     beta = _field(spec, points, "shares", n) if mode == "given" else None
-    if any(x is None for x in (a, c, rho, sigma2, omega, alpha)) or (mode == "given" and beta is None):
+    if any(x is None for x in (a, c, rho, sigma2, omega, alpha, g, d)) or (mode == "given" and beta is None):
         return None
+    knowledge = dict(g=g, d=d)
     with np.errstate(all="ignore"):
-        R = rho * sigma2[:, None]
-        A = a * a / c
+        s2, w = sigma2[:, None], omega[:, None]
+        A, R = tcf.shorthands(a, c, rho, s2, g, d)
         ok = (np.all(a >= 0, axis=1) & np.all(c > 0, axis=1) & np.all(rho >= 0, axis=1) & (sigma2 >= 0)
+              & np.all(g >= 0, axis=1) & np.all(d > 0, axis=1)
               & (omega >= 0) & (omega <= 1) & (np.abs(alpha.sum(axis=1)) <= 1e-9))
-        extras = {}
+        extras_after = {}
         if mode == "welfare":
-            k = (1.0 - omega[:, None]) ** 2
+            k = (1.0 - w) ** 2
             D = k * A + R
             ok &= np.all(D > 0, axis=1) & ~((omega == 1) & np.any(R <= 0, axis=1))
-            D = np.where(ok[:, None], D, 1.0)
-            beta, mu = tcf._water_fill(k * A, D, np.ones_like(A, dtype=bool))
+            beta, mu = tcf._water_fill(k * A, np.where(ok[:, None], D, 1.0), np.ones_like(A, dtype=bool))
             beta = np.clip(beta, 0.0, None)
             extras_after = {"multiplier": mu}
         else:
             ok &= np.all(beta >= 0, axis=1) & (np.abs(beta.sum(axis=1) - 1) <= 1e-9)
-            extras_after = {}
-        m = (1.0 - omega[:, None]) * beta + omega[:, None]
-        e = a * m / c
-        out = np.sum(e * a, axis=1)
-        cost = c * e * e / 2
-        risk = R * beta**2 / 2
-        ce = alpha + beta * out[:, None] - cost - risk
-        welfare = out - cost.sum(axis=1) - risk.sum(axis=1)
-        fb = A.sum(axis=1) / 2 - np.where(np.all(R > 0, axis=1), 1.0 / (2 * np.sum(1.0 / R, axis=1)), 0.0)
+        out = tcf.expected_output(a, c, beta, w, **knowledge)
+        ce = tcf.certainty_equivalents(a, c, rho, s2, beta, w, alpha, **knowledge)
+        welfare = tcf.total_welfare(a, c, rho, s2, beta, w, **knowledge)
+        fb = tcf.first_best_welfare(a, c, rho, s2, **knowledge)
         extras = {"shares_rule": mode, "expected_output": out, "first_best_welfare": fb,
                   "free_riding_loss": fb - welfare, **extras_after}
         members = np.tile(np.asarray(problem.members, dtype=object), (len(points), 1))
-        rows = {"member": members, "share": beta, "effort": e, "ce": ce, "alpha": alpha}
+        rows = {"member": members, "share": beta, "effort": tcf.efforts(a, c, beta, w)}
+        if problem.knowledge:
+            rows["knowledge"] = tcf.knowledge(g, d, beta, w)
+        rows.update(ce=ce, alpha=alpha)
     return long_table(points, welfare, rows, extras=extras, keep=ok)
 
 

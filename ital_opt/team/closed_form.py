@@ -152,9 +152,10 @@ def first_best_welfare(a, c, rho, sigma2, budget_breaker=False, g=0.0, d=1.0):
     total = np.sum(A, axis=-1) / 2
     if budget_breaker:
         return total
-    if np.any(R <= 0):
-        return total  # a risk-neutral member bears all the risk at no cost
-    return total - 1.0 / (2 * np.sum(1.0 / R, axis=-1))
+    # a risk-neutral member bears all the risk at no cost (per team, when teams are stacked)
+    with np.errstate(divide="ignore"):
+        risk = 1.0 / (2 * np.sum(1.0 / np.where(R > 0, R, 1.0), axis=-1))
+    return total - np.where(np.all(R > 0, axis=-1), risk, 0.0)
 
 
 def weighted_shares_pair(a, c, rho, sigma2, lam, omega=0.0, alpha=0.0, g=0.0, d=1.0):
