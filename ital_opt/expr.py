@@ -118,7 +118,7 @@ class Expr:
                 if node.id not in mapping:
                     return node
                 new = mapping[node.id]
-                return ast.Name(id=new, ctx=ast.Load()) if isinstance(new, str) else ast.Constant(value=float(new))
+                return ast.Name(id=new, ctx=ast.Load()) if isinstance(new, str) else _number(float(new))
 
             def generic_visit(self, node):
                 node = super().generic_visit(node)
@@ -128,6 +128,11 @@ class Expr:
 
     def __str__(self) -> str:
         return self.text
+
+
+def _number(value: float) -> ast.expr:
+    """A number as a node; a negative one as a unary minus, which ast.unparse brackets where needed."""
+    return ast.Constant(value=value) if value >= 0 else ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=-value))
 
 
 def _zero(node) -> bool:
@@ -142,7 +147,7 @@ def _fold(node: ast.expr) -> ast.expr:
 
         with np.errstate(all="ignore"):
             value = float(_walk(node, {}, _numpy_functions()))
-        return ast.Constant(value=value) if math.isfinite(value) else node
+        return _number(value) if math.isfinite(value) else node
     if isinstance(node, ast.BinOp):
         left, right = node.left, node.right
         if isinstance(node.op, ast.Mult) and (_zero(left) or _zero(right)):

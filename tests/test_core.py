@@ -61,6 +61,10 @@ def test_expression_substitution_renames_and_folds():
     assert e.substitute({"e1": 0, "e2": "e1", "e3": 0}) == "e1 - e1 / 1.0"  # names swap at once
     assert e.substitute({"e1": "e2", "e2": "e1", "e3": "e3"}).startswith("e2 + e1 + e3")
     assert parse("log(e1) + e2", {"e1", "e2"}).substitute({"e1": 0}) == "log(0.0) + e2"  # not finite: kept
+    # negative numbers keep their precedence when the text is read again
+    f = parse("(e2 - 1)**e1 + e1*(e2 - 2)", {"e1", "e2"})
+    g = parse(f.substitute({"e2": 0}), {"e1"})
+    assert g.numpy(e1=np.array(2.0)) == f.numpy(e1=np.array(2.0), e2=np.array(0.0)) == -3.0
 
 
 def test_reader_validates_and_names_fields():
