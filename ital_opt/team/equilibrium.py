@@ -46,17 +46,19 @@ SMOOTHING = 1e-14  # τ in the smoothed complementarity ν_i x_i = τ
 
 class Input(NamedTuple):
     """One input of every member: its variable in expressions, cost coefficient, marginal output
-    (linear output), the spec field of its cost expression and its result column."""
+    (linear output), the spec field of its cost expression, its result column and the suffix of
+    its KKT components in the pyomo model (``nu``, ``stationarity``, ``complementarity``)."""
 
     var: str
     coef: str
     slope: str
     cost: str
     column: str
+    suffix: str
 
 
-EFFORT = Input("e", "c", "a", "cost", "effort")
-KNOWLEDGE = Input("k", "d", "g", "knowledge_cost", "knowledge")
+EFFORT = Input("e", "c", "a", "cost", "effort", "")
+KNOWLEDGE = Input("k", "d", "g", "knowledge_cost", "knowledge", "_k")
 
 
 def inputs(team) -> tuple[Input, ...]:
@@ -118,15 +120,19 @@ def total_welfare(team, beta, e, k=None):
     return float(output(team, e, k) - costs(team, e, k).sum() - np.sum(team.rho * team.sigma2 * beta**2) / 2)
 
 
+def len_response(team, beta, kind=EFFORT):
+    """The LEN Nash input x_i = s_i m_i / coef_i: effort a_i m_i/c_i or knowledge g_i m_i/d_i."""
+    slope, coef = getattr(team, kind.slope), getattr(team, kind.coef)
+    return closed_form.efforts(slope, coef, beta, team.omega, team.budget_breaker)
+
+
 def len_efforts(team, beta):
-    return closed_form.efforts(team.a, team.c, beta, team.omega, team.budget_breaker)
+    return len_response(team, beta, EFFORT)
 
 
 def len_knowledge(team, beta):
     """k_i = g_i m_i / d_i, or None for a team without knowledge inputs."""
-    if not team.knowledge:
-        return None
-    return closed_form.knowledge(team.g, team.d, beta, team.omega, team.budget_breaker)
+    return len_response(team, beta, KNOWLEDGE) if team.knowledge else None
 
 
 # -- certificate ----------------------------------------------------------------------------------
@@ -341,7 +347,7 @@ def _add_conditions(model, team, kind, X, marginal, concern_expr):
     from pyomo.core.expr.calculus.derivatives import Modes, differentiate
 
     n = team.n
-    suffix = "" if kind is EFFORT else "_" + kind.var
+    suffix = kind.suffix
     if getattr(team, kind.cost) is None:
         marginal_cost = [float(getattr(team, kind.coef)[i]) * X[i] for i in range(n)]
     else:

@@ -257,15 +257,12 @@ def _solve_pyomo(team, objective, starts, seed):
     for point, options in ((p, o) for p in points for o in strategies):
         if team.mode == "given" and best is not None:
             break
-        # LEN responses at the starting shares where output is linear, else 1
-        guess = {equilibrium.EFFORT: equilibrium.len_efforts, equilibrium.KNOWLEDGE: equilibrium.len_knowledge}
-        for kind in kinds:
+        for kind in kinds:  # LEN responses at the starting shares where output is linear, else 1
             x0 = np.ones(team.n)
             if point is not None and team.production is None:
-                x0 = np.maximum(guess[kind](team, point), 0.1)
+                x0 = np.maximum(equilibrium.len_response(team, point, kind), 0.1)
             _set(getattr(model, kind.var), x0)
-        for kind in kinds:
-            nu = getattr(model, "nu" if kind is equilibrium.EFFORT else "nu_" + kind.var)
+            nu = getattr(model, "nu" + kind.suffix)
             for i in nu:
                 nu[i].set_value(0.0)
         if point is not None:
