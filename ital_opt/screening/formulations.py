@@ -211,9 +211,8 @@ def menu_slack(problem, menu, kind, k, l=None) -> np.ndarray:
         with np.errstate(all="ignore"):
             deviation = problem.agent.numpy(**problem.env(q[l], problem.theta[k]))
         return U[k] - np.broadcast_to(np.asarray(deviation, dtype=float), k.shape) - t[l]
-    v = Evaluator(problem.split.v[0], [problem.split.q[0]])
     with np.errstate(all="ignore"):
-        V = np.broadcast_to(np.asarray(v.numpy(q[:, 0]), dtype=float), (problem.n,))
+        V = np.broadcast_to(np.asarray(problem.valuations[0].numpy(q[:, 0]), dtype=float), (problem.n,))
     return V[l] - V[k]
 
 

@@ -314,8 +314,8 @@ class Screening(Problem):
         )
 
     @cached_property
-    def _valuations(self):
-        """v_j(q_j) of the split, as evaluators (for the checks)."""
+    def valuations(self):
+        """v_j(q_j) of the split, as evaluators (for the checks and the slacks of binding constraints)."""
         _, _, Evaluator = _lazy()
         return [Evaluator(self.split.v[j], [self.split.q[j]]) for j in range(self.m)]
 
@@ -334,7 +334,7 @@ class Screening(Problem):
             V = np.column_stack(
                 [
                     np.broadcast_to(np.asarray(v.numpy(q[:, j]), dtype=float), (self.n,))
-                    for j, v in enumerate(self._valuations)
+                    for j, v in enumerate(self.valuations)
                 ]
             )
             best = best_deviation_split(self.a, self.b, V, U)
