@@ -4,10 +4,14 @@
 >>> problem = ital_opt.load("formulations/ch3_example_3_1.toml")   # doctest: +SKIP
 >>> result = problem.solve(method="auto")                          # doctest: +SKIP
 >>> result.to_dict()                                               # doctest: +SKIP
+
+The problem classes (``ital_opt.Screening``, ``ital_opt.Team``, ...) are those of the installed
+kinds (the entry-point group ``ital_opt.kinds``), imported on first use.
 """
 
-from .errors import MethodNotApplicable, SolverUnavailable, SpecError
-from .problem import Method, Problem, Verification, verify
+from .errors import MethodNotApplicable, OptionError, SolverUnavailable, SpecError
+from .kinds import kinds, register_kind
+from .problem import Field, Formulation, Method, Problem, Verification, verify
 from .result import Result
 from .spec import load, set_field
 
@@ -19,13 +23,27 @@ def solve(spec, method: str = "auto", **options) -> Result:
     return load(spec).solve(method, **options)
 
 
+def installed_solvers() -> dict[str, list[str]]:
+    """The solvers each back end can use on this machine (``{"cvxpy": [...], "pyomo": [...]}``)."""
+    from .backends import installed_solvers as found
+
+    return found()
+
+
+def _problem_classes() -> dict[str, str]:
+    """Class name -> kind, for every known kind (without importing any)."""
+    from .kinds import class_name
+
+    return {class_name(kind): kind for kind in kinds()}
+
+
 def __getattr__(name):
     # the problem classes, imported on first use: ital_opt.Screening, ital_opt.Team, ...
-    from .kinds import KINDS, problem_class
+    classes = _problem_classes()
+    if name in classes:
+        from .kinds import problem_class
 
-    for kind, target in KINDS.items():
-        if target.rsplit(":", 1)[1] == name:
-            return problem_class(kind)
+        return problem_class(classes[name])
     if name == "sweep":
         from .sweep import sweep
 
@@ -33,16 +51,28 @@ def __getattr__(name):
     raise AttributeError(f"module 'ital_opt' has no attribute {name!r}")
 
 
+def __dir__():
+    return sorted(set(__all__) | set(globals()))
+
+
 __all__ = [
     "load",
     "solve",
     "verify",
+    "sweep",
+    "installed_solvers",
+    "register_kind",
+    "kinds",
     "Problem",
+    "Field",
     "Method",
+    "Formulation",
     "Result",
     "Verification",
     "SpecError",
+    "OptionError",
     "MethodNotApplicable",
     "SolverUnavailable",
     "set_field",
+    *_problem_classes(),
 ]

@@ -36,17 +36,69 @@ _CVXPY_STATUS = {
 
 
 _NOTES: ContextVar[list | None] = ContextVar("ital_opt_solver_notes", default=None)
+_RECORD: ContextVar[list | None] = ContextVar("ital_opt_solver_record", default=None)
 
 
 @contextlib.contextmanager
 def solver_notes():
-    """Collect, in the list it yields, the warnings of the solves run inside (per thread/context)."""
+    """Collect, in the lists it yields, the warnings and the records of the solves run inside
+    (per thread/context): ``(notes, records)``; each record is ``{"name", "options", "rung"}``."""
     notes: list[str] = []
-    token = _NOTES.set(notes)
+    records: list[dict] = []
+    token, token_r = _NOTES.set(notes), _RECORD.set(records)
     try:
-        yield notes
+        yield notes, records
     finally:
         _NOTES.reset(token)
+        _RECORD.reset(token_r)
+
+
+def record(name: str, options: dict | None = None, rung: str | None = None) -> None:
+    """Note which solver ran with which options (its tolerances) and, for a ladder of fallbacks,
+    which rung succeeded; ``Problem.solve`` puts the last record in the result's ``solver``."""
+    records = _RECORD.get()
+    if records is not None:
+        records.append({"name": name, "options": dict(options or {}), "rung": rung})
+
+
+def installed_solvers() -> dict[str, list[str]]:
+    """The solvers each back end can use on this machine: ``{"cvxpy": [...], "pyomo": [...]}``."""
+    import cvxpy as cp
+
+    out = {"cvxpy": sorted(cp.installed_solvers())}
+    pyomo = []
+    try:
+        import highspy  # noqa: F401
+
+        pyomo.append("highs")
+    except ImportError:
+        pass
+    try:
+        pyomo.append(nlp_solver()[0])
+    except SolverUnavailable:
+        pass
+    out["pyomo"] = pyomo
+    try:
+        import cyipopt  # noqa: F401
+
+        out["cyipopt"] = ["ipopt"]
+    except ImportError:
+        out["cyipopt"] = []
+    return out
+
+
+def check_solver_options(solver: str, options: dict) -> None:
+    """Refuse options a solver does not know (OptionError naming the first), where that is known."""
+    from .errors import OptionError
+
+    if solver == "CLARABEL" and options:
+        import clarabel
+
+        known = {k for k in dir(clarabel.DefaultSettings()) if not k.startswith("_")}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise OptionError(unknown[0], f"not an option of the solver CLARABEL (its options include "
+                              f"{', '.join(sorted(known)[:12])}, ...)")
 
 
 def note(text: str) -> None:
@@ -74,35 +126,71 @@ def is_lp(problem) -> bool:
     return objective_affine and constraints_linear
 
 
+_SAVED_STDOUT: list[tuple[int, object]] = []  # (fd, stream) that stdout_to_stderr put aside
+
+
 @contextlib.contextmanager
 def stdout_to_stderr():
     """Send everything written to standard output (even by C libraries) to standard error."""
     sys.stdout.flush()
     saved = os.dup(1)
+    _SAVED_STDOUT.append((saved, sys.stdout))
     try:
         os.dup2(2, 1)
         with contextlib.redirect_stdout(sys.stderr):
             yield
     finally:
         sys.stdout.flush()
+        _SAVED_STDOUT.pop()
         os.dup2(saved, 1)
         os.close(saved)
 
 
-def solve_cvxpy(problem, solver: str | None = None, **options) -> tuple[str, str]:
-    """Solve a cvxpy problem; return (status, method name such as ``"cvxpy/CLARABEL"``)."""
+@contextlib.contextmanager
+def _own_capture():
+    """Undo :func:`stdout_to_stderr` around a solver that captures its output itself.
+
+    pyomo's appsi interfaces capture the file descriptors 1 and 2 into a pipe read by a thread
+    (``capture_output(capture_fd=True)``); with standard output already pointing at standard error
+    the reader never sees the pipe close and the join ends in "TeeStream: deadlock observed".
+    The solver's output goes to pyomo's logger, never to standard output, so this is safe."""
+    if not _SAVED_STDOUT:
+        yield
+        return
+    fd, stream = _SAVED_STDOUT[-1]
+    sys.stdout.flush()
+    redirected = os.dup(1)
+    try:
+        os.dup2(fd, 1)
+        with contextlib.redirect_stdout(stream):
+            yield
+    finally:
+        os.dup2(redirected, 1)
+        os.close(redirected)
+
+
+def solve_cvxpy(problem, solver: str | None = None, verbose: bool = False, *, rung: str | None = None,
+                **options) -> tuple[str, str]:
+    """Solve a cvxpy problem; return (status, method name such as ``"cvxpy/CLARABEL"``).
+
+    LPs go to HiGHS and everything else to Clarabel unless `solver` says otherwise; `verbose` lets
+    the solver print its log (to standard error); `options` go to the solver."""
     import cvxpy as cp
 
     if solver is None:
         solver = "HIGHS" if is_lp(problem) else "CLARABEL"
+    solver = solver.upper()
+    check_solver_options(solver, options)
     opts = dict(options)
     if solver == "CLARABEL":
         opts = {**CLARABEL_TOLERANCES, **opts}
-    # highspy prints its banner from C++ whenever a Highs object is made, verbose or not
-    quiet = stdout_to_stderr() if solver == "HIGHS" else contextlib.nullcontext()
+    record(f"cvxpy/{solver}", opts, rung)
+    # highspy prints its banner from C++ whenever a Highs object is made, verbose or not; every
+    # solver's log belongs on standard error
+    quiet = stdout_to_stderr() if (solver == "HIGHS" or verbose) else contextlib.nullcontext()
     try:
         with quiet:
-            problem.solve(solver=solver, verbose=False, **opts)
+            problem.solve(solver=solver, verbose=bool(verbose), **opts)
     except cp.error.SolverError as exc:
         return "not_solved", f"cvxpy/{solver}: {exc}"
     return status_from_cvxpy(problem.status), f"cvxpy/{solver}"
@@ -139,20 +227,22 @@ def _import_duals(model, loader) -> None:
         suffix.update(loader.get_duals())
 
 
-def solve_pyomo(model, solver: str = "nlp", **options) -> tuple[str, str, bool]:
+def solve_pyomo(model, solver: str = "nlp", verbose: bool = False, **options) -> tuple[str, str, bool]:
     """Solve a pyomo model; return (status, method name, local).
 
     ``solver="nlp"`` uses :func:`nlp_solver` (local optimum); ``solver="highs"`` HiGHS for LPs/MILPs.
     """
     from pyomo.opt import TerminationCondition as TC
 
+    record(f"pyomo/{solver}", options)
     if solver == "highs":
         from pyomo.contrib.appsi.solvers import Highs
 
         opt = Highs()
         opt.config.stream_solver = False
         opt.config.load_solution = False
-        res = opt.solve(model)
+        with _own_capture():
+            res = opt.solve(model)
         tc = str(res.termination_condition).lower()
         if "optimal" in tc:
             res.solution_loader.load_vars()
@@ -167,7 +257,8 @@ def solve_pyomo(model, solver: str = "nlp", **options) -> tuple[str, str, bool]:
     for key, value in options.items():
         opt.options[key] = value
     try:
-        res = opt.solve(model, tee=False, load_solutions=False)
+        with stdout_to_stderr() if verbose else contextlib.nullcontext():
+            res = opt.solve(model, tee=bool(verbose), load_solutions=False)
     except RuntimeError as exc:
         # pyomo's output capture has, rarely and under heavy load, given up joining its reader
         # threads ("TeeStream: deadlock observed"); the solver itself had finished.  Once more:

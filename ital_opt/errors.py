@@ -3,7 +3,8 @@
 `SpecError` is bad input: the command line turns it into exit code 2 with a message that names
 the file and the field, and writes nothing.  `MethodNotApplicable` says why a method (usually a
 closed form) does not fit a problem.  `SolverUnavailable` names a missing solver and how to
-install it.  `SolverWarning` is a solver's own doubt about an answer it still calls optimal
+install it.  `OptionError` is an unknown solver or solving option given to ``solve``.
+`SolverWarning` is a solver's own doubt about an answer it still calls optimal
 (Ipopt's "optimal solution indicated, but error likely"); ``Problem.solve`` puts it in the
 result's message.
 """
@@ -29,6 +30,10 @@ class SpecError(ValueError):
     def located(self, source: str) -> "SpecError":
         """The same error, attributed to `source` when it had no file yet."""
         return self if self.source else SpecError(self.field, self.message, source)
+
+
+class OptionError(SpecError):
+    """An unknown solver or solving option (bad input: exit code 2 on the command line)."""
 
 
 class MethodNotApplicable(ValueError):

@@ -13,6 +13,8 @@ checks         violations computed from the returned numbers alone, by code that
 extras         further top-level fields of the JSON result (``regime``, ``expected_output``, ...)
 binding        names of the constraints that bind, where the method knows them
 multipliers    their multipliers (dual values), where the method provides them
+solver         what solved it, where a solver did: ``{"name": ..., "options": {...}, "rung": ...}``
+               (the options include the tolerances; ``rung`` names the fallback step that succeeded)
 message        a human-readable remark (why a status is not optimal, a local optimum, ...)
 local          True when only a local optimum is claimed
 solve_time     wall-clock seconds of the method
@@ -67,6 +69,7 @@ class Result(dict):
             extras={},
             binding=[],
             multipliers={},
+            solver={},
             message="",
             local=False,
             solve_time=float("nan"),
@@ -89,6 +92,12 @@ class Result(dict):
     def __setattr__(self, name, value):
         self[name] = value
 
+    def __delattr__(self, name):
+        try:
+            del self[name]
+        except KeyError as exc:
+            raise AttributeError(name) from exc
+
     def __dir__(self):
         return list(self.keys())
 
@@ -110,6 +119,7 @@ class Result(dict):
             "objective": self.objective,
             "rows": self.rows,
             "checks": self.checks,
+            "success": self.success,
         }
         for key, value in self.extras.items():
             out.setdefault(key, value)
@@ -117,6 +127,8 @@ class Result(dict):
             out.setdefault("binding", list(self.binding))
         if self.multipliers:
             out.setdefault("multipliers", self.multipliers)
+        if self.get("solver"):
+            out.setdefault("solver", self.solver)
         if self.local:
             out.setdefault("local", True)
         if self.message:
@@ -163,6 +175,23 @@ class Result(dict):
 
     def __repr__(self) -> str:
         return self.to_table()
+
+    def _repr_html_(self) -> str:
+        """The result in a notebook: the summary, the rows and the checks as HTML tables."""
+        from html import escape
+
+        head = [("kind", self.kind), ("status", self.status + (" (local optimum)" if self.local else "")),
+                ("method", self.method), ("objective", _fmt(self.objective))]
+        head += [(k, _fmt(v)) for k, v in self.extras.items() if not isinstance(v, (dict, list, pd.DataFrame))]
+        if self.message:
+            head.append(("message", self.message))
+        summary = "".join(f"<tr><th style='text-align:left'>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>"
+                          for k, v in head)
+        checks = "".join(f"<tr><td>{escape(k)}</td><td>{escape(_fmt(v))}</td></tr>" for k, v in self.checks.items())
+        ok = "ok" if self.checks_ok else "FAILED"
+        rows = self.rows.to_html(index=False, float_format=lambda v: f"{v:.6g}") if len(self.rows) else ""
+        return (f"<div><table>{summary}</table>{rows}"
+                f"<p>checks ({ok}, computed from the returned numbers):</p><table>{checks}</table></div>")
 
 
 def _fmt(value: Any) -> str:

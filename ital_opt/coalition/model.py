@@ -151,7 +151,8 @@ class Coalition(Problem):
 
     def methods(self) -> list[Method]:
         return [
-            Method("closed-form", _run_closed_form, _bankruptcy_only, closed_form=True),
+            Method("closed-form", _run_closed_form, _bankruptcy_only, closed_form=True,
+                   options=frozenset({"samples", "seed"})),
             Method("highs", _reporting_team_failure(_run_highs), _at_most(LP_MAX_PLAYERS)),
             Method("cvxpy", _reporting_team_failure(_run_cvxpy), _at_most(CVXPY_MAX_PLAYERS)),
         ]
