@@ -430,6 +430,20 @@ class Verification:
             }
         )
 
+    def _repr_html_(self) -> str:
+        """The verification in a notebook: one line per method, then the verdict."""
+        from html import escape
+
+        head = "<tr><th>method</th><th>status</th><th>objective</th><th>time [s]</th><th>checks</th></tr>"
+        body = "".join(
+            f"<tr><td>{escape(str(r.method))}</td><td>{escape(r.status)}</td><td>{r.objective:.10g}</td>"
+            f"<td>{r.solve_time:.4f}</td><td>{'ok' if r.checks_ok else 'FAILED'}</td></tr>"
+            for r in self.results.values()
+        )
+        notes = "".join(f"<li>{escape(item)}</li>" for item in [*self.disagreements, *self.expected_failures])
+        verdict = "OK" if self.ok else "FAILED"
+        return f"<div><table>{head}{body}</table><ul>{notes}</ul><p>verify: <b>{verdict}</b></p></div>"
+
     def to_table(self) -> str:
         lines = [f"verify {self.problem.source}" + (f" ({self.problem.title})" if self.problem.title else "")]
         lines.append(f"{'method':<22} {'status':<11} {'objective':>16} {'time [s]':>9}  checks")
