@@ -35,6 +35,7 @@ from . import closed_form as cf
 from .technology import DEFAULT_COST, DEFAULT_OUTPUT, Technology
 
 BIND_TOL = 1e-7
+BATCH_FIELDS = {"theta", "prob", "c", "rho", "sigma2", "outside"}
 
 
 @register
@@ -88,6 +89,31 @@ class Admission(Problem):
             Method("screening", _run_screening, _screening_applies),
             Method("pyomo-direct", _run_pyomo_direct),
         ]
+
+    # -- hooks --------------------------------------------------------------------------------------
+    def closed_form_batch(self, points: pd.DataFrame) -> pd.DataFrame | None:
+        """The LEN closed forms (:func:`.closed_form.menu_batch`) at every sweep point at once.
+
+        Covers the default technology (output θ·e, cost c·e²/2) with any of theta, prob, c, rho,
+        sigma2, outside varied; two types in every regime, K types where the relaxed second best
+        is monotone and meets every IR_k (the other points are solved one by one)."""
+        from ..sweep.tidy import batch_records, field_values, varies_only
+
+        spec = self.spec
+        if not varies_only(points, BATCH_FIELDS):
+            return None
+        if (spec.get("output", DEFAULT_OUTPUT).replace(" ", "") != DEFAULT_OUTPUT
+                or spec.get("cost", DEFAULT_COST).replace(" ", "") != DEFAULT_COST):
+            return None
+        K = self.n
+        theta = field_values(spec, points, "theta", K)
+        prob = field_values(spec, points, "prob", K)
+        outside = field_values(spec, points, "outside", K, 0.0)
+        c, rho, sigma2 = (field_values(spec, points, name, None) for name in ("c", "rho", "sigma2"))
+        if any(x is None for x in (theta, prob, outside, c, rho, sigma2)):
+            return None
+        ok, objective, rows, extras = cf.menu_batch(theta, prob, c, rho, sigma2, outside)
+        return batch_records(points, objective, rows, extras=extras, keep=ok)
 
     # -- economics from the returned numbers ------------------------------------------------------
     def agent_value(self, theta, share):

@@ -11,10 +11,8 @@ extras (``regime``, ...) and ``method`` (INTERFACE.md, "Sweeps").
 
 How the points are solved, fastest first:
 
-1. **Vectorised closed form.**  A kind may offer ``sweep_closed_form(self, points) ->
-   DataFrame | None`` (a method of its Problem class), or register a function
-   ``f(problem, points)`` in :data:`ital_opt.sweep.closed_forms.CLOSED_FORMS` under its kind.
-   ``points`` is the grid (one line per point, index = point number, one column per field as
+1. **Vectorised closed form.**  A kind may offer the hook ``problem.closed_form_batch(points)
+   -> DataFrame | None`` (:meth:`ital_opt.Problem.closed_form_batch`).  ``points`` is the grid (one line per point, index = point number, one column per field as
    ``replace`` names it).  It returns the tidy records (column ``_point`` plus the columns above)
    of the points where its assumptions hold — possibly only some of them — or None.  It is used
    with ``method="auto"`` or ``"closed-form"`` and runs in the calling process (10^5 points in a
@@ -56,15 +54,7 @@ def _problem(problem):
 
 def closed_form_points(problem, points: pd.DataFrame) -> pd.DataFrame | None:
     """The vectorised closed form's records for the points it covers, or None."""
-    hook = getattr(problem, "sweep_closed_form", None)
-    if callable(hook):
-        out = hook(points)
-        if out is not None:
-            return out
-    from .closed_forms import CLOSED_FORMS
-
-    fn = CLOSED_FORMS.get(problem.kind)
-    return fn(problem, points) if fn is not None else None
+    return problem.closed_form_batch(points)
 
 
 def _fingerprint(problem, grid: Grid, method: str, options: dict) -> dict:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 import pandas as pd
 
@@ -146,5 +146,3 @@ def run(executor: str, payload: dict, chunks: list, workers: int, scheduler: str
 
     raise SpecError("--executor", f"expected 'local' or 'dask', got {executor!r}")
 
-
-Runner = Callable[..., Iterable[pd.DataFrame]]

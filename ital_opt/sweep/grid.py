@@ -155,8 +155,4 @@ def _evaluate(name: str, text: str, points: pd.DataFrame) -> np.ndarray:
     return values
 
 
-def product_size(grid: Mapping[str, object]) -> int:
-    return int(np.prod([len(np.atleast_1d(v)) for v in grid.values()]))
-
-
 __all__ = ["Grid", "make_grid", "parse_vary", "parse_derive", "identifier", "check_name"]

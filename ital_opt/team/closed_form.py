@@ -42,7 +42,9 @@ __all__ = [
     "expected_output",
     "certainty_equivalents",
     "total_welfare",
+    "water_fill",
     "welfare_shares",
+    "batch",
     "first_best_welfare",
     "weighted_shares_pair",
     "preferred_share",
@@ -102,7 +104,7 @@ def total_welfare(a, c, rho, sigma2, beta, omega=0.0, budget_breaker=False, g=0.
     return np.sum(A * (m - m * m / 2) - R * beta**2 / 2, axis=-1)
 
 
-def _water_fill(kA, D, mask, equality=True):
+def water_fill(kA, D, mask, equality=True):
     """β = max(0, (kA − μ)/D) over the members in `mask` (rows), Σβ = 1 (or ≤ 1 with μ ≥ 0).
 
     Vectorised over leading axes: kA, D, mask broadcast to (..., n).  Members outside the mask
@@ -143,7 +145,7 @@ def welfare_shares(a, c, rho, sigma2, omega=0.0, budget_breaker=False, g=0.0, d=
     D = k * A + R
     if np.any(D <= 0):
         raise ValueError("water filling needs k*A_j + R_j > 0 for every member")
-    return _water_fill(k * A, D, np.ones(np.shape(A), bool), equality=not budget_breaker)
+    return water_fill(k * A, D, np.ones(np.shape(A), bool), equality=not budget_breaker)
 
 
 def first_best_welfare(a, c, rho, sigma2, budget_breaker=False, g=0.0, d=1.0):
@@ -221,3 +223,39 @@ def coalition_welfare(a, c, rho, sigma2, omega, members, chunk=1 << 15, g=0.0, d
         tw = np.sum(np.where(mask, A * (m - m * m / 2) - R * beta**2 / 2, 0.0), -1)
         out[start : start + chunk] = np.where(mask.any(-1), tw, 0.0)
     return out
+
+
+def batch(a, c, rho, sigma2, omega, alpha, g, d, beta=None):
+    """The LEN team, budget balanced, at N parameter points at once (members on the last axis).
+
+    a, c, rho, alpha, g, d: (N, n); sigma2, omega: (N,); beta: the given shares (N, n), or None
+    for the welfare-maximising shares by water filling.  Returns ``(ok, welfare, columns,
+    extras)``: ok (N,) marks the points where the primitives are valid and the closed form
+    applies; columns maps share, effort, knowledge, ce, alpha to (N, n) arrays; extras holds
+    expected_output, first_best_welfare, free_riding_loss (and the water level ``multiplier``).
+    """
+    knowledge_inputs = dict(g=g, d=d)
+    with np.errstate(all="ignore"):
+        s2, w = sigma2[:, None], omega[:, None]
+        A, R = shorthands(a, c, rho, s2, g, d)
+        ok = (np.all(a >= 0, axis=1) & np.all(c > 0, axis=1) & np.all(rho >= 0, axis=1) & (sigma2 >= 0)
+              & np.all(g >= 0, axis=1) & np.all(d > 0, axis=1)
+              & (omega >= 0) & (omega <= 1) & (np.abs(alpha.sum(axis=1)) <= 1e-9))
+        extras = {}
+        if beta is None:
+            k = (1.0 - w) ** 2
+            D = k * A + R
+            ok &= np.all(D > 0, axis=1) & ~((omega == 1) & np.any(R <= 0, axis=1))
+            beta, mu = water_fill(k * A, np.where(ok[:, None], D, 1.0), np.ones_like(A, dtype=bool))
+            beta = np.clip(beta, 0.0, None)
+            extras = {"multiplier": mu}
+        else:
+            ok &= np.all(beta >= 0, axis=1) & (np.abs(beta.sum(axis=1) - 1) <= 1e-9)
+        out = expected_output(a, c, beta, w, **knowledge_inputs)
+        ce = certainty_equivalents(a, c, rho, s2, beta, w, alpha, **knowledge_inputs)
+        welfare = total_welfare(a, c, rho, s2, beta, w, **knowledge_inputs)
+        fb = first_best_welfare(a, c, rho, s2, **knowledge_inputs)
+        extras = {"expected_output": out, "first_best_welfare": fb, "free_riding_loss": fb - welfare, **extras}
+        columns = {"share": beta, "effort": efforts(a, c, beta, w), "knowledge": knowledge(g, d, beta, w),
+                   "ce": ce, "alpha": alpha}
+    return ok, welfare, columns, extras

@@ -39,6 +39,7 @@ from ..result import Result
 from . import closed_form, equilibrium, separable, sharing
 
 SHARE_RULES = ("welfare", "weighted", "bargaining")
+BATCH_FIELDS = {"a", "c", "rho", "sigma2", "omega", "shares", "alpha", "g", "d"}
 
 
 @register
@@ -140,6 +141,33 @@ class Team(Problem):
             Method("ipopt", _run_separable, separable.applies),
             Method("pyomo", _run_pyomo),
         ]
+
+    # -- hooks --------------------------------------------------------------------------------------
+    def closed_form_batch(self, points: pd.DataFrame) -> pd.DataFrame | None:
+        """The LEN closed forms (:func:`.closed_form.batch`) at every sweep point at once: budget
+        balanced teams of two or more members, welfare-maximising or given shares, with any of
+        a, c, rho, sigma2, omega, shares, alpha, g, d varied."""
+        from ..sweep.tidy import batch_records, field_values, varies_only
+
+        spec, mode, n = self.spec, self.mode, self.n
+        if not varies_only(points, BATCH_FIELDS) or not self.is_len or self.budget_breaker:
+            return None
+        if mode not in ("welfare", "given") or n < 2:
+            return None
+        values = {name: field_values(spec, points, name, n, default) for name, default in
+                  (("a", None), ("c", 1.0), ("rho", None), ("alpha", 0.0), ("g", 0.0), ("d", 1.0))}
+        values.update({name: field_values(spec, points, name, None, default)
+                       for name, default in (("sigma2", None), ("omega", 0.0))})
+        beta = field_values(spec, points, "shares", n) if mode == "given" else None
+        if any(x is None for x in values.values()) or (mode == "given" and beta is None):
+            return None
+        ok, welfare, columns, extras = closed_form.batch(beta=beta, **values)
+        rows = {"member": np.tile(np.asarray(self.members, dtype=object), (len(points), 1)),
+                "share": columns["share"], "effort": columns["effort"]}
+        if self.knowledge:
+            rows["knowledge"] = columns["knowledge"]
+        rows.update(ce=columns["ce"], alpha=columns["alpha"])
+        return batch_records(points, welfare, rows, extras={"shares_rule": mode, **extras}, keep=ok)
 
     # -- checks -----------------------------------------------------------------------------------
     def check(self, result: Result) -> dict[str, float]:
