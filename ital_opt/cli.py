@@ -14,8 +14,9 @@ from pathlib import Path
 
 from .backends import stdout_to_stderr
 from .errors import MethodNotApplicable, SolverUnavailable, SpecError
-
-FORMULATIONS = Path(__file__).resolve().parent.parent / "formulations"
+from .files import check_output, write_text
+from .spec import FORMULATIONS  # noqa: F401  (the bundled specs' directory, for scripts)
+from .tolerances import VERIFY_RTOL
 
 
 class UsageError(Exception):
@@ -29,19 +30,20 @@ class _Parser(argparse.ArgumentParser):
 
 
 def write_output(text: str, out: str | None) -> None:
+    """`text` to the file `out` (see :mod:`ital_opt.files`), or to standard output."""
+    text = text if text.endswith("\n") else text + "\n"
     if out:
-        path = Path(out)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text if text.endswith("\n") else text + "\n")
-        tmp.replace(path)
+        write_text(out, text)
     else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.write(text)
         sys.stdout.flush()
 
 
 def cmd_solve(args) -> int:
     from .spec import load
 
+    if args.output:
+        check_output(args.output)
     problem = load(args.spec)
     with stdout_to_stderr():
         result = problem.solve(args.method)
@@ -64,6 +66,8 @@ def cmd_verify(args) -> int:
     from .problem import verify
     from .spec import load
 
+    if args.output:
+        check_output(args.output)
     problem = load(args.spec)
     with stdout_to_stderr():
         report = verify(problem, rtol=args.rtol)
@@ -72,11 +76,90 @@ def cmd_verify(args) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_sweep(args) -> int:
+    from .spec import load
+    from .sweep import grid_from_args, sweep
+    from .sweep.tidy import encode_lists
+
+    if args.scheduler and args.executor != "dask":
+        raise SpecError("--scheduler", "needs --executor dask")
+    if args.out is None and args.resume:
+        raise SpecError("--resume", "needs --out FILE")
+    if args.out is not None:
+        check_output(args.out, "--out", regular=True)
+    problem = load(args.spec)
+    grid = grid_from_args(args.vary, args.derive)
+    with stdout_to_stderr():
+        table = sweep(
+            problem, grid, args.executor, method=args.method, out=args.out, resume=args.resume,
+            workers=args.workers, chunk_size=args.chunk_size, scheduler=args.scheduler,
+            progress=False if args.quiet else None,
+        )
+    if args.out is None:
+        encode_lists(table).to_csv(sys.stdout, index=False, lineterminator="\n")
+    points = table.drop_duplicates(subset=grid.names) if len(table) else table
+    bad = int((points["status"] != "optimal").sum()) if len(points) else 0
+    if bad:
+        print(f"ital-opt sweep: {bad} of {len(points)} grid points not optimal", file=sys.stderr)
+    elif not args.quiet and args.out:
+        print(f"ital-opt sweep: {len(points)} points -> {args.out}", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def cmd_plot(args) -> int:
+    from . import plot
+
+    if args.table == "book":
+        check_output(args.out_dir, "--out-dir", directory=True)
+        with stdout_to_stderr():
+            written = plot.book_figures(args.out_dir, fmt=args.format)
+        for path, caption in written:
+            print(f"{path}  {caption}")
+        return 0
+    if Path(args.table).suffix == ".toml":
+        if not args.output:
+            raise SpecError("-o", "give the output: -o DIR (every figure) or -o FILE.png|svg (the first)")
+        target = Path(args.output)
+        as_dir = target.suffix.lower() not in plot.FORMATS
+        check_output(args.output, "-o", directory=as_dir)
+        with stdout_to_stderr():
+            written, ok = plot.spec_figures(args.table, args.output, fmt=args.format, method=args.method)
+        for path, caption in written:
+            print(f"{path}  {caption}")
+        return 0 if ok else 1
+    if not args.x or not args.y:
+        raise SpecError("--x/--y", "give the columns to plot: --x NAME --y FIELD")
+    if not args.output:
+        raise SpecError("-o", "give the output file: -o FILE.png or FILE.svg")
+    plot.check_figure_name(args.output)
+    check_output(args.output, "-o")
+    table = plot.read_table(args.table)
+    fig = plot.line_plot(table, args.x, args.y, by=args.by, row=args.row, title=args.title, source=args.table)
+    plot.save(fig, args.output)
+    return 0
+
+
+def cmd_report(args) -> int:
+    from . import report
+    from .sweep import grid_from_args
+
+    check_output(args.output, "-o")
+    source = Path(args.source)
+    if source.suffix in (".csv", ".parquet"):
+        html, ok = report.sweep_report(source)
+    else:
+        grid = grid_from_args(args.vary, args.derive) if args.vary else None
+        with stdout_to_stderr():
+            html, ok = report.spec_report(source, method=args.method, grid=grid)
+    write_output(html, args.output)
+    return 0 if ok else 1
+
+
 def cmd_examples(args) -> int:
-    from .spec import read_toml
+    from .spec import bundled_specs, read_toml
 
     rows = []
-    for path in sorted(FORMULATIONS.glob("*.toml")):
+    for path in bundled_specs():
         try:
             data = read_toml(path)
         except SpecError as exc:
@@ -93,6 +176,40 @@ def cmd_examples(args) -> int:
     return 0
 
 
+def _positive(name: str):
+    """An argparse type: a whole number >= 1 (``--workers``, ``--chunk-size``)."""
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+        return value
+
+    convert.__name__ = name
+    return convert
+
+
+def _tolerance(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected 0 < rtol < 1, got {text}")
+    return value
+
+
+def _grid_arguments(p: argparse.ArgumentParser, note: str) -> None:
+    p.add_argument("--vary", action="append", default=[], metavar="NAME=START:STOP:COUNT",
+                   help=f"{note}a field (NAME, NAME[i] or params.k) and its values: START:STOP:COUNT (linspace) "
+                   "or V1,V2,...; several --vary give their product")
+    p.add_argument("--derive", action="append", default=[], metavar="NAME=EXPR",
+                   help="a field computed from the varied ones, e.g. 'prob[0]=1-prob_1' (NAME[i] is written NAME_i)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ital-opt", description="Incentive contracts: declare once, solve, check.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -106,22 +223,64 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", help="solve with every applicable method and compare")
     p.add_argument("spec")
-    p.add_argument("--rtol", type=float, default=1e-6, help="relative tolerance of agreement (default 1e-6)")
+    p.add_argument("--rtol", type=_tolerance, default=VERIFY_RTOL,
+                   help=f"relative tolerance of agreement, 0 < rtol < 1 (default {VERIFY_RTOL:g})")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("-o", "--output")
     p.set_defaults(func=cmd_verify)
 
+    p = sub.add_parser(
+        "sweep",
+        help="comparative statics over a grid of spec fields",
+        description="Solve SPEC at every point of a grid of spec fields and write one tidy table "
+        "(one line per grid point and result row).",
+    )
+    p.add_argument("spec")
+    _grid_arguments(p, "")
+    p.add_argument("--out", "-o", help="output table: CSV, or Parquet when it ends in .parquet (default: CSV on stdout)")
+    p.add_argument("--method", default="auto", help="auto (default), closed-form, cvxpy, pyomo, ...")
+    p.add_argument("--executor", choices=("local", "dask"), default="local")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="an existing dask scheduler (with --executor dask)")
+    p.add_argument("--workers", type=_positive("workers"), help="processes (default: the CPU count, at most 8)")
+    p.add_argument("--chunk-size", type=_positive("chunk-size"), help="points per task (default: automatic, at most 50)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted sweep into --out")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser(
+        "plot",
+        help="line plots of a sweep table, a spec's figures, or every bundled spec's figures ('plot book')",
+        description="TABLE (.csv/.parquet): FIELD against NAME, one line per value of --by (and per row of "
+        "the result when rows differ). SPEC (.toml): solve it and save the figures of its kind "
+        "(-o a directory, or a file name for the first figure). 'book': solve every bundled spec and "
+        "save each figure of its kind into --out-dir.",
+    )
+    p.add_argument("table", help="a sweep table (.csv or .parquet), a spec (.toml), or 'book'")
+    p.add_argument("--x", help="column on the horizontal axis (a varied field)")
+    p.add_argument("--y", action="append", default=[], help="column(s) on the vertical axis")
+    p.add_argument("--by", help="one line per value of this column (default: per result row when rows differ)")
+    p.add_argument("--row", type=int, help="only this result row (e.g. one type or member)")
+    p.add_argument("--title")
+    p.add_argument("--method", default="auto", help="for a spec: the method to solve it with")
+    p.add_argument("-o", "--output", help="FILE.png or FILE.svg (a spec: also a directory)")
+    p.add_argument("--out-dir", default="figures", help="for 'plot book': the directory (default: figures)")
+    p.add_argument("--format", choices=("png", "svg"), default="png", help="for 'plot book' and a spec (default png)")
+    p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser(
+        "report",
+        help="one self-contained HTML page: problem, solution, checks, figures",
+        description="Write one static HTML page (figures embedded) for a spec (solved here; with --vary also "
+        "swept) or for a sweep table (.csv/.parquet).",
+    )
+    p.add_argument("source", help="a spec (.toml) or a sweep table (.csv/.parquet)")
+    p.add_argument("-o", "--output", required=True, help="the HTML file")
+    p.add_argument("--method", default="auto")
+    _grid_arguments(p, "for a spec: also sweep and plot; ")
+    p.set_defaults(func=cmd_report)
+
     p = sub.add_parser("examples", help="list the bundled specs")
     p.set_defaults(func=cmd_examples)
-
-    try:
-        from .sweep import cli as sweep_cli
-    except ImportError:
-        sweep_cli = None
-    if sweep_cli is not None:
-        for name in ("add_sweep_parser", "add_plot_parser", "add_report_parser"):
-            if hasattr(sweep_cli, name):
-                getattr(sweep_cli, name)(sub)
     return parser
 
 

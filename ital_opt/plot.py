@@ -1,27 +1,25 @@
-"""Figures: line plots of sweep tables and the book's Chapter 3 and Chapter 4 figures.
+"""Figures: generic plots of results and sweep tables, and the kinds' own figures.
+
+Generic (this module never names a kind):
 
 * :func:`line_plot` — FIELD against a varied field from a sweep table, one line per value of
-  ``by`` (default: one line per result row — a type, a member — when a point has several rows).
-* :func:`book_figures` — regenerates every bundled figure (``ital-opt plot book --out-dir DIR``):
+  ``by`` (default: one line per result row — a type, a member — when a point has several rows);
+* :func:`row_bars` — grouped bars of a result's numeric row fields;
+* :func:`sweep_line_figures` — the objective, and the numeric row fields, against the first
+  varied field of a sweep table.
 
-  ============================  =========================================================
-  ``ch3_prior``                 shares and rents against the prior p_H (example 3-1, BOOK.md §2, P3.3)
-  ``ch3_regimes``               shares, rents and payoff against the outside-option gap g = ū_H − ū_L:
-                                regimes I–IV (example 3-1, P3.4)
-  ``ch4_sharing_ratio``         effort, member utility (CE) and total welfare against β_1
-                                (example 4-1, ω = 0, BOOK.md §3 "trends")
-  ``ch4_omega``                 total welfare and the optimal β_1 against the weighting factor ω
-  ``ch4_lambda``                total welfare against the welfare weight λ (reading B)
-  ============================  =========================================================
-
-  Each figure is computed by :func:`ital_opt.sweep.sweep` from the worked examples' specs, so
-  the figures show what the solvers return, not a separate formula.
+A kind's own figures come through the protocol hooks of :class:`ital_opt.problem.Problem`:
+``problem.figures(result)`` and ``problem.sweep_figures(table, varied)`` return
+``(caption, matplotlib Figure)`` pairs.  :func:`spec_figures` (``ital-opt plot SPEC.toml -o DIR``)
+solves a spec and saves its kind's figures; :func:`book_figures` (``ital-opt plot book --out-dir
+DIR``) does so for every bundled spec whose kind draws figures.
 
 Matplotlib with the Agg backend (no display needed); PNG and SVG.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +46,7 @@ def read_table(path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise SpecError(None, "file not found", str(path))
+    _check_table_file(path)
     try:
         df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     except Exception as exc:  # noqa: BLE001 - any unreadable table is bad input
@@ -55,15 +54,33 @@ def read_table(path) -> pd.DataFrame:
     return decode_lists(df)
 
 
+def _check_table_file(path: Path) -> None:
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise SpecError(None, f"cannot read the table: {exc.strerror or exc}", str(path)) from None
+    if not stat.S_ISREG(mode):
+        raise SpecError(None, "is not a regular file", str(path))
+
+
 def _rows_per_point(table: pd.DataFrame, x: str) -> bool:
     return "row" in table.columns and table["row"].nunique(dropna=True) > 1
 
 
 def _row_label(table: pd.DataFrame, row) -> str:
+    """The row's name: the first row field after ``row`` that is constant along the row's line
+    (a type, a member's name) and tells rows apart; else ``row N``."""
     sub = table[table["row"] == row]
-    for col in ("member", "player", "outcome", "theta"):
-        if col in sub.columns and sub[col].nunique() == 1:
-            return f"{col} {sub[col].iloc[0]}"
+    cols = list(table.columns)
+    for col in cols[cols.index("row") + 1 :] if "row" in cols else []:
+        try:
+            if sub[col].nunique(dropna=False) == 1 and table[col].nunique() > 1:
+                value = sub[col].iloc[0]
+                return f"{col} {value:g}" if isinstance(value, (float, np.floating)) else f"{col} {value}"
+        except TypeError:  # unhashable cells (vector types)
+            continue
     return f"row {row}"
 
 
@@ -108,197 +125,158 @@ def line_plot(table: pd.DataFrame, x: str, ys, *, by: str | None = None, row: in
     return fig
 
 
+def check_figure_name(path) -> None:
+    if Path(path).suffix.lower() not in FORMATS:
+        raise SpecError("-o", f"the figure file must end in .png or .svg, got {Path(path).name!r}")
+
+
 def save(fig, path) -> Path:
+    """Write `fig` to `path` (.png or .svg) and close it."""
+    from .files import write_bytes
+
+    import io
+
     path = Path(path)
-    if path.suffix.lower() not in FORMATS:
-        raise SpecError("-o", f"the figure file must end in .png or .svg, got {path.name!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130)
-    _plt().close(fig)
+    check_figure_name(path)
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format=path.suffix.lower()[1:], dpi=130)
+    finally:
+        _plt().close(fig)
+    write_bytes(path, buffer.getvalue())
     return path
 
 
-# -- the book's figures -------------------------------------------------------------------------------
-EXAMPLE_3_1 = {"kind": "admission", "title": "Worked example 3-1", "theta": [1.0, 1.5], "prob": [0.6, 0.4],
-               "c": 1.0, "rho": 2.0, "sigma2": 0.4, "outside": [0.0, 0.0]}
-EXAMPLE_4_1 = {"kind": "team", "title": "Worked example 4-1", "a": [1.2, 1.0], "c": [1.0, 1.0], "rho": [1.0, 2.0],
-               "sigma2": 0.5, "omega": 0.0}
+# -- generic figures of a result and of a sweep table ---------------------------------------------
+def _label_column(rows: pd.DataFrame) -> str | None:
+    """The first non-numeric row field whose values tell the rows apart (names, types)."""
+    for col in rows.columns:
+        if not pd.api.types.is_numeric_dtype(rows[col]) and rows[col].map(lambda v: isinstance(v, str)).all():
+            if rows[col].nunique() == len(rows):
+                return str(col)
+    return None
 
 
-def _sweep(spec, grid, derive=None, **kw):
-    from .spec import load
-    from .sweep import sweep
-
-    return sweep(load(spec), grid, derive=derive, progress=False, **kw)
-
-
-def _by_row(table, x, y):
-    """{row: (x, y)} for a tidy table."""
-    out = {}
-    for row, part in table.groupby("row"):
-        part = part.sort_values(x)
-        out[int(row)] = (part[x].to_numpy(float), part[y].to_numpy(float))
-    return out
+def numeric_row_fields(rows: pd.DataFrame) -> list[str]:
+    """The row fields holding one finite-or-NaN number per row (bools excluded)."""
+    return [str(c) for c in rows.columns
+            if pd.api.types.is_numeric_dtype(rows[c]) and not pd.api.types.is_bool_dtype(rows[c])]
 
 
-def figure_ch3_prior():
-    """Shares and rents against the prior p_H (two types, g = 0): the distortion grows with p_H/p_L."""
+def row_bars(result, title: str | None = None, max_fields: int = 4):
+    """Grouped bars of a result's numeric row fields, one panel per field (None if there are none)."""
+    rows = result.rows
+    if rows is None or not len(rows):
+        return None
+    fields = numeric_row_fields(rows)[:max_fields]
+    if not fields:
+        return None
+    label = _label_column(rows)
+    ticks = [str(v) for v in rows[label]] if label else [str(i) for i in range(len(rows))]
     plt = _plt()
-    table = _sweep(EXAMPLE_3_1, {"prob[1]": np.linspace(0.05, 0.95, 37)}, {"prob[0]": "1 - prob_1"})
-    x = "prob[1]"
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10.5, 3.9))
-    names = {0: "low type L", 1: "high type H"}
-    for row, (xs, ys) in _by_row(table, x, "share").items():
-        a1.plot(xs, ys, lw=2, label=f"β {names[row]} (second best)")
-    for row, (xs, ys) in _by_row(table, x, "first_best_share").items():
-        a1.plot(xs, ys, ls="--", lw=1, label=f"β {names[row]} (first best)")
-    a1.set_xlabel("prior of the high type p_H")
-    a1.set_ylabel("output share β")
-    a1.legend(fontsize=8)
-    a1.set_title("Shares: no distortion at the top")
-    for row, (xs, ys) in _by_row(table, x, "rent").items():
-        a2.plot(xs, ys, lw=2, label=f"rent {names[row]}")
-    obj = table.drop_duplicates(x).sort_values(x)
-    a2.plot(obj[x], obj["objective"], color="k", lw=1.2, ls=":", label="alliance payoff")
-    a2.set_xlabel("prior of the high type p_H")
-    a2.set_ylabel("rent u − ū / payoff")
-    a2.legend(fontsize=8)
-    a2.set_title("Information rent and alliance payoff")
-    for a in (a1, a2):
-        a.grid(True, alpha=0.3)
-    fig.suptitle("Chapter 3 — admission menu against the prior (example 3-1, g = 0)")
+    fig, axes = plt.subplots(1, len(fields), figsize=(3.6 * len(fields) + 1, 3.4), squeeze=False)
+    x = np.arange(len(rows))
+    for j, (axis, col) in enumerate(zip(axes[0], fields)):
+        axis.bar(x, pd.to_numeric(rows[col], errors="coerce").to_numpy(float), 0.7, color=f"C{j}")
+        axis.set_xticks(x, ticks, rotation=30 if len(rows) > 6 else 0, fontsize=8)
+        axis.set_xlabel(label or "row")
+        axis.set_title(col, fontsize=10)
+        axis.axhline(0, color="k", lw=0.6)
+        axis.grid(True, axis="y", alpha=0.3)
+    fig.suptitle(title or f"solution ({result.method})")
     fig.tight_layout()
-    return fig, table
+    return fig
 
 
-REGIME_COLOURS = {"I": "#dbe9f6", "II": "#fde0c5", "III": "#d5efd5", "IV": "#f3d6e8"}
+def sweep_line_figures(table: pd.DataFrame, varied) -> list[tuple[str, object]]:
+    """(caption, Figure): the objective against the first varied field (one line per value of a
+    second varied field with few values), and the first numeric row fields, one line per row."""
+    varied = list(varied)
+    if not len(table) or not varied or "objective" not in table.columns:
+        return []
+    x = varied[0]
+    others = [v for v in varied[1:] if table[v].nunique() > 1]
+    by = others[0] if others and table[others[0]].nunique() <= 8 else None
+    figs = []
+    pts = table.drop_duplicates(subset=varied)
+    figs.append((f"objective against {x}", line_plot(pts, x, "objective", by=by)))
+    skip = {*varied, "objective", "row"}
+    start = list(table.columns).index("row") + 1 if "row" in table.columns else len(table.columns)
+    fields = [c for c in table.columns[start:] if c not in skip and pd.api.types.is_numeric_dtype(table[c])
+              and not pd.api.types.is_bool_dtype(table[c]) and table[c].nunique() > 1][:2]
+    if fields and "row" in table.columns:
+        sub, note = table, ""
+        for other in others:  # one slice of the other varied fields
+            value = sub[other].iloc[0]
+            sub = sub[sub[other] == value]
+            note += f", {other} = {value:g}"
+        figs.append((f"{', '.join(fields)} against {x}, one line per row{note}", line_plot(sub, x, fields)))
+    return figs
 
 
-def figure_ch3_regimes():
-    """Shares, rents and the alliance's payoff against the outside-option gap g: regimes I–IV."""
-    plt = _plt()
-    table = _sweep(EXAMPLE_3_1, {"outside[1]": np.linspace(0.0, 0.9, 181)})
-    x = "outside[1]"
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10.5, 3.9))
-    pts = table.drop_duplicates(x).sort_values(x)
-    for axis in (a1, a2):
-        for regime, part in pts.groupby((pts["regime"] != pts["regime"].shift()).cumsum()):
-            name = part["regime"].iloc[0]
-            axis.axvspan(part[x].min(), part[x].max(), color=REGIME_COLOURS.get(name, "#eee"), alpha=0.8, lw=0)
-            axis.text(part[x].mean(), 1.02, name, transform=axis.get_xaxis_transform(), ha="center", fontsize=9)
-    names = {0: "L", 1: "H"}
-    for row, (xs, ys) in _by_row(table, x, "share").items():
-        a1.plot(xs, ys, lw=2, label=f"β_{names[row]}")
-    a1.set_xlabel("outside-option gap g = ū_H − ū_L")
-    a1.set_ylabel("output share β")
-    a1.legend(fontsize=8, loc="lower right")
-    for row, (xs, ys) in _by_row(table, x, "rent").items():
-        a2.plot(xs, ys, lw=2, label=f"rent {names[row]}")
-    a2.plot(pts[x], pts["objective"], color="k", lw=1.5, label="alliance payoff")
-    a2.set_xlabel("outside-option gap g = ū_H − ū_L")
-    a2.set_ylabel("rent / payoff")
-    a2.legend(fontsize=8)
-    for a in (a1, a2):
-        a.grid(True, alpha=0.3)
-    fig.suptitle("Chapter 3 — regimes against the outside-option gap (example 3-1)", y=1.0)
-    fig.tight_layout()
-    return fig, table
+# -- a spec's figures, and every bundled spec's --------------------------------------------------
+def draws_figures(problem) -> bool:
+    """Whether the problem's kind offers its own figures (its class overrides the hook)."""
+    from .problem import Problem
+
+    return type(problem).figures is not Problem.figures
 
 
-def figure_ch4_sharing_ratio():
-    """Effort, member utility and total welfare against the sharing ratio β_1 (ω = 0)."""
-    plt = _plt()
-    spec = {**EXAMPLE_4_1, "shares": [0.5, 0.5]}
-    table = _sweep(spec, {"shares[0]": np.linspace(0.0, 1.0, 51)}, {"shares[1]": "1 - shares_0"})
-    x = "shares[0]"
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.9))
-    for row, (xs, ys) in _by_row(table, x, "effort").items():
-        axes[0].plot(xs, ys, lw=2, label=f"member {row + 1}")
-    axes[0].set_ylabel("effort e_i")
-    for row, (xs, ys) in _by_row(table, x, "ce").items():
-        axes[1].plot(xs, ys, lw=2, label=f"member {row + 1}")
-        i = int(np.nanargmax(ys))
-        axes[1].plot(xs[i], ys[i], "o", color="k", ms=4)
-    axes[1].set_ylabel("member utility CE_i")
-    pts = table.drop_duplicates(x).sort_values(x)
-    axes[2].plot(pts[x], pts["objective"], lw=2, color="k", label="total welfare")
-    i = int(np.nanargmax(pts["objective"].to_numpy(float)))
-    axes[2].axvline(pts[x].iloc[i], color="grey", ls=":", lw=1)
-    axes[2].set_ylabel("total welfare TW")
-    for a in axes:
-        a.set_xlabel("output-sharing ratio β_1 (β_2 = 1 − β_1)")
-        a.grid(True, alpha=0.3)
-        a.legend(fontsize=8)
-    fig.suptitle("Chapter 4 — effort, member utility and total welfare against the sharing ratio (example 4-1, ω = 0)")
-    fig.tight_layout()
-    return fig, table
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower()[:48] or "figure"
 
 
-def figure_ch4_omega():
-    """Total welfare and the welfare-maximising β_1 against the weighting factor ω (reading A)."""
-    plt = _plt()
-    table = _sweep({**EXAMPLE_4_1, "shares": "welfare"}, {"omega": np.linspace(0.0, 1.0, 41)})
-    x = "omega"
-    pts = table.drop_duplicates(x).sort_values(x)
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10.5, 3.9))
-    a1.plot(pts[x], pts["objective"], lw=2, color="k", label="TW*(ω)")
-    if "first_best_welfare" in pts:
-        a1.axhline(float(pts["first_best_welfare"].iloc[-1]), ls="--", color="grey", label="first best TW_FB")
-    a1.set_ylabel("total welfare")
-    for row, (xs, ys) in _by_row(table, x, "share").items():
-        a2.plot(xs, ys, lw=2, label=f"β_{row + 1}*")
-    a2.set_ylabel("optimal share")
-    for a in (a1, a2):
-        a.set_xlabel("weighting factor ω (mutual concern)")
-        a.grid(True, alpha=0.3)
-        a.legend(fontsize=8)
-    fig.suptitle("Chapter 4 — total welfare against the weighting factor ω (example 4-1)")
-    fig.tight_layout()
-    return fig, table
+def _save_all(figures, out_dir: Path, stem: str, fmt: str) -> list[tuple[Path, str]]:
+    written, names = [], set()
+    for i, (caption, fig) in enumerate(figures):
+        name = f"{stem}_{_slug(caption)}"
+        if name in names:
+            name = f"{name}_{i + 1}"
+        names.add(name)
+        written.append((save(fig, out_dir / f"{name}.{fmt}"), caption))
+    return written
 
 
-def figure_ch4_lambda():
-    """Total welfare against the welfare weight λ_1 (reading B, ω = 0): an inverted U."""
-    plt = _plt()
-    spec = {**EXAMPLE_4_1, "shares": "weighted", "lambda": [0.5, 0.5]}
-    table = _sweep(spec, {"lambda[0]": np.linspace(0.0, 1.0, 21)}, {"lambda[1]": "1 - lambda_0"})
-    x = "lambda[0]"
-    pts = table.drop_duplicates(x).sort_values(x)
-    welfare = table.groupby(x)["ce"].sum() if "ce" in table else pts.set_index(x)["objective"]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10.5, 3.9))
-    a1.plot(welfare.index, welfare.to_numpy(float), lw=2, color="k", label="total welfare ΣCE_i")
-    a1.set_ylabel("total welfare")
-    for row, (xs, ys) in _by_row(table, x, "share").items():
-        a2.plot(xs, ys, lw=2, label=f"β_{row + 1}*(λ)")
-    a2.set_ylabel("share chosen by the weighted objective")
-    for a in (a1, a2):
-        a.set_xlabel("welfare weight λ_1 (λ_2 = 1 − λ_1)")
-        a.grid(True, alpha=0.3)
-        a.legend(fontsize=8)
-    fig.suptitle("Chapter 4 — total welfare against the weight λ (reading B, example 4-1)")
-    fig.tight_layout()
-    return fig, table
+def spec_figures(spec, out, fmt: str = "png", method: str = "auto") -> tuple[list[tuple[Path, str]], bool]:
+    """Solve `spec` and save its kind's figures (the generic row bars when the kind draws none).
 
-
-BOOK_FIGURES = {
-    "ch3_prior": figure_ch3_prior,
-    "ch3_regimes": figure_ch3_regimes,
-    "ch4_sharing_ratio": figure_ch4_sharing_ratio,
-    "ch4_omega": figure_ch4_omega,
-    "ch4_lambda": figure_ch4_lambda,
-}
-
-
-def book_figures(out_dir="figures", fmt: str = "png", names=None) -> list[Path]:
-    """Regenerate the bundled Chapter 3 and 4 figures into `out_dir`; returns the paths written.
-
-    Each figure is written with its data as ``NAME.csv`` (the sweep table) next to it.
+    out: a directory (every figure, named ``STEM_CAPTION.FMT``; created if missing) or a
+    ``.png``/``.svg`` file (the first figure).  Returns ((path, caption) pairs, solved to optimality).
     """
+    from .spec import load
+
+    problem = load(spec)
+    result = problem.solve(method)
+    figures = list(problem.figures(result)) if draws_figures(problem) else []
+    if not figures:
+        bars = row_bars(result, problem.title or None)
+        figures = [("solution row fields", bars)] if bars is not None else []
+    if not figures:
+        raise SpecError(None, "the result has no numeric row fields and its kind draws no figures", str(spec))
+    out = Path(out)
+    if out.suffix.lower() in FORMATS:
+        (caption, fig), rest = figures[0], figures[1:]
+        for _, other in rest:
+            _plt().close(other)
+        return [(save(fig, out), caption)], bool(result.success)
+    out.mkdir(parents=True, exist_ok=True)
+    return _save_all(figures, out, Path(str(spec)).stem, fmt), bool(result.success)
+
+
+def book_figures(out_dir="figures", fmt: str = "png", specs=None) -> list[tuple[Path, str]]:
+    """Every bundled spec whose kind draws figures: solved, and each of its figures saved.
+
+    Returns the (path, caption) pairs written; files are named ``SPEC_CAPTION.FMT``.
+    """
+    from .spec import bundled_specs, load
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name in names or BOOK_FIGURES:
-        fig, table = BOOK_FIGURES[name]()
-        written.append(save(fig, out_dir / f"{name}.{fmt}"))
-        table.to_csv(out_dir / f"{name}.csv", index=False)
+    for path in specs or bundled_specs():
+        problem = load(path)
+        if not draws_figures(problem):
+            continue
+        result = problem.solve()
+        written += _save_all(problem.figures(result), out_dir, Path(path).stem, fmt)
     return written

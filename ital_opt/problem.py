@@ -40,6 +40,7 @@ from .errors import MethodNotApplicable, OptionError, SolverUnavailable, SpecErr
 from .kinds import register  # noqa: F401  (re-exported for the kinds)
 from .result import Result
 from .spec import REQUIRED, SpecReader, set_field
+from .tolerances import EXPECTED_TOL, VERIFY_ATOL, VERIFY_RTOL
 
 
 def _always(problem) -> str | None:
@@ -201,7 +202,7 @@ class Problem:
         self.spec = {"kind": self.kind, **fields}
         reader = SpecReader(self.spec, _source)
         self.title = reader.string("title", "")
-        self.expected = reader.table("expected", None)
+        self.expected = reader.expected()
         self.params = reader.params
         self._read(reader)
         reader.finish()
@@ -556,7 +557,7 @@ def _beaten(problem: Problem, first: str, a: Result, second: str, b: Result, rto
     return out
 
 
-def verify(problem: Problem, rtol: float = 1e-6, atol: float = 1e-7, **options) -> Verification:
+def verify(problem: Problem, rtol: float = VERIFY_RTOL, atol: float = VERIFY_ATOL, **options) -> Verification:
     """Solve with every applicable method; compare methods, checks and [expected] values."""
     if not (isinstance(rtol, (int, float)) and 0 < rtol < 1) or not (isinstance(atol, (int, float)) and 0 <= atol < 1):
         raise SpecError("--rtol", f"tolerances must satisfy 0 < rtol < 1 and 0 <= atol < 1, got rtol={rtol!r}, atol={atol!r}",
@@ -590,7 +591,7 @@ def verify(problem: Problem, rtol: float = 1e-6, atol: float = 1e-7, **options) 
             report.disagreements += _beaten(problem, first, a, second, b, rtol, atol)
     if problem.expected:
         expected = dict(problem.expected)
-        tol = float(expected.get("tol", 1e-6))
+        tol = float(expected.get("tol", EXPECTED_TOL))
         base = report.results.get(names[0]) if names else None
         wanted = expected.get("method")
         if wanted:

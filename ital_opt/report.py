@@ -2,7 +2,9 @@
 
 ``ital-opt report SPEC -o report.html`` solves the spec (and runs ``verify``: every applicable
 method and its agreement), ``--vary`` adds a sweep; ``ital-opt report SWEEP.csv -o report.html``
-summarises a sweep table.  Figures are PNGs embedded as base64 ``data:`` URLs and the styles are
+summarises a sweep table.  The figures are the generic ones of :mod:`ital_opt.plot` and those the
+problem's kind offers through the hooks ``figures(result)`` and ``sweep_figures(table, varied)``;
+this module never names a kind.  Figures are PNGs embedded as base64 ``data:`` URLs and the styles are
 inline, so the page needs no network, no files next to it and no JavaScript.
 """
 
@@ -17,6 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .plot import draws_figures, row_bars, sweep_line_figures
+from .result import CHECK_TOL
 
 STYLE = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
@@ -83,86 +88,6 @@ def page(title: str, sections: list[tuple[str, str]], subtitle: str = "") -> str
     )
 
 
-# -- figures of one solution ----------------------------------------------------------------------
-_ROW_FIGURES = {
-    "admission": ("theta", ["share", "first_best_share"], ["transfer", "rent"]),
-    "screening": ("theta", ["q"], ["t", "agent_utility"]),
-    "team": ("member", ["share"], ["effort", "ce"]),
-    "coalition": ("player", ["shapley", "nucleolus"], []),
-    "moral_hazard": ("outcome", ["pay"], ["value"]),
-}
-
-
-def solution_figure(problem, result):
-    """Grouped bars of the main row fields (per type, member, player or outcome)."""
-    from .plot import _plt
-
-    rows = result.rows
-    if rows is None or not len(rows):
-        return None
-    label, first, second = _ROW_FIGURES.get(problem.kind, (None, [], []))
-    numeric = [c for c in rows.columns if pd.api.types.is_numeric_dtype(rows[c])]
-    first = [c for c in first if c in numeric] or numeric[:2]
-    second = [c for c in second if c in numeric]
-    panels = [p for p in (first, second) if p]
-    if not panels:
-        return None
-    labels = [_fmt(v) for v in rows[label]] if label in rows else [str(i) for i in range(len(rows))]
-    plt = _plt()
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.4 * len(panels), 3.6), squeeze=False)
-    for axis, cols in zip(axes[0], panels):
-        x = np.arange(len(rows))
-        width = 0.8 / len(cols)
-        for j, col in enumerate(cols):
-            axis.bar(x + (j - (len(cols) - 1) / 2) * width, rows[col].to_numpy(float), width, label=col)
-        axis.set_xticks(x, labels)
-        axis.set_xlabel(label or "row")
-        axis.axhline(0, color="k", lw=0.6)
-        axis.grid(True, axis="y", alpha=0.3)
-        axis.legend(fontsize=8)
-    fig.suptitle(f"{problem.kind}: solution ({result.method})")
-    fig.tight_layout()
-    return fig
-
-
-def default_grid(problem):
-    """A comparative-statics sweep worth showing for this problem, or None: (grid, derive, caption)."""
-    spec = problem.spec
-    if problem.kind == "admission" and len(spec.get("theta", [])) == 2 and isinstance(spec.get("outside", 0.0), list):
-        low = float(spec["outside"][0])
-        phi_h = float(spec["theta"][1]) ** 2 / (2 * float(spec["c"]))
-        return ({"outside[1]": np.linspace(low, low + 0.8 * phi_h, 61)}, None,
-                "shares, rents and payoff against the outside option of the high type (regimes I–IV)")
-    if problem.kind == "admission" and len(spec.get("theta", [])) == 2 and isinstance(spec.get("prob"), list):
-        return ({"prob[1]": np.linspace(0.05, 0.95, 37)}, {"prob[0]": "1 - prob_1"}, "shares and rents against the prior")
-    if problem.kind == "team" and isinstance(spec.get("a"), list) and len(spec["a"]) == 2:
-        return ({"omega": np.linspace(0.0, 1.0, 21)}, None, "total welfare and shares against the weighting factor ω")
-    return None
-
-
-def sweep_figures(table: pd.DataFrame, varied: list[str]) -> list[tuple[object, str]]:
-    from .plot import line_plot
-
-    if not len(table) or not varied:
-        return []
-    x = varied[0]
-    others = [v for v in varied[1:] if table[v].nunique() > 1]
-    by = others[0] if others and table[others[0]].nunique() <= 8 else None
-    figs = []
-    pts = table.drop_duplicates(subset=varied)
-    figs.append((line_plot(pts, x, "objective", by=by), f"objective against {x}"))
-    candidates = [c for c in ("share", "q", "effort", "ce", "rent", "pay", "shapley", "agent_utility", "t", "transfer")
-                  if c in table.columns and pd.api.types.is_numeric_dtype(table[c])]
-    if candidates and "row" in table.columns:
-        sub, note = table, ""
-        for other in others:  # one slice of the other varied fields
-            value = sub[other].iloc[0]
-            sub = sub[sub[other] == value]
-            note += f", {other} = {value:g}"
-        figs.append((line_plot(sub, x, candidates[:2]), f"{', '.join(candidates[:2])} against {x}, one line per row{note}"))
-    return figs
-
-
 def _varied_columns(table: pd.DataFrame) -> list[str]:
     if "status" not in table.columns:
         return []
@@ -190,7 +115,7 @@ def spec_report(path, method: str = "auto", grid=None, verify_methods: bool = Tr
            + kv_html(summary) + (table_html(result.rows) if len(result.rows) else ""))
     sections.append(("Solution", sol))
     checks = pd.DataFrame({"check": list(result.checks), "violation": list(result.checks.values()),
-                           "ok": ["yes" if (v is not None and v <= 1e-6) else "NO" for v in result.checks.values()]})
+                           "ok": ["yes" if (v is not None and v <= result.get("check_tol", CHECK_TOL)) else "NO" for v in result.checks.values()]})
     sections.append(("Checks (computed from the returned numbers, independently of the solver)", table_html(checks)))
     ok = bool(result.success)
     if verify_methods:
@@ -209,26 +134,20 @@ def spec_report(path, method: str = "auto", grid=None, verify_methods: bool = Tr
         except Exception as exc:  # noqa: BLE001 - the report still shows the solution
             sections.append(("Methods compared (verify)", f"<p class='bad'>verify failed: {_e(exc)}</p>"))
     figures = []
-    fig = solution_figure(problem, result)
-    if fig is not None:
-        figures.append(figure_html(fig, "the solution, row by row"))
-    sweep_spec = None
-    if grid is not None:
-        sweep_spec = (grid, None, "the requested sweep")
-    else:
-        sweep_spec = default_grid(problem)
+    bars = row_bars(result)
+    if bars is not None:
+        figures.append(figure_html(bars, "the solution, row by row"))
+    for caption, fig in problem.figures(result) if draws_figures(problem) else []:
+        figures.append(figure_html(fig, caption))
     sweep_table = None
-    if sweep_spec is not None:
+    if grid is not None:
         from .sweep import sweep
 
-        g, derive, caption = sweep_spec
-        try:
-            sweep_table = sweep(problem, g, derive=derive, method=method, progress=False)
-            names = list(sweep_table.columns[: list(sweep_table.columns).index("status")])
-            for f, cap in sweep_figures(sweep_table, names):
-                figures.append(figure_html(f, f"{caption}: {cap}"))
-        except Exception as exc:  # noqa: BLE001
-            figures.append(f"<p class='bad'>sweep failed: {_e(exc)}</p>")
+        sweep_table = sweep(problem, grid, method=method, progress=False)
+        names = _varied_columns(sweep_table)
+        pairs = sweep_line_figures(sweep_table, names) + list(problem.sweep_figures(sweep_table, names))
+        for caption, fig in pairs:
+            figures.append(figure_html(fig, f"sweep: {caption}"))
     sections.append(("Figures", "".join(figures) or "<p>no figures for this kind</p>"))
     if sweep_table is not None:
         sections.append(("Sweep table", table_html(sweep_table)))
@@ -250,7 +169,7 @@ def sweep_report(path) -> tuple[str, bool]:
     for v in varied:
         summary[f"{v} range"] = f"{table[v].min():.6g} … {table[v].max():.6g} ({table[v].nunique()} values)"
     sections = [("Sweep", kv_html(summary))]
-    figs = "".join(figure_html(f, c) for f, c in sweep_figures(table, varied))
+    figs = "".join(figure_html(f, c) for c, f in sweep_line_figures(table, varied))
     sections.append(("Figures", figs or "<p>no numeric columns to plot</p>"))
     sections.append(("Table", table_html(table, max_rows=100)))
     ok = counts.get("optimal", 0) == len(pts)

@@ -31,8 +31,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .tolerances import CHECK_TOL  # noqa: F401  (re-exported: the tolerance policy is in tolerances.py)
+
 STATUSES = ("optimal", "infeasible", "unbounded", "not_solved")
-CHECK_TOL = 1e-6
 
 
 def jsonable(value: Any) -> Any:

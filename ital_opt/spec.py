@@ -136,6 +136,44 @@ class SpecReader:
             raise self.error(name, f"expected a table, got {_describe(value)}")
         return dict(value)
 
+    def expected(self) -> dict | None:
+        """The ``[expected]`` table, checked for shape: ``tol`` a positive number, ``method`` a
+        string, ``cases`` a list of tables each with an optional ``set`` table of field changes;
+        every other entry a number, a string, a boolean or a (nested) list of numbers."""
+        value = self.table("expected", None)
+        if value is None:
+            return None
+
+        def check_values(where: str, table: Mapping) -> None:
+            for key, want in table.items():
+                name = f"{where}.{key}"
+                if key == "tol":
+                    self._bounds(name, self._as_number(name, want), None, None, True, False)
+                elif key == "method":
+                    if not isinstance(want, str):
+                        raise self.error(name, f"expected a method name, got {_describe(want)}")
+                elif key == "set":
+                    if where == "expected":
+                        raise self.error(name, "belongs in a case: [[expected.cases]] set = {...}")
+                    if not isinstance(want, Mapping):
+                        raise self.error(name, f"expected a table of field changes, got {_describe(want)}")
+                    for field, v in want.items():
+                        if not isinstance(field, str) or isinstance(v, Mapping):
+                            raise self.error(f"{name}.{field}", f"expected a value for a field, got {_describe(v)}")
+                elif key == "cases":
+                    if where != "expected":
+                        raise self.error(name, "cases do not nest")
+                    if not isinstance(want, list) or not all(isinstance(c, Mapping) for c in want):
+                        raise self.error(name, f"expected a list of tables ([[expected.cases]]), got {_describe(want)}")
+                    for i, case in enumerate(want):
+                        check_values(f"{name}[{i}]", case)
+                elif not _plain_value(want):
+                    raise self.error(name, f"expected a number, a string, true/false or a list of numbers, got "
+                                           f"{_describe(want)}")
+
+        check_values("expected", value)
+        return value
+
     # -- arrays -----------------------------------------------------------------------------
     def vector(
         self,
@@ -229,21 +267,37 @@ class SpecReader:
         return out
 
 
+def _plain_value(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, (bool, str, int, float)):
+        return True
+    if isinstance(value, list) and depth < 3:
+        return all(_plain_value(v, depth + 1) for v in value)
+    return False
+
+
 # -- loading ---------------------------------------------------------------------------------
+FORMULATIONS = Path(__file__).resolve().parent.parent / "formulations"
+"""The bundled specs (``ital-opt examples``)."""
+
+
+def bundled_specs() -> list[Path]:
+    """The bundled spec files, sorted by name."""
+    return sorted(FORMULATIONS.glob("*.toml"))
+
+
 def read_toml(path: str | Path) -> dict:
-    """The table in a TOML file, or a SpecError naming the file."""
-    path = Path(path)
+    """The table in a TOML file, or a SpecError naming the file (see :mod:`ital_opt.files`)."""
+    from .files import read_spec_bytes
+
+    data = read_spec_bytes(path)
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise SpecError(None, "file not found", str(path)) from None
-    except IsADirectoryError:
-        raise SpecError(None, "is a directory, not a spec file", str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(None, f"invalid TOML: {exc}", str(path)) from None
+        return tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise SpecError(None, "is not a UTF-8 text file", str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(None, f"invalid TOML: {exc}", str(path)) from None
+    except RecursionError:
+        raise SpecError(None, "invalid TOML: tables or arrays nested too deeply", str(path)) from None
 
 
 def load(spec: str | Path | Mapping[str, Any], *, source: str | None = None):

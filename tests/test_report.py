@@ -32,7 +32,7 @@ def _browser() -> str | None:
 def reports(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
     spec_html = out / "spec.html"
-    assert main(["report", str(SPEC), "-o", str(spec_html)]) in (0, 1)
+    assert main(["report", str(SPEC), "-o", str(spec_html), "--vary", "outside[1]=0:0.8:9"]) in (0, 1)
     table = out / "sweep.csv"
     assert main(["sweep", str(SPEC), "--vary", "outside[1]=0:0.8:17", "--vary", "rho=1,2", "--out", str(table),
                  "--quiet"]) == 0
@@ -52,7 +52,7 @@ def test_report_is_self_contained(reports):
         for data in images:
             assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
     spec = reports["spec"].read_text(encoding="utf-8")
-    for heading in ("Problem", "Solution", "Checks", "Figures", "max_ic_violation", "0.445891"):
+    for heading in ("Problem", "Solution", "Checks", "Figures", "Sweep table", "max_ic_violation", "0.445891"):
         assert heading in spec
 
 

@@ -282,6 +282,9 @@ def test_parametric_screening_matches_the_kind(spec, grid, derive):
 
 def test_parametric_path_reports_bad_points():
     problem = ital_opt.load(SCREEN10)
-    table = sweep(problem, {"prob[9]": [0.1, 0.3]}, method="cvxpy", workers=1, validate=False)
+    from ital_opt.sweep import SweepWarning
+
+    with pytest.warns(SweepWarning, match="1 point"):
+        table = sweep(problem, {"prob[9]": [0.1, 0.3]}, method="cvxpy", workers=1, validate=False)
     by_point = table.drop_duplicates("prob[9]").set_index("prob[9]")["status"]
     assert by_point[0.1] == "optimal" and by_point[0.3] == "not_solved"

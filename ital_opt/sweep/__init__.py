@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import numpy as np
 import sys
+import warnings
 from pathlib import Path
+
+import numpy as np
 
 import pandas as pd
 
@@ -41,7 +43,17 @@ from ..errors import SpecError
 from .grid import Grid, make_grid, parse_derive, parse_vary
 from .tidy import POINT
 
-__all__ = ["sweep", "make_grid", "parse_vary", "parse_derive", "Grid", "closed_form_points"]
+__all__ = ["sweep", "SweepWarning", "make_grid", "parse_vary", "parse_derive", "grid_from_args", "Grid", "closed_form_points"]
+
+
+def grid_from_args(vary: list[str], derive: list[str]) -> Grid:
+    """The grid of the command line's ``--vary`` and ``--derive`` options."""
+    if not vary:
+        raise SpecError("--vary", "give at least one --vary NAME=START:STOP:COUNT")
+    axes = dict(parse_vary(v) for v in vary)
+    if len(axes) != len(vary):
+        raise SpecError("--vary", "a field is given twice")
+    return make_grid(axes, dict(parse_derive(d) for d in derive))
 
 
 def _problem(problem):
@@ -176,7 +188,12 @@ def _warn_failures(table: pd.DataFrame) -> None:
     if "message" in table.columns and len(table):
         bad = table[table["status"].eq("not_solved") & table["message"].notna()]
         if len(bad):
-            print(f"sweep: {len(bad)} point(s) failed; first: {bad['message'].iloc[0]}", file=sys.stderr)
+            warnings.warn(f"sweep: {len(bad)} point(s) failed; first: {bad['message'].iloc[0]}", SweepWarning,
+                          stacklevel=3)
+
+
+class SweepWarning(UserWarning):
+    """Some grid points of a sweep failed (their lines say why, in ``message``)."""
 
 
 def _check_complete(table: pd.DataFrame, grid: Grid, out) -> None:

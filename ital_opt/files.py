@@ -1,0 +1,148 @@
+"""Reading specs and writing outputs safely: what a hostile or mistaken path cannot do.
+
+Inputs.  A spec must be a regular file (not a FIFO, a device such as ``/dev/zero``, a
+directory or a symlink loop) of at most :data:`MAX_SPEC_BYTES`; anything else is a
+:class:`~ital_opt.errors.SpecError` naming the file, raised before a byte is read.
+
+Outputs.  ``check_output`` is called before anything is solved, so that bad output paths fail
+fast and nothing is written: the parent directory must exist, the path must not be a
+directory.  A regular file is replaced atomically (temporary file in the same directory, then
+``os.replace``), so a reader never sees half a file.  An existing FIFO or character device
+(``-o /dev/stdout``, ``-o /dev/null``) is written into directly, never replaced; a FIFO nobody
+reads is refused rather than waited on.  Sweep tables (``regular=True``) must be regular files,
+because they are appended to, truncated and resumed.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+from .errors import SpecError
+
+MAX_SPEC_BYTES = 10 * 2**20
+"""The largest spec file read (10 MiB); the bundled specs are a few kB."""
+
+
+def read_spec_bytes(path: str | Path) -> bytes:
+    """The bytes of a spec file, after checking that it is a regular file of a sane size."""
+    where = str(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise SpecError(None, "file not found", where) from None
+    except OSError as exc:  # ELOOP (a symlink loop), ENAMETOOLONG, EACCES, ...
+        raise SpecError(None, f"cannot read the spec: {exc.strerror or exc}", where) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise SpecError(None, "is a directory, not a spec file", where)
+    if not stat.S_ISREG(info.st_mode):
+        raise SpecError(None, f"is not a regular file ({_what(info.st_mode)}); a spec must be a TOML file", where)
+    if info.st_size > MAX_SPEC_BYTES:
+        raise SpecError(None, f"is {info.st_size:,} bytes; a spec may have at most {MAX_SPEC_BYTES:,}", where)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_SPEC_BYTES + 1)
+    except OSError as exc:
+        raise SpecError(None, f"cannot read the spec: {exc.strerror or exc}", where) from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(None, f"is larger than {MAX_SPEC_BYTES:,} bytes", where)
+    return data
+
+
+def _what(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def check_output(path: str | Path, field: str = "-o", *, directory: bool = False, regular: bool = False) -> None:
+    """Refuse an output path that cannot be written as asked (before anything is solved).
+
+    directory: the path is a directory to write several files into (created if missing, with its
+    parents).  regular: the path must be (or become) a regular file.
+    """
+    path = Path(path)
+    where = str(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise SpecError(field, f"cannot use {where!r} as output: {exc.strerror or exc}") from None
+    if directory:
+        if info is not None and not stat.S_ISDIR(info.st_mode):
+            raise SpecError(field, f"{where!r} exists and is not a directory")
+        if info is None:
+            parent = _existing_ancestor(path)
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise SpecError(field, f"cannot create {where!r}: {str(parent)!r} is not writable")
+        return
+    if info is not None:
+        if stat.S_ISDIR(info.st_mode):
+            raise SpecError(field, f"{where!r} is a directory; give a file name")
+        if not stat.S_ISREG(info.st_mode):
+            if regular or not (stat.S_ISFIFO(info.st_mode) or stat.S_ISCHR(info.st_mode)):
+                raise SpecError(field, f"{where!r} is {_what(info.st_mode)}; give a regular file")
+            return
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise SpecError(field, f"the directory {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise SpecError(field, f"the directory {str(parent)!r} is not writable")
+
+
+def _existing_ancestor(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def write_bytes(path: str | Path, data: bytes, field: str = "-o") -> None:
+    """Write `data` to `path`: atomically for a regular file, directly into a FIFO or a device."""
+    path = Path(path)
+    try:
+        info = os.stat(path)
+    except OSError:
+        info = None
+    if info is not None and (stat.S_ISFIFO(info.st_mode) or stat.S_ISCHR(info.st_mode)):
+        _write_special(path, data, field)
+        return
+    check_output(path, field)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise SpecError(field, f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+
+
+def write_text(path: str | Path, text: str, field: str = "-o") -> None:
+    write_bytes(path, text.encode("utf-8"), field)
+
+
+def _write_special(path: Path, data: bytes, field: str) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise SpecError(field, f"{str(path)!r} is a FIFO that nobody reads") from None
+        raise SpecError(field, f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+    try:
+        os.set_blocking(fd, True)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError as exc:
+        raise SpecError(field, f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
