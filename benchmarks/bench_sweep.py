@@ -77,7 +77,7 @@ def main(argv=None) -> int:
 
     lines += ["", "The closed-form sweeps run in the calling process (no workers); the Parquet/CSV rows include "
               "writing the file.  The numerical sweep builds the all-pairs program once per worker process and "
-              "only updates the prior/outside-option data at each point (`ital_opt/sweep/parametric.py`); its "
+              "only updates the prior/outside-option data at each point (the screening kind's `parametric` hook); its "
               "answers are compared with the kind's own solve in `tests/test_sweep.py`.", ""]
     write(args.out, lines)
     return 0
@@ -85,15 +85,15 @@ def main(argv=None) -> int:
 
 def _per_point(problem, grid, derive):
     import ital_opt.sweep.executors as ex
-    import ital_opt.sweep.parametric as par
 
-    saved = dict(par.BUILDERS)
-    par.BUILDERS.clear()
     ex._SOLVERS.clear()  # no formulation reuse: every point through the kind's solve
+    cls = type(problem)
+    saved = cls.parametric
+    cls.parametric = lambda self, names, method: None
     try:
         return sweep(problem, grid, derive=derive, method="cvxpy", workers=2, chunk_size=5)
     finally:
-        par.BUILDERS.update(saved)
+        cls.parametric = saved
 
 
 if __name__ == "__main__":

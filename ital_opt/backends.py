@@ -196,6 +196,23 @@ def solve_cvxpy(problem, solver: str | None = None, verbose: bool = False, *, ru
     return status_from_cvxpy(problem.status), f"cvxpy/{solver}"
 
 
+def clarabel_solver(P, c, A, b, cones, **options):
+    """A Clarabel solver object for min ½xᵀPx + cᵀx s.t. Ax + s = b, s ∈ cones (scipy CSC matrices),
+    with the tolerances :func:`solve_cvxpy` gives Clarabel; `options` are checked and added.  For
+    a program re-solved many times with new numbers, where cvxpy's canonicalisation would cost
+    more than the solve."""
+    import clarabel
+
+    check_solver_options("CLARABEL", options)
+    opts = {**CLARABEL_TOLERANCES, **options}
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    for key, value in opts.items():
+        setattr(settings, key, value)
+    record("CLARABEL", opts)
+    return clarabel.DefaultSolver(P, c, A, b, cones, settings)
+
+
 def nlp_solver():
     """(name, pyomo solver) for nonlinear programs: Ipopt if installed, else bundled ripopt."""
     from pyomo.opt import SolverFactory

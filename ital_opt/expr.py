@@ -90,13 +90,25 @@ class Expr:
     def evaluate(self, backend: str, env: Mapping[str, Any]) -> Any:
         functions = _BACKENDS[backend]()
         scope = {**self.constants, **env}
+        if backend == "numpy":  # numpy scalars: (-2.0)**0.5 is NaN, not a Python complex number
+            import numpy as np
+
+            scope = {k: np.float64(v) if type(v) in (int, float) else v for k, v in scope.items()}
         missing = self.names - scope.keys()
         if missing:
             raise KeyError(f"expression {self.text!r} needs values for {sorted(missing)}")
         return _walk(self.tree, scope, functions)
 
-    def numpy(self, **env):
-        return self.evaluate("numpy", env)
+    def numpy(self, shape=None, **env):
+        """The value with numpy; with `shape`, a float array of that shape (a constant or a
+        lower-dimensional result is broadcast, invalid operations give NaN without warnings)."""
+        if shape is None:
+            return self.evaluate("numpy", env)
+        import numpy as np
+
+        with np.errstate(all="ignore"):
+            value = np.asarray(self.evaluate("numpy", env), dtype=float)
+        return np.broadcast_to(value, shape).copy()
 
     def cvxpy(self, **env):
         return self.evaluate("cvxpy", env)
@@ -238,6 +250,84 @@ def parse(
     return Expr(
         text=text,
         tree=tree.body,
+        names=frozenset(used - set(constants)),
+        constants={k: v for k, v in constants.items() if k in used},
+    )
+
+
+# -- from sympy ----------------------------------------------------------------------------------
+def from_sympy(sym: Any, names, *, constants: Mapping[str, float] | None = None) -> Expr:
+    """The :class:`Expr` of a sympy expression, converted node by node through the whitelist.
+
+    Numbers, the symbols named in `names` (matched by name), sums, products, powers and the
+    functions ``sqrt log exp abs`` (sympy's ``Abs``) are admitted; anything else (``sign``,
+    ``Piecewise``, ``I``, infinities, unknown symbols, ...) raises ValueError naming the node.
+    The expression is then evaluated like any parsed one, by every back end.
+    """
+    import sympy
+
+    allowed = {str(n) for n in names}
+    used: set[str] = set()
+
+    def number(value) -> ast.expr:
+        if value.is_Integer:
+            return _number(int(value))
+        if value.is_Rational:
+            p, q = int(value.p), int(value.q)
+            node = ast.BinOp(left=ast.Constant(value=abs(p)), op=ast.Div(), right=ast.Constant(value=q))
+            return ast.UnaryOp(op=ast.USub(), operand=node) if p < 0 else node
+        out = float(value)
+        if not math.isfinite(out):
+            raise ValueError(f"the number {value} is not finite")
+        return _number(out)
+
+    def call(name: str, arg: ast.expr) -> ast.expr:
+        return ast.Call(func=ast.Name(id=name, ctx=ast.Load()), args=[arg], keywords=[])
+
+    def conv(e) -> ast.expr:
+        if e.is_Symbol:
+            if e.name not in allowed:
+                raise ValueError(f"unknown symbol {e.name!r} (allowed: {', '.join(sorted(allowed)) or 'none'})")
+            used.add(e.name)
+            return ast.Name(id=e.name, ctx=ast.Load())
+        if e.is_Number:
+            if e.is_real is not True or e in (sympy.oo, -sympy.oo, sympy.zoo, sympy.nan):
+                raise ValueError(f"the number {e} is not a finite real number")
+            return number(e)
+        if e is sympy.pi or e is sympy.E:
+            return _number(float(e))
+        if e.is_Add or e.is_Mul:
+            op = ast.Add() if e.is_Add else ast.Mult()
+            args = list(e.args)
+            if e.is_Mul and args[0] == -1:  # -x rather than -1*x
+                rest = sympy.Mul(*args[1:], evaluate=False) if len(args) > 2 else args[1]
+                return ast.UnaryOp(op=ast.USub(), operand=conv(rest))
+            node = conv(args[0])
+            for arg in args[1:]:
+                node = ast.BinOp(left=node, op=op, right=conv(arg))
+            return node
+        if e.is_Pow:
+            base, ex = e.args
+            if ex == sympy.Rational(1, 2):
+                return call("sqrt", conv(base))
+            if ex.is_Number and ex.is_negative:
+                inverse = conv(base ** (-ex)) if ex != -1 else conv(base)
+                return ast.BinOp(left=ast.Constant(value=1), op=ast.Div(), right=inverse)
+            return ast.BinOp(left=conv(base), op=ast.Pow(), right=conv(ex))
+        if isinstance(e, sympy.exp):
+            return call("exp", conv(e.args[0]))
+        if isinstance(e, sympy.log) and len(e.args) == 1:
+            return call("log", conv(e.args[0]))
+        if isinstance(e, sympy.Abs):
+            return call("abs", conv(e.args[0]))
+        raise ValueError(f"{e} ({type(e).__name__}) is outside the expression language "
+                         f"(numbers, names, + - * / **, {', '.join(FUNCTIONS)})")
+
+    tree = ast.fix_missing_locations(conv(sympy.sympify(sym)))
+    constants = dict(constants or {})
+    return Expr(
+        text=ast.unparse(tree),
+        tree=tree,
         names=frozenset(used - set(constants)),
         constants={k: v for k, v in constants.items() if k in used},
     )

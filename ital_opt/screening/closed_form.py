@@ -26,7 +26,7 @@ import math
 import numpy as np
 import sympy as sp
 
-from .symbolic import Evaluator
+from .symbolic import compiled, values
 
 
 def applies(problem) -> str | None:
@@ -62,10 +62,12 @@ def marginal_inverse(split):
     V = split.V[0]
     lo, hi = split.v_bounds[0]
     dS = sp.diff(S, V)
-    d2 = Evaluator(sp.diff(S, V, 2), [V])
     grid = _grid(lo, hi)
-    with np.errstate(all="ignore"):
-        curv = np.asarray(d2.numpy(grid), dtype=float) * np.ones_like(grid)
+    try:
+        curv = values(sp.diff(S, V, 2), [V], grid)
+        dSf = compiled(dS, [V])
+    except ValueError as exc:
+        return None, f"the principal's surplus {S}: {exc}"
     if np.any(curv[np.isfinite(curv)] > 1e-12):
         return None, f"the principal's surplus {S} is not concave in V = {split.v[0]}"
     nu = sp.Symbol("nu", real=True)
@@ -74,31 +76,26 @@ def marginal_inverse(split):
         sols = sp.solve(sp.Eq(dS, nu), V)
     except Exception:
         sols = []
-    dSf = Evaluator(dS, [V])
     test = grid[1:-1]
-    with np.errstate(all="ignore"):
-        slopes = np.asarray(dSf.numpy(test), dtype=float) * np.ones_like(test)
+    slopes = dSf.numpy(shape=test.shape, V=test)
     for sol in sols:
-        f = Evaluator(sol, [nu])
-        with np.errstate(all="ignore"):
-            try:
-                back = np.asarray(f.numpy(slopes), dtype=float) * np.ones_like(slopes)
-            except (ValueError, TypeError):
-                continue
+        try:
+            f = compiled(sol, [nu])
+            back = f.numpy(shape=slopes.shape, nu=slopes)
+        except (ValueError, TypeError):
+            continue
         ok = np.isfinite(slopes)
         if ok.sum() >= 3 and np.allclose(back[ok], test[ok], rtol=1e-8, atol=1e-10):
             inverse = f
             break
 
-    with np.errstate(all="ignore"):
-        s_lo = float(np.asarray(dSf.numpy(np.array([lo])), dtype=float).ravel()[0]) if math.isfinite(lo) else math.inf
-        s_hi = float(np.asarray(dSf.numpy(np.array([hi])), dtype=float).ravel()[0]) if math.isfinite(hi) else -math.inf
+    s_lo = float(dSf.numpy(shape=(1,), V=lo)[0]) if math.isfinite(lo) else math.inf
+    s_hi = float(dSf.numpy(shape=(1,), V=hi)[0]) if math.isfinite(hi) else -math.inf
 
     def solve(values: np.ndarray) -> np.ndarray:
         values = np.asarray(values, dtype=float)
         if inverse is not None:
-            with np.errstate(all="ignore"):
-                out = np.asarray(inverse.numpy(values), dtype=float) * np.ones_like(values)
+            out = inverse.numpy(shape=values.shape, nu=values)
         else:
             out = _bisect(dSf, values, lo, hi)
         # S'(V) = target at an interior optimum; corners where the slope points outside
@@ -123,20 +120,19 @@ def _bisect(dSf, target, lo, hi, iters=200):
     b = np.full(target.shape, hi if math.isfinite(hi) else 1.0)
     if not math.isfinite(lo):
         for _ in range(60):
-            bad = np.asarray(dSf.numpy(a), dtype=float) < target
+            bad = dSf.numpy(shape=a.shape, V=a) < target
             if not bad.any():
                 break
             a = np.where(bad, a * 2 - 1, a)
     if not math.isfinite(hi):
         for _ in range(60):
-            bad = np.asarray(dSf.numpy(b), dtype=float) > target
+            bad = dSf.numpy(shape=b.shape, V=b) > target
             if not bad.any():
                 break
             b = np.where(bad, b * 2 + 1, b)
     for _ in range(iters):
         mid = (a + b) / 2
-        with np.errstate(all="ignore"):
-            val = np.asarray(dSf.numpy(mid), dtype=float) * np.ones_like(mid)
+        val = dSf.numpy(shape=mid.shape, V=mid)
         a = np.where(val > target, mid, a)
         b = np.where(val > target, b, mid)
         if np.all(b - a <= 1e-15 * (1 + np.abs(a))):

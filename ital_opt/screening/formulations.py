@@ -46,9 +46,10 @@ import math
 import numpy as np
 import scipy.sparse as sps
 
-from ..backends import solve_cvxpy, solve_pyomo
+from ..backends import solve_cvxpy, solve_pyomo, status_from_cvxpy
+from ..problem import Formulation
 from ..result import Result
-from .symbolic import Evaluator
+from .symbolic import compiled
 
 CG_TOL = 1e-9
 TIGHT = dict(tol_gap_abs=1e-13, tol_gap_rel=1e-13, tol_feas=1e-12, tol_ktratio=1e-10, max_iter=60)
@@ -60,34 +61,36 @@ LOOSE = dict(tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-7, tol_ktratio=1e
 CG = dict(tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-9, tol_ktratio=1e-8, max_iter=200)
 
 
-def _solve(prob, ladder=None, **options):
+RUNGS = (("tight", TIGHT), ("medium", MEDIUM), ("loose", LOOSE))
+CG_RUNGS = (("cg", CG), ("loose", LOOSE))
+
+
+def _solve(prob, ladder=RUNGS, solver=None, verbose=False, **options):
     """Clarabel with tight tolerances (allocations to ~1e-8 on conic problems), then looser ones,
-    then the backend's defaults, until a run certifies optimality."""
+    then the backend's defaults, until a run certifies optimality.  The user's `options` are
+    added to every rung (and checked by the backend); the rung that succeeded is recorded."""
     import warnings
 
     from ..backends import is_lp
 
-    if not options and not is_lp(prob):
-        for tolerances in ladder or (TIGHT, MEDIUM, LOOSE):
+    if (solver is None or str(solver).upper() == "CLARABEL") and not is_lp(prob):
+        for rung, tolerances in ladder:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                status, method = solve_cvxpy(prob, "CLARABEL", **tolerances)
+                status, method = solve_cvxpy(prob, "CLARABEL", verbose, rung=rung, **{**tolerances, **options})
             if status == "optimal":
                 return status, method
+        solver = "CLARABEL"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return solve_cvxpy(prob, **options)
+        return solve_cvxpy(prob, solver, verbose, rung="default" if solver == "CLARABEL" else None, **options)
 
 
 # -- the objective -----------------------------------------------------------------------------
 def term_columns(problem):
     """[(coef per type (N,), h sympy)] of the surplus S = Σ coef(θ)·h(V)."""
     split = problem.split
-    out = []
-    for coef, h in split.terms:
-        vals = Evaluator(coef, split.theta).numpy(*problem.theta_columns)
-        out.append((np.broadcast_to(np.asarray(vals, dtype=float), (problem.n,)).copy(), h))
-    return out
+    return [(problem.per_type(coef), h) for coef, h in split.terms]
 
 
 def concavity_reason(problem) -> str | None:
@@ -102,7 +105,7 @@ def concavity_reason(problem) -> str | None:
     x = cp.Variable(problem.m)
     for coef, h in term_columns(problem):
         try:
-            expr = Evaluator(h, split.V).cvxpy(*[x[j] for j in range(problem.m)])
+            expr = compiled(h, split.V).cvxpy(**{str(v): x[j] for j, v in enumerate(split.V)})
         except Exception as exc:  # an atom cvxpy lacks
             return f"cannot express the term {h} of the principal's surplus in cvxpy ({exc})"
         if not isinstance(expr, cp.Expression):
@@ -127,10 +130,10 @@ def _objective(problem, V, U):
 
     p = problem.prob
     split = problem.split
-    cols = [V[:, j] for j in range(problem.m)]
+    cols = {str(v): V[:, j] for j, v in enumerate(split.V)}
     total = 0
     for coef, h in term_columns(problem):
-        expr = Evaluator(h, split.V).cvxpy(*cols)
+        expr = compiled(h, split.V).cvxpy(**cols)
         total = total + (p * coef) @ expr
     for j in range(problem.m):
         total = total + (p * problem.a[:, j]) @ V[:, j]
@@ -208,11 +211,9 @@ def menu_slack(problem, menu, kind, k, l=None) -> np.ndarray:
     if kind == "IR":
         return U[k] - problem.outside[k]
     if kind == "IC":
-        with np.errstate(all="ignore"):
-            deviation = problem.agent.numpy(**problem.env(q[l], problem.theta[k]))
-        return U[k] - np.broadcast_to(np.asarray(deviation, dtype=float), k.shape) - t[l]
-    with np.errstate(all="ignore"):
-        V = np.broadcast_to(np.asarray(problem.valuations[0].numpy(q[:, 0]), dtype=float), (problem.n,))
+        deviation = problem.agent.numpy(shape=k.shape, **problem.env(q[l], problem.theta[k]))
+        return U[k] - deviation - t[l]
+    V = problem.valuation(0, q[:, 0])
     return V[l] - V[k]
 
 
@@ -244,10 +245,9 @@ def mark_binding(res, problem, duals):
 def value_of(problem, V, U) -> float:
     """The principal's expected payoff Σ p [S(V) + a·V + b − U] (numpy)."""
     split = problem.split
-    th = problem.theta_columns
-    with np.errstate(all="ignore"):
-        S = Evaluator(split.surplus, [*split.theta, *split.V]).numpy(*th, *[V[:, j] for j in range(problem.m)])
-    S = np.broadcast_to(np.asarray(S, dtype=float), (problem.n,))
+    env = {str(s): c for s, c in zip(split.theta, problem.theta_columns)}
+    env.update({str(v): V[:, j] for j, v in enumerate(split.V)})
+    S = compiled(split.surplus, [*split.theta, *split.V]).numpy(shape=(problem.n,), **env)
     return float(problem.prob @ (S + np.einsum("ij,ij->i", problem.a, V) + problem.b - U))
 
 
@@ -305,70 +305,6 @@ def polish(problem, V, U):
     return candidates[0][1], candidates[0][2]
 
 
-def _require_convex(problem, name):
-    from ..errors import MethodNotApplicable
-
-    reason = problem.convexity_reason
-    if reason is not None:
-        raise MethodNotApplicable(name, reason)
-
-
-def run_cvxpy_local(problem, **options) -> Result:
-    import cvxpy as cp
-
-    _require_convex(problem, "cvxpy-local")
-    n = problem.n
-    V, U = cp.Variable((n, 1)), cp.Variable(n)
-    order = np.argsort(problem.a[:, 0], kind="stable")
-    lo, hi = order[:-1], order[1:]
-    blocks = [("IR", U >= problem.outside, np.arange(n), None, 1.0)]
-    if n > 1:
-        down, up, mon = _ic_pairs(problem, V, U, hi, lo), _ic_pairs(problem, V, U, lo, hi), V[hi, 0] >= V[lo, 0]
-        scale = _ic_scale(problem.a[hi] - problem.a[lo])  # the same for both directions
-        blocks += [("IC", down, hi, lo, scale), ("IC", up, lo, hi, scale), ("MON", mon, lo, hi, 1.0)]
-    prob = cp.Problem(_objective(problem, V, U), _bounds(problem, V) + [con for _, con, *_ in blocks])
-    status, method = _solve(prob, **options)
-    return _finish(problem, V, U, status, method.replace("cvxpy/", "cvxpy-local/"), blocks)
-
-
-def run_cvxpy(problem, cg: bool | None = None, max_rounds: int = 60, per_type: int = 10, **options) -> Result:
-    """All-pairs IC; with constraint generation for multidimensional types or many types."""
-    import cvxpy as cp
-
-    _require_convex(problem, "cvxpy")
-    n, m = problem.n, problem.m
-    if cg is None:
-        cg = problem.multi or n > 400
-    V, U = cp.Variable((n, m)), cp.Variable(n)
-    ir = ("IR", U >= problem.outside, np.arange(n), None, 1.0)
-    base = _bounds(problem, V) + [ir[1]]
-    objective = _objective(problem, V, U)
-    if not cg or n == 1:
-        k, l = np.nonzero(~np.eye(n, dtype=bool))
-        blocks = [ir] + ([_ic_block(problem, V, U, k, l)] if n > 1 else [])
-        status, method = _solve(cp.Problem(objective, base + [b[1] for b in blocks[1:]]), **options)
-        return _finish(problem, V, U, status, method, blocks)
-    pairs = _initial_pairs(problem)
-    rounds = 0
-    while True:
-        rounds += 1
-        k, l = pairs[:, 0], pairs[:, 1]
-        blocks = [ir, _ic_block(problem, V, U, k, l)]
-        status, method = _solve(cp.Problem(objective, base + [blocks[1][1]]), ladder=(CG, LOOSE), **options)
-        if status != "optimal" or V.value is None:
-            return _finish(problem, V, U, status, method)
-        new = _violated_pairs(problem, np.asarray(V.value), np.asarray(U.value), per_type)
-        if new.size:
-            known = set(map(tuple, pairs.tolist()))
-            new = np.array([p for p in new.tolist() if tuple(p) not in known], dtype=int).reshape(-1, 2)
-        if new.size == 0 or rounds >= max_rounds:
-            break
-        pairs = np.vstack([pairs, new])
-    res = _finish(problem, V, U, status, method.replace("cvxpy/", "cvxpy-cg/"), blocks)
-    res.extras = {**res.extras, "ic_pairs": int(len(pairs)), "cg_rounds": rounds}
-    return res
-
-
 def _ic_block(problem, V, U, k, l):
     """("IC", constraint, k, l, row factor): IC_kl for the pairs (k, l) as one cvxpy constraint."""
     return ("IC", _ic_pairs(problem, V, U, k, l), k, l, _ic_scale(problem.a[k] - problem.a[l]))
@@ -415,6 +351,131 @@ def _violated_pairs(problem, V, U, per_type) -> np.ndarray:
     return np.vstack(out) if out else np.zeros((0, 2), dtype=int)
 
 
+
+# -- the formulations ----------------------------------------------------------------------------
+CVXPY_SOLVERS = ("CLARABEL", "SCS", "OSQP", "HIGHS")
+
+
+class _CvxpyFormulation(Formulation):
+    """Shared by the cvxpy formulations: the program in (V, U) of the module docstring."""
+
+    solvers = CVXPY_SOLVERS
+    label = "cvxpy"
+
+    def applies(self, problem) -> str | None:
+        return problem.convexity_reason
+
+    def _variables(self, problem):
+        import cvxpy as cp
+
+        return cp.Variable((problem.n, problem.m), name="V"), cp.Variable(problem.n, name="U")
+
+    def _program(self, problem, V, U, blocks):
+        import cvxpy as cp
+
+        model = cp.Problem(_objective(problem, V, U), _bounds(problem, V) + [b[1] for b in blocks])
+        model._screening = (V, U, blocks)  # read back by recover()
+        return model
+
+    def recover(self, problem, model) -> Result:
+        V, U, blocks = model._screening
+        status = status_from_cvxpy(model.status)
+        solver = model.solver_stats.solver_name if model.solver_stats is not None else "?"
+        return _finish(problem, V, U, status, f"{self.label}/{solver}", blocks)
+
+    def run(self, problem, solver=None, verbose=False, **options) -> Result:
+        model = self.build(problem)
+        status, method = _solve(model, solver=solver, verbose=verbose, **options)
+        if status != "optimal":
+            return Result(status=status, method=method.replace("cvxpy/", f"{self.label}/", 1),
+                          message=f"solver status: {status}")
+        return self.recover(problem, model)
+
+
+class CvxpyLocal(_CvxpyFormulation):
+    """Adjacent IC in the order of a(θ), both directions, and a monotone allocation."""
+
+    name = label = "cvxpy-local"
+
+    def applies(self, problem) -> str | None:
+        if problem.ic == "all-pairs":
+            return "ic = 'all-pairs' was requested"
+        if problem.multi or problem.m != 1:
+            return "local IC needs one-dimensional types and allocations (single crossing)"
+        if problem.split is None:
+            return f"no change of variables: {problem.split_reason}"
+        a = problem.a[:, 0]
+        if np.unique(a).size != a.size:
+            return f"single crossing fails: a(theta) = {problem.split.a[0]} takes equal values for different types"
+        return problem.convexity_reason
+
+    def build(self, problem, **options):
+        n = problem.n
+        V, U = self._variables(problem)
+        order = np.argsort(problem.a[:, 0], kind="stable")
+        lo, hi = order[:-1], order[1:]
+        blocks = [("IR", U >= problem.outside, np.arange(n), None, 1.0)]
+        if n > 1:
+            down, up, mon = _ic_pairs(problem, V, U, hi, lo), _ic_pairs(problem, V, U, lo, hi), V[hi, 0] >= V[lo, 0]
+            scale = _ic_scale(problem.a[hi] - problem.a[lo])  # the same for both directions
+            blocks += [("IC", down, hi, lo, scale), ("IC", up, lo, hi, scale), ("MON", mon, lo, hi, 1.0)]
+        return self._program(problem, V, U, blocks)
+
+
+class CvxpyAllPairs(_CvxpyFormulation):
+    """All-pairs IC (the reference); constraint generation for multidimensional or many types."""
+
+    name = label = "cvxpy"
+    options = frozenset({"cg", "max_rounds", "per_type"})
+
+    def applies(self, problem) -> str | None:
+        if problem.ic == "local":
+            return "ic = 'local' was requested (the all-pairs formulation is not used)"
+        if problem.split is None:
+            return f"no change of variables makes IC linear: {problem.split_reason}"
+        return problem.convexity_reason
+
+    def build(self, problem, pairs=None, **options):
+        """All pairs, or the IC pairs (k, l) given as an array of rows."""
+        n = problem.n
+        V, U = self._variables(problem)
+        blocks = [("IR", U >= problem.outside, np.arange(n), None, 1.0)]
+        if pairs is None:
+            k, l = np.nonzero(~np.eye(n, dtype=bool))
+        else:
+            k, l = pairs[:, 0], pairs[:, 1]
+        if k.size:
+            blocks.append(_ic_block(problem, V, U, k, l))
+        return self._program(problem, V, U, blocks)
+
+    def run(self, problem, solver=None, verbose=False, cg: bool | None = None, max_rounds: int = 60,
+            per_type: int = 10, **options) -> Result:
+        if cg is None:
+            cg = problem.multi or problem.n > 400
+        if not cg or problem.n == 1:
+            return super().run(problem, solver=solver, verbose=verbose, **options)
+        pairs = _initial_pairs(problem)
+        rounds = 0
+        while True:
+            rounds += 1
+            model = self.build(problem, pairs=pairs)
+            V, U, _ = model._screening
+            status, method = _solve(model, CG_RUNGS, solver=solver, verbose=verbose, **options)
+            if status != "optimal" or V.value is None:
+                return Result(status=status, method=method, message=f"solver status: {status}")
+            new = _violated_pairs(problem, np.asarray(V.value), np.asarray(U.value), per_type)
+            if new.size:
+                known = set(map(tuple, pairs.tolist()))
+                new = np.array([p for p in new.tolist() if tuple(p) not in known], dtype=int).reshape(-1, 2)
+            if new.size == 0 or rounds >= int(max_rounds):
+                break
+            pairs = np.vstack([pairs, new])
+        res = self.recover(problem, model)
+        res.method = res.method.replace("cvxpy/", "cvxpy-cg/", 1)
+        res.extras = {**res.extras, "ic_pairs": int(len(pairs)), "cg_rounds": rounds}
+        return res
+
+
 # -- pyomo ---------------------------------------------------------------------------------------
 def _pyomo_box(bounds):
     """Pyomo `bounds` and `initialize` rules for a (type k, component j) variable boxed by
@@ -434,93 +495,115 @@ def _pyomo_box(bounds):
     return rule_bounds, rule_init
 
 
-def run_pyomo(problem, **options) -> Result:
-    import pyomo.environ as pyo
+class Pyomo(Formulation):
+    """The program in (V, U) for a local NLP solver (or HiGHS when it is linear); without a change
+    of variables, the original variables (q, t) with nonlinear IC constraints."""
 
-    n, m = problem.n, problem.m
-    model = pyo.ConcreteModel()
-    model.K = pyo.RangeSet(0, n - 1)
-    model.J = pyo.RangeSet(0, m - 1)
-    p = problem.prob
-    pairs = [(k, l) for k in range(n) for l in range(n) if k != l]
-    if problem.split is not None:
-        split = problem.split
+    name = "pyomo"
+    solvers = ("nlp", "highs")  # nlp: Ipopt when installed, else the bundled ripopt
+    options = None  # passed to the NLP solver
 
-        vbounds, vinit = _pyomo_box(split.v_bounds)
-        model.V = pyo.Var(model.K, model.J, bounds=vbounds, initialize=vinit)
-        model.U = pyo.Var(model.K, initialize=0.0)
-        a, b = problem.a, problem.b
-        model.ic = pyo.Constraint(
-            pyo.Set(initialize=pairs, dimen=2),
-            rule=lambda mdl, k, l: mdl.U[k] - mdl.U[l] - sum((a[k, j] - a[l, j]) * mdl.V[l, j] for j in range(m))
-            >= b[k] - b[l],
-        )
-        model.ir = pyo.Constraint(model.K, rule=lambda mdl, k: mdl.U[k] >= float(problem.outside[k]))
-        S = Evaluator(split.surplus, [*split.theta, *split.V])
+    def applies(self, problem) -> str | None:
+        if problem.split is None and problem.n > 60:
+            return f"the general NLP in (q, t) has N^2 nonlinear IC constraints; N = {problem.n} is too many"
+        return None
+
+    def build(self, problem, **options):
+        import pyomo.environ as pyo
+
+        n, m = problem.n, problem.m
+        model = pyo.ConcreteModel()
+        model.K = pyo.RangeSet(0, n - 1)
+        model.J = pyo.RangeSet(0, m - 1)
+        p = problem.prob
+        pairs = [(k, l) for k in range(n) for l in range(n) if k != l]
+        model.pairs = pyo.Set(initialize=pairs, dimen=2)
         th = problem.theta.reshape(n, -1)
-        obj = sum(
-            float(p[k])
-            * (
-                S.pyomo(*th[k].tolist(), *[model.V[k, j] for j in range(m)])
-                + sum(float(a[k, j]) * model.V[k, j] for j in range(m))
-                + float(b[k])
-                - model.U[k]
+        if problem.split is not None:
+            split = problem.split
+            vbounds, vinit = _pyomo_box(split.v_bounds)
+            model.V = pyo.Var(model.K, model.J, bounds=vbounds, initialize=vinit)
+            model.U = pyo.Var(model.K, initialize=0.0)
+            a, b = problem.a, problem.b
+            model.ic = pyo.Constraint(
+                model.pairs,
+                rule=lambda mdl, k, l: mdl.U[k] - mdl.U[l] - sum((a[k, j] - a[l, j]) * mdl.V[l, j] for j in range(m))
+                >= b[k] - b[l],
             )
-            for k in range(n)
-        )
+            model.ir = pyo.Constraint(model.K, rule=lambda mdl, k: mdl.U[k] >= float(problem.outside[k]))
+            S = compiled(split.surplus, [*split.theta, *split.V])
+
+            def surplus(k):
+                env = {str(s): float(th[k, i]) for i, s in enumerate(split.theta)}
+                env.update({str(v): model.V[k, j] for j, v in enumerate(split.V)})
+                return S.pyomo(**env)
+
+            obj = sum(
+                float(p[k])
+                * (surplus(k) + sum(float(a[k, j]) * model.V[k, j] for j in range(m)) + float(b[k]) - model.U[k])
+                for k in range(n)
+            )
+            linear = split.terms is not None and all(
+                h.is_polynomial(*split.V) and sum(sp_degree(h, split.V)) <= 1 for _, h in split.terms
+            )
+        else:
+            qbounds, qinit = _pyomo_box(problem.q_bounds)
+            model.q = pyo.Var(model.K, model.J, bounds=qbounds, initialize=qinit)
+            model.t = pyo.Var(model.K, initialize=0.0)
+
+            def at(expr, k, l):  # expr(θ_k, q_l)
+                env = {nm: float(th[k, i]) for i, nm in enumerate(problem.theta_names)}
+                env.update({nm: model.q[l, j] for j, nm in enumerate(problem.q_names)})
+                return expr.pyomo(**env)
+
+            model.ic = pyo.Constraint(
+                model.pairs,
+                rule=lambda mdl, k, l: at(problem.agent, k, k) + mdl.t[k] >= at(problem.agent, k, l) + mdl.t[l],
+            )
+            model.ir = pyo.Constraint(
+                model.K, rule=lambda mdl, k: at(problem.agent, k, k) + mdl.t[k] >= float(problem.outside[k])
+            )
+            obj = sum(float(p[k]) * (at(problem.principal, k, k) - model.t[k]) for k in range(n))
+            linear = False
         model.obj = pyo.Objective(expr=obj, sense=pyo.maximize)
         model.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
-        linear = split.terms is not None and all(h.is_polynomial(*split.V) and sum(sp_degree(h, split.V)) <= 1 for _, h in split.terms)
-        status, method, local = solve_pyomo(model, "highs" if linear else "nlp", **_nlp_options(linear, options))
+        model.linear = linear  # a plain attribute: which solver fits
+        return model
+
+    def recover(self, problem, model, method: str = "pyomo", local: bool = True) -> Result:
+        import pyomo.environ as pyo
+
+        n, m = problem.n, problem.m
+        pairs = list(model.pairs)
+        duals = _pyomo_duals(model, pairs, n)
+        if problem.split is not None:
+            V = np.array([[pyo.value(model.V[k, j]) for j in range(m)] for k in range(n)], dtype=float)
+            U = np.array([pyo.value(model.U[k]) for k in range(n)], dtype=float)
+            V, U = polish(problem, V, U)
+            res = mark_binding(problem.result_from_V(V, U, method), problem, duals)
+            if local:
+                res.message = (
+                    "local optimum (the objective is not known to be concave)"
+                    if problem.convexity_reason is not None
+                    else "local NLP solver; the program is convex, so this is also the global optimum"
+                )
+        else:
+            q = np.array([[pyo.value(model.q[k, j]) for j in range(m)] for k in range(n)], dtype=float)
+            t = np.array([pyo.value(model.t[k]) for k in range(n)], dtype=float)
+            res = mark_binding(problem.result_from_qt(q, t, method), problem, duals)
+            res.message = "local optimum (no change of variables makes the problem convex)"
+        res.local = bool(local)
+        return res
+
+    def run(self, problem, solver=None, verbose=False, **options) -> Result:
+        model = self.build(problem)
+        solver = solver or ("highs" if model.linear else "nlp")
+        nlp = {} if solver == "highs" else {"tol": 1e-10, "bound_relax_factor": 0.0, "constr_viol_tol": 1e-12,
+                                             "mu_strategy": "adaptive"}
+        status, method, local = solve_pyomo(model, solver, verbose, **{**nlp, **options})
         if status != "optimal":
             return Result(status=status, method=method, message=f"solver status: {status}", local=local)
-        V = np.array([[pyo.value(model.V[k, j]) for j in range(m)] for k in range(n)], dtype=float)
-        U = np.array([pyo.value(model.U[k]) for k in range(n)], dtype=float)
-        V, U = polish(problem, V, U)
-        res = mark_binding(problem.result_from_V(V, U, method), problem, _pyomo_duals(model, pairs, n))
-        res.local = bool(local)
-        if local:
-            res.message = (
-                "local optimum (the objective is not known to be concave)"
-                if problem.convexity_reason is not None
-                else "local NLP solver; the program is convex, so this is also the global optimum"
-            )
-        return res
-    # no split: the original variables
-    env_names = problem.theta_names
-    q_names = problem.q_names
-    th = problem.theta.reshape(n, -1)
-
-    qbounds, qinit = _pyomo_box(problem.q_bounds)
-    model.q = pyo.Var(model.K, model.J, bounds=qbounds, initialize=qinit)
-    model.t = pyo.Var(model.K, initialize=0.0)
-
-    def u(k, l):
-        env = {nm: float(th[k, i]) for i, nm in enumerate(env_names)}
-        env.update({nm: model.q[l, j] for j, nm in enumerate(q_names)})
-        return problem.agent.pyomo(**env)
-
-    model.ic = pyo.Constraint(
-        pyo.Set(initialize=pairs, dimen=2), rule=lambda mdl, k, l: u(k, k) + mdl.t[k] >= u(k, l) + mdl.t[l]
-    )
-    model.ir = pyo.Constraint(model.K, rule=lambda mdl, k: u(k, k) + mdl.t[k] >= float(problem.outside[k]))
-
-    def w(k):
-        env = {nm: float(th[k, i]) for i, nm in enumerate(env_names)}
-        env.update({nm: model.q[k, j] for j, nm in enumerate(q_names)})
-        return problem.principal.pyomo(**env)
-
-    model.obj = pyo.Objective(expr=sum(float(p[k]) * (w(k) - model.t[k]) for k in range(n)), sense=pyo.maximize)
-    model.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
-    status, method, local = solve_pyomo(model, "nlp", **_nlp_options(False, options))
-    if status != "optimal":
-        return Result(status=status, method=method, message=f"solver status: {status}", local=local)
-    q = np.array([[pyo.value(model.q[k, j]) for j in range(m)] for k in range(n)], dtype=float)
-    t = np.array([pyo.value(model.t[k]) for k in range(n)], dtype=float)
-    res = mark_binding(problem.result_from_qt(q, t, method), problem, _pyomo_duals(model, pairs, n))
-    res.local = bool(local)
-    res.message = "local optimum (no change of variables makes the problem convex)"
-    return res
+        return self.recover(problem, model, method, local)
 
 
 def _pyomo_duals(model, pairs, n):
@@ -544,7 +627,4 @@ def sp_degree(h, syms):
     return [sp.degree(h, s) for s in syms]
 
 
-def _nlp_options(linear, options):
-    if linear:
-        return {}
-    return {"tol": 1e-10, "bound_relax_factor": 0.0, "constr_viol_tol": 1e-12, "mu_strategy": "adaptive", **options}
+FORMULATIONS = (CvxpyLocal(), CvxpyAllPairs(), Pyomo())

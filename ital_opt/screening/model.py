@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..kinds import register
-from ..problem import Method, Problem
+from ..problem import Field, Method, Problem
 from ..result import Result
 from .checks import best_deviation_generic, best_deviation_split
 
@@ -48,9 +48,8 @@ _MENU_COLUMNS = pd.Index(["theta", "prob", "q", "t", "agent_utility", "principal
 def _lazy():
     from . import closed_form as cf
     from . import formulations as fm
-    from .symbolic import Evaluator
 
-    return cf, fm, Evaluator
+    return cf, fm
 
 MAX_DIM = 9
 _SPLITS: dict = {}  # sympy work per (expressions, bounds), shared by problems that differ in numbers only
@@ -79,6 +78,15 @@ class Screening(Problem):
 
     kind = "screening"
     compare = ("q", "t")
+    fields = {
+        "theta": Field(object, doc="types: strictly increasing numbers, or equal-length lists (multidimensional)"),
+        "prob": Field(list, doc="prior probabilities, positive, summing to 1"),
+        "agent": Field(str, doc="agent's gross utility u(theta, q) (the agent also receives t)"),
+        "principal": Field(str, doc="principal's gross payoff w(theta, q) (the principal pays t)"),
+        "outside": Field(object, 0.0, "reservation utility: a number or one per type"),
+        "q_bounds": Field(object, [0.0, math.inf], "[low, high] of each allocation component"),
+        "ic": Field(str, "auto", "'auto', 'all-pairs' or 'local'"),
+    }
 
     def _read(self, r) -> None:
         raw = r.raw("theta")
@@ -192,42 +200,44 @@ class Screening(Problem):
     def split_reason(self):
         return self._split[1]
 
-    def _per_type(self, expr):
-        _, _, Evaluator = _lazy()
-        vals = Evaluator(expr, self.split.theta).numpy(*self.theta_columns)
-        return np.broadcast_to(np.asarray(vals, dtype=float), (self.n,)).copy()
+    def per_type(self, expr) -> np.ndarray:
+        """A sympy expression in the types, evaluated for every type: shape (N,)."""
+        from .symbolic import compiled
+
+        env = {str(s): c for s, c in zip(self.split.theta, self.theta_columns)}
+        return compiled(expr, self.split.theta).numpy(shape=(self.n,), **env)
 
     @cached_property
     def a(self) -> np.ndarray:
-        return np.column_stack([self._per_type(aj) for aj in self.split.a])
+        return np.column_stack([self.per_type(aj) for aj in self.split.a])
 
     @cached_property
     def b(self) -> np.ndarray:
-        return self._per_type(self.split.b)
+        return self.per_type(self.split.b)
 
     @cached_property
     def surplus_const(self) -> np.ndarray:
         import sympy as sp
 
         const = getattr(self.split, "const", 0)
-        return self._per_type(sp.sympify(const))
+        return self.per_type(sp.sympify(const))
 
     @cached_property
     def closed_form_reason(self) -> str | None:
         """None when the closed form's assumptions hold (:func:`.closed_form.applies`), else why not."""
-        cf, _, _ = _lazy()
+        cf, _ = _lazy()
         return cf.applies(self)
 
     @cached_property
     def convexity_reason(self) -> str | None:
-        _, fm, _ = _lazy()
+        _, fm = _lazy()
         return fm.concavity_reason(self)
 
     @cached_property
     def _marginal(self):
         if self.split is None or self.multi or self.m != 1:
             return None, "no one-dimensional change of variables"
-        cf, _, _ = _lazy()
+        cf, _ = _lazy()
         cache = self.split.__dict__.setdefault("_marginal_cache", [])
         if cache:
             return cache[0]
@@ -247,26 +257,40 @@ class Screening(Problem):
         return self._marginal[1]
 
     # -- methods -------------------------------------------------------------------------------
+    def formulations(self):
+        _, fm = _lazy()
+        return list(fm.FORMULATIONS)
+
     def methods(self) -> list[Method]:
-        cf, fm, _ = _lazy()
+        """The closed form, then one method per formulation (a new route is one more entry)."""
         return [
-            Method("closed-form", _run_closed_form, lambda problem: problem.closed_form_reason, closed_form=True),
-            Method("cvxpy-local", fm.run_cvxpy_local, _local_applies),
-            Method("cvxpy", fm.run_cvxpy, _cvxpy_applies),
-            Method("pyomo", fm.run_pyomo, _pyomo_applies),
+            Method("closed-form", _run_closed_form, lambda problem: problem.closed_form_reason, closed_form=True,
+                   options=frozenset()),
+            *(f.method() for f in self.formulations()),
         ]
+
+    # -- hooks of the generic services -------------------------------------------------------------
+    def parametric(self, names, method):
+        from .parametric import point_solver
+
+        return point_solver(self, list(names), method)
+
+    def figures(self, result=None):
+        from .figures import figures
+
+        return figures(self, result)
 
     # -- results -------------------------------------------------------------------------------
     def q_from_V(self, V: np.ndarray) -> np.ndarray:
-        _, _, Evaluator = _lazy()
+        from .symbolic import compiled
+
         split = self.split
         q = np.empty_like(V)
         for j in range(self.m):
             lo, hi = split.v_bounds[j]
             Vj = np.clip(V[:, j], lo, hi)
-            with np.errstate(all="ignore"):
-                qj = Evaluator(split.g[j], [split.V[j]]).numpy(Vj)
-            q[:, j] = np.clip(np.broadcast_to(np.asarray(qj, dtype=float), (self.n,)), *self.q_bounds[j])
+            qj = compiled(split.g[j], [split.V[j]]).numpy(shape=(self.n,), **{str(split.V[j]): Vj})
+            q[:, j] = np.clip(qj, *self.q_bounds[j])
         return q
 
     def env(self, q: np.ndarray, theta: np.ndarray | None = None) -> dict:
@@ -276,8 +300,7 @@ class Screening(Problem):
         return out
 
     def agent_values(self, q: np.ndarray) -> np.ndarray:
-        with np.errstate(all="ignore"):
-            return np.broadcast_to(np.asarray(self.agent.numpy(**self.env(q)), dtype=float), (self.n,)).copy()
+        return self.agent.numpy(shape=(self.n,), **self.env(q))
 
     def result_from_V(self, V, U, method, **extras) -> Result:
         q = self.q_from_V(V)
@@ -287,8 +310,7 @@ class Screening(Problem):
     def result_from_qt(self, q, t, method, _u=None, **extras) -> Result:
         q = np.asarray(q, dtype=float).reshape(self.n, self.m)
         U = (self.agent_values(q) if _u is None else _u) + t
-        with np.errstate(all="ignore"):
-            w = np.broadcast_to(np.asarray(self.principal.numpy(**self.env(q)), dtype=float), (self.n,))
+        w = self.principal.numpy(shape=(self.n,), **self.env(q))
         payoff = w - t
         if not self.multi and self.m == 1:  # one float block: much faster to build
             block = np.column_stack([self.theta, self.prob, q[:, 0], t, U, payoff, U - self.outside])
@@ -315,9 +337,14 @@ class Screening(Problem):
 
     @cached_property
     def valuations(self):
-        """v_j(q_j) of the split, as evaluators (for the checks and the slacks of binding constraints)."""
-        _, _, Evaluator = _lazy()
-        return [Evaluator(self.split.v[j], [self.split.q[j]]) for j in range(self.m)]
+        """v_j(q_j) of the split as expressions (for the checks and the slacks of binding constraints)."""
+        from .symbolic import compiled
+
+        return [compiled(self.split.v[j], [self.split.q[j]]) for j in range(self.m)]
+
+    def valuation(self, j: int, qj: np.ndarray) -> np.ndarray:
+        """V_j = v_j(q_j) for every type."""
+        return self.valuations[j].numpy(shape=(self.n,), **{str(self.split.q[j]): qj})
 
     def check(self, result: Result) -> dict[str, float]:
         rows = result.rows
@@ -331,12 +358,7 @@ class Screening(Problem):
         U = self.agent_values(q) + t
         ir = float(np.max(np.maximum(self.outside - U, 0.0)))
         if self.split is not None:
-            V = np.column_stack(
-                [
-                    np.broadcast_to(np.asarray(v.numpy(q[:, j]), dtype=float), (self.n,))
-                    for j, v in enumerate(self.valuations)
-                ]
-            )
+            V = np.column_stack([self.valuation(j, q[:, j]) for j in range(self.m)])
             best = best_deviation_split(self.a, self.b, V, U)
         else:
             best = best_deviation_generic(
@@ -353,35 +375,8 @@ class Screening(Problem):
 
 # -- method glue -----------------------------------------------------------------------------------
 def _run_closed_form(problem, **options) -> Result:
-    cf, _, _ = _lazy()
+    cf, _ = _lazy()
     V, U, pooled = cf.solve_menu(problem)
     res = problem.result_from_V(V[:, None], U, "closed-form")
     res.extras = {"pooling": pooled}
     return res
-
-
-def _local_applies(problem) -> str | None:
-    if problem.ic == "all-pairs":
-        return "ic = 'all-pairs' was requested"
-    if problem.multi or problem.m != 1:
-        return "local IC needs one-dimensional types and allocations (single crossing)"
-    if problem.split is None:
-        return f"no change of variables: {problem.split_reason}"
-    a = problem.a[:, 0]
-    if np.unique(a).size != a.size:
-        return f"single crossing fails: a(theta) = {problem.split.a[0]} takes equal values for different types"
-    return problem.convexity_reason
-
-
-def _cvxpy_applies(problem) -> str | None:
-    if problem.ic == "local":
-        return "ic = 'local' was requested (the all-pairs formulation is not used)"
-    if problem.split is None:
-        return f"no change of variables makes IC linear: {problem.split_reason}"
-    return problem.convexity_reason
-
-
-def _pyomo_applies(problem) -> str | None:
-    if problem.split is None and problem.n > 60:
-        return f"the general NLP in (q, t) has N^2 nonlinear IC constraints; N = {problem.n} is too many"
-    return None

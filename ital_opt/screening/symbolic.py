@@ -18,8 +18,8 @@ establish concavity term by term (DCP) over all types at once.
 The split is found with sympy: the double difference
 u(θ,q) − u(θ,q⁰) − u(θ⁰,q) + u(θ⁰,q⁰) must separate into a product a(θ)·v(q)
 (``sympy.separatevars``); v is inverted on the allocation's domain with ``sympy.solve``.
-Sympy trees are evaluated by the small walkers at the bottom (numpy, cvxpy, pyomo); nothing
-is passed to ``eval``.
+Sympy results become :class:`ital_opt.expr.Expr` objects (:func:`ital_opt.expr.from_sympy`),
+evaluated like the spec's own expressions; nothing is passed to ``eval``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
+
+from ..expr import Expr, from_sympy
 
 
 @dataclass
@@ -79,11 +81,11 @@ def _is_zero(expr, symbols, rng) -> bool:
             return True
     except Exception:  # pragma: no cover - sympy internals
         pass
-    f = Evaluator(expr, symbols)
     pts = rng.uniform(0.3, 2.0, size=(20, len(symbols)))
-    with np.errstate(all="ignore"):
-        vals = f.numpy(*[pts[:, i] for i in range(len(symbols))])
-    vals = np.broadcast_to(np.asarray(vals, dtype=float), (20,))
+    try:
+        vals = values(expr, symbols, *[pts[:, i] for i in range(len(symbols))], shape=(20,))
+    except ValueError:  # outside the expression language
+        return False
     ok = np.isfinite(vals)
     return bool(ok.sum() >= 10 and np.all(np.abs(vals[ok]) < 1e-9))
 
@@ -145,9 +147,10 @@ def find_split(agent_sym, theta_syms, q_syms, theta_ref, q_bounds) -> tuple[Spli
             bounds.append((lo, hi))
             continue
         grid = _grid(lo, hi)
-        vf = Evaluator(v_j, [qj])
-        with np.errstate(all="ignore"):
-            vals = np.asarray(vf.numpy(grid), dtype=float) * np.ones_like(grid)
+        try:
+            vals = values(v_j, [qj], grid)
+        except ValueError as exc:
+            return None, f"v({qj}) = {v_j}: {exc}"
         ok = np.isfinite(vals)
         if ok.sum() < 3:
             return None, f"v({qj}) = {v_j} is not finite on q_bounds"
@@ -156,12 +159,10 @@ def find_split(agent_sym, theta_syms, q_syms, theta_ref, q_bounds) -> tuple[Spli
             v_j = -v_j
             a_list[j] = -a_list[j]
             v_list[j] = v_j
-            vf = Evaluator(v_j, [qj])
         elif not np.all(dv > 0):
             return None, f"v({qj}) = {v_j} is not monotone on q_bounds"
-        with np.errstate(all="ignore"):
-            vlo = float(np.asarray(vf.numpy(np.array([lo])), dtype=float).ravel()[0]) if math.isfinite(lo) else -math.inf
-            vhi = float(np.asarray(vf.numpy(np.array([hi])), dtype=float).ravel()[0]) if math.isfinite(hi) else math.inf
+        vlo = float(values(v_j, [qj], np.array([lo]))[0]) if math.isfinite(lo) else -math.inf
+        vhi = float(values(v_j, [qj], np.array([hi]))[0]) if math.isfinite(hi) else math.inf
         if not math.isfinite(lo):
             lim = sp.limit(v_j, qj, -sp.oo)
             vlo = float(lim) if _finite(lim) else -math.inf
@@ -180,12 +181,10 @@ def find_split(agent_sym, theta_syms, q_syms, theta_ref, q_bounds) -> tuple[Spli
         chosen = None
         test = grid[ok][1:-1][:5]
         for sol in sols:
-            gf = Evaluator(sol, [V_j])
-            with np.errstate(all="ignore"):
-                try:
-                    back = np.asarray(gf.numpy(np.asarray(vf.numpy(test), dtype=float)), dtype=complex)
-                except ValueError:
-                    continue
+            try:
+                back = values(sol, [V_j], values(v_j, [qj], test))
+            except (ValueError, TypeError):
+                continue
             if np.all(np.abs(back - test) < 1e-8 * (1 + np.abs(test))):
                 chosen = sol
                 break
@@ -229,101 +228,30 @@ def attach_surplus(split: Split, principal_sym) -> str:
     return ""
 
 
-# -- evaluating sympy trees without eval ------------------------------------------------------
+# -- numbers from sympy trees: through the one expression language ----------------------------------
+def compiled(expr, symbols) -> Expr:
+    """`expr` (sympy) as an :class:`ital_opt.expr.Expr` in the names of `symbols`."""
+    return from_sympy(expr, [str(s) for s in symbols])
+
+
+def values(expr, symbols, *args, shape=None):
+    """`expr` evaluated with numpy at `args` (one per symbol); broadcast to `shape` when given."""
+    env = {str(s): v for s, v in zip(symbols, args)}
+    return compiled(expr, symbols).numpy(shape=shape if shape is not None else np.broadcast(*args).shape, **env)
+
+
 class Evaluator:
-    """Evaluate a sympy expression in the given symbols with numpy, cvxpy or pyomo."""
+    """Deprecated: kept for modules not yet on :func:`ital_opt.expr.from_sympy`."""
 
     def __init__(self, expr, symbols):
-        self.expr = expr
-        self.symbols = list(symbols)
+        self.names = [str(s) for s in symbols]
+        self.expr = from_sympy(expr, self.names)
 
-    def numpy(self, *values):
-        env = dict(zip(self.symbols, values))
-        return _walk(self.expr, env, _NP)
+    def numpy(self, *args):
+        return self.expr.numpy(**dict(zip(self.names, args)))
 
-    def cvxpy(self, *values):
-        env = dict(zip(self.symbols, values))
-        return _walk(self.expr, env, _cvx())
+    def cvxpy(self, *args):
+        return self.expr.cvxpy(**dict(zip(self.names, args)))
 
-    def pyomo(self, *values):
-        env = dict(zip(self.symbols, values))
-        return _walk(self.expr, env, _pyo())
-
-
-def _np_pow(x, e):
-    if isinstance(e, (int, np.integer)) or (isinstance(e, float) and e.is_integer()):
-        return np.power(np.asarray(x, dtype=float), int(e)) if int(e) >= 0 else 1.0 / np.power(np.asarray(x, dtype=float), -int(e))
-    return np.power(np.asarray(x, dtype=float), e)
-
-
-_NP = {
-    "pow": _np_pow,
-    "sqrt": np.sqrt,
-    "exp": np.exp,
-    "log": np.log,
-    "abs": np.abs,
-    "sign": np.sign,
-}
-
-
-def _cvx():
-    import cvxpy as cp
-
-    def power(x, e):
-        if e == 1:
-            return x
-        if e == 0.5:
-            return cp.sqrt(x)
-        if e == 2:
-            return cp.square(x)
-        if e == -1:
-            return cp.inv_pos(x)
-        return cp.power(x, e)
-
-    return {"pow": power, "sqrt": cp.sqrt, "exp": cp.exp, "log": cp.log, "abs": cp.abs}
-
-
-def _pyo():
-    import pyomo.environ as pyo
-
-    return {"pow": lambda x, e: x**e, "sqrt": pyo.sqrt, "exp": pyo.exp, "log": pyo.log, "abs": abs}
-
-
-def _walk(e, env, f):
-    if e in env:
-        return env[e]
-    if e.is_Number:
-        return float(e)
-    if e is sp.pi:
-        return math.pi
-    if e is sp.E:
-        return math.e
-    if e.is_Add:
-        out = None
-        for arg in e.args:
-            val = _walk(arg, env, f)
-            out = val if out is None else out + val
-        return out
-    if e.is_Mul:
-        out = None
-        for arg in e.args:
-            val = _walk(arg, env, f)
-            out = val if out is None else out * val
-        return out
-    if e.is_Pow:
-        base, ex = e.args
-        if ex.is_Number:
-            exv = float(ex)
-            if ex == sp.Rational(1, 2):
-                return f["sqrt"](_walk(base, env, f))
-            return f["pow"](_walk(base, env, f), int(exv) if exv.is_integer() else exv)
-        return f["exp"](_walk(ex, env, f) * f["log"](_walk(base, env, f)))
-    if isinstance(e, sp.exp):
-        return f["exp"](_walk(e.args[0], env, f))
-    if isinstance(e, sp.log):
-        return f["log"](_walk(e.args[0], env, f))
-    if isinstance(e, sp.Abs):
-        return f["abs"](_walk(e.args[0], env, f))
-    if isinstance(e, sp.sign) and "sign" in f:  # derivatives of abs()
-        return f["sign"](_walk(e.args[0], env, f))
-    raise ValueError(f"cannot evaluate {e} ({type(e).__name__})")
+    def pyomo(self, *args):
+        return self.expr.pyomo(**dict(zip(self.names, args)))

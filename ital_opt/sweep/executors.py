@@ -50,15 +50,16 @@ _SOLVERS: dict[tuple, object] = {}
 
 
 def _point_solver(payload: dict, problem):
-    """A formulation built once per process for the varied fields (see :mod:`.parametric`), or None."""
+    """A formulation built once per process for the varied fields (the kind's ``parametric`` hook), or None."""
     if payload.get("options"):
         return None
     key = (payload["key"], tuple(payload["names"]), payload["method"])
     if key not in _SOLVERS:
-        from .parametric import point_solver
-
         _SOLVERS.clear()
-        _SOLVERS[key] = point_solver(problem, payload["names"], payload["method"])
+        try:
+            _SOLVERS[key] = problem.parametric(payload["names"], payload["method"])
+        except Exception:  # noqa: BLE001 - no parametric form: each point is solved by the kind
+            _SOLVERS[key] = None
     return _SOLVERS[key]
 
 

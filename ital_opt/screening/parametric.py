@@ -1,24 +1,23 @@
-"""Formulations built once with cvxpy Parameters (DPP) and re-solved at every grid point.
+"""Screening's ``parametric`` hook: the all-pairs program built once and re-solved at every point.
 
 Building and canonicalising a cvxpy problem costs far more than solving a small one (about
-70 ms against 3 ms for ten types here).  When only fields that enter a formulation as
-parameters vary, a sweep builds the problem once per worker process and, at each point, sets
-the parameter values and calls the solver again (cvxpy caches the canonicalisation of a DPP
-problem).
-
-* screening (one-dimensional types, ``method="cvxpy"``): the all-pairs program in (q, t)
+70 ms against 3 ms for ten types here).  When only fields that enter the program as numbers
+vary, a sweep builds it once per worker process and, at each point, changes the numbers and
+calls the solver again.  One-dimensional types, ``method="cvxpy"``: the all-pairs program in (q, t)
 
       max Σ_k p_k [w(θ_k, q_k) − t_k]
       s.t. u(θ_k, q_k) + t_k ≥ u(θ_k, q_l) + t_l (k ≠ l),  u(θ_k, q_k) + t_k ≥ ū_k,  q ∈ q_bounds,
 
-  with the prior p and the outside options ū as Parameters; it applies when u is affine and w
-  concave in q (the program is then DPP), and the grid varies only ``prob``/``outside`` entries.
-  The result rows are those of the kind (``theta, prob, q, t, agent_utility, principal_payoff,
-  rent``); IC and IR are re-checked from the returned numbers and a point whose violation exceeds
-  1e-6 is reported ``not_solved``.
+* u affine and w concave quadratic in q, varying ``prob``, ``outside`` or ``theta``: the QP
+  handed to Clarabel as matrices rebuilt from numpy arrays (:func:`screening_qp`);
+* otherwise, u affine and w concave in q (the program is then DPP), varying ``prob``/``outside``:
+  cvxpy Parameters, canonicalised once (:func:`screening_dpp`).
 
-:func:`point_solver` returns a callable ``changes -> Result`` or None (then each point is solved
-by the kind's own ``solve``).
+The result rows are those of the kind (``theta, prob, q, t, agent_utility, principal_payoff,
+rent``); IC and IR are re-checked from the returned numbers and a point whose violation exceeds
+1e-6 is reported ``not_solved``.  Both report the method as ``cvxpy/CLARABEL``, like the kind's
+own ``solve("cvxpy")``.  :func:`point_solver` returns a callable ``changes -> result`` or None
+(then each point is solved by the kind's own ``solve``).
 """
 
 from __future__ import annotations
@@ -26,9 +25,6 @@ from __future__ import annotations
 import re
 
 import numpy as np
-
-
-from ..result import Result
 
 CHECK_TOL = 1e-6
 _ENTRY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$")
@@ -52,13 +48,14 @@ class Light:
         self.rows, self.extras, self.message = rows or {}, extras or {}, message
 
 
+NAME = "cvxpy/CLARABEL"
+
+
 def point_solver(problem, names: list[str], method: str):
-    builder = BUILDERS.get(problem.kind)
-    if builder is None:
-        return None
+    """The fastest program built once for `names`, or None."""
     try:
-        return builder(problem, names, method)
-    except Exception:  # noqa: BLE001 - no parametric form: the kind solves each point
+        return screening_qp(problem, names, method) or screening_dpp(problem, names, method)
+    except Exception:  # noqa: BLE001 - no parametric form: each point is solved by the kind
         return None
 
 
@@ -126,6 +123,8 @@ def screening_qp(problem, names, method):
     import clarabel
     import scipy.sparse as sps
 
+    from ..backends import clarabel_solver
+
     if method != "cvxpy" or problem.multi or problem.m != 1:
         return None
     fields = _field_names(names)
@@ -137,12 +136,7 @@ def screening_qp(problem, names, method):
     lo, hi = problem.q_bounds[0]
     kk, ll = np.nonzero(~np.eye(K, dtype=bool))
     n_ic = kk.size
-    settings = clarabel.DefaultSettings()
-    settings.verbose = False
-    for key, value in (("tol_gap_abs", 1e-10), ("tol_gap_rel", 1e-10), ("tol_feas", 1e-10), ("tol_ktratio", 1e-8)):
-        setattr(settings, key, value)
-    settings.max_iter = 500
-    name = "qp/CLARABEL"
+    name = NAME
 
     cache: dict = {}
 
@@ -193,7 +187,7 @@ def screening_qp(problem, names, method):
         b[:K] = alpha - out_v
         P = sps.csc_matrix((-2.0 * prob_v * c2, rows_p, indptr), shape=(2 * K, 2 * K))
         c = np.concatenate([-prob_v * c1, prob_v])
-        solver = clarabel.DefaultSolver(P, c, A, b, [clarabel.NonnegativeConeT(m)], settings)
+        solver = clarabel_solver(P, c, A, b, [clarabel.NonnegativeConeT(m)])
         sol = solver.solve()
         status = str(sol.status)
         if status not in ("Solved", "AlmostSolved"):
@@ -206,10 +200,11 @@ def screening_qp(problem, names, method):
     return solve
 
 
-def screening(problem, names, method):
+def screening_dpp(problem, names, method):
+    """Affine agent, concave principal: the all-pairs program with cvxpy Parameters p and ū (DPP)."""
     import cvxpy as cp
 
-    from ..backends import CLARABEL_TOLERANCES
+    from ..backends import solve_cvxpy
 
     if method != "cvxpy" or problem.multi or problem.m != 1:
         return None
@@ -244,11 +239,10 @@ def screening(problem, names, method):
     prog = cp.Problem(cp.Maximize(p @ (w - t)), constraints)
     if not prog.is_dcp(dpp=True):
         return None
-    opts = dict(CLARABEL_TOLERANCES)
 
     base_prob = np.asarray(problem.prob, float)
     base_out = np.asarray(problem.outside, float)
-    name = "cvxpy-dpp/CLARABEL"
+    name = NAME
 
     def solve(changes: dict) -> Light:
         prob_v, out_v = base_prob.copy(), base_out.copy()
@@ -263,7 +257,7 @@ def screening(problem, names, method):
             problem.replace(**changes)  # raises the SpecError naming the field
         p.value = prob_v
         ubar.value = out_v
-        prog.solve(solver=cp.CLARABEL, **opts)
+        solve_cvxpy(prog, "CLARABEL")
         if prog.status not in ("optimal", "optimal_inaccurate") or q.value is None:
             status = {"infeasible": "infeasible", "unbounded": "unbounded"}.get(prog.status, "not_solved")
             return Light(status=status, method=name, message=f"cvxpy status {prog.status}")
@@ -272,11 +266,3 @@ def screening(problem, names, method):
                                 note=f"cvxpy status {prog.status}; ")
 
     return solve
-
-
-def screening_any(problem, names, method):
-    return screening_qp(problem, names, method) or screening(problem, names, method)
-
-
-BUILDERS = {"screening": screening_any}
-
