@@ -1,0 +1,1 @@
+"""``kind = "evolution"``: multi-population replicator dynamics (BOOK.md §4.5)."""

@@ -1,0 +1,182 @@
+"""The replicator field of an n-population, two-strategy game, vectorised (pure numpy).
+
+Population i has strategies 0 and 1 (cooperate / defect by default) and x_i is the share playing
+strategy 0.  Its payoff A_i(s) depends on the whole strategy profile s ∈ {0, 1}^n and may depend
+on the state x itself (state-dependent policies such as a penalty M(x) = M̄(1 − x)).  Against the
+other populations' mixed states the expected payoff of strategy s_i is multilinear in x_{-i}:
+
+    F_i(s_i; x) = Σ_{s_-i} A_i(s_i, s_-i; x) Π_{j≠i} p_j(s_j),   p_j(0) = x_j,  p_j(1) = 1 − x_j,
+
+and the two-population replicator dynamics of Taylor (1979) and Hofbauer & Sigmund,
+*Evolutionary Games and Population Dynamics* (1998, ch. 10), generalised to n populations, is
+
+    ẋ_i = x_i (1 − x_i) ΔF_i(x),   ΔF_i = F_i(0; x) − F_i(1; x).
+
+At a corner c ∈ {0, 1}^n the Jacobian is diagonal with entries (1 − 2c_i) ΔF_i(c), so a corner is
+asymptotically stable (a strict Nash equilibrium, the ESS of an asymmetric game: Selten 1980) iff
+every (1 − 2c_i) ΔF_i(c) < 0.  :func:`corner_eigenvalues` gives these for every corner at once.
+
+Everything here works on a batch of states ``x`` of shape (N, n) (one row per state); the
+payoff entries are constants or callables of the state columns (the model compiles its spec's
+expressions into such callables).  No solver is used.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+Entry = float | Callable[[dict], np.ndarray]
+
+
+def profiles(n: int) -> list[tuple[int, ...]]:
+    """All strategy profiles of n populations, in lexicographic order (0 = the first strategy)."""
+    return list(itertools.product((0, 1), repeat=n))
+
+
+def mixed_weight(shares: Sequence, profile: Sequence[int], skip: int | None = None):
+    """Π_{j ≠ skip} p_j(s_j): the probability of `profile` (without population `skip`) at `shares`.
+
+    Works for numpy arrays and for sympy symbols alike.
+    """
+    weight = 1
+    for j, (x, s) in enumerate(zip(shares, profile)):
+        if j != skip:
+            weight = weight * (x if s == 0 else 1 - x)
+    return weight
+
+
+@dataclass(frozen=True)
+class Payoffs:
+    """The payoff tables: ``entries[i][profile]`` is population i's payoff at the full profile.
+
+    ``names`` are the populations (the names the state-dependent entries read their shares by).
+    """
+
+    names: tuple[str, ...]
+    entries: tuple[dict[tuple[int, ...], Entry], ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.names)
+
+    @property
+    def constant(self) -> bool:
+        return all(not callable(v) for table in self.entries for v in table.values())
+
+    def _value(self, i: int, profile, env: dict, size: int) -> np.ndarray:
+        v = self.entries[i][tuple(profile)]
+        if callable(v):
+            return np.broadcast_to(np.asarray(v(env), dtype=float), (size,))
+        return np.full(size, float(v))
+
+    def differences(self, x: np.ndarray) -> np.ndarray:
+        """ΔF_i(x) for a batch of states ``x`` (N, n) -> (N, n)."""
+        x = np.atleast_2d(np.asarray(x, dtype=float))
+        size, n = x.shape
+        env = {name: x[:, j] for j, name in enumerate(self.names)}
+        out = np.zeros((size, n))
+        with np.errstate(all="ignore"):
+            for i in range(n):
+                for others in itertools.product((0, 1), repeat=n - 1):
+                    full0 = (*others[:i], 0, *others[i:])
+                    full1 = (*others[:i], 1, *others[i:])
+                    diff = self._value(i, full0, env, size) - self._value(i, full1, env, size)
+                    out[:, i] += diff * mixed_weight(x.T, full0, skip=i)
+        return out
+
+    def field(self, x: np.ndarray) -> np.ndarray:
+        """The replicator field ẋ = x(1 − x)ΔF(x) for a batch of states (N, n) -> (N, n)."""
+        x = np.atleast_2d(np.asarray(x, dtype=float))
+        return x * (1.0 - x) * self.differences(x)
+
+    def corner_eigenvalues(self) -> tuple[np.ndarray, np.ndarray]:
+        """(corners (2^n, n), eigenvalues (2^n, n)): the diagonal Jacobian (1 − 2c_i)ΔF_i(c)."""
+        c = np.array(list(itertools.product((0.0, 1.0), repeat=self.n)))
+        return c, (1.0 - 2.0 * c) * self.differences(c)
+
+
+def logit_field(payoffs: Payoffs, u: np.ndarray) -> np.ndarray:
+    """The field in log-odds u_i = log(x_i / (1 − x_i)): u̇_i = ΔF_i(x), the same time scale.
+
+    Corners lie at infinity, so an orbit that converges to a corner never leaves the cube.
+    """
+    with np.errstate(over="ignore"):
+        return payoffs.differences(1.0 / (1.0 + np.exp(-u)))
+
+
+ZERO = 1e-7  # a real part this small (relative to the Jacobian's scale) counts as zero
+
+
+def classify(eigenvalues: np.ndarray, zero: float) -> str:
+    """The stability of a rest point from its Jacobian's eigenvalues.
+
+    ``"ess"``: every real part negative and all eigenvalues real (a stable node; at a corner a
+    strict Nash equilibrium); ``"stable focus"``: every real part negative, some complex;
+    ``"source"`` / ``"unstable focus"``: every real part positive; ``"saddle"``: real parts of both
+    signs; ``"neutral"``: some real part is zero (within `zero`) — the caller decides between
+    ``"centre"``, a weak focus and ``"degenerate"``; it never guesses.
+    """
+    re, im = np.real(eigenvalues), np.imag(eigenvalues)
+    complex_ = bool(np.any(np.abs(im) > zero))
+    if np.any(np.abs(re) <= zero):
+        return "neutral"
+    if np.all(re < 0):
+        return "stable focus" if complex_ else "ess"
+    if np.all(re > 0):
+        return "unstable focus" if complex_ else "source"
+    return "saddle"
+
+
+def sort_eigenvalues(eigenvalues) -> list[tuple[float, float]]:
+    """Eigenvalues as (re, im) pairs in a canonical order (by imaginary, then real part)."""
+    pairs = [(float(np.real(v)), float(np.imag(v))) for v in eigenvalues]
+    return sorted(pairs, key=lambda p: (round(p[1], 9), round(p[0], 9)))
+
+
+def faces(n: int):
+    """The faces of the cube where rest points may lie: (free coordinates, {fixed coordinate: 0|1}).
+
+    A rest point has, for every i, x_i ∈ {0, 1} or ΔF_i(x) = 0; so every rest point lies in the
+    relative interior of exactly one face, and on it solves ΔF_i = 0 for the free coordinates i.
+    The 2^n corners come first (no free coordinate), then edges, ..., the interior last.
+    """
+    for k in range(n + 1):
+        for free in itertools.combinations(range(n), k):
+            fixed = [j for j in range(n) if j not in free]
+            for values in itertools.product((0, 1), repeat=len(fixed)):
+                yield free, dict(zip(fixed, values))
+
+
+def position(point, n: int) -> str:
+    """``"corner"``, ``"interior"`` or ``"edge"`` (any other face) of a rest point."""
+    on = sum(1 for v in point if v in (0.0, 1.0))
+    return "corner" if on == n else "interior" if on == 0 else "edge"
+
+
+@dataclass
+class RestPoint:
+    """A rest point: its shares, its Jacobian's eigenvalues, its stability and how it was decided."""
+
+    point: np.ndarray
+    eigenvalues: np.ndarray
+    stability: str
+    note: str = ""
+
+
+@dataclass
+class Analysis:
+    """What a method found: the rest points, and faces filled by a continuum of rest points."""
+
+    points: list[RestPoint]
+    continua: list[str]
+    extras: dict
+
+
+def face_name(names: Sequence[str], free, fixed: dict) -> str:
+    """A face as text, e.g. ``firm = 1, research free``."""
+    parts = [f"{names[j]} free" if j in free else f"{names[j]} = {fixed[j]}" for j in range(len(names))]
+    return ", ".join(parts)

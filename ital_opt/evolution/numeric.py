@@ -1,0 +1,205 @@
+"""Rest points by multistart root finding, eigenvalues by finite differences, centres by a return map.
+
+The numerical counterpart of :mod:`.symbolic`, written without sympy so that the two methods are
+independent ways to the same rest points:
+
+* on every face of the cube (:func:`.closed_form.faces`) the free coordinates solve ΔF_I = 0:
+  one free coordinate by a scan of 400 points for sign changes refined by Brent's method (and the
+  scan's near-zeros polished by ``scipy.optimize.root``); two or more by ``scipy.optimize.root``
+  (Powell's hybrid method, MINPACK) from scrambled Sobol starts; the roots in the open box are
+  deduplicated.  A root where the face system's Jacobian is singular and ΔF stays zero along its
+  null direction is a continuum of rest points, reported as such;
+* the Jacobian of the replicator field by Richardson-extrapolated central differences
+  (fourth order), its eigenvalues by LAPACK, a real part below 1e-7 of the Jacobian's scale is zero;
+* a planar rest point with purely imaginary eigenvalues is told apart by the Poincaré return map
+  on a ray from it (Guckenheimer & Holmes 1983, §1.5): after one turn an orbit of a centre comes
+  back to where it started, one of a weak focus comes back closer (stable) or farther (unstable).
+  Orbits are integrated with DOP853 at relative tolerance 1e-12.
+
+Being a multistart search, a root missed by every start goes unreported; the symbolic method, where
+it applies, is the exhaustive one, and ``verify`` compares the two.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.integrate import solve_ivp
+from scipy.optimize import brentq, root
+from scipy.stats import qmc
+
+from .closed_form import ZERO, Analysis, RestPoint, classify, face_name, faces
+
+SCAN = 400
+RESIDUAL = 1e-10
+
+
+def starts_for(k: int, starts: int | None) -> int:
+    """Sobol starts for a face with k free coordinates (a power of 2)."""
+    want = starts if starts is not None else 16 * 2 ** (k - 1)
+    return 1 << max(1, int(np.ceil(np.log2(max(2, want)))))
+
+
+def jacobian(fun, x: np.ndarray, h: float = 1e-3) -> np.ndarray:
+    """Jacobian of a batch function ``fun((N, n)) -> (N, m)`` at x by Richardson-extrapolated differences."""
+    n = x.size
+    eye = np.eye(n)
+
+    def central(step):
+        pts = np.concatenate([x + step * eye, x - step * eye])
+        vals = fun(pts)
+        return ((vals[:n] - vals[n:]) / (2 * step)).T
+
+    return (4 * central(h / 2) - central(h)) / 3
+
+
+def analyse(problem, starts: int | None = None, seed: int = 0) -> Analysis:
+    payoffs = problem.payoffs
+    names = problem.populations
+    n = len(names)
+    points, continua, used = [], [], 0
+    for free, fixed in faces(n):
+        base = np.zeros(n)
+        for j, v in fixed.items():
+            base[j] = v
+        free = list(free)
+
+        def face(y, free=free, base=base):
+            y = np.atleast_2d(y)
+            x = np.repeat(base[None, :], len(y), axis=0)
+            x[:, free] = y
+            return payoffs.differences(x)[:, free]
+
+        if not free:
+            roots, continuum = [np.zeros(0)], False
+        elif len(free) == 1:
+            roots, continuum = _roots_1d(face)
+        else:
+            count = starts_for(len(free), starts)
+            used += count
+            roots, continuum = _roots_nd(face, len(free), count, seed)
+        if continuum:
+            continua.append(face_name(names, free, fixed))
+            continue
+        for y in roots:
+            point = base.copy()
+            point[free] = y
+            points.append(_rest_point(payoffs, point, free))
+    return Analysis(points, continua, {"starts": used})
+
+
+def _scale(values) -> float:
+    return 1.0 + float(np.max(np.abs(values))) if np.size(values) else 1.0
+
+
+def _roots_1d(face):
+    t = (np.arange(1, SCAN) / SCAN)[:, None]
+    g = face(t)[:, 0]
+    tol = RESIDUAL * _scale(g)
+    found = []
+    for a, b, ga, gb in zip(t[:-1, 0], t[1:, 0], g[:-1], g[1:]):
+        if ga == 0:
+            found.append(a)
+        elif ga * gb < 0:
+            found.append(brentq(lambda s: face(np.array([[s]]))[0, 0], a, b, xtol=1e-15, rtol=4e-16))
+    small = np.flatnonzero((np.abs(g) < 1e-3 * _scale(g))
+                           & (np.abs(g) <= np.abs(np.roll(g, 1))) & (np.abs(g) <= np.abs(np.roll(g, -1))))
+    for i in small:  # touching roots: no sign change, polished from the scan's near-zero
+        sol = root(lambda s: face(s[None, :])[0], t[i], method="hybr", options={"xtol": 1e-14})
+        if abs(face(sol.x[None, :])[0, 0]) <= tol and 0 < sol.x[0] < 1:
+            found.append(float(sol.x[0]))
+    roots = _dedup([np.array([r]) for r in found if 0 < r < 1 and abs(face(np.array([[r]]))[0, 0]) <= tol])
+    return _isolated(face, roots, tol)
+
+
+def _roots_nd(face, k, count, seed):
+    sobol = qmc.Sobol(k, scramble=True, seed=seed).random(count)
+    found = []
+    for y0 in sobol:
+        sol = root(lambda y: face(y[None, :])[0], y0, method="hybr", options={"xtol": 1e-14})
+        y = sol.x
+        if np.all((y > 0) & (y < 1)):
+            g = face(y[None, :])[0]
+            if np.max(np.abs(g)) <= RESIDUAL * _scale(face(y0[None, :])[0]):
+                found.append(y)
+    roots = _dedup(found)
+    return _isolated(face, roots, RESIDUAL)
+
+
+def _dedup(roots, tol=1e-7):
+    out = []
+    for r in roots:
+        if all(np.max(np.abs(r - s)) > tol for s in out):
+            out.append(r)
+    return sorted(out, key=tuple)
+
+
+def _isolated(face, roots, tol):
+    """Drop the roots that lie on a continuum (singular Jacobian, ΔF = 0 along its null direction)."""
+    for y in roots:
+        jac = jacobian(lambda z: face(z), y, h=1e-5)
+        sv, vt = np.linalg.svd(jac)[1:]
+        if sv[-1] <= 1e-8 * max(1.0, sv[0]):
+            null = vt[-1]
+            step = 1e-3 * min(1.0, float(np.min(np.minimum(y, 1 - y))) * 10)
+            probe = np.array([y + step * null, y - step * null])
+            if np.all((probe > 0) & (probe < 1)) and np.max(np.abs(face(probe))) <= 1e3 * tol:
+                return [], True
+    return roots, False
+
+
+def _rest_point(payoffs, point, free) -> RestPoint:
+    jac = jacobian(payoffs.field, point)
+    eig = np.linalg.eigvals(jac)
+    zero = ZERO * max(1.0, float(np.max(np.abs(jac))))
+    stability = classify(eig, zero)
+    note = ""
+    if stability == "neutral":
+        if point.size == 2 and len(free) == 2 and np.all(np.abs(eig.imag) > zero):
+            stability, note = return_map(payoffs, point, jac)
+        else:
+            stability, note = "degenerate", "a zero real part (non-hyperbolic; not a planar centre problem)"
+    return RestPoint(point, eig, stability, note)
+
+
+def return_map(payoffs, point, jac, amplitudes=(0.05, 0.1), tol=1e-6):
+    """Centre or weak focus of a planar rest point by the Poincaré return map on a ray from it."""
+    values, vectors = np.linalg.eig(jac)
+    k = int(np.argmax(values.imag))
+    omega = values[k].imag
+    ray = np.real(vectors[:, k])
+    ray /= np.linalg.norm(ray)
+    normal = np.array([-ray[1], ray[0]])
+    room = float(np.min(np.minimum(point, 1 - point)))
+
+    def rhs(t, z):
+        return payoffs.field(z[None, :])[0]
+
+    sense = np.sign(normal @ rhs(0, point + 1e-3 * room * ray)) or 1.0
+
+    def crossing(t, z):
+        return normal @ (z - point)
+
+    crossing.direction = sense  # crossing the ray's line in the sense of the flow after one turn
+    crossing.terminal = True
+    drift = []
+    for a in amplitudes:
+        r0 = a * room
+        z0 = point + r0 * ray
+        quarter = solve_ivp(rhs, (0, 0.25 * 2 * np.pi / omega), z0, method="DOP853", rtol=1e-12, atol=1e-14)
+        z1 = quarter.y[:, -1]
+        more = solve_ivp(rhs, (0, 50 * 2 * np.pi / omega), z1, method="DOP853", rtol=1e-12, atol=1e-14,
+                         events=crossing)
+        if not more.t_events[0].size:
+            return "degenerate", "the orbit did not return to its ray"
+        back = more.y_events[0][0]
+        r1 = float(ray @ (back - point))
+        drift.append((r1 - r0) / r0)
+    drift = np.array(drift)
+    text = ", ".join(f"{d:.2e}" for d in drift)
+    if np.all(np.abs(drift) <= tol):
+        return "centre", f"the return map closes orbits (relative drift {text} after one turn)"
+    if np.all(drift < -tol):
+        return "stable focus", f"weak focus: orbits return closer (relative drift {text})"
+    if np.all(drift > tol):
+        return "unstable focus", f"weak focus: orbits return farther (relative drift {text})"
+    return "degenerate", f"the return map is inconclusive (relative drift {text})"
