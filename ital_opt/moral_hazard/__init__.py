@@ -1,15 +1,19 @@
 """Single-agent moral hazard (``kind = "moral_hazard"``): hidden action, pay by outcome.
 
 * :class:`MoralHazard` — the problem (discrete actions, or continuous effort with ``effort``);
-* :mod:`.contracts` — Grossman–Hart cheapest contracts (LP / convex program in utility space),
-  the 2x2 limited-liability closed form, first best, and the checks from returned pays;
-* :mod:`.first_order` — the first-order approach with its global check, the global program on
-  a deviation grid, and Holmström–Milgrom's linear share.
+* :mod:`.utility` — the agent's utility of money and its inverse;
+* :mod:`.closed_form` — the 2x2 contract, first best, Holmström–Milgrom's linear share;
+* :mod:`.formulations` — Grossman–Hart cheapest contracts (cvxpy, scipy, pyomo), the first-order
+  approach and the deviation grid for continuous effort;
+* :mod:`.first_order` — the first-order approach's algorithms over arrays;
+* :mod:`.checks` — the independent certificates; :mod:`.figures` — the figures.
 """
 
-from .contracts import Contract, Utility, builtin_utility, contract_violations, first_best_pay
-from .first_order import first_order_approach, global_ic_gain, holmstrom_milgrom_share, linear_contract
+from .checks import contract_violations
+from .closed_form import Contract, first_best_pay, holmstrom_milgrom_share, two_by_two
+from .first_order import linear_contract
 from .model import MoralHazard
+from .utility import Utility, builtin_utility
 
 __all__ = [
     "MoralHazard",
@@ -18,8 +22,7 @@ __all__ = [
     "builtin_utility",
     "contract_violations",
     "first_best_pay",
-    "first_order_approach",
-    "global_ic_gain",
     "holmstrom_milgrom_share",
     "linear_contract",
+    "two_by_two",
 ]

@@ -3,19 +3,20 @@
 A risk-neutral principal hires an agent whose action is hidden and pays him according to the
 observed outcome.  Finitely many actions a with costs c_a, outcomes j worth x_j to the principal,
 probabilities p[a, j] (one row per action, each summing to 1); the agent's utility u(w) − c_a
-with u linear, sqrt, log, CARA (1 − e^{−rw})/r, CRRA w^{1−γ}/(1−γ) or an expression in ``w``;
-reservation utility R and limited liability w ≥ w_min.
+with u linear, sqrt, log, CARA (1 − e^{−rw})/r, CRRA w^{1−γ}/(1−γ) or an expression in ``w``
+(:mod:`.utility`); reservation utility R, limited liability w ≥ w_min and an optional cap.
 
 For each action the cheapest implementing contract C(a) is an LP (risk-neutral agent) or a
-convex program in utility space (risk-averse agent), see :mod:`.contracts`; the principal
+convex program in utility space (risk-averse agent), see :mod:`.formulations`; the principal
 implements the action with the largest net value Σ_j p[a, j] x_j − C(a).  The objective is that
-net value.  With two actions and two outcomes a closed form applies: the spread in utility is the
-cost difference over the probability difference (for a risk-neutral agent with limited
-liability: the bonus).
+net value.  With two actions and two outcomes a closed form applies (:mod:`.closed_form`): the
+spread in utility is the cost difference over the probability difference (for a risk-neutral
+agent with limited liability: the bonus).
 
 Continuous effort (fields ``effort``, ``prob`` as expressions in ``e``, ``cost`` as an
-expression in ``e``) is solved by the first-order approach with a global check, see
-:mod:`.first_order`.
+expression in ``e``) is solved by the first-order approach with a global check, or against a
+grid of deviations (:mod:`.first_order`).  The certificates are in :mod:`.checks`, the figures
+in :mod:`.figures`.
 """
 
 from __future__ import annotations
@@ -23,13 +24,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 
-from ..errors import MethodNotApplicable
-from ..problem import Method, Problem, register
+from ..errors import SpecError
+from ..problem import Field, Method, Problem, register
 from ..result import Result
-from ..spec import SpecReader
-from . import contracts as ct
+from ..spec import REQUIRED, SpecReader
+from . import checks
+from .utility import UTILITY_KINDS, builtin_utility, expression_utility, monotone_on
 
 DEFAULT_PAY_SPAN = 100.0
 
@@ -46,14 +47,34 @@ class MoralHazard(Problem):
     """
 
     kind = "moral_hazard"
+    fields = {
+        "actions": Field(list, None, "action names (discrete actions; give either actions or effort)"),
+        "effort": Field(list, None, "[low, high]: continuous effort (then prob and cost are expressions in e)"),
+        "cost": Field(object, REQUIRED, "the agent's cost of each action (utility units), or an expression in e"),
+        "outcomes": Field(list, REQUIRED, "the principal's value of each outcome"),
+        "outcome_names": Field(list, None, "names of the outcomes (default x1, x2, ...)"),
+        "prob": Field(object, REQUIRED, "one row per action: each outcome's probability; or one expression in e "
+                                        "per outcome"),
+        "utility": Field(str, "linear", "the agent's utility of pay w: linear, sqrt, log, cara, crra or an "
+                                        "expression in w"),
+        "risk_aversion": Field(float, None, "r for cara, gamma for crra"),
+        "reservation": Field(float, 0.0, "the agent's reservation utility"),
+        "min_pay": Field(float, None, "limited liability: the lowest pay allowed"),
+        "max_pay": Field(float, None, "the highest pay allowed"),
+        "implement": Field(object, None, "an action name (or an effort) to implement at least cost"),
+        "effort_grid": Field(int, 2001, "continuous effort: points of the deviation grid"),
+        "targets": Field(int, 41, "continuous effort: target efforts tried before refinement"),
+        "fallback": Field(bool, True, "continuous effort: when the FOA fails, answer from the grid program"),
+    }
+    # pays need not be unique (risk-neutral agent, outcomes of zero probability) and interior-point
+    # pays are accurate only to ~sqrt(tolerance) where the objective is flat: compare expected pay
+    compare = ("expected_pay",)
 
-    # -- reading ---------------------------------------------------------------------------------
+    # -- reading (validation beyond the declared types) ------------------------------------------
     def _read(self, r: SpecReader) -> None:
         self.continuous = r.has("effort")
         if self.continuous:
-            from .first_order import read_continuous
-
-            read_continuous(self, r)
+            self._read_continuous(r)
             self._read_money(r, scale_values=self.outcomes, scale_costs=self.cost_scale)
             return
         self.actions = r.strings("actions")
@@ -73,6 +94,57 @@ class MoralHazard(Problem):
         self.implement = r.string("implement", None, choices=self.actions)
         self._read_money(r, scale_values=self.outcomes, scale_costs=float(np.max(np.abs(self.cost))))
 
+    def _read_continuous(self, r: SpecReader) -> None:
+        """effort = [lo, hi], outcomes, prob = [expression in e per outcome], cost = expression in e."""
+        if r.has("actions"):
+            raise r.error("actions", "give either discrete 'actions' or continuous 'effort', not both")
+        bounds = r.vector("effort", 2, increasing=True)
+        self.effort_bounds = (float(bounds[0]), float(bounds[1]))
+        self.outcomes = r.vector("outcomes")
+        n = self.outcomes.size
+        self.outcome_names = r.strings("outcome_names", [f"x{j + 1}" for j in range(n)], n=n)
+        raw = r.raw("prob")
+        if not isinstance(raw, list) or len(raw) != n:
+            raise r.error("prob", f"with continuous effort, expected {n} expressions in e (one per outcome), got {raw!r}")
+        self.prob_expr = [self._expression(r, f"prob[{i}]", raw[i]) for i in range(n)]
+        self.cost_expr = r.expression("cost", ["e"])
+        self.effort_grid = r.integer("effort_grid", 2001, lo=11)
+        self.targets = r.integer("targets", 41, lo=3)
+        self.implement = r.number("implement", None)
+        self.fallback = r.boolean("fallback", True)
+        lo, hi = self.effort_bounds
+        if self.implement is not None and not lo <= self.implement <= hi:
+            raise r.error("implement", f"must lie in effort = [{lo:g}, {hi:g}], got {self.implement:g}")
+        grid = np.linspace(lo, hi, self.effort_grid)
+        probs = self.probabilities(grid)
+        if not np.all(np.isfinite(probs)):
+            raise r.error("prob", f"an outcome probability is not finite for some effort in [{lo:g}, {hi:g}]")
+        if np.any(probs < -1e-12):
+            k, j = np.unravel_index(np.argmin(probs), probs.shape)
+            raise r.error(f"prob[{j}]", f"is negative ({probs[k, j]:.3g}) at effort e = {grid[k]:.6g}")
+        sums = probs.sum(axis=1)
+        if np.any(np.abs(sums - 1.0) > 1e-9):
+            k = int(np.argmax(np.abs(sums - 1.0)))
+            raise r.error("prob", f"the outcome probabilities must sum to 1 for every effort (within 1e-9); "
+                                  f"at e = {grid[k]:.6g} they sum to {sums[k]:.12g}")
+        costs = self.effort_cost(grid)
+        if not np.all(np.isfinite(costs)):
+            raise r.error("cost", f"is not finite for some effort in [{lo:g}, {hi:g}]")
+        self.cost_scale = float(np.max(np.abs(costs)))
+        self.actions = None
+        # the best effort is found by Brent search on a flat maximum: accurate in value, not in
+        # location, so verify compares the objective only
+        self.compare = ()
+
+    @staticmethod
+    def _expression(r: SpecReader, field: str, text):
+        from ..expr import parse
+
+        try:
+            return parse(text, {"e"}, field=field, constants=r.params)
+        except SpecError as exc:
+            raise exc.located(r.source) from None
+
     def _read_money(self, r: SpecReader, scale_values, scale_costs) -> None:
         self.reservation = r.number("reservation", 0.0)
         self.min_pay = r.number("min_pay", None)
@@ -81,7 +153,7 @@ class MoralHazard(Problem):
             raise r.error("max_pay", f"must exceed min_pay = {self.min_pay:g}, got {self.max_pay:g}")
         name = r.raw("utility", "linear")
         if not isinstance(name, str):
-            raise r.error("utility", f"expected a name ({', '.join(ct.UTILITY_KINDS)}) or an expression in w, got {name!r}")
+            raise r.error("utility", f"expected a name ({', '.join(UTILITY_KINDS)}) or an expression in w, got {name!r}")
         needs_rho = name in ("cara", "crra")
         rho = r.number("risk_aversion", None, positive=True)
         if needs_rho and rho is None:
@@ -89,8 +161,8 @@ class MoralHazard(Problem):
         if rho is not None and not needs_rho:
             raise r.error("risk_aversion", f"applies only to utility 'cara' or 'crra', not {name!r}")
         self.risk_aversion = rho
-        if name in ct.UTILITY_KINDS:
-            self.utility = ct.builtin_utility(name, rho)
+        if name in UTILITY_KINDS:
+            self.utility = builtin_utility(name, rho)
             if self.utility.lower > -math.inf and self.min_pay is not None and self.min_pay < self.utility.lower:
                 raise r.error("min_pay", f"utility {name!r} is defined for pay ≥ {self.utility.lower:g}, "
                                          f"got min_pay = {self.min_pay:g}")
@@ -105,58 +177,60 @@ class MoralHazard(Problem):
             with np.errstate(all="ignore"):
                 return np.asarray(_expr.numpy(w=w), float) * np.ones_like(np.asarray(w, float))
 
-        ok, where = ct.monotone_on(func, lower, upper)
+        ok, where = monotone_on(func, lower, upper)
         if not ok:
             raise r.error("utility", f"non-monotone utility: {expr.text!r} is not finite and strictly increasing "
                                      f"on the pay domain [{lower:g}, {upper:g}] (fails near w = {where:.6g})")
-        self.utility = ct.expression_utility(func, lower, upper, text=expr.text)
+        self.utility = expression_utility(func, lower, upper, text=expr.text)
         self.utility_text = expr.text
         self.utility_expr = expr
 
-    # pays need not be unique (risk-neutral agent, outcomes of zero probability) and interior-point
-    # pays are accurate only to ~sqrt(tolerance) where the objective is flat: compare expected pay
-    compare = ("expected_pay",)
+    # -- continuous effort: the model's functions of effort ----------------------------------------
+    def probabilities(self, efforts) -> np.ndarray:
+        """p_j(e) for each effort (rows) and outcome (columns)."""
+        return np.stack([_evaluate(x, efforts) for x in self.prob_expr], axis=-1)
+
+    def effort_cost(self, efforts) -> np.ndarray:
+        return _evaluate(self.cost_expr, efforts)
+
+    def agent_payoffs(self, pay, efforts) -> np.ndarray:
+        """The agent's expected utility Σ_j p_j(e) u(w_j) − c(e) at each effort."""
+        with np.errstate(all="ignore"):
+            util = np.asarray(self.utility.u(np.asarray(pay, float)), float)
+        return self.probabilities(efforts) @ util - self.effort_cost(efforts)
+
+    def deviation_gain(self, pay, effort: float, refine: int = 4) -> tuple[float, float]:
+        """(largest gain of a deviation from `effort`, the best deviation), on a grid `refine` times finer
+        than ``effort_grid`` (so the check does not reuse the grid program's constraints), then zoomed."""
+        lo, hi = self.effort_bounds
+        return checks.deviation_gain(lambda e: self.agent_payoffs(pay, e), effort, lo, hi,
+                                     refine * (self.effort_grid - 1) + 1)
 
     # -- methods ---------------------------------------------------------------------------------
-    def methods(self) -> list[Method]:
-        if self.continuous:
-            from .first_order import continuous_methods
+    def formulations(self):
+        from .formulations import CONTINUOUS, DISCRETE
 
-            return continuous_methods()
-        return [
-            Method("closed-form", _run_closed_form, _closed_form_applies, closed_form=True),
-            Method("cvxpy", _run_cvxpy, _cvxpy_applies),
-            Method("scipy", _run_scipy),
-            Method("pyomo", _run_pyomo, _pyomo_applies),
-        ]
+        return list(CONTINUOUS if self.continuous else DISCRETE)
+
+    def methods(self) -> list[Method]:
+        from .formulations import ClosedFormContracts
+
+        out = [] if self.continuous else [
+            Method("closed-form", ClosedFormContracts.run, ClosedFormContracts.applies, closed_form=True,
+                   solvers=(), options=frozenset())]
+        return out + [f.method() for f in self.formulations()]
 
     def candidate_actions(self) -> list[int]:
         if self.implement is not None:
             return [self.actions.index(self.implement)]
         return list(range(len(self.actions)))
 
-    def cheapest(self, a: int, backend: str = "cvxpy", cache: dict | None = None) -> ct.Contract:
-        """The cheapest contract implementing action index `a` (backend "cvxpy", "scipy", "pyomo" or "closed-form").
-
-        `cache` (cvxpy only) is shared across the actions of one solve: the program is compiled once.
-        """
-        args = (self.prob, self.cost, a)
-        names = dict(action_names=self.actions, outcome_names=self.outcome_names)
-        if backend == "closed-form":
-            return ct.two_by_two(*args, self.utility, self.reservation, self.min_pay, **names)
-        if backend == "pyomo":
-            return ct.cheapest_contract_pyomo(*args, self.utility, self.reservation, self.min_pay, self.max_pay,
-                                              **names, risk_aversion=self.risk_aversion,
-                                              utility_expr=getattr(self, "utility_expr", None))
-        if backend == "cvxpy":
-            return ct.cheapest_contract_cvxpy(*args, self.utility, self.reservation, self.min_pay, self.max_pay,
-                                              **names, cache=cache)
-        return ct.cheapest_contract_scipy(*args, self.utility, self.reservation, self.min_pay, self.max_pay, **names)
-
     def first_best(self) -> dict:
         """The observable-action benchmark: flat wage per action and the best action."""
+        from .closed_form import first_best_pay
+
         gross = self.prob @ self.outcomes
-        pays = [ct.first_best_pay(self.cost, a, self.utility, self.reservation, self.min_pay)
+        pays = [first_best_pay(self.cost, a, self.utility, self.reservation, self.min_pay)
                 for a in range(len(self.actions))]
         cands = self.candidate_actions()
         net = {a: gross[a] - pays[a] for a in cands}
@@ -164,121 +238,27 @@ class MoralHazard(Problem):
         return {"action": self.actions[best], "objective": float(net[best]), "pay": float(pays[best]),
                 "pays": [float(p) for p in pays]}
 
-    # -- checks ------------------------------------------------------------------------------------
+    # -- checks and figures ------------------------------------------------------------------------
     def check(self, result: Result) -> dict[str, float]:
-        """IC, IR, limited liability and the objective, recomputed from the returned pays."""
-        if self.continuous:
-            from .first_order import continuous_check
-
-            return continuous_check(self, result)
-        a = self.actions.index(result.extras["action"])
+        """IC (all actions, or a fine grid of efforts), IR, limited liability and the objective, from the pays."""
         pay = np.asarray(result.rows["pay"].tolist(), float)
-        out = ct.contract_violations(self.prob, self.cost, a, pay, self.utility.u, self.reservation, self.min_pay)
-        if self.max_pay is not None:
-            out["max_pay_violation"] = float(max(0.0, float(np.max(pay)) - self.max_pay))
-        net = float(self.prob[a] @ (self.outcomes - pay))
-        out["objective_mismatch"] = abs(net - float(result.objective))
-        return out
+        if self.continuous:
+            e = float(result.extras["effort"])
+            lo, hi = self.effort_bounds
+            return checks.continuous_checks(lambda x: self.agent_payoffs(pay, x), self.probabilities(np.array([e]))[0],
+                                            self.outcomes, pay, e, (lo, hi), 4 * (self.effort_grid - 1) + 1,
+                                            result.objective, self.reservation, self.min_pay)
+        a = self.actions.index(result.extras["action"])
+        return checks.discrete_checks(self.prob, self.cost, self.outcomes, a, pay, self.utility.u, result.objective,
+                                      self.reservation, self.min_pay, self.max_pay)
+
+    def figures(self, result: Result | None = None):
+        from .figures import figures
+
+        return figures(self, result)
 
 
-# -- methods ---------------------------------------------------------------------------------------
-def _closed_form_applies(p: MoralHazard) -> str | None:
-    if p.continuous:
-        return "continuous effort"
-    if p.prob.shape != (2, 2):
-        return f"needs two actions and two outcomes, got {p.prob.shape[0]} and {p.prob.shape[1]}"
-    if p.utility.cvx_inverse is None:
-        return "needs a built-in utility (linear, sqrt, log, cara, crra)"
-    if p.max_pay is not None:
-        return "does not handle max_pay"
-    return None
-
-
-def _cvxpy_applies(p: MoralHazard) -> str | None:
-    if p.utility.cvx_inverse is None and not p.utility.concave:
-        return (f"utility {p.utility.name!r} is not concave on [{p.utility.lower:g}, {p.utility.upper:g}]: "
-                "the program in utility space is not convex (use method 'scipy', a local solver)")
-    return None
-
-
-def _pyomo_applies(p: MoralHazard) -> str | None:
-    if p.utility.cvx_inverse is None:
-        return ("an expression utility would be modelled in pay space, where the IC constraints are not convex "
-                "and u'(w) may be unbounded at the domain's edge (use method 'scipy')")
-    return None
-
-
-def _run_closed_form(p: MoralHazard, **options) -> Result:
-    return _assemble(p, "closed-form")
-
-
-def _run_cvxpy(p: MoralHazard, **options) -> Result:
-    return _assemble(p, "cvxpy")
-
-
-def _run_scipy(p: MoralHazard, **options) -> Result:
-    return _assemble(p, "scipy")
-
-
-def _run_pyomo(p: MoralHazard, **options) -> Result:
-    return _assemble(p, "pyomo")
-
-
-def implementation_table(p: MoralHazard, backend: str) -> list[ct.Contract]:
-    cache: dict = {}
-    return [p.cheapest(a, backend, cache) for a in p.candidate_actions()]
-
-
-def _assemble(p: MoralHazard, backend: str) -> Result:
-    """Solve C(a) for the candidate actions and pick the best net value."""
-    contracts = implementation_table(p, backend)
-    gross = p.prob @ p.outcomes
-    fb = p.first_best()
-    table = []
-    for c in contracts:
-        ok = c.status == "optimal"
-        table.append({
-            "action": p.actions[c.action],
-            "cost": float(p.cost[c.action]),
-            "expected_value": float(gross[c.action]),
-            "status": c.status,
-            "implementation_cost": float(c.expected_pay) if ok else None,
-            "net_value": float(gross[c.action] - c.expected_pay) if ok else None,
-            "first_best_pay": fb["pays"][c.action],
-            "binding": list(c.binding),
-        })
-    feasible = [c for c in contracts if c.status == "optimal"]
-    method = next((c.method for c in contracts if c.method), backend)
-    local = any(c.local for c in contracts)
-    if not feasible:
-        worst = "infeasible" if all(c.status == "infeasible" for c in contracts) else "not_solved"
-        what = f"action {p.implement!r}" if p.implement else "any action"
-        return Result(status=worst, method=method, extras={"implementation": table},
-                      message=f"no contract implements {what} ({'; '.join(c.message for c in contracts if c.message)})")
-    best = max(feasible, key=lambda c: (gross[c.action] - c.expected_pay, -c.action))
-    a = best.action
-    rows = pd.DataFrame({
-        "outcome": p.outcome_names,
-        "value": p.outcomes,
-        "prob": p.prob[a],
-        "pay": best.pay,
-        "utility": p.utility.u(best.pay),
-    })
-    objective = float(gross[a] - best.expected_pay)
-    agent = float(p.prob[a] @ p.utility.u(best.pay) - p.cost[a])
-    extras = {
-        "action": p.actions[a],
-        "expected_pay": float(best.expected_pay),
-        "expected_value": float(gross[a]),
-        "agent_utility": agent,
-        "first_best_action": fb["action"],
-        "first_best_objective": fb["objective"],
-        "first_best_pay": fb["pay"],
-        "agency_cost": fb["objective"] - objective,
-        "implementation": table,
-    }
-    message = ""
-    if best.status == "optimal" and local:
-        message = f"{best.method} claims a local optimum only (a KKT point)"
-    return Result(status="optimal", method=best.method or method, objective=objective, rows=rows, extras=extras,
-                  binding=list(best.binding), multipliers=dict(best.multipliers), local=local, message=message)
+def _evaluate(expr, e):
+    e = np.asarray(e, float)
+    with np.errstate(all="ignore"):
+        return np.asarray(expr.numpy(e=e), float) * np.ones_like(e)

@@ -1,0 +1,797 @@
+"""The formulations of hidden action: one object per way to write the problem as a program.
+
+**Discrete actions** (Grossman and Hart, 1983; BOOK.md §5).  Implementing action a at least cost,
+written in *utility space* v_j = u(w_j), so that pay is w_j = h(v_j) with h = u⁻¹ increasing and
+convex (u concave):
+
+    C(a) = min_v  Σ_j p[a, j] h(v_j)
+           s.t.   IR:      Σ_j p[a, j] v_j − c_a ≥ R
+                  IC[b]:   Σ_j (p[a, j] − p[b, j]) v_j ≥ c_a − c_b      for every b ≠ a
+                  LL[j]:   v_j ≥ u(w_min)
+
+Every constraint is linear in v and the objective is convex: a linear program for a risk-neutral
+agent and a convex program otherwise.  The principal implements the action with the largest net
+value Σ_j p[a, j] x_j − C(a); this maximum is over *every* candidate action, so a subproblem that
+no solver rung settles leaves the whole answer ``not_solved`` (never the best of the others).
+
+* :class:`CvxpyContracts` (``cvxpy``): the per-action convex program (HiGHS for the LP, Clarabel
+  otherwise) with a ladder of retries when a subproblem is not solved: the same program rescaled
+  (CARA in the variable s = (1 − rv)/(1 − rL), the others v = L + σy around the level
+  L = R + c_a), then damped Newton steps with convex QPs, which is also the method for a concave
+  expression utility (no DCP form of h).  ``build()`` gives ``{action: cvxpy.Problem}``.
+* :class:`ScipyContracts` (``scipy``): ``linprog`` (HiGHS) for the LP, SLSQP in utility space
+  otherwise (a KKT point, claimed local).
+* :class:`PyomoContracts` (``pyomo``): the LP through HiGHS (global), else the NLP solver
+  (Ipopt / ripopt, local).  ``build()`` gives ``{action: pyomo ConcreteModel}``.
+
+Every solved contract is polished: the constraints that bind are read off and the KKT system of
+that active set is solved to machine precision (:func:`polish_contract`); the polished point is
+kept only when it is feasible, its multipliers have the right sign and it costs no more.
+
+**Continuous effort** (Rogerson, 1985; see :mod:`.first_order`).
+
+* :class:`FirstOrderContracts` (``first-order``): for each target effort e the convex program
+  with IR and the agent's first-order condition; the global IC check decides whether the FOA
+  holds, and when it fails the answer comes from the grid formulation (unless ``fallback = false``).
+* :class:`GridContracts` (``grid``): IR, the first-order condition and IC against every effort on
+  the ``effort_grid``.  ``build(target=e)`` gives the ``cvxpy.Problem`` of one target.
+
+Solver objects only through :mod:`ital_opt.backends`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from ..errors import MethodNotApplicable
+from ..problem import Formulation
+from ..result import Result
+from .closed_form import Contract, two_by_two, two_by_two_applies
+from .first_order import FOA_TOL, FOAContract, best_target, derivative, foc_sense, rogerson_conditions
+from .utility import Utility
+
+BINDING_TOL = 1e-7
+
+
+# -- the program's data ----------------------------------------------------------------------------
+def constraint_data(problem, a: int):
+    """Rows G v ≥ g (IR, then IC[b] for b ≠ a) with their names, and the bounds (v_lo, v_hi) on v."""
+    prob, cost, utility = problem.prob, problem.cost, problem.utility
+    m, n = prob.shape
+    others = [b for b in range(m) if b != a]
+    G = np.vstack([prob[a][None, :], np.array([prob[a] - prob[b] for b in others]).reshape(-1, n)])
+    g = np.concatenate([[problem.reservation + cost[a]], [cost[a] - cost[b] for b in others]])
+    names = ["IR", *[f"IC[{problem.actions[b]}]" for b in others]]
+    v_lo = utility.floor(problem.min_pay)
+    v_hi = utility.v_upper
+    if problem.max_pay is not None:
+        v_hi = min(v_hi, float(utility.u(np.array(float(problem.max_pay)))))
+    return G, g, names, v_lo, v_hi
+
+
+def binding_names(G, g, names, v, v_lo, outcome_names, min_pay) -> list[str]:
+    slack = G @ v - g
+    tol = BINDING_TOL * (1.0 + np.abs(g))
+    out = [nm for nm, s, t in zip(names, slack, tol) if s <= t]
+    if min_pay is not None and math.isfinite(v_lo):
+        out += [f"LL[{outcome_names[j]}]" for j in range(len(v)) if v[j] - v_lo <= BINDING_TOL * (1 + abs(v_lo))]
+    return out
+
+
+def new_contract(problem, a: int) -> Contract:
+    """An unsolved contract for action `a`, or an infeasible one when R + c_a is out of u's reach."""
+    utility = problem.utility
+    level = problem.reservation + problem.cost[a]
+    contract = Contract(a, "not_solved")
+    if utility.unreachable(level):
+        contract.status = "infeasible"
+        contract.message = (f"action {problem.actions[a]!r}: reservation + cost = {level:g} is not below "
+                            f"the supremum {utility.v_upper:g} of utility {utility.name!r}")
+    return contract
+
+
+def infeasibility(G, g, v, v_lo, v_hi) -> float:
+    """The largest violation of G v ≥ g and of the bounds, relative to the right-hand sides."""
+    v = np.asarray(v, float)
+    rows = float(np.max((g - G @ v) / (1.0 + np.abs(g)), initial=0.0))
+    low = float(np.max(v_lo - v, initial=0.0)) if math.isfinite(v_lo) else 0.0
+    high = float(np.max(v - v_hi, initial=0.0)) if math.isfinite(v_hi) else 0.0
+    return max(rows, low, high, 0.0)
+
+
+# -- polishing: the KKT system of the binding constraints, solved exactly ------------------------------
+def polish_contract(problem, contract: Contract) -> Contract:
+    """Re-solve the binding constraints of a solved contract exactly (Newton on its KKT system).
+
+    With A the binding IR/IC rows and F the outcomes at the limited-liability floor, the optimum
+    solves p_a,j h'(v_j) = Σ_i λ_i A_ij + ν_j (ν_j = 0 off F), A v = g_A and v_F = floor.  The
+    candidate replaces the solver's point only if it is feasible to 1e-12, λ, ν ≥ 0 and it costs no
+    more; otherwise the solver's point is kept.  The multipliers are then exact too.
+    """
+    if contract.status != "optimal" or contract.promised is None:
+        return contract
+    utility: Utility = problem.utility
+    a = contract.action
+    G, g, names, v_lo, v_hi = constraint_data(problem, a)
+    v0 = np.asarray(contract.promised, float)
+    n = v0.size
+    slack = G @ v0 - g
+    active = [i for i in range(len(g)) if slack[i] <= 1e-6 * (1.0 + abs(g[i]))]
+    floor = [j for j in range(n) if math.isfinite(v_lo) and v0[j] - v_lo <= 1e-6 * (1.0 + abs(v_lo))]
+    pa = problem.prob[a]
+    A = G[active]
+    k, f = len(active), len(floor)
+    E = np.zeros((f, n))
+    for r, j in enumerate(floor):
+        E[r, j] = 1.0
+    # a linear h: the binding constraints (with the floor) must pin v down on their own
+    if utility.linear:
+        M = np.vstack([A, E])
+        if M.shape[0] < n or np.linalg.matrix_rank(M) < n:
+            return contract
+        rhs = np.concatenate([g[active], np.full(f, v_lo)])
+        v = np.linalg.lstsq(M, rhs, rcond=None)[0]
+        # multipliers: p_a = A^T λ + E^T ν
+        sol = np.linalg.lstsq(M.T, pa * utility.inverse_derivative(v), rcond=None)[0]
+        lam, nu = sol[:k], sol[k:]
+    else:
+        v = v0.copy()
+        lam = np.zeros(k)
+        nu = np.zeros(f)
+        v[floor] = v_lo
+        ok = False
+        for _ in range(50):
+            hp = pa * utility.inverse_derivative(v)
+            step = 1e-6 * (1.0 + np.abs(v))
+            hpp = pa * (utility.inverse_derivative(v + step) - utility.inverse_derivative(v - step)) / (2 * step)
+            # unknowns: v (n), λ (k), ν (f); equations: stationarity (n), A v = g_A (k), v_F = floor (f)
+            r1 = hp - A.T @ lam - E.T @ nu
+            r2 = A @ v - g[active]
+            r3 = v[floor] - v_lo if f else np.zeros(0)
+            res = np.concatenate([r1, r2, r3])
+            if np.max(np.abs(res), initial=0.0) <= 1e-14 * (1.0 + np.max(np.abs(hp))):
+                ok = True
+                break
+            J = np.block([[np.diag(hpp), -A.T, -E.T], [A, np.zeros((k, k + f))], [E, np.zeros((f, k + f))]])
+            try:
+                d = np.linalg.solve(J, -res)
+            except np.linalg.LinAlgError:
+                return contract
+            if not np.all(np.isfinite(d)):
+                return contract
+            v, lam, nu = v + d[:n], lam + d[n:n + k], nu + d[n + k:]
+            if not np.all(np.isfinite(v)) or (math.isfinite(utility.v_upper) and np.any(v >= utility.v_upper)):
+                return contract
+        if not ok:
+            return contract
+    scale = 1.0 + float(np.max(np.abs(pa * utility.inverse_derivative(v))))
+    if (infeasibility(G, g, v, v_lo, v_hi) > 1e-12 or np.any(lam < -1e-9 * scale) or np.any(nu < -1e-9 * scale)
+            or not np.all(np.isfinite(v))):
+        return contract
+    # the KKT conditions hold at v (a certificate of optimality for a convex h); a point much dearer
+    # than the solver's would mean the active set was misread
+    cost = float(pa @ utility.inverse(v))
+    if cost > contract.expected_pay + 1e-6 * (1.0 + abs(contract.expected_pay)):
+        return contract
+    contract.settle(pa, utility, v)
+    mult = {nm: 0.0 for nm in names}
+    mult.update({names[i]: float(max(lam[r], 0.0)) for r, i in enumerate(active)})
+    if problem.min_pay is not None and math.isfinite(v_lo):
+        mult.update({f"LL[{problem.outcome_names[j]}]": 0.0 for j in range(n)})
+        mult.update({f"LL[{problem.outcome_names[j]}]": float(max(nu[r], 0.0)) for r, j in enumerate(floor)})
+    contract.multipliers = mult
+    contract.binding = binding_names(G, g, names, v, v_lo, problem.outcome_names, problem.min_pay)
+    return contract
+
+
+# -- assembling the principal's choice -------------------------------------------------------------
+def assemble(problem, contracts: list[Contract], backend: str) -> Result:
+    """The best net value over the candidate actions' contracts; ``not_solved`` if any is unsettled."""
+    gross = problem.prob @ problem.outcomes
+    fb = problem.first_best()
+    table = []
+    for c in contracts:
+        ok = c.status == "optimal"
+        table.append({
+            "action": problem.actions[c.action],
+            "cost": float(problem.cost[c.action]),
+            "expected_value": float(gross[c.action]),
+            "status": c.status,
+            "implementation_cost": float(c.expected_pay) if ok else None,
+            "net_value": float(gross[c.action] - c.expected_pay) if ok else None,
+            "first_best_pay": fb["pays"][c.action],
+            "binding": list(c.binding),
+        })
+    method = next((c.method for c in contracts if c.method), backend)
+    unsettled = [c for c in contracts if c.status not in ("optimal", "infeasible")]
+    if unsettled:
+        # the maximum over an incomplete set of subproblems is not the optimum
+        names = ", ".join(repr(problem.actions[c.action]) for c in unsettled)
+        why = "; ".join(c.message for c in unsettled if c.message)
+        return Result(status="not_solved", method=method, extras={"implementation": table},
+                      message=f"the cheapest contract for action {names} was not found" + (f" ({why})" if why else "")
+                      + ": the best of the other actions need not be optimal")
+    feasible = [c for c in contracts if c.status == "optimal"]
+    if not feasible:
+        what = f"action {problem.implement!r}" if problem.implement else "any action"
+        return Result(status="infeasible", method=method, extras={"implementation": table},
+                      message=f"no contract implements {what} ({'; '.join(c.message for c in contracts if c.message)})")
+    best = max(feasible, key=lambda c: (gross[c.action] - c.expected_pay, -c.action))
+    a = best.action
+    rows = pd.DataFrame({
+        "outcome": problem.outcome_names,
+        "value": problem.outcomes,
+        "prob": problem.prob[a],
+        "pay": best.pay,
+        "utility": problem.utility.u(best.pay),
+    })
+    objective = float(gross[a] - best.expected_pay)
+    agent = float(problem.prob[a] @ problem.utility.u(best.pay) - problem.cost[a])
+    extras = {
+        "action": problem.actions[a],
+        "expected_pay": float(best.expected_pay),
+        "expected_value": float(gross[a]),
+        "agent_utility": agent,
+        "first_best_action": fb["action"],
+        "first_best_objective": fb["objective"],
+        "first_best_pay": fb["pay"],
+        "agency_cost": fb["objective"] - objective,
+        "implementation": table,
+    }
+    local = any(c.local for c in contracts)
+    message = "; ".join(c.message for c in contracts if c.message and c.status == "optimal")
+    if local:
+        message = "; ".join(x for x in (f"{best.method} claims a local optimum only (a KKT point)", message) if x)
+    return Result(status="optimal", method=best.method or method, objective=objective, rows=rows, extras=extras,
+                  binding=list(best.binding), multipliers=dict(best.multipliers), local=local, message=message)
+
+
+class ClosedFormContracts:
+    """The 2x2 closed form for every candidate action (not a program: see :mod:`.closed_form`)."""
+
+    name = "closed-form"
+
+    @staticmethod
+    def applies(problem) -> str | None:
+        if problem.continuous:
+            return "continuous effort"
+        return two_by_two_applies(problem.prob, problem.utility, problem.max_pay)
+
+    @staticmethod
+    def run(problem, **options) -> Result:
+        contracts = [two_by_two(problem.prob, problem.cost, a, problem.utility, problem.reservation, problem.min_pay,
+                                problem.actions, problem.outcome_names) for a in problem.candidate_actions()]
+        return assemble(problem, contracts, "closed-form")
+
+
+class _Discrete(Formulation):
+    """Shared run: one subproblem per candidate action, each polished, then :func:`assemble`."""
+
+    def applies(self, problem) -> str | None:
+        if problem.continuous:
+            return "continuous effort (use 'first-order' or 'grid')"
+        return None
+
+    def contract(self, problem, a: int, **options) -> Contract:
+        raise NotImplementedError
+
+    def run(self, problem, **options) -> Result:
+        contracts = [polish_contract(problem, self.contract(problem, a, **options)) for a in problem.candidate_actions()]
+        return assemble(problem, contracts, self.name)
+
+    def recover(self, problem, model) -> Result:
+        raise MethodNotApplicable(self.name, "solve the built programs and read them with the action's variables; "
+                                             "run() assembles the principal's choice")
+
+
+# -- cvxpy -------------------------------------------------------------------------------------------
+def cvx_inverse(utility: Utility, v):
+    """h(v) as a convex cvxpy expression for a built-in utility."""
+    import cvxpy as cp
+
+    r = utility.risk_aversion
+    return {
+        "linear": lambda: v,
+        "sqrt": lambda: cp.square(v),
+        "log": lambda: cp.exp(v),
+        "cara": lambda: -cp.log(1 - r * v) / r if r else None,
+        "crra": lambda: cp.power((1.0 - r) * v, 1.0 / (1.0 - r)) if r is not None and r != 1.0 else cp.exp(v),
+    }[utility.family]()
+
+
+class CvxpyContracts(_Discrete):
+    """Per action: the convex program in utility space (an LP for a risk-neutral agent), via cvxpy."""
+
+    name = "cvxpy"
+    solvers = ("CLARABEL", "HIGHS", "SCS")
+    options = frozenset()
+
+    def applies(self, problem) -> str | None:
+        reason = super().applies(problem)
+        if reason is None and not problem.utility.builtin and not problem.utility.concave:
+            u = problem.utility
+            return (f"utility {u.name!r} is not concave on [{u.lower:g}, {u.upper:g}]: "
+                    "the program in utility space is not convex (use method 'scipy', a local solver)")
+        return reason
+
+    def program(self, problem, a: int, rescale: bool = False):
+        """(cvxpy.Problem, v as an expression, the constraint rows, the floor bound or None) for action `a`."""
+        import cvxpy as cp
+
+        utility = problem.utility
+        G, g, names, v_lo, v_hi = constraint_data(problem, a)
+        n = G.shape[1]
+        level = problem.reservation + problem.cost[a]
+        x = cp.Variable(n)
+        if rescale and utility.family == "cara":
+            r = utility.risk_aversion
+            top = 1.0 - r * level  # > 0: the level is below the supremum 1/r
+            v = (1.0 - top * x) / r  # x = (1 − r v)/(1 − r L) > 0, so h(v) = −(log x + log top)/r
+            objective = problem.prob[a] @ (-(cp.log(x) + math.log(top)) / r)
+        elif rescale:
+            sigma = max(1.0, abs(level), float(np.max(np.abs(g))))
+            v = level + sigma * x
+            objective = problem.prob[a] @ cvx_inverse(utility, v)
+        elif utility.builtin:
+            v = x
+            objective = problem.prob[a] @ cvx_inverse(utility, v)
+        else:  # an expression utility: the LP in utility units (the Newton iterations start there)
+            v = x
+            objective = problem.prob[a] @ v
+        rows = [cp.Constant(G[i]) @ v >= g[i] for i in range(len(g))]
+        bounds = []
+        floor = None
+        if math.isfinite(v_lo):
+            floor = v >= v_lo
+            bounds.append(floor)
+        if math.isfinite(v_hi) and (problem.max_pay is not None or not utility.builtin):
+            bounds.append(v <= v_hi)
+        return cp.Problem(cp.Minimize(objective), rows + bounds), v, rows, floor
+
+    def build(self, problem, **options) -> dict:
+        """``{action name: cvxpy.Problem}``, the cheapest-contract program of each candidate action.
+
+        The variable is the promised utility v (``problem.variables()[0]``), pay is h(v).  For an
+        expression utility (no DCP form of h) each program is the LP in utility units from which
+        the Newton iterations of ``run`` start."""
+        return {problem.actions[a]: self.program(problem, a)[0] for a in problem.candidate_actions()}
+
+    def contract(self, problem, a: int, solver: str | None = None, verbose: bool = False, **options) -> Contract:
+        from ..backends import solve_cvxpy
+
+        contract = new_contract(problem, a)
+        if contract.status == "infeasible":
+            return contract
+        utility = problem.utility
+        G, g, names, v_lo, v_hi = constraint_data(problem, a)
+        failures = []
+        # the ladder: the program as written, the same program rescaled, damped Newton with QP steps
+        # (a solver named by the caller is used alone)
+        rungs = ["direct", "rescaled", "newton"] if utility.builtin else ["newton"]
+        if solver is not None and utility.builtin:
+            rungs = ["direct"]
+        v = None
+        for rung in rungs:
+            if rung == "newton":
+                status, method, v, rows, floor = self._newton(problem, a, verbose)
+            else:
+                prog, v_expr, rows, floor = self.program(problem, a, rescale=rung == "rescaled")
+                status, method = solve_cvxpy(prog, solver, verbose, rung=rung, **options)
+                v = None if v_expr.value is None else np.asarray(v_expr.value, float)
+            if status == "infeasible" and rung == rungs[0]:
+                contract.status, contract.method = "infeasible", method
+                return contract
+            if status == "optimal" and v is not None and infeasibility(G, g, v, v_lo, v_hi) <= 1e-7:
+                contract.status = "optimal"
+                contract.method = method if rung in ("direct", "newton") else f"{method}+{rung}"
+                break
+            failures.append(f"{method} ({rung}): {status}")
+        if contract.status != "optimal":
+            contract.method = contract.method or "cvxpy"
+            contract.message = f"action {problem.actions[a]!r}: " + "; ".join(failures)
+            return contract
+        if failures:
+            contract.message = f"action {problem.actions[a]!r} needed a retry ({'; '.join(failures)})"
+        contract.settle(problem.prob[a], utility, v)
+        contract.binding = binding_names(G, g, names, v, v_lo, problem.outcome_names, problem.min_pay)
+        contract.multipliers = {nm: float(np.asarray(c.dual_value).item()) for nm, c in zip(names, rows)
+                                if c.dual_value is not None}
+        if problem.min_pay is not None and floor is not None and floor.dual_value is not None:
+            duals = np.atleast_1d(np.asarray(floor.dual_value, float))
+            for j, o in enumerate(problem.outcome_names):
+                contract.multipliers[f"LL[{o}]"] = float(duals[j])
+        return contract
+
+    def _newton(self, problem, a: int, verbose: bool = False, tol: float = 1e-13, max_rounds: int = 60):
+        """min p·h(v) over the linear constraints by damped Newton steps, each a convex QP (Clarabel).
+
+        At the iterate v_k, h is replaced by its second-order model h(v_k) + h'(v_k) d + h''(v_k) d²/2;
+        the QP's minimiser gives a feasible direction (the constraint set is convex) and a
+        backtracking line search on the true objective keeps the descent.  Stops when the predicted
+        decrease is below `tol`.  Returns (status, method, v, the last QP's rows, its floor bound)."""
+        import cvxpy as cp
+
+        from ..backends import solve_cvxpy
+
+        utility = problem.utility
+        p = problem.prob[a]
+        G, g, names, v_lo, v_hi = constraint_data(problem, a)
+        lo = v_lo if math.isfinite(v_lo) else utility.v_lower
+        hi = v_hi if math.isfinite(v_hi) else utility.v_upper
+        start, v, rows, floor = self.program(problem, a)
+        # a feasible start: the cheapest contract in utility units (an LP); for a built-in utility the
+        # program above is the convex one, so replace its objective
+        start = cp.Problem(cp.Minimize(p @ v), start.constraints)
+        status, method = solve_cvxpy(start, verbose=verbose, rung="newton")
+        if status != "optimal":
+            return status, method + "+newton", None, rows, floor
+        # a start strictly inside u's range (h' is unbounded at a finite supremum)
+        x = np.asarray(v.value, float)
+        if math.isfinite(hi):
+            x = np.minimum(x, hi - 1e-9 * (1 + abs(hi)))
+        x = np.clip(x, lo, hi)
+
+        def objective(y):
+            with np.errstate(all="ignore"):
+                val = float(p @ utility.inverse(y))
+            return val if math.isfinite(val) else math.inf
+
+        for _ in range(max_rounds):
+            slope = utility.inverse_derivative(x)
+            step = 1e-5 * (1.0 + np.abs(x))
+            up, down = np.minimum(x + step, hi), np.maximum(x - step, lo)
+            curvature = np.maximum((utility.inverse_derivative(up) - utility.inverse_derivative(down)) / (up - down), 0.0)
+            d = v - x
+            model = p @ cp.multiply(slope, d) + 0.5 * cp.sum(cp.multiply(p * curvature, cp.square(d)))
+            qp = cp.Problem(cp.Minimize(model), start.constraints)
+            status, method = solve_cvxpy(qp, verbose=verbose, rung="newton")
+            if status != "optimal":
+                break
+            direction = np.clip(np.asarray(v.value, float), lo, hi) - x
+            decrease = -float(p @ (slope * direction))
+            if decrease <= tol * (1.0 + abs(objective(x))):
+                break
+            t, f0 = 1.0, objective(x)
+            while t > 1e-12 and objective(x + t * direction) > f0 - 1e-4 * t * decrease:
+                t *= 0.5
+            x = x + t * direction
+        return status, method + "+newton", x, rows, floor
+
+
+# -- scipy -------------------------------------------------------------------------------------------
+class ScipyContracts(_Discrete):
+    """Per action: ``linprog`` (HiGHS) for the LP, SLSQP in utility space otherwise (local)."""
+
+    name = "scipy"
+    solvers = ()
+    options = frozenset()
+
+    def build(self, problem, **options) -> dict:
+        """``{action name: dict(c, A_ub, b_ub, bounds)}``: the data scipy.optimize is called with."""
+        out = {}
+        for a in problem.candidate_actions():
+            G, g, names, v_lo, v_hi = constraint_data(problem, a)
+            lo, hi = self._bounds(problem, v_lo, v_hi)
+            out[problem.actions[a]] = {"c": problem.prob[a], "A_ub": -G, "b_ub": -g, "bounds": [(lo, hi)] * G.shape[1],
+                                       "constraint_names": names}
+        return out
+
+    @staticmethod
+    def _bounds(problem, v_lo, v_hi):
+        u = problem.utility
+        lo = v_lo if math.isfinite(v_lo) else None
+        hi = v_hi if (math.isfinite(v_hi) and (problem.max_pay is not None or not u.builtin)) else None
+        return lo, hi
+
+    def contract(self, problem, a: int, verbose: bool = False, **options) -> Contract:
+        from scipy.optimize import linprog, minimize
+
+        utility = problem.utility
+        G, g, names, v_lo, v_hi = constraint_data(problem, a)
+        n = G.shape[1]
+        lo, hi = self._bounds(problem, v_lo, v_hi)
+        contract = new_contract(problem, a)
+        if contract.status == "infeasible":
+            return contract
+        pa = problem.prob[a]
+        if utility.linear:
+            res = linprog(pa, A_ub=-G, b_ub=-g, bounds=[(lo, hi)] * n, method="highs")
+            contract.method = "scipy/linprog-highs"
+            if res.status == 2:
+                contract.status = "infeasible"
+                return contract
+            if res.status != 0:
+                contract.message = res.message
+                return contract
+            contract.status = "optimal"
+            contract.settle(pa, utility, res.x)
+            # the LP is in utility units; h' (constant for an affine u) converts its duals to pay units
+            hp = float(np.atleast_1d(utility.inverse_derivative(contract.promised))[0])
+            contract.multipliers = {nm: float(d) for nm, d in zip(names, -np.asarray(res.ineqlin.marginals, float) * hp)}
+            if problem.min_pay is not None:
+                for j, o in enumerate(problem.outcome_names):
+                    contract.multipliers[f"LL[{o}]"] = float(res.lower.marginals[j])
+            contract.binding = binding_names(G, g, names, contract.promised, v_lo, problem.outcome_names, problem.min_pay)
+            return contract
+        # strictly convex program in utility space; SLSQP finds its KKT point (claimed local only)
+        contract.method = "scipy/SLSQP"
+        contract.local = True
+        eps = 1e-9
+        upper = hi if hi is not None else (utility.v_upper - eps * (1 + abs(utility.v_upper))
+                                           if math.isfinite(utility.v_upper) else None)
+        start_level = problem.reservation + problem.cost[a]
+        if lo is not None:
+            start_level = max(start_level, lo)
+        if upper is not None:
+            start_level = min(start_level, upper - 1e-3 * (1 + abs(upper)))
+        res = minimize(
+            lambda v: float(pa @ utility.inverse(v)),
+            np.full(n, start_level),
+            jac=lambda v: pa * utility.inverse_derivative(v),
+            method="SLSQP",
+            bounds=[(lo, upper)] * n,
+            constraints=[{"type": "ineq", "fun": lambda v: G @ v - g, "jac": lambda v: G}],
+            options={"ftol": 1e-14, "maxiter": 1000},
+        )
+        vv = np.asarray(res.x, float)
+        infeas = float(np.max(g - G @ vv, initial=0.0))
+        if not res.success or infeas > 1e-8 * (1 + np.max(np.abs(g))):
+            contract.status = "infeasible" if infeas > 1e-4 else "not_solved"
+            contract.message = f"SLSQP: {res.message} (constraint violation {infeas:.2e})"
+            return contract
+        contract.status = "optimal"
+        contract.settle(pa, utility, vv)
+        mult = getattr(res, "multipliers", None)  # scipy >= 1.16: the constraints' multipliers, in order
+        if isinstance(mult, dict):
+            mult = mult.get("ineq")
+        if mult is not None:
+            contract.multipliers = {nm: float(d) for nm, d in zip(names, np.asarray(mult, float)[: len(names)])}
+        contract.binding = binding_names(G, g, names, vv, v_lo, problem.outcome_names, problem.min_pay)
+        return contract
+
+
+# -- pyomo -------------------------------------------------------------------------------------------
+def pyomo_inverse(utility: Utility):
+    """h(v) as a pyomo expression builder for the built-in utilities (None for an expression)."""
+    import pyomo.environ as pyo
+
+    r = utility.risk_aversion
+    if utility.family == "linear":
+        return lambda v: v
+    if utility.family == "sqrt":
+        return lambda v: v**2
+    if utility.family == "log" or (utility.family == "crra" and r == 1.0):
+        return lambda v: pyo.exp(v)
+    if utility.family == "cara":
+        return lambda v: -pyo.log(1 - r * v) / r
+    if utility.family == "crra":
+        k = 1.0 - float(r)
+        return lambda v: (k * v) ** (1.0 / k)
+    return None
+
+
+class PyomoContracts(_Discrete):
+    """Per action: the LP through HiGHS (global) or the convex program through the NLP solver (local)."""
+
+    name = "pyomo"
+    solvers = ("nlp", "highs")
+    options = None  # solver options pass through to Ipopt / ripopt
+
+    def applies(self, problem) -> str | None:
+        reason = super().applies(problem)
+        if reason is None and not problem.utility.builtin:
+            return ("an expression utility would be modelled in pay space, where the IC constraints are not convex "
+                    "and u'(w) may be unbounded at the domain's edge (use method 'scipy')")
+        return reason
+
+    def model(self, problem, a: int):
+        import pyomo.environ as pyo
+
+        utility = problem.utility
+        G, g, names, v_lo, v_hi = constraint_data(problem, a)
+        n = G.shape[1]
+        inverse = pyomo_inverse(utility)
+        model = pyo.ConcreteModel(name=f"cheapest contract for {problem.actions[a]}")
+        J = range(n)
+        lo = v_lo if math.isfinite(v_lo) else None
+        cap = v_hi if (math.isfinite(v_hi) and problem.max_pay is not None) else None
+        if cap is None and math.isfinite(utility.v_upper):
+            cap = utility.v_upper - 1e-9 * (1 + abs(utility.v_upper))
+        level = problem.reservation + problem.cost[a]
+        start = min(max(level, lo if lo is not None else level), cap if cap is not None else level)
+        model.v = pyo.Var(J, bounds=(lo, cap), initialize=start)
+        model.obj = pyo.Objective(expr=sum(float(problem.prob[a, j]) * inverse(model.v[j]) for j in J))
+        model.cons = pyo.ConstraintList()
+        for i in range(len(g)):
+            model.cons.add(sum(float(G[i, j]) * model.v[j] for j in J) >= float(g[i]))
+        model.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
+        return model
+
+    def build(self, problem, **options) -> dict:
+        """``{action name: pyomo.ConcreteModel}`` in utility space: variables ``v[j]``, rows ``cons`` (IR, IC...)."""
+        return {problem.actions[a]: self.model(problem, a) for a in problem.candidate_actions()}
+
+    def contract(self, problem, a: int, solver: str | None = None, verbose: bool = False, **options) -> Contract:
+        import pyomo.environ as pyo
+
+        from ..backends import solve_pyomo
+
+        contract = new_contract(problem, a)
+        if contract.status == "infeasible":
+            return contract
+        utility = problem.utility
+        G, g, names, v_lo, v_hi = constraint_data(problem, a)
+        model = self.model(problem, a)
+        solver = solver or ("highs" if utility.linear else "nlp")
+        opts = dict(options) if solver == "highs" else {"tol": 1e-11, "acceptable_tol": 1e-10, **options}
+        try:
+            status, method, local = solve_pyomo(model, solver, verbose=verbose, **opts)
+        except (AttributeError, RuntimeError, ValueError) as exc:  # a solver failure must not crash the caller
+            contract.method, contract.local = "pyomo", True
+            contract.message = f"pyomo: {type(exc).__name__}: {exc}"
+            return contract
+        contract.method, contract.local, contract.status = method, local, status
+        if status != "optimal":
+            return contract
+        vv = np.array([pyo.value(model.v[j]) for j in range(G.shape[1])])
+        contract.settle(problem.prob[a], utility, vv)
+        for i, nm in enumerate(names):
+            dual = model.dual.get(model.cons[i + 1])
+            if dual is not None:
+                contract.multipliers[nm] = abs(float(dual))
+        contract.binding = binding_names(G, g, names, vv, v_lo, problem.outcome_names, problem.min_pay)
+        return contract
+
+
+# -- continuous effort -------------------------------------------------------------------------------
+class GridContracts(Formulation):
+    """IR, the first-order condition at the target and IC against every effort on the grid (convex)."""
+
+    name = "grid"
+    solvers = ("CLARABEL", "SCS")
+    options = frozenset()
+    deviations = True
+
+    def applies(self, problem) -> str | None:
+        if not problem.continuous:
+            return "discrete actions (use 'cvxpy', 'scipy' or 'pyomo')"
+        if not problem.utility.builtin:
+            return "the first-order approach needs a built-in utility (an expression has no DCP inverse)"
+        return None
+
+    def program(self, problem, effort: float):
+        """(cvxpy.Problem, v, IR row, first-order row, grid IC block or None) for one target effort."""
+        import cvxpy as cp
+
+        u = problem.utility
+        lo, hi = problem.effort_bounds
+        pe = problem.probabilities(np.array([effort]))[0]
+        ce = float(problem.effort_cost(np.array([effort]))[0])
+        v = cp.Variable(pe.size)
+        ir = pe @ v - ce >= problem.reservation
+        dp = np.array([derivative(lambda x, j=j: float(problem.probabilities(np.array([x]))[0, j]), effort, lo, hi)
+                       for j in range(pe.size)])
+        dc = derivative(lambda x: float(problem.effort_cost(np.array([x]))[0]), effort, lo, hi)
+        foc = dp @ v - dc
+        sense = foc_sense(effort, lo, hi)
+        local = foc <= 0 if sense == "<=" else (foc >= 0 if sense == ">=" else foc == 0)
+        cons = [ir, local]
+        ic = None
+        if self.deviations:
+            grid = np.linspace(lo, hi, problem.effort_grid)
+            ic = (pe[None, :] - problem.probabilities(grid)) @ v >= ce - problem.effort_cost(grid)
+            cons.append(ic)
+        v_lo = u.floor(problem.min_pay)
+        if math.isfinite(v_lo):
+            cons.append(v >= v_lo)
+        if problem.max_pay is not None:
+            cons.append(v <= float(u.u(np.array(problem.max_pay))))
+        return cp.Problem(cp.Minimize(pe @ cvx_inverse(u, v)), cons), v, ir, local, ic
+
+    def build(self, problem, target: float | None = None, **options):
+        """The ``cvxpy.Problem`` implementing effort `target` (default: ``implement``, else the middle)."""
+        lo, hi = problem.effort_bounds
+        effort = target if target is not None else (problem.implement if problem.implement is not None else (lo + hi) / 2)
+        return self.program(problem, float(effort))[0]
+
+    def contract_at(self, problem, effort: float, solver=None, verbose=False, **options) -> FOAContract:
+        from ..backends import solve_cvxpy
+
+        u = problem.utility
+        out = FOAContract(effort, "not_solved")
+        ce = float(problem.effort_cost(np.array([effort]))[0])
+        if u.unreachable(problem.reservation + ce):
+            out.status = "infeasible"
+            return out
+        prog, v, ir, local, ic = self.program(problem, effort)
+        status, method = solve_cvxpy(prog, solver, verbose, **options)
+        out.status, out.method = status, method
+        if status != "optimal":
+            return out
+        pe = problem.probabilities(np.array([effort]))[0]
+        out.promised = np.asarray(v.value, float)
+        out.pay = np.asarray(u.inverse(out.promised), float)
+        out.expected_pay = float(pe @ out.pay)
+        out.net_value = float(pe @ problem.outcomes) - out.expected_pay
+        out.multipliers = {"IR": float(ir.dual_value), "FOC": float(np.asarray(local.dual_value).item())}
+        if ic is not None:
+            grid = np.linspace(*problem.effort_bounds, problem.effort_grid)
+            duals = np.asarray(ic.dual_value, float)
+            for k in np.flatnonzero(duals > 1e-6 * (1 + duals.max(initial=0))):
+                out.multipliers[f"IC[e={grid[k]:.6g}]"] = float(duals[k])
+        return out
+
+    def search(self, problem, **options):
+        lo, hi = problem.effort_bounds
+        return best_target(lambda e: self.contract_at(problem, e, **options), lo, hi, problem.targets, problem.implement)
+
+    def recover(self, problem, best: FOAContract) -> Result:
+        pe = problem.probabilities(np.array([best.effort]))[0]
+        rows = pd.DataFrame({"outcome": problem.outcome_names, "value": problem.outcomes, "prob": pe, "pay": best.pay,
+                             "utility": problem.utility.u(best.pay)})
+        gain, deviation = problem.deviation_gain(best.pay, best.effort)
+        extras = {
+            "action": f"e={best.effort:.6g}",
+            "effort": float(best.effort),
+            "expected_pay": float(best.expected_pay),
+            "expected_value": float(pe @ problem.outcomes),
+            "best_deviation": deviation,
+            "deviation_gain": gain,
+        }
+        return Result(status="optimal", method=f"{self.name}/{best.method}", objective=float(best.net_value), rows=rows,
+                      extras=extras, binding=best.binding(), multipliers=best.multipliers or {})
+
+    def run(self, problem, **options) -> Result:
+        best, table = self.search(problem, **options)
+        if best.status != "optimal":
+            return Result(status=best.status, method=f"grid/{best.method}",
+                          message="no target effort can be implemented against the deviation grid")
+        result = self.recover(problem, best)
+        result.message = f"globally incentive compatible against a {problem.effort_grid}-point effort grid"
+        return result
+
+
+class FirstOrderContracts(GridContracts):
+    """IR and the agent's first-order condition only; the global IC check decides whether it holds."""
+
+    name = "first-order"
+    deviations = False
+
+    def run(self, problem, **options) -> Result:
+        best, table = self.search(problem, **options)
+        extras = {"targets": [{"effort": float(c.effort), "status": c.status,
+                               "net_value": float(c.net_value) if c.status == "optimal" else None} for c in table]}
+        if best.status != "optimal":
+            return Result(status=best.status, method=best.method, extras=extras,
+                          message="no target effort can be implemented under the first-order approach")
+        result = self.recover(problem, best)
+        gain, deviation = result.extras["deviation_gain"], result.extras["best_deviation"]
+        lo, hi = problem.effort_bounds
+        grid = np.linspace(lo, hi, 201)
+        result.extras.update(foa_valid=bool(gain <= FOA_TOL * (1.0 + abs(problem.reservation) + problem.cost_scale)),
+                             **rogerson_conditions(problem.probabilities(grid), grid), **extras)
+        if result.extras["foa_valid"]:
+            result.message = (f"first-order approach valid: no effort on a {problem.effort_grid}-point grid gains "
+                              f"more than {FOA_TOL:g}")
+            return result
+        message = (f"first-order approach FAILS: under its contract the agent prefers effort {deviation:.6g} to the "
+                   f"target {best.effort:.6g} (gain {gain:.6g}); the FOA value {best.net_value:.10g} is only an "
+                   "upper bound on the principal's optimum")
+        result.extras.update(foa_objective=float(best.net_value), foa_effort=float(best.effort))
+        if not problem.fallback:
+            result.status = "not_solved"
+            result.message = message + " (fallback = false)"
+            return result
+        fixed = GridContracts().run(problem, **options)
+        fixed.extras = {**fixed.extras, "foa_valid": False, "foa_objective": float(best.net_value),
+                        "foa_effort": float(best.effort), "foa_deviation": deviation, "foa_deviation_gain": gain}
+        fixed.method = "first-order→" + fixed.method
+        fixed.message = message + "; answer from the global program on the deviation grid (method 'grid')"
+        return fixed
+
+
+DISCRETE = (CvxpyContracts(), ScipyContracts(), PyomoContracts())
+CONTINUOUS = (FirstOrderContracts(), GridContracts())
