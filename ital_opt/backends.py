@@ -21,6 +21,7 @@ import sys
 import warnings
 from contextvars import ContextVar
 
+from ._optional import require
 from .errors import SolverUnavailable, SolverWarning
 
 CLARABEL_TOLERANCES = dict(tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10, tol_ktratio=1e-8, max_iter=500)
@@ -79,7 +80,7 @@ def installed_solvers() -> dict[str, list[str]]:
         pass
     out["pyomo"] = pyomo
     try:
-        import cyipopt  # noqa: F401
+        require("cyipopt", extra="nlp")
 
         out["cyipopt"] = ["ipopt"]
     except ImportError:
@@ -222,11 +223,11 @@ def nlp_solver():
         if solver.available(exception_flag=False):
             return "ipopt", solver
     try:
-        import pyomo_ripopt  # noqa: F401  (registers 'ripopt' with pyomo)
+        require("pyomo_ripopt", extra="nlp")  # registers 'ripopt' with pyomo
     except ImportError:
         raise SolverUnavailable(
-            "no NLP solver for pyomo: install the 'pyomo-ripopt' package (pip install pyomo-ripopt, "
-            "part of ital_opt's dependencies) or put an 'ipopt' executable on the PATH"
+            "no NLP solver for pyomo: install the nlp extra (pip install 'ital_opt[nlp]', which brings "
+            "pyomo-ripopt) or put an 'ipopt' executable on the PATH"
         ) from None
     solver = SolverFactory("ripopt")
     if not solver.available(exception_flag=False):

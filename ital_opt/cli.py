@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ._optional import MissingExtra
 from .backends import stdout_to_stderr
 from .errors import MethodNotApplicable, SolverUnavailable, SpecError
 from .files import check_output, write_text
@@ -155,20 +156,39 @@ def cmd_report(args) -> int:
     return 0 if ok else 1
 
 
+def _shown(path: Path) -> str:
+    """A path to type back: relative to the working directory where it lies below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def cmd_examples(args) -> int:
     from .spec import bundled_specs, read_toml
 
+    specs = bundled_specs()
+    if not specs:
+        print("ital-opt: no bundled specs found (neither the package data ital_opt/formulations "
+              "nor a checkout's formulations/)", file=sys.stderr)
+        return 1
+    folder = None
+    if args.copy:
+        folder = Path(args.copy)
+        check_output(str(folder), "--copy", directory=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        for spec in specs:
+            (folder / spec.name).write_bytes(spec.read_bytes())
+        print(f"ital-opt: copied {len(specs)} specs to {folder}", file=sys.stderr)
     rows = []
-    for path in bundled_specs():
+    for path in specs:
+        shown = _shown(folder / path.name if folder else path)
         try:
             data = read_toml(path)
         except SpecError as exc:
-            rows.append((path.name, "?", str(exc)))
+            rows.append((shown, "?", str(exc)))
             continue
-        rows.append((str(path.relative_to(FORMULATIONS.parent)), str(data.get("kind", "?")), str(data.get("title", ""))))
-    if not rows:
-        print(f"no bundled specs found in {FORMULATIONS}")
-        return 0
+        rows.append((shown, str(data.get("kind", "?")), str(data.get("title", ""))))
     width = max(len(r[0]) for r in rows)
     kwidth = max(len(r[1]) for r in rows)
     for name, kind, title in rows:
@@ -211,7 +231,10 @@ def _grid_arguments(p: argparse.ArgumentParser, note: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = _Parser(prog="ital-opt", description="Incentive contracts: declare once, solve, check.")
+    parser.add_argument("--version", action="version", version=f"ital-opt {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("solve", help="solve one problem")
@@ -279,7 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     _grid_arguments(p, "for a spec: also sweep and plot; ")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("examples", help="list the bundled specs")
+    p = sub.add_parser("examples", help="list the bundled specs (or copy them with --copy DIR)")
+    p.add_argument("--copy", metavar="DIR", help="write editable copies of the bundled specs into DIR")
     p.set_defaults(func=cmd_examples)
     return parser
 
@@ -298,7 +322,7 @@ def main(argv=None) -> int:
         spec = getattr(args, "spec", "")
         print(f"ital-opt: error: {spec}: field 'method': {exc}", file=sys.stderr)
         return 2
-    except SolverUnavailable as exc:
+    except (SolverUnavailable, MissingExtra) as exc:
         print(f"ital-opt: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

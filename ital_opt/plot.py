@@ -25,14 +25,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._optional import require
 from .errors import SpecError
 
 FORMATS = (".png", ".svg")
 
 
 def _plt():
-    import matplotlib
-
+    matplotlib = require("matplotlib", extra="plot")
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 

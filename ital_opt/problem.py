@@ -31,16 +31,18 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 from .errors import MethodNotApplicable, OptionError, SolverUnavailable, SpecError
 from .kinds import register  # noqa: F401  (re-exported for the kinds)
 from .result import Result
 from .spec import REQUIRED, SpecReader, set_field
 from .tolerances import EXPECTED_TOL, VERIFY_ATOL, VERIFY_RTOL
+
+if TYPE_CHECKING:  # pandas is imported where a table is made, so that `import ital_opt` stays fast
+    import pandas as pd
 
 
 def _always(problem) -> str | None:
@@ -473,7 +475,7 @@ class Verification:
 
 def _numeric(values) -> np.ndarray | None:
     try:
-        arr = np.asarray(values.tolist() if isinstance(values, pd.Series) else values, dtype=float)
+        arr = np.asarray(values.tolist() if hasattr(values, "tolist") else values, dtype=float)
     except (TypeError, ValueError):
         return None
     return arr

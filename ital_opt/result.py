@@ -26,10 +26,10 @@ from __future__ import annotations
 import io
 import json
 import math
+import sys
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from .tolerances import CHECK_TOL  # noqa: F401  (re-exported: the tolerance policy is in tolerances.py)
 
@@ -51,7 +51,8 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (float, np.floating)):
         value = float(value)
         return value if math.isfinite(value) else None
-    if isinstance(value, pd.DataFrame):
+    pd = sys.modules.get("pandas")  # a DataFrame exists only once pandas is imported
+    if pd is not None and isinstance(value, pd.DataFrame):
         return [jsonable(r) for r in value.to_dict(orient="records")]
     return value
 
@@ -78,6 +79,8 @@ class Result(dict):
         defaults.update(fields)
         if defaults["status"] not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {defaults['status']!r}")
+        import pandas as pd  # imported on first use: `import ital_opt` stays fast
+
         if defaults["rows"] is None:
             defaults["rows"] = pd.DataFrame()
         elif not isinstance(defaults["rows"], pd.DataFrame):
@@ -145,6 +148,8 @@ class Result(dict):
         return buffer.getvalue()
 
     def to_table(self, title: str | None = None) -> str:
+        import pandas as pd
+
         lines = []
         if title:
             lines.append(title)
@@ -180,6 +185,8 @@ class Result(dict):
     def _repr_html_(self) -> str:
         """The result in a notebook: the summary, the rows and the checks as HTML tables."""
         from html import escape
+
+        import pandas as pd
 
         head = [("kind", self.kind), ("status", self.status + (" (local optimum)" if self.local else "")),
                 ("method", self.method), ("objective", _fmt(self.objective))]

@@ -277,12 +277,19 @@ def _plain_value(value: Any, depth: int = 0) -> bool:
 
 # -- loading ---------------------------------------------------------------------------------
 FORMULATIONS = Path(__file__).resolve().parent.parent / "formulations"
-"""The bundled specs (``ital-opt examples``)."""
+"""The bundled specs in a checkout (``ital-opt examples``); a wheel ships them as package data."""
 
 
 def bundled_specs() -> list[Path]:
-    """The bundled spec files, sorted by name."""
-    return sorted(FORMULATIONS.glob("*.toml"))
+    """The bundled spec files, sorted by name: the package data ``ital_opt/formulations`` of an
+    installed wheel, else the checkout's ``formulations/`` (a source tree or an editable install)."""
+    from importlib.resources import files
+
+    for folder in (Path(str(files("ital_opt") / "formulations")), FORMULATIONS):
+        found = sorted(folder.glob("*.toml"))
+        if found:
+            return found
+    return []
 
 
 def read_toml(path: str | Path) -> dict:

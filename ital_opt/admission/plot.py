@@ -17,8 +17,9 @@ import argparse
 import sys
 from pathlib import Path
 
-import matplotlib
+from .._optional import require
 
+matplotlib = require("matplotlib", extra="plot")
 matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402

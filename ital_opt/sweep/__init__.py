@@ -39,6 +39,7 @@ import numpy as np
 
 import pandas as pd
 
+from .._optional import require
 from ..errors import SpecError
 from .grid import Grid, make_grid, parse_derive, parse_vary
 from .tidy import POINT
@@ -176,7 +177,7 @@ def _open(out, fingerprint, resume):
 
 
 def _progress(total: int, initial: int, enabled: bool | None):
-    from tqdm.auto import tqdm
+    tqdm = require("tqdm.auto", extra="sweep").tqdm
 
     if enabled is None:
         enabled = sys.stderr.isatty() and total > 1

@@ -22,6 +22,7 @@ from typing import Iterable, Iterator
 
 import pandas as pd
 
+from .._optional import require
 from .tidy import failed, frame, records
 
 # per process: the base problem rebuilt from its spec (so each task does not rebuild it)
@@ -118,6 +119,7 @@ def run_local(payload: dict, chunks: list, workers: int) -> Iterator[pd.DataFram
 
 
 def run_dask(payload: dict, chunks: list, workers: int, scheduler: str | None) -> Iterator[pd.DataFrame]:
+    require("distributed", extra="sweep")
     from distributed import Client, LocalCluster, as_completed
 
     cluster = None

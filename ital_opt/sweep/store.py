@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._optional import require
 from ..errors import SpecError
 from .tidy import POINT, decode_lists, encode_lists
 
@@ -208,6 +209,7 @@ class ParquetStore:
     """A directory of atomically written part files, joined at the end."""
 
     def __init__(self, path: Path, fingerprint: dict, resume: bool):
+        require("pyarrow", extra="sweep")
         self.path = Path(path)
         self.parts = self.path.with_name(self.path.name + ".parts")
         self.fingerprint = fingerprint

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._optional import require
 from . import equilibrium
 
 SNAP = 1e-6  # shares below this are fixed at 0 and the NLP re-solved (Ipopt stops at ~√tol there)
@@ -39,9 +40,9 @@ def applies(team) -> str | None:
     if equilibrium.bound_may_bind(team).any():
         return "an effort bound can bind (positive marginal cost at zero effort); use pyomo (complementarity)"
     try:
-        import cyipopt  # noqa: F401
+        require("cyipopt", extra="nlp")
     except ImportError:
-        return "the cyipopt module is not installed (pip install cyipopt-wheels, which bundles Ipopt)"
+        return "the cyipopt module is not installed (pip install 'ital_opt[nlp]', which brings cyipopt-wheels)"
     return None
 
 
@@ -101,7 +102,7 @@ class _Welfare:
 
 def solve(team, tol=1e-10):
     """(status, method, β, e) for a separable team."""
-    import cyipopt
+    cyipopt = require("cyipopt", extra="nlp")
 
     n = team.n
     callbacks = _Welfare(team)
