@@ -1,0 +1,6 @@
+"""``kind = "policy"``: the government as a Stackelberg leader (BOOK.md §4); see :mod:`.model`."""
+
+from .instruments import INSTRUMENTS, Instrument, Levers, register_instrument
+from .model import Policy
+
+__all__ = ["Policy", "Instrument", "Levers", "INSTRUMENTS", "register_instrument"]

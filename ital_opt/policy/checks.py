@@ -1,0 +1,98 @@
+"""Certificates of a policy answer, computed without trusting the method that produced it.
+
+* the follower is re-solved at the returned instruments (by its own kind, fresh) and its own
+  checks are run: ``lower_check`` is the worst of them;
+* ``social_welfare_error``: the returned SW against the SW recomputed at the re-solved follower;
+* ``decomposition_error``: SW = alliance welfare + γ·E[π] + (value outside the alliance)
+  − (1 + λ)·outlay, recomputed from the returned numbers;
+* ``outlay_error``: the outlay against the sum of the instruments' outlays;
+* ``budget_violation``, ``formation_violation`` (a formed alliance covers F and outside options),
+  ``bound_violation`` (instruments inside their bounds);
+* ``neighbourhood_gain``: the largest SW gain found at points around the returned instruments
+  (each coordinate ± h, and a few random points within h, h = 10⁻³ of each instrument's range),
+  only among points that respect the budget; ≤ tolerance for a (local) optimum.
+
+This module imports no solver: the re-solve goes through the problem's ``evaluate`` (the
+follower's own public model).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..result import CHECK_TOL
+
+NEIGHBOURHOOD_STEP = 1e-3
+
+
+def certificate(problem, result) -> dict[str, float]:
+    if not len(result.rows):
+        return {}
+    values = _values(problem, result)
+    x = problem.search_point(values)
+    ev = problem.evaluate(x)
+    out: dict[str, float] = {}
+    lower = ev["outcome"].result
+    if lower is not None:
+        worst = [float(v) for v in lower.checks.values() if v is not None]
+        out["lower_check"] = max([0.0, *worst]) if worst else 0.0
+        if lower.status != "optimal":
+            out["lower_check"] = float("inf")
+    sw = float(result.objective)
+    out["social_welfare_error"] = abs(sw - ev["social_welfare"]) / max(1.0, abs(sw))
+    ex = result.extras
+    if ex.get("formed", True):
+        parts = ex["alliance_welfare"] + problem.gamma * ex["expected_output"] + ev.get("external", 0.0) \
+            - (1 + problem.lam) * ex["outlay"]
+        out["decomposition_error"] = abs(parts - sw) / max(1.0, abs(sw))
+        out["outlay_error"] = abs(sum(ex["outlays"].values()) - ex["outlay"])
+    else:
+        out["decomposition_error"] = abs(sw)
+    if problem.budget is not None:
+        out["budget_violation"] = max(0.0, ex["outlay"] - problem.budget)
+    if problem.formation_cost is not None and ex.get("formed"):
+        grant = sum(float(v[0]) for inst, v in zip(problem.instruments, values) if inst.type == "formation_grant")
+        lhs = ev["outcome"].alliance_welfare + grant
+        out["formation_violation"] = max(0.0, problem.formation_cost + ev["outcome"].outside_total - lhs - 1e-9)
+    lo = np.concatenate([inst.lo for inst in problem.instruments]) if problem.instruments else np.zeros(0)
+    hi = np.concatenate([inst.hi for inst in problem.instruments]) if problem.instruments else np.zeros(0)
+    flat = np.concatenate(values) if values else np.zeros(0)
+    out["bound_violation"] = float(max(0.0, np.max(lo - flat, initial=0.0), np.max(flat - hi, initial=0.0)))
+    if problem.dim and not result.get("local_only_check", False):
+        out["neighbourhood_gain"] = neighbourhood_gain(problem, x, ev["social_welfare"])
+    return out
+
+
+def _values(problem, result) -> list[np.ndarray]:
+    rows = result.rows
+    out = []
+    for inst in problem.instruments:
+        vals = rows.loc[rows["instrument"] == inst.name, "value"].to_numpy(float)
+        out.append(vals)
+    return out
+
+
+def neighbourhood_gain(problem, x, sw, step=NEIGHBOURHOOD_STEP, random_points=8, seed=0) -> float:
+    """Largest SW gain over budget-feasible points near x (0 if none is better)."""
+    lo, hi = problem.lo, problem.hi
+    h = step * np.where(hi > lo, hi - lo, 0.0)
+    points = []
+    for k in range(x.size):
+        for sign in (-1.0, 1.0):
+            z = x.copy()
+            z[k] = np.clip(z[k] + sign * h[k], lo[k], hi[k])
+            points.append(z)
+    rng = np.random.default_rng(seed)
+    for _ in range(random_points):
+        points.append(np.clip(x + h * rng.uniform(-1, 1, x.size), lo, hi))
+    gain = 0.0
+    for z in points:
+        if np.allclose(z, x):
+            continue
+        ev = problem.evaluate(z, certified=False)
+        if ev["feasible"] and np.isfinite(ev["social_welfare"]):
+            gain = max(gain, ev["social_welfare"] - sw)
+    return float(gain)
+
+
+__all__ = ["certificate", "neighbourhood_gain", "CHECK_TOL"]

@@ -1,0 +1,167 @@
+"""The followers the government leads, each through its kind's public model only.
+
+A follower turns the :class:`~ital_opt.policy.instruments.Levers` (the subsidised parameters)
+into a follower problem (``problem.replace(**changes)``), solves it with its own best method and
+reads back what the leader needs: the alliance's welfare with subsidies counted as income, the
+expected output at the TRUE parameters, the true effort costs, who is admitted.
+
+* :class:`TeamFollower` — the Chapter 4 team (BOOK.md §3): cost factors scale ``c``; the value y
+  of a unit of output to the alliance (1 + r + δL) scales output and its risk (``a`` → y·a, or
+  ``production`` → y·(production), and σ² → y²σ²); ``response = "fixed"`` keeps the sharing rule
+  of the unsubsidised team.
+* :class:`AdmissionFollower` — the Chapter 3 menu (BOOK.md §2) with a fixed cost F per admitted
+  member: the admitted set is an upper set {k ≥ k*}, each candidate one admission problem over
+  the admitted types (prior renormalised); the alliance picks the k* with the largest payoff net
+  of F and plus the admission subsidies; ties are broken for (optimistic) or against
+  (pessimistic) the leader.
+* :class:`~ital_opt.policy.duopoly.DuopolyFollower` — Model D (BOOK.md §4.4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import SpecError
+from ..result import Result
+
+TIE_TOL = 1e-9
+
+
+@dataclass
+class Outcome:
+    """The follower's answer at some instruments, in the leader's terms."""
+
+    follower: Any
+    result: Result | None
+    alliance_welfare: float          # before formation cost and grants; subsidies as income
+    expected_output: float           # at the true parameters
+    true_costs: np.ndarray = None    # each member's true effort cost at the answer
+    admitted_mass: np.ndarray = None  # prior mass of each tier admitted (admission followers)
+    external: float = 0.0            # social value outside the alliance beyond γ·E[π] (consumer surplus, ...)
+    regime: tuple = ()
+    outside_total: float = 0.0       # Σ members' outside options (formation)
+    formed: bool = True
+    diffusion: dict = field(default_factory=dict)
+    ok: bool = True
+    message: str = ""
+
+
+class TeamFollower:
+    kind = "team"
+
+    def __init__(self, problem, response: str, source: str):
+        self.problem = problem
+        self.size = problem.n
+        self.response = response
+        if problem.budget_breaker:
+            raise SpecError("lower", "a team with a budget breaker already has an outside party; the policy layer "
+                            "leads budget-balanced teams", source)
+        self.base = problem.solve()
+        if not self.base.success:
+            raise SpecError("lower", f"the unsubsidised team is not solved ({self.base.status}: {self.base.message})", source)
+        self.base_shares = self.base.rows["share"].to_numpy(float)
+
+    def group_label(self, group) -> str:
+        names = [self.problem.members[i] for i in group]
+        return names[0] if len(names) == 1 else ("all" if len(names) == self.size else "+".join(names))
+
+    @property
+    def shares_fixed(self) -> bool:
+        return self.response == "fixed" or self.problem.mode == "given"
+
+    def spec_changes(self, levers, y: float) -> dict:
+        t = self.problem
+        changes = dict(levers.changes)
+        changes["c"] = (t.c * levers.cost_factor).tolist()
+        if t.production is None:
+            changes["a"] = (y * t.a).tolist()
+            if t.knowledge:
+                changes["g"] = (y * t.g).tolist()
+        elif y != 1.0:
+            changes["production"] = f"{y!r}*({t.production.text})"
+        changes["sigma2"] = y * y * t.sigma2
+        if self.response == "fixed" and t.mode != "given":
+            changes["shares"] = self.base_shares.tolist()
+        return changes
+
+    def solve(self, levers, y: float = 1.0, certified: bool = True) -> list[Outcome]:
+        """The team's answer; ``certified=False`` (inside searches) skips the team's own checks,
+        which the final answer always runs."""
+        t = self.problem
+        if t.cost is not None and not np.allclose(levers.cost_factor, 1.0):
+            raise SpecError("instruments", "a cost subsidy scales c, so it needs the team's default cost c*e**2/2",
+                            t.source)
+        seen = t.replace(**self.spec_changes(levers, y))
+        result = seen.solve() if certified else seen.select("auto").run(seen)
+        if not (result.success if certified else result.status == "optimal"):
+            return [Outcome(self, result, np.nan, np.nan, ok=False,
+                            message=f"the team was not solved ({result.status}: {result.message})")]
+        e = result.rows["effort"].to_numpy(float)
+        costs = t.c * e * e / 2.0
+        output = float(result.extras["expected_output"]) / y
+        outside = float(np.sum(t.outside)) if t.outside is not None else 0.0
+        zero = tuple(np.flatnonzero(result.rows["share"].to_numpy(float) <= 1e-12))
+        return [Outcome(self, result, float(result.objective), output, true_costs=costs, regime=("zero shares", zero),
+                        outside_total=outside)]
+
+
+class AdmissionFollower:
+    kind = "admission"
+
+    def __init__(self, problem, fixed_cost: float, ties: str, source: str):
+        self.problem = problem
+        self.size = problem.n
+        self.prob = problem.prob
+        self.fixed_cost = fixed_cost
+        self.ties = ties
+        self._cache: dict = {}
+
+    def group_label(self, group) -> str:
+        return "all" if len(group) == self.size else "+".join(str(i) for i in group)
+
+    def _outside(self, levers) -> np.ndarray:
+        t = self.problem
+        out = np.asarray(t.outside, float).copy()
+        if levers.outside_rate:
+            phi = t.theta**2 / (2 * t.c)
+            standalone = np.maximum(0.0, levers.outside_delta**2 * phi / (1 - levers.outside_rate) - t.r)
+            out = np.maximum(out, standalone)
+        return out
+
+    def _menu(self, k, outside):
+        """The admission menu over the types k.. (prior renormalised), cached."""
+        key = (k, tuple(np.round(outside[k:], 15)))
+        if key not in self._cache:
+            t = self.problem
+            mass = self.prob[k:].sum()
+            sub = t.replace(theta=t.theta[k:].tolist(), prob=(self.prob[k:] / mass).tolist(), outside=outside[k:].tolist())
+            self._cache[key] = (sub.solve(), mass)
+        return self._cache[key]
+
+    def solve(self, levers, y: float = 1.0, certified: bool = True) -> list[Outcome]:
+        """Every optimal admitted set (ties within TIE_TOL): the leader breaks ties by ``ties``."""
+        outside = self._outside(levers)
+        candidates = []
+        for k in range(self.size + 1):
+            admitted = np.zeros(self.size)
+            if k == self.size:
+                candidates.append((0.0, Outcome(self, None, 0.0, 0.0, admitted_mass=admitted,
+                                                regime=("admitted from type", k))))
+                continue
+            result, mass = self._menu(k, outside)
+            if not result.success:
+                return [Outcome(self, result, np.nan, np.nan, ok=False,
+                                message=f"the admission menu over types {k}.. was not solved ({result.status})")]
+            admitted[k:] = self.prob[k:]
+            rows = result.rows
+            rents = float(np.sum(admitted[k:] * rows["agent_utility"].to_numpy(float)))
+            payoff = mass * float(result.objective) + float(np.sum(admitted * (levers.tier_subsidy - self.fixed_cost)))
+            theta = rows["theta"].to_numpy(float)
+            output = float(np.sum(admitted[k:] * theta * rows["effort"].to_numpy(float)))
+            candidates.append((payoff, Outcome(self, result, payoff + rents, output, admitted_mass=admitted,
+                                               regime=("admitted from type", k))))
+        best = max(c[0] for c in candidates)
+        return [o for p, o in candidates if p >= best - TIE_TOL]

@@ -1,0 +1,349 @@
+"""The leader's problem solved numerically: nested search, and the single-level MPEC.
+
+**Nested** (``method="nested"``).  The follower is solved by its own best method at every point
+the leader tries, so the lower level may be anything its kind solves (re-optimised sharing rules,
+menus with exclusion, a duopoly).  The upper level can be discontinuous (formation, exclusion
+thresholds, zero shares), so a local search alone is never trusted:
+
+1. a global phase over the instruments' box — a grid in one dimension, Sobol points
+   (``scipy.stats.qmc``), a grid or ``scipy.optimize.differential_evolution`` in more — seeded with
+   the closed forms (the fixed-rule rates are good warm starts where the rule is re-optimised);
+2. in one dimension, every change of the follower's regime between neighbouring grid points is
+   located by bisection (the leader may want to sit exactly on it, e.g. the subsidy that just
+   admits a type), and each regime's cell is searched by bounded Brent;
+3. in more dimensions, the best points are refined by Nelder–Mead (bounded) and SLSQP, which
+   takes the budget as a constraint.
+
+A formation grant is profiled out exactly (see :class:`~ital_opt.policy.instruments.FormationGrant`).
+
+**MPEC** (``method="mpec"``).  For a LEN team follower, one pyomo NLP in the instruments, the
+shares and the efforts: the effort stage's first-order conditions ((1 − s_i)c_i e_i = y a_i m_i,
+the members' problems being strictly concave) and the sharing stage's KKT conditions on the
+simplex (∂TW/∂β_j − μ + ν_j = 0, ν_j ≥ 0, β_j ≥ 0, ν_jβ_j ≤ ε), the complementarity relaxed by ε
+and tightened in steps (Scholtes 2001).  The team's welfare is concave in β, so these conditions
+characterise the follower's answer and the program is equivalent to the bilevel one; it is solved
+by a local NLP solver (:func:`ital_opt.backends.solve_pyomo`) from the nested answer and from the
+closed form, as a cross-check.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..problem import Formulation
+from ..result import Result
+
+
+def _warm_starts(p) -> list[np.ndarray]:
+    """Closed-form rates (with the unsubsidised sharing rule) as starting points, clipped."""
+    from . import closed_form as cf
+    from .model import _NoClosedForm, _closed_form
+
+    starts = []
+    try:
+        values, _, _ = _closed_form(p)
+        starts.append(p.search_point(values))
+    except _NoClosedForm:
+        pass
+    if p.follower.kind == "team" and p.dim:
+        t = p.follower.problem
+        m = cf.concern(p.follower.base_shares, t.omega)
+        values = p.values(p.lo)
+        for j, inst in enumerate(p.instruments):
+            if inst.optimised and inst.type == "cost_subsidy":
+                mode = inst.entry.get("members", "each")
+                if mode == "each":
+                    values[j] = cf.member_rates(m, p.gamma, p.lam)
+                elif mode == "all":
+                    values[j] = np.atleast_1d(cf.uniform_rate(t.a**2 / t.c, m, p.gamma, p.lam))
+        starts.append(np.clip(p.search_point(values), p.lo, p.hi))
+    starts.append(p.lo.copy())
+    return starts
+
+
+class _Cache:
+    def __init__(self, p):
+        self.p = p
+        self.store: dict = {}
+
+    def __call__(self, x) -> dict:
+        key = tuple(np.round(np.asarray(x, float), 14))
+        if key not in self.store:
+            self.store[key] = self.p.evaluate(np.asarray(key), certified=False)
+        return self.store[key]
+
+    def value(self, x) -> float:
+        ev = self(x)
+        return ev["social_welfare"] if ev["feasible"] else -np.inf
+
+    def regime(self, x):
+        ev = self(x)
+        return (ev["outcome"].regime, ev["formed"], ev["feasible"])
+
+    @property
+    def evaluations(self) -> int:
+        return len(self.store)
+
+
+class Nested(Formulation):
+    name = "nested"
+    options = frozenset({"global_phase", "samples", "seed", "starts", "xtol"})
+
+    def applies(self, problem) -> str | None:
+        return None
+
+    def run(self, p, global_phase: str = "auto", samples: int | None = None, seed: int = 0, starts: int = 3,
+            xtol: float = 1e-10, **options) -> Result:
+        f = _Cache(p)
+        if p.dim == 0:
+            return p.result_at(p.evaluate(np.zeros(0)), "nested", message="no instrument is optimised: one follower solve")
+        if p.dim == 1:
+            best, note = self._line(p, f, samples or 201, xtol)
+        else:
+            best, note = self._box(p, f, global_phase, samples, seed, starts, xtol)
+        ev = p.evaluate(best)
+        if not (ev["ok"] and ev["feasible"] and np.isfinite(ev["social_welfare"])):
+            return Result(status="infeasible" if ev["ok"] else "not_solved", method="nested",
+                          message="no instruments in the box meet the budget" if ev["ok"] else ev["message"])
+        return p.result_at(ev, "nested", message=f"{note}; {f.evaluations} follower solves")
+
+    # -- one dimension ----------------------------------------------------------------------------
+    def _line(self, p, f, samples, xtol):
+        from scipy.optimize import minimize_scalar
+
+        lo, hi = float(p.lo[0]), float(p.hi[0])
+        if hi <= lo:
+            return np.array([lo]), "a fixed point"
+        grid = sorted(set(np.linspace(lo, hi, samples).tolist()) | {float(np.clip(s[0], lo, hi)) for s in _warm_starts(p)})
+        vals = [f.value([x]) for x in grid]
+        cells, thresholds = [], 0
+        start = grid[0]
+        for a, b in zip(grid[:-1], grid[1:]):
+            if f.regime([a]) != f.regime([b]):
+                ra = f.regime([a])
+                for _ in range(60):  # locate the regime boundary
+                    mid = 0.5 * (a + b)
+                    if mid in (a, b):
+                        break
+                    if f.regime([mid]) == ra:
+                        a = mid
+                    else:
+                        b = mid
+                f.value([a]), f.value([b])
+                cells.append((start, a))
+                start = b
+                thresholds += 1
+        cells.append((start, grid[-1]))
+        candidates = [x for x in f.store]  # every point tried so far, boundaries included
+        for a, b in cells:
+            if b - a <= xtol:
+                continue
+            inside = [x for x in grid if a <= x <= b]
+            if not inside:
+                continue
+            k = int(np.argmax([f.value([x]) for x in inside]))
+            la, lb = inside[max(k - 1, 0)], inside[min(k + 1, len(inside) - 1)]
+            la, lb = max(a, la), min(b, lb)
+            if lb - la > xtol:
+                res = minimize_scalar(lambda x: -f.value([x]), bounds=(la, lb), method="bounded",
+                                      options={"xatol": xtol, "maxiter": 500})
+                candidates.append((float(res.x),))
+        best = max(f.store, key=lambda k: f.value(k))
+        return np.asarray(best), (f"grid of {samples} points, {thresholds} regime boundaries located by bisection, "
+                                  f"bounded Brent in each regime")
+
+    # -- several dimensions -----------------------------------------------------------------------
+    def _box(self, p, f, phase, samples, seed, starts, xtol):
+        from scipy.optimize import differential_evolution, minimize
+        from scipy.stats import qmc
+
+        lo, hi = p.lo, p.hi
+        d = p.dim
+        width = np.where(hi > lo, hi - lo, 1.0)
+        if phase == "auto":
+            phase = "sobol"
+        if phase == "sobol":
+            m = int(np.ceil(np.log2(samples or min(64 * d, 512))))
+            pts = qmc.scale(qmc.Sobol(d, seed=seed).random_base2(m), lo, np.where(hi > lo, hi, lo + 1e-300)) \
+                if np.all(hi > lo) else lo + qmc.Sobol(d, seed=seed).random_base2(m) * (hi - lo)
+            for x in pts:
+                f.value(x)
+            note = f"{len(pts)} Sobol points"
+        elif phase == "grid":
+            k = samples or 11
+            axes = [np.linspace(a, b, k) for a, b in zip(lo, hi)]
+            pts = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, d)
+            for x in pts:
+                f.value(x)
+            note = f"grid of {len(pts)} points"
+        elif phase == "de":
+            res = differential_evolution(lambda x: -f.value(x) if np.isfinite(f.value(x)) else 1e30,
+                                         list(zip(lo, hi)), seed=seed, maxiter=samples or 60, polish=False, tol=1e-8)
+            note = f"differential evolution ({res.nfev} evaluations)"
+        else:
+            from ..errors import OptionError
+
+            raise OptionError("global_phase", f"expected 'auto', 'sobol', 'grid' or 'de', got {phase!r}", p.source)
+        for x in _warm_starts(p):
+            f.value(x)
+        ranked = sorted(f.store, key=lambda k: -f.value(k))
+        chosen = []
+        for k in ranked:
+            if not np.isfinite(f.value(k)):
+                break
+            if all(np.max(np.abs((np.asarray(k) - np.asarray(c)) / width)) > 0.05 for c in chosen):
+                chosen.append(k)
+            if len(chosen) >= starts:
+                break
+        for x0 in chosen:
+            self._slsqp(p, f, np.asarray(x0, float), xtol)
+        if p.budget is None:  # a derivative-free polish of the best point (kinks: zero shares, formation)
+            x = np.asarray(max(f.store, key=lambda k: f.value(k)), float)
+            minimize(lambda z: -f.value(np.clip(z, lo, hi)), x, method="Nelder-Mead", bounds=list(zip(lo, hi)),
+                     options={"xatol": xtol, "fatol": 1e-13, "maxfev": 150 * d, "adaptive": d > 2,
+                              "initial_simplex": x + np.vstack([np.zeros(d), np.diag(1e-4 * width)])})
+        best = max(f.store, key=lambda k: f.value(k))
+        return np.asarray(best), f"{note}, then local refinement from {len(chosen)} points (Nelder-Mead, SLSQP)"
+
+    @staticmethod
+    def _slsqp(p, f, x, xtol):
+        from scipy.optimize import minimize
+
+        lo, hi = p.lo, p.hi
+
+        def obj(z):
+            ev = f(np.clip(z, lo, hi))
+            return -ev["social_welfare"] if ev["ok"] and np.isfinite(ev["social_welfare"]) else 1e6
+
+        cons = []
+        if p.budget is not None:
+            cons.append({"type": "ineq", "fun": lambda z: p.budget - f(np.clip(z, lo, hi))["outlay"]})
+        try:
+            res = minimize(obj, x, method="SLSQP", bounds=list(zip(lo, hi)), constraints=cons,
+                           options={"ftol": 1e-14, "maxiter": 300, "eps": 1e-8})
+            f.value(np.clip(res.x, lo, hi))
+        except (ValueError, FloatingPointError):
+            pass
+
+
+class Mpec(Formulation):
+    name = "mpec"
+    solvers = ("ipopt", "ripopt")
+    options = frozenset({"epsilon", "starts"})
+
+    def applies(self, p) -> str | None:
+        if p.dim == 0:
+            return "no instrument is optimised"
+        if p.follower.kind != "team":
+            return "the MPEC is written for team followers (the follower's KKT conditions)"
+        t = p.follower.problem
+        if not t.is_len or t.knowledge:
+            return "the MPEC needs a LEN team (linear output, quadratic costs) whose optimality conditions it writes"
+        if t.mode not in ("welfare", "given"):
+            return "the MPEC writes the welfare-maximising sharing stage (or given shares)"
+        if t.omega >= 1:
+            return "at omega = 1 the sharing stage is pure risk sharing; the nested method covers it"
+        bad = [inst.type for inst in p.instruments if inst.type not in ("cost_subsidy", "output_reward", "formation_grant")]
+        if bad:
+            return f"the MPEC covers cost subsidies, output rewards and formation grants, not {bad[0]}"
+        if p.formation_cost is not None:
+            return "formation is a discrete choice; the nested method handles it"
+        return None
+
+    def build(self, p, start=None, epsilon: float = 1e-6, **options):
+        import pyomo.environ as pyo
+
+        t = p.follower.problem
+        n = t.n
+        model = pyo.ConcreteModel()
+        N = range(n)
+        start = p.values(p.lo if start is None else start)
+        # instrument variables: one per free component
+        model.z = pyo.Var(range(p.dim), initialize=lambda m, k: float(p.search_point(start)[k]))
+        for k in range(p.dim):
+            model.z[k].setlb(float(p.lo[k]))
+            model.z[k].setub(float(p.hi[k]))
+        rate = {i: 0.0 for i in N}
+        reward = 0.0
+        free = {jk: k for k, jk in enumerate(p.free)}
+        for j, inst in enumerate(p.instruments):
+            comp = [model.z[free[(j, k)]] if (j, k) in free else float(inst.fixed[k] if inst.fixed is not None else inst.lo[k])
+                    for k in range(len(inst.labels))]
+            if inst.type == "cost_subsidy":
+                for g, s in zip(inst.groups, comp):
+                    for i in g:
+                        rate[i] = rate[i] + s
+            elif inst.type == "output_reward":
+                reward = reward + comp[0]
+        y = 1.0 + reward
+        A = t.a
+        fixed_shares = p.follower.shares_fixed
+        beta0 = p.follower.base_shares
+        model.beta = pyo.Var(N, bounds=(0.0, 1.0), initialize=lambda m, i: float(beta0[i]))
+        model.e = pyo.Var(N, bounds=(0.0, None), initialize=lambda m, i: float(t.a[i] * beta0[i] / t.c[i]))
+        w = t.omega
+        m_ = {i: w + (1 - w) * model.beta[i] for i in N}
+        # effort stage: (1 − s_i) c_i e_i = y a_i m_i
+        model.effort = pyo.Constraint(N, rule=lambda m, i: (1 - rate[i]) * t.c[i] * m.e[i] == y * A[i] * m_[i])
+        model.simplex = pyo.Constraint(expr=sum(model.beta[i] for i in N) == 1)
+        R = t.rho * t.sigma2
+        if fixed_shares:
+            model.fix_shares = pyo.Constraint(N, rule=lambda m, i: m.beta[i] == float(beta0[i]))
+        else:
+            # sharing stage KKT: TW = Σ y² A'_j (m_j − m_j²/2) − y² R_j β_j²/2 with A'_j = a_j²/((1−s_j)c_j)
+            model.mu = pyo.Var(initialize=0.0)
+            model.nu = pyo.Var(N, bounds=(0.0, None), initialize=0.0)
+            model.eps = pyo.Param(initialize=epsilon, mutable=True)
+
+            def stationarity(m, i):
+                slope = y * y * A[i] ** 2 / ((1 - rate[i]) * t.c[i]) * (1 - m_[i]) * (1 - w)
+                return slope - y * y * R[i] * m.beta[i] - m.mu + m.nu[i] == 0
+
+            model.stationary = pyo.Constraint(N, rule=stationarity)
+            model.complementary = pyo.Constraint(N, rule=lambda m, i: m.nu[i] * m.beta[i] <= m.eps)
+        output = sum(A[i] * model.e[i] for i in N)
+        true_cost = sum(t.c[i] * model.e[i] ** 2 / 2 for i in N)
+        risk = sum(R[i] * (y * model.beta[i]) ** 2 / 2 for i in N)
+        outlay = sum(rate[i] * t.c[i] * model.e[i] ** 2 / 2 for i in N) + reward * output
+        # SW = alliance welfare (y E − Σ(1−s)c e²/2 − risk) + γE − (1+λ)G
+        model.sw = pyo.Objective(expr=(1 + p.gamma) * output - true_cost - risk - p.lam * outlay, sense=pyo.maximize)
+        if p.budget is not None:
+            model.budget = pyo.Constraint(expr=outlay <= p.budget)
+        return model
+
+    def run(self, p, epsilon: float = 1e-6, starts=None, solver=None, verbose=False, **options) -> Result:
+        import pyomo.environ as pyo
+
+        from ..backends import solve_pyomo
+
+        points = [np.asarray(s) for s in _warm_starts(p)]
+        best, method = None, "mpec"
+        for x0 in points:
+            model = self.build(p, start=x0, epsilon=1e-2)
+            status = "not_solved"
+            if hasattr(model, "eps"):
+                for eps in (1e-2, 1e-4, epsilon, epsilon * 1e-2, epsilon * 1e-4):
+                    model.eps = eps
+                    status, name, _ = solve_pyomo(model, verbose=verbose, **options)
+                    if status != "optimal":
+                        break
+            else:
+                status, name, _ = solve_pyomo(model, verbose=verbose, **options)
+            method = "mpec/" + name.split("/")[-1]
+            if status != "optimal":
+                continue
+            z = np.array([pyo.value(model.z[k]) for k in range(p.dim)])
+            z = np.clip(z, p.lo, p.hi)
+            value = pyo.value(model.sw)
+            if best is None or value > best[1]:
+                best = (z, value)
+        if best is None:
+            return Result(status="not_solved", method=method, message="the MPEC was not solved from any start")
+        # the instruments found are handed to the follower itself: SW is re-evaluated, not trusted
+        ev = p.evaluate(best[0])
+        return p.result_at(ev, method, local=True,
+                           message=f"single-level KKT program (regularised complementarity), MPEC value {best[1]:.10g}; "
+                                   "a local NLP solution, re-evaluated by the follower")
+
+
+FORMULATIONS = [Nested(), Mpec()]

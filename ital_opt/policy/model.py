@@ -1,0 +1,493 @@
+"""``kind = "policy"``: the government as a Stackelberg leader over an alliance (BOOK.md §4).
+
+The government announces instruments (cost subsidies, an output reward, a formation grant, a
+diffusion subsidy, admission subsidies, support for standalone R&D); the alliance answers as the
+follower it is — the Chapter 4 team re-optimising its sharing rule and the members' Nash efforts
+(Model A), the Chapter 3 admission menu with exclusion (Model B), the team inside a formation →
+operation → diffusion game with a budget (Model C), a Cournot duopoly with R&D spillovers
+(Model D).  The followers are solved by their own kinds' public models with the subsidised
+parameters; social welfare is evaluated with the true ones (Laffont and Tirole 1993):
+
+    SW = alliance welfare (subsidies as income) + γ·E[π] + (value outside the alliance)
+         − (1 + λ)·G,
+
+G the expected public outlay (optionally capped by ``budget``).  If a formation cost F is given,
+the alliance forms only when its welfare plus the grant covers F plus its members' outside
+options; otherwise SW = 0 and ``formed = false`` (an outcome, not an error).  When the follower
+has several optimal answers (an admitted set at indifference, formation exactly covered) the
+leader's choice is ``ties = "optimistic"`` (the answer best for SW) or ``"pessimistic"``.
+
+Methods, in order of preference:
+
+* ``closed-form`` — BOOK.md §4's formulas where their assumptions hold (``applies`` names the
+  one that fails): member-specific, uniform and reward rates with the sharing rule fixed
+  (Model A, and Model C with a fixed diffusion subsidy), the admission subsidy at Model B's
+  thresholds, Hinloopen's rates at λ = 0 (Model D);
+* ``nested`` — the follower solved by its own best method inside the leader's search: a global
+  phase (grid, Sobol points or differential evolution) seeded with the closed forms, then a local
+  refinement (bounded Brent in one dimension, Nelder–Mead and SLSQP with the budget), with
+  regime boundaries (formation, exclusion, zero shares) located by bisection;
+* ``mpec`` — a single-level pyomo program with the team's optimality conditions (the effort
+  stage and the sharing stage's KKT on the simplex with regularised complementarity), valid where
+  the follower is convex: a cross-check.
+
+Every answer is certified (:mod:`checks`): the follower is re-solved at the returned instruments
+and its own checks run; a neighbourhood scan finds no better instruments; the welfare
+decomposition is recomputed; budget and formation slacks are checked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import SpecError
+from ..problem import Method, Problem, register
+from ..result import Result
+from ..spec import read_toml, set_field
+from . import checks, closed_form as cf
+from .duopoly import DuopolyFollower
+from .followers import TIE_TOL, AdmissionFollower, TeamFollower
+from .instruments import FormationGrant, Levers, read_instruments
+
+RESPONSES = ("endogenous", "fixed")
+TIES = ("optimistic", "pessimistic")
+DIFFUSION_KEYS = ("b", "K", "gamma_D", "delta")
+
+
+@register
+class Policy(Problem):
+    """The government's problem over a follower alliance; see the module docstring."""
+
+    kind = "policy"
+    compare = ("value",)
+
+    # -- reading ----------------------------------------------------------------------------------
+    def _read(self, r) -> None:
+        self.lower_spec = r.raw("lower")
+        self.gamma = r.number("gamma", 0.0, nonneg=True)
+        self.lam = r.number("lambda", 0.0, nonneg=True)
+        self.budget = r.number("budget", None, nonneg=True)
+        self.response = r.string("response", "endogenous", choices=RESPONSES)
+        self.ties = r.string("ties", "optimistic", choices=TIES)
+        self.formation_cost = r.number("formation_cost", None, nonneg=True)
+        self.fixed_cost = r.number("fixed_cost", 0.0, nonneg=True)
+        self.diffusion = self._read_diffusion(r)
+        self.follower = self._read_lower(r)
+        if self.follower.kind != "admission" and r.has("fixed_cost"):
+            raise r.error("fixed_cost", "is the cost per admitted member of an admission follower")
+        if self.follower.kind != "team" and self.formation_cost is not None:
+            raise r.error("formation_cost", "formation is modelled for team followers (Models A and C)")
+        if self.diffusion and self.follower.kind != "team":
+            raise r.error("diffusion", "the diffusion stage follows a team's operation stage (Model C)")
+        self.instruments = read_instruments(r.raw("instruments", []), self.follower, self.source)
+        for i, inst in enumerate(self.instruments):
+            if inst.type == "diffusion_subsidy" and not self.diffusion:
+                raise r.error(f"instruments[{i}].type", "a diffusion subsidy needs the [diffusion] stage (b, K, gamma_D, delta)")
+            if inst.type == "formation_grant" and self.formation_cost is None:
+                raise r.error(f"instruments[{i}].type", "a formation grant needs formation_cost")
+        self.free = [(j, k) for j, inst in enumerate(self.instruments) if inst.optimised and not self._profiled(inst)
+                     for k in range(len(inst.labels))]
+        self.lo = np.array([self.instruments[j].lo[k] for j, k in self.free])
+        self.hi = np.array([self.instruments[j].hi[k] for j, k in self.free])
+
+    def _read_diffusion(self, r):
+        table = r.table("diffusion", None)
+        if table is None:
+            return None
+        unknown = sorted(set(table) - set(DIFFUSION_KEYS))
+        if unknown:
+            raise r.error(f"diffusion.{unknown[0]}", f"unknown field (fields: {', '.join(DIFFUSION_KEYS)})")
+        out = {}
+        for key, default in (("b", None), ("K", None), ("gamma_D", 0.0), ("delta", 1.0)):
+            value = table.get(key, default)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise r.error(f"diffusion.{key}", f"expected a number, got {value!r}")
+            if value < 0 or (key == "K" and value <= 0):
+                raise r.error(f"diffusion.{key}", f"must be {'positive' if key == 'K' else 'non-negative'}, got {value}")
+            out[key] = float(value)
+        return out
+
+    def _read_lower(self, r):
+        spec = self.lower_spec
+        if isinstance(spec, str):
+            path = Path(spec)
+            if not path.is_absolute():
+                path = self.base_dir / path
+            data = read_toml(path)
+            source = str(path)
+            base = path.resolve().parent
+        elif isinstance(spec, dict):
+            data = dict(spec)
+            source = f"{self.source} [lower]"
+            base = self.base_dir
+        else:
+            raise r.error("lower", f"expected a path to a team or admission spec or an inline table, got {spec!r}")
+        kind = data.get("kind")
+        if kind == "duopoly":
+            return DuopolyFollower(data, self.source)
+        if kind not in ("team", "admission"):
+            raise r.error("lower", f"the follower must be a team, admission or duopoly problem, got kind {kind!r}")
+        from ..kinds import problem_class
+
+        fields = {k: v for k, v in data.items() if k not in ("kind", "expected")}
+        problem = problem_class(kind, source)(_source=source, _base_dir=base, **fields)
+        if kind == "team":
+            return TeamFollower(problem, self.response, self.source)
+        return AdmissionFollower(problem, self.fixed_cost, self.ties, self.source)
+
+    @staticmethod
+    def _profiled(inst) -> bool:
+        return isinstance(inst, FormationGrant)
+
+    def lower_dict(self) -> dict:
+        """The follower's spec as a table (a path is read)."""
+        spec = self.lower_spec
+        if isinstance(spec, str):
+            path = Path(spec) if Path(spec).is_absolute() else self.base_dir / spec
+            data = read_toml(path)
+            data.pop("expected", None)
+            return data
+        return dict(spec)
+
+    def replace(self, **changes) -> "Policy":
+        """A new problem with fields changed; ``lower.NAME`` (or ``lower.NAME[i]``) changes a field
+        of the follower (``lower.omega``, ``lower.sigma2``, ``lower.c[0]``)."""
+        spec = dict(self.spec)
+        lower = None
+        for name, value in changes.items():
+            if name.startswith("lower."):
+                lower = set_field(lower if lower is not None else self.lower_dict(), name[6:], value)
+            else:
+                spec = set_field(spec, name, value)
+        if lower is not None:
+            spec["lower"] = lower
+        fields = {k: v for k, v in spec.items() if k != "kind"}
+        return type(self)(_source=self.source, _base_dir=self.base_dir, **fields)
+
+    # -- the leader's objective -------------------------------------------------------------------
+    @property
+    def dim(self) -> int:
+        return len(self.free)
+
+    def values(self, x) -> list[np.ndarray]:
+        """Every instrument's values at the search point x (fixed ones as given; grants at their
+        lower bound, to be profiled)."""
+        out = [inst.fixed.copy() if not inst.optimised else inst.lo.copy() for inst in self.instruments]
+        for (j, k), v in zip(self.free, np.asarray(x, float).ravel()):
+            out[j][k] = v
+        return out
+
+    def search_point(self, values) -> np.ndarray:
+        return np.array([values[j][k] for j, k in self.free])
+
+    def evaluate(self, x, certified: bool = True) -> dict:
+        """The follower's answer and SW at the search point x (the leader's objective);
+        ``certified=False`` (inside searches) skips the follower's own checks."""
+        vals = self.values(x)
+        levers = Levers(self.follower.size)
+        for inst, v in zip(self.instruments, vals):
+            if not isinstance(inst, FormationGrant):
+                inst.apply(levers, v)
+        y, stage = 1.0 + levers.reward, {}
+        if self.diffusion:
+            D = self.diffusion
+            st = cf.diffusion(levers.diffusion, D["b"], D["K"], D["gamma_D"], 0.0)
+            stage = {"fee": float(st["fee"]), "adoption": float(st["adoption"]), "licence": float(st["licence"]),
+                     "delta": D["delta"]}
+            y += D["delta"] * stage["licence"]
+        outcomes = self.follower.solve(levers, y, certified)
+        evals = [self._assemble(o, vals, stage, y) for o in outcomes]
+        if len(evals) > 1:
+            key = (lambda e: e["social_welfare"]) if self.ties == "optimistic" else (lambda e: -e["social_welfare"])
+            evals.sort(key=key, reverse=True)
+        return evals[0]
+
+    def _assemble(self, outcome, vals, stage, y) -> dict:
+        vals = [v.copy() for v in vals]
+        base = dict(values=vals, outcome=outcome, output_value=y, diffusion=stage, ok=outcome.ok,
+                    message=outcome.message)
+        if not outcome.ok:
+            return {**base, "social_welfare": -np.inf, "feasible": False, "formed": False, "alliance_welfare": np.nan,
+                    "outlay": np.nan, "outlays": {}, "expected_output": np.nan, "thresholds": []}
+        outcome.diffusion = stage
+        formed, thresholds = True, []
+        grant = 0.0
+        if self.formation_cost is not None:
+            need = self.formation_cost + outcome.outside_total - outcome.alliance_welfare
+            for j, inst in enumerate(self.instruments):
+                if isinstance(inst, FormationGrant):
+                    if inst.optimised:
+                        g = float(np.clip(need, inst.lo[0], inst.hi[0]))
+                        vals[j][0] = g
+                        if abs(g - need) <= 1e-12 and need > inst.lo[0]:
+                            thresholds.append("formation: the grant just covers the formation cost")
+                    grant += float(vals[j][0])
+            surplus = outcome.alliance_welfare + grant - (self.formation_cost + outcome.outside_total)
+            formed = surplus >= -TIE_TOL if self.ties == "optimistic" else surplus > TIE_TOL
+            if formed and abs(surplus) <= TIE_TOL and not thresholds:
+                thresholds.append("formation: the alliance is indifferent about forming")
+        outcome.formed = formed
+        base["values"] = vals
+        if not formed:
+            return {**base, "social_welfare": 0.0, "feasible": True, "formed": False, "alliance_welfare": 0.0,
+                    "outlay": 0.0, "outlays": {inst.name: 0.0 for inst in self.instruments}, "expected_output": 0.0,
+                    "thresholds": thresholds, "external": 0.0}
+        outlays = {inst.name: float(inst.outlay(outcome, v)) for inst, v in zip(self.instruments, vals)}
+        G = float(sum(outlays.values()))
+        E = outcome.expected_output
+        alliance = outcome.alliance_welfare + grant - (self.formation_cost or 0.0)
+        external = outcome.external
+        if stage:
+            D = self.diffusion
+            n = stage["adoption"]
+            external += D["delta"] * E * ((D["b"] + D["gamma_D"]) * n - D["K"] * n * n / 2 - stage["licence"])
+        sw = alliance + self.gamma * E + external - (1.0 + self.lam) * G
+        feasible = self.budget is None or G <= self.budget + 1e-9
+        return {**base, "social_welfare": float(sw), "feasible": feasible, "formed": True, "alliance_welfare": float(alliance),
+                "outlay": G, "outlays": outlays, "expected_output": float(E), "thresholds": thresholds,
+                "external": float(external)}
+
+    def objective_at(self, x) -> float:
+        """SW at x, −inf where the budget is exceeded or the follower fails (for searches)."""
+        ev = self.evaluate(x)
+        return ev["social_welfare"] if ev["feasible"] else -np.inf
+
+    # -- results ----------------------------------------------------------------------------------
+    def result_at(self, ev: dict, method: str, *, message: str = "", local: bool = False, extras=None) -> Result:
+        if not ev["ok"]:
+            return Result(status="not_solved", method=method, message=ev["message"] or "the follower was not solved")
+        records = []
+        column = "tier" if self.follower.kind == "admission" else "member"
+        for inst, v in zip(self.instruments, ev["values"]):
+            for label, value in zip(inst.labels, v):
+                records.append({"instrument": inst.name, "type": inst.type, column: label or None, "value": float(value)})
+        rows = pd.DataFrame(records, columns=["instrument", "type", column, "value"])
+        lower = ev["outcome"].result
+        top = {
+            "social_welfare": ev["social_welfare"],
+            "alliance_welfare": ev["alliance_welfare"],
+            "outlay": ev["outlay"],
+            "outlays": ev["outlays"],
+            "expected_output": ev["expected_output"],
+            "formed": bool(ev["formed"]),
+            "gamma": self.gamma,
+            "lambda": self.lam,
+            "response": self.response,
+            "ties": self.ties,
+        }
+        if self.follower.kind == "team":
+            top["output_value"] = ev["output_value"]
+        if ev["diffusion"]:
+            top["diffusion"] = ev["diffusion"]
+        if self.follower.kind == "admission":
+            top["admitted_from"] = int(ev["outcome"].regime[1])
+        if self.budget is not None:
+            top["budget"] = self.budget
+            top["budget_slack"] = self.budget - ev["outlay"]
+        if ev["thresholds"]:
+            top["on_threshold"] = list(ev["thresholds"])
+        top.update(extras or {})
+        top["lower"] = lower.to_dict() if lower is not None else None
+        status = "optimal" if ev["feasible"] else "infeasible"
+        return Result(status=status, method=method, objective=ev["social_welfare"], rows=rows, extras=top,
+                      local=local, message=message)
+
+    # -- methods ----------------------------------------------------------------------------------
+    def methods(self) -> list[Method]:
+        from .formulations import FORMULATIONS
+
+        out = [Method("closed-form", _run_closed_form, _closed_form_applies, closed_form=True)]
+        out += [f.method() for f in FORMULATIONS]
+        return out
+
+    def formulations(self):
+        from .formulations import FORMULATIONS
+
+        return list(FORMULATIONS)
+
+    def check(self, result: Result) -> dict[str, float]:
+        return checks.certificate(self, result)
+
+    def figures(self, result=None):
+        from . import figures
+
+        return figures.result_figures(self, result)
+
+    def sweep_figures(self, table, varied):
+        from . import figures
+
+        return figures.sweep_figures(self, table, varied)
+
+
+# -- the closed form --------------------------------------------------------------------------------
+def _optimised(p: Policy):
+    return [inst for inst in p.instruments if inst.optimised and not isinstance(inst, FormationGrant)]
+
+
+def _fixed_value(p: Policy, type_: str) -> float:
+    return float(sum(inst.fixed[0] for inst in p.instruments if inst.type == type_ and not inst.optimised))
+
+
+def _closed_form_applies(p: Policy) -> str | None:
+    try:
+        _closed_form(p)
+    except _NoClosedForm as exc:
+        return str(exc)
+    return None
+
+
+class _NoClosedForm(Exception):
+    pass
+
+
+def _closed_form(p: Policy):
+    """(instrument values, extras, note) from BOOK.md §4's formulas, or _NoClosedForm(reason)."""
+    cached = p.__dict__.get("_closed_form_cache")
+    if cached is not None:
+        if isinstance(cached, _NoClosedForm):
+            raise cached
+        return cached
+    try:
+        out = {"team": _team_rule, "admission": _admission_rule, "duopoly": _duopoly_rule}[p.follower.kind](p)
+    except _NoClosedForm as exc:
+        p.__dict__["_closed_form_cache"] = exc
+        raise
+    if p.budget is not None:
+        ev = p.evaluate(p.search_point(out[0]), certified=False)
+        if ev["outlay"] > p.budget + 1e-9:
+            exc = _NoClosedForm(f"the budget binds (the unconstrained closed form spends {ev['outlay']:.6g} > "
+                                f"{p.budget:.6g}); use nested or mpec")
+            p.__dict__["_closed_form_cache"] = exc
+            raise exc
+    p.__dict__["_closed_form_cache"] = out
+    return out
+
+
+def _team_rule(p: Policy):
+    t = p.follower.problem
+    if not t.is_len or t.knowledge:
+        raise _NoClosedForm("needs a LEN team without knowledge inputs (linear output, quadratic costs)")
+    opt = _optimised(p)
+    types = sorted(inst.type for inst in opt)
+    fixed_cost = [inst for inst in p.instruments if inst.type == "cost_subsidy" and not inst.optimised
+                  and np.any(inst.fixed != 0)]
+    values = [inst.fixed.copy() if not inst.optimised else inst.lo.copy() for inst in p.instruments]
+    r0 = _fixed_value(p, "output_reward")
+    d0 = _fixed_value(p, "diffusion_subsidy")
+    if "diffusion_subsidy" in types:
+        raise _NoClosedForm("the diffusion subsidy also moves the alliance's value of output (licence revenue), so "
+                            "(s, d) jointly have no closed form; fix d (e.g. at its stage-3 optimum) or use nested")
+    y, V = 1.0 + r0, 1.0 + p.gamma - p.lam * r0
+    extras = {}
+    if p.diffusion:
+        D = p.diffusion
+        st = cf.diffusion(d0, D["b"], D["K"], D["gamma_D"], p.lam)
+        y += D["delta"] * float(st["licence"])
+        V += D["delta"] * float(st["stage_value"])
+        extras.update(output_value=y, social_output_value=V, stage_value=float(st["stage_value"]),
+                      diffusion_stage_optimum=float(cf.diffusion_rate(D["b"], D["gamma_D"], p.lam)))
+    beta = p.follower.base_shares
+    m = cf.concern(beta, t.omega)
+    A, R = t.a**2 / t.c, t.rho * t.sigma2
+    cost = [inst for inst in opt if inst.type == "cost_subsidy"]
+    reward = [inst for inst in opt if inst.type == "output_reward"]
+    if len(cost) > 1 or len(reward) > 1 or set(types) - {"cost_subsidy", "output_reward"}:
+        raise _NoClosedForm(f"no closed form for the optimised instruments {types}")
+    if cost:
+        if not p.follower.shares_fixed:
+            raise _NoClosedForm("with the sharing rule re-optimised after a cost subsidy there is no closed form "
+                                "(BOOK.md §4.1); use nested (or response = \"fixed\")")
+        if fixed_cost:
+            raise _NoClosedForm("another cost subsidy is fixed at a non-zero rate")
+        inst = cost[0]
+        j = p.instruments.index(inst)
+        mode = inst.entry.get("members", "each")
+        if mode == "each":
+            s = cf.member_rates(m, p.gamma, p.lam, y=y, value=V)
+        elif mode == "all":
+            s = np.atleast_1d(cf.uniform_rate(A, m, p.gamma, p.lam, y=y, value=V))
+        else:
+            raise _NoClosedForm("a cost subsidy shared by a subset of members has no closed form here")
+        values[j] = np.clip(s, inst.lo, inst.hi)
+        if reward:
+            if np.any(values[j] >= inst.hi - 1e-12):
+                raise _NoClosedForm("A-P4 (no output reward beside a cost subsidy) needs the subsidy below its upper bound")
+            k = p.instruments.index(reward[0])
+            values[k] = np.clip(np.zeros(1), reward[0].lo, reward[0].hi)
+            extras["note"] = "A-P4: with verifiable costs the output reward is not used"
+        return values, extras, "BOOK.md §4.1 closed form, the sharing rule fixed"
+    if reward:
+        if fixed_cost or p.diffusion or r0:
+            raise _NoClosedForm("the reward formula assumes no other subsidy and no diffusion stage")
+        inst = reward[0]
+        k = p.instruments.index(inst)
+        r = cf.reward_rate(A, m, R, beta, p.gamma, p.lam)
+        values[k] = np.clip(np.atleast_1d(r), inst.lo, inst.hi)
+        return values, extras, "BOOK.md §4.1 closed form (an output reward does not move the sharing rule)"
+    return values, extras, "no instrument is optimised: the follower's answer at the given instruments"
+
+
+def _admission_rule(p: Policy):
+    t = p.follower.problem
+    opt = _optimised(p)
+    if t.n != 2 or not t.is_len:
+        raise _NoClosedForm("Model B's thresholds are for two LEN types")
+    if np.ptp(t.outside) > 0 or any(inst.type == "outside_subsidy" for inst in p.instruments):
+        raise _NoClosedForm("Model B1's thresholds assume a common outside option")
+    values = [inst.fixed.copy() if not inst.optimised else inst.lo.copy() for inst in p.instruments]
+    if not opt:
+        return values, {}, "no instrument is optimised: the follower's answer at the given instruments"
+    if len(opt) != 1 or opt[0].type != "admission_subsidy" or any(
+            inst.type == "admission_subsidy" and not inst.optimised for inst in p.instruments):
+        raise _NoClosedForm("Model B1's closed form covers one optimised admission subsidy")
+    inst = opt[0]
+    tiers = inst.groups[0]
+    if tiers not in ([0, 1], [0]) or inst.lo[0] != 0:
+        raise _NoClosedForm("Model B1's closed form covers a flat (tiers = \"all\") or entry-tier (tiers = [0]) "
+                            "subsidy with lower bound 0")
+    th = cf.admission_thresholds(t.theta, t.prob, t.c, t.rho, t.sigma2, p.fixed_cost, p.gamma, p.lam)
+    flat = tiers == [0, 1]
+    threshold = th["flat_threshold"] if flat else th["tied_threshold"]
+    need = th["grant_needed"]
+    j = p.instruments.index(inst)
+    extras = {"gain_low": th["gain_low"], "grant_needed": need, "private_threshold": th["private_threshold"],
+              "social_threshold": th["social_threshold"], "subsidy_threshold": threshold}
+    if need > 0 and p.fixed_cost < threshold and need <= inst.hi[0]:
+        values[j] = np.array([need])
+        if p.ties == "pessimistic":
+            raise _NoClosedForm("under pessimistic ties the subsidy that just admits the low type is not attained")
+        return values, extras, "BOOK.md §4.2 (B1): the subsidy just covers the admission margin"
+    return values, extras, "BOOK.md §4.2 (B1): no subsidy (the low type is admitted anyway or not worth admitting)"
+
+
+def _duopoly_rule(p: Policy):
+    opt = _optimised(p)
+    values = [inst.fixed.copy() if not inst.optimised else inst.lo.copy() for inst in p.instruments]
+    if not opt:
+        return values, {}, "no instrument is optimised"
+    if p.lam != 0 or p.gamma != 0:
+        raise _NoClosedForm("Hinloopen's rates hold at λ = 0 and γ = 0; with λ > 0 the equivalence breaks (use nested)")
+    if len(opt) != 1 or opt[0].type != "cost_subsidy" or opt[0].entry.get("members", "each") != "all":
+        raise _NoClosedForm("Hinloopen's closed form covers one uniform R&D subsidy (members = \"all\")")
+    f = p.follower
+    sN, sC = cf.hinloopen_rates(f.b)
+    s = sN if f.rd == "noncooperative" else sC
+    inst = opt[0]
+    if not inst.lo[0] <= s <= inst.hi[0]:
+        raise _NoClosedForm(f"Hinloopen's rate {s:.6g} lies outside the bounds")
+    values[p.instruments.index(inst)] = np.array([s])
+    xW = cf.duopoly_planner_rd(f.D, f.G, f.b)
+    return values, {"planner_rd": float(xW), "planner_welfare": float(cf.duopoly_welfare(f.D, f.G, f.b, xW))}, \
+        "Hinloopen (1997): the rate that implements the second-best planner's R&D"
+
+
+def _run_closed_form(p: Policy, **options) -> Result:
+    values, extras, note = _closed_form(p)
+    ev = p.evaluate(p.search_point(values))
+    if p.formation_cost is not None and not ev["formed"]:
+        return Result(status="not_solved", method="closed-form",
+                      message="the closed form assumes the alliance forms at its rates; it does not here")
+    return p.result_at(ev, "closed-form", message=note, extras=extras)
