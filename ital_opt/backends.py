@@ -305,3 +305,28 @@ def solve_pyomo(model, solver: str = "nlp", verbose: bool = False, **options) ->
     if tc == TC.unbounded:
         return "unbounded", f"pyomo/{name}", True
     return "not_solved", f"pyomo/{name}", True
+
+
+HIGHS_LP_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
+
+
+def highs_lp(options: dict | None = None, verbose: bool = False):
+    """A silent ``highspy.Highs`` object for an LP built and re-solved row by row (warm starts).
+
+    Tight feasibility tolerances by default; `options` are HiGHS option names and values."""
+    try:
+        import highspy
+    except ImportError:
+        raise SolverUnavailable("the 'highspy' package is not installed (pip install highspy)") from None
+    opts = {**HIGHS_LP_OPTIONS, **(options or {})}
+    with stdout_to_stderr():
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", bool(verbose))
+        h.setOptionValue("log_to_console", bool(verbose))
+        bad = [key for key, value in opts.items() if h.setOptionValue(key, value) != highspy.HighsStatus.kOk]
+    if bad:
+        from .errors import OptionError
+
+        raise OptionError(bad[0], f"not an option of the solver HiGHS (or a bad value {opts[bad[0]]!r})")
+    record("highspy", opts)
+    return h

@@ -19,10 +19,34 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ital_opt
+from ital_opt.coalition import checks as CK
+from ital_opt.coalition import closed_form as CF
+from ital_opt.coalition import formulations as FM
 from ital_opt.coalition import games as G
-from ital_opt.coalition import solutions as S
 
 SETTINGS = settings(max_examples=25, deadline=None)
+
+
+# -- the package's routines under test, by what they compute ------------------------------------
+def prenucleolus(v):
+    return FM.lexicographic_centre(FM.dense_pool(v), v[-1])
+
+
+def nucleolus(v):
+    return FM.nucleolus_dense(v)[0]
+
+
+def least_core(v):
+    x, lc, eps, kind = FM.nucleolus_dense(v)
+    return eps, lc
+
+
+def core_nonempty(v):
+    return least_core(v)[0] <= 1e-9 * (1 + np.abs(v).max())
+
+
+def kohlberg(v, x, imputations=False):
+    return CK.kohlberg_certificate(v, x, FM.balancing_weights, imputations=imputations)["violation"]
 
 
 # -- independent helpers (written for the tests; they share no code with the package) ----------
@@ -88,7 +112,7 @@ def brute_lexmin(v, n, imputations):
 def lp_certificate(v, n, eps, x):
     """Optimality of (ε, x) for the least-core LP: primal feasibility, and a dual certificate
     (balanced weights y, scale t) from the dual LP with strong duality and complementary slackness."""
-    eps_dual, y = S.least_core_dual(v)
+    eps_dual, y = FM.least_core_dual(v)
     proper = np.arange(1, 2**n - 1)
     xs = np.array([x[members(s, n)].sum() for s in proper])
     primal = max(0.0, (v[proper] - xs - eps).max())
@@ -122,20 +146,20 @@ def games(draw, lo=2, hi=4, convex=False):
 def test_glove_game():
     g = G.table_game(["L", "R1", "R2"], {"L": 0, "R1": 0, "R2": 0, "L+R1": 1, "L+R2": 1, "R1+R2": 0, "L+R1+R2": 1})
     v = g.values
-    np.testing.assert_allclose(S.shapley(v), [2 / 3, 1 / 6, 1 / 6])
-    np.testing.assert_allclose(S.nucleolus(v).x, [1, 0, 0], atol=1e-9)
-    eps, x = S.least_core(v)
-    assert abs(eps) < 1e-9 and S.in_core(v, x)
-    assert not S.in_core(v, S.shapley(v))  # the core is the single point (1, 0, 0)
-    assert S.in_core(v, [1, 0, 0]) and not S.in_core(v, [0.9, 0.05, 0.05])
+    np.testing.assert_allclose(CF.shapley(v), [2 / 3, 1 / 6, 1 / 6])
+    np.testing.assert_allclose(nucleolus(v), [1, 0, 0], atol=1e-9)
+    eps, x = least_core(v)
+    assert abs(eps) < 1e-9 and CK.in_core(v, x)
+    assert not CK.in_core(v, CF.shapley(v))  # the core is the single point (1, 0, 0)
+    assert CK.in_core(v, [1, 0, 0]) and not CK.in_core(v, [0.9, 0.05, 0.05])
 
 
 @pytest.mark.parametrize("estate, talmud", [(100, [100 / 3] * 3), (200, [50, 75, 75]), (300, [50, 100, 150])])
 def test_talmud_estates_aumann_maschler(estate, talmud):
     v = G.bankruptcy_game("abc", estate, [100, 200, 300]).values
-    np.testing.assert_allclose(S.talmud(estate, [100, 200, 300]), talmud)
-    np.testing.assert_allclose(S.nucleolus(v).x, talmud, atol=1e-8)
-    assert G.is_convex(v) and S.in_core(v, S.shapley(v)) and S.in_core(v, talmud)
+    np.testing.assert_allclose(CF.talmud(estate, [100, 200, 300]), talmud)
+    np.testing.assert_allclose(nucleolus(v), talmud, atol=1e-8)
+    assert G.is_convex(v) and CK.in_core(v, CF.shapley(v)) and CK.in_core(v, talmud)
 
 
 @given(n=st.integers(2, 6), data=st.data())
@@ -144,7 +168,7 @@ def test_bankruptcy_nucleolus_is_talmud(n, data):
     claims = np.array(data.draw(st.lists(st.integers(1, 50), min_size=n, max_size=n)), float)
     estate = data.draw(st.integers(0, int(claims.sum())))
     v = G.bankruptcy_game([f"p{i}" for i in range(n)], estate, claims).values
-    np.testing.assert_allclose(S.nucleolus(v).x, S.talmud(estate, claims), atol=1e-7)
+    np.testing.assert_allclose(nucleolus(v), CF.talmud(estate, claims), atol=1e-7)
 
 
 @given(games(2, 5, convex=True))
@@ -152,18 +176,18 @@ def test_bankruptcy_nucleolus_is_talmud(n, data):
 def test_convex_game_shapley_in_core(game):
     n, v = game
     assert G.is_convex(v)
-    assert S.in_core(v, S.shapley(v))
-    assert S.core_nonempty(v)
+    assert CK.in_core(v, CF.shapley(v))
+    assert core_nonempty(v)
 
 
 def test_empty_core_majority_game_and_least_core():
     v = np.array([0, 0, 0, 1, 0, 1, 1, 1], float)
-    assert not S.core_nonempty(v)
-    eps, x = S.least_core(v)
+    assert not core_nonempty(v)
+    eps, x = least_core(v)
     assert eps == pytest.approx(1 / 3)
     np.testing.assert_allclose(x, [1 / 3] * 3)
     assert lp_certificate(v, 3, eps, x) < 1e-9
-    assert S.least_core_dual(v)[0] == pytest.approx(1 / 3)
+    assert FM.least_core_dual(v)[0] == pytest.approx(1 / 3)
 
 
 # -- values against brute force -----------------------------------------------------------------------
@@ -171,16 +195,16 @@ def test_empty_core_majority_game_and_least_core():
 @SETTINGS
 def test_shapley_and_banzhaf_against_enumeration(game):
     n, v = game
-    np.testing.assert_allclose(S.shapley(v), brute_shapley(v, n), atol=1e-9)
+    np.testing.assert_allclose(CF.shapley(v), brute_shapley(v, n), atol=1e-9)
     banzhaf = [np.mean([v[s | 1 << i] - v[s] for s in range(2**n) if not s >> i & 1]) for i in range(n)]
-    np.testing.assert_allclose(S.banzhaf(v), banzhaf, atol=1e-9)
+    np.testing.assert_allclose(CF.banzhaf(v), banzhaf, atol=1e-9)
 
 
 def test_shapley_sample_interval_covers_exact():
     claims = np.arange(1, 11, dtype=float) * 10
     g = G.bankruptcy_game([f"p{i}" for i in range(10)], 300, claims)
-    exact = S.shapley(g.values)
-    est = S.shapley_sample(g.worth, 10, 4000, seed=1)
+    exact = CF.shapley(g.values)
+    est = CF.shapley_sample(g.worth, 10, 4000, seed=1)
     assert est.value.sum() == pytest.approx(g.grand)  # every ordering is efficient
     assert np.all(np.abs(est.value - exact) <= 1.5 * est.halfwidth + 1e-9)
     assert np.all(est.halfwidth < 2.0)
@@ -191,45 +215,45 @@ def test_shapley_sample_interval_covers_exact():
 @settings(max_examples=20, deadline=None)
 def test_nucleolus_and_least_core_against_brute_force(game):
     n, v = game
-    pre = S.prenucleolus(v)
+    pre = prenucleolus(v)
     x_pre, levels = brute_lexmin(v, n, imputations=False)
     np.testing.assert_allclose(pre.x, x_pre, atol=1e-7)
-    eps, x_lc = S.least_core(v, pre)
+    eps, x_lc = least_core(v)
     assert eps == pytest.approx(levels[0], abs=1e-7)
     assert lp_certificate(v, n, eps, x_lc) < 1e-7
-    nuc = S.nucleolus(v, pre)
+    nuc = nucleolus(v)
     x_nuc, _ = brute_lexmin(v, n, imputations=True)
-    np.testing.assert_allclose(nuc.x, x_nuc, atol=1e-7)
-    assert S.kohlberg_violation(v, nuc.x, imputations=True) == 0
-    assert S.kohlberg_violation(v, pre.x, imputations=False) == 0
-    assert S.core_nonempty(v) == (levels[0] <= 1e-9)
-    if S.core_nonempty(v):
-        assert S.in_core(v, nuc.x)
+    np.testing.assert_allclose(nuc, x_nuc, atol=1e-7)
+    assert kohlberg(v, nuc, imputations=True) == 0
+    assert kohlberg(v, pre.x, imputations=False) == 0
+    assert core_nonempty(v) == (levels[0] <= 1e-9)
+    if core_nonempty(v):
+        assert CK.in_core(v, nuc)
 
 
 @given(games(5, 7))
 @settings(max_examples=10, deadline=None)
 def test_larger_games_lp_optimality(game):
     n, v = game
-    eps, x = S.least_core(v)
+    eps, x = least_core(v)
     assert lp_certificate(v, n, eps, x) < 1e-7
-    nuc = S.nucleolus(v)
-    assert S.kohlberg_violation(v, nuc.x, imputations=True) == 0
-    assert abs(nuc.x.sum() - v[-1]) < 1e-8
+    nuc = nucleolus(v)
+    assert kohlberg(v, nuc, imputations=True) == 0
+    assert abs(nuc.sum() - v[-1]) < 1e-8
 
 
 def test_kohlberg_rejects_a_wrong_point():
     v = np.array([0, 0, 0, 1, 0, 1, 1, 1], float)
-    assert S.kohlberg_violation(v, [0.5, 0.25, 0.25]) == 1.0
-    assert S.kohlberg_violation(v, [1 / 3] * 3) == 0.0
+    assert kohlberg(v, [0.5, 0.25, 0.25]) == 1.0
+    assert kohlberg(v, [1 / 3] * 3) == 0.0
 
 
 def test_tightness_formulation_agrees():
-    from ital_opt.coalition.tightness import nucleolus_by_tightness
+    from ital_opt.coalition.formulations import nucleolus_by_tightness
 
     v = G.bankruptcy_game("abcd", 250, [40, 80, 120, 160]).values
     x, levels, _ = nucleolus_by_tightness(v)
-    np.testing.assert_allclose(x, S.talmud(250, [40, 80, 120, 160]), atol=1e-7)
+    np.testing.assert_allclose(x, CF.talmud(250, [40, 80, 120, 160]), atol=1e-7)
 
 
 # -- team-derived games ------------------------------------------------------------------------------
@@ -327,11 +351,11 @@ def test_real_valued_games_at_any_scale(n, scale, data):
     worths = data.draw(st.lists(st.floats(-1, 1, allow_nan=False), min_size=2**n - 1, max_size=2**n - 1))
     v = np.array([0.0, *worths]) * scale
     v[-1] = max(v[-1], v[1 << np.arange(n)].sum())
-    pre = S.prenucleolus(v)
-    nuc = S.nucleolus(v, pre)
-    assert S.kohlberg_violation(v, pre.x) == 0
-    assert S.kohlberg_violation(v, nuc.x, imputations=True) == 0
-    assert abs(S.least_core_dual(v)[0] - pre.levels[0]) <= 1e-8 * (1 + np.abs(v).max())
+    pre = prenucleolus(v)
+    nuc = nucleolus(v)
+    assert kohlberg(v, pre.x) == 0
+    assert kohlberg(v, nuc, imputations=True) == 0
+    assert abs(FM.least_core_dual(v)[0] - pre.levels[0]) <= 1e-8 * (1 + np.abs(v).max())
 
 
 @given(n=st.integers(2, 7), data=st.data())
@@ -342,25 +366,49 @@ def test_bankruptcy_max_excess_formula(n, data):
     raw = np.array(data.draw(st.lists(st.floats(-5, 30), min_size=n, max_size=n)))
     x = raw - (raw.sum() - estate) / n
     v = G.bankruptcy_game(range(n), estate, claims).values
-    got = S.bankruptcy_max_excess(estate, claims, x)
+    got = CF.bankruptcy_max_excess(estate, claims, x)
     assert got == pytest.approx(max(v[s] - x[members(s, n)].sum() for s in range(1, 2**n - 1)), abs=1e-9)
 
 
-def test_large_bankruptcy_game_sampled_values():
-    # 21 players: beyond the exact limit of the kind, small enough to enumerate here
+def test_bankruptcy_exact_values_by_counting_agree_with_enumeration():
+    # 21 claimants with integer claims: the counting programme is exact; enumeration over 2^21
+    # coalitions is the independent computation
     claims = list(np.arange(1, 22) * 10.0)
     problem = ital_opt.load({"kind": "coalition", "players": [f"p{i}" for i in range(21)],
                              "game": "bankruptcy", "estate": 1200, "claims": claims})
-    result = problem.solve(samples=3000, seed=3)
-    assert result.success and result.method == "closed-form"
-    np.testing.assert_allclose(result.rows["nucleolus"], S.talmud(1200, claims))
+    result = problem.solve()
+    assert result.success and result.method == "closed-form" and "exact" in result.message
+    np.testing.assert_allclose(result.rows["nucleolus"], CF.talmud(1200, claims))
     exact_v = G.Game(problem.game.players, problem.game.worth).values
-    exact = S.shapley(exact_v)
-    assert np.all(np.abs(result.rows["shapley"] - exact) <= 2 * result.rows["shapley_ci"])
-    pre_eps = S.excesses(exact_v, S.talmud(1200, claims))[1:-1].max()
+    np.testing.assert_allclose(result.rows["shapley"], CF.shapley(exact_v), atol=1e-9)
+    np.testing.assert_allclose(result.rows["banzhaf"], CF.banzhaf(exact_v), atol=1e-9)
+    pre_eps = CF.excesses(exact_v, CF.talmud(1200, claims))[1:-1].max()
     assert result.extras["least_core_epsilon"] == pytest.approx(pre_eps)
-    exact_bz = S.banzhaf(exact_v)
-    assert np.all(np.abs(result.rows["banzhaf"] - exact_bz) <= 2 * result.rows["banzhaf_ci"])
+
+
+def test_bankruptcy_counting_on_decimal_data():
+    # claims in tenths are scaled to integers; enumeration again independent
+    claims = [12.5, 30.1, 7.3, 40.0, 22.2, 9.9]
+    v = G.bankruptcy_game("abcdef", 61.7, claims).values
+    shap, banz = CF.bankruptcy_values(617, [125, 301, 73, 400, 222, 99])
+    np.testing.assert_allclose([float(q) / 10 for q in shap], brute_shapley(v, 6), atol=1e-9)
+    np.testing.assert_allclose([float(q) / 10 for q in banz], CF.banzhaf(v), atol=1e-9)
+
+
+def test_large_bankruptcy_game_sampled_only_on_request():
+    # 30 claimants with irrational-looking claims: no exact method; sampled when asked
+    rng = np.random.default_rng(5)
+    claims = list(rng.uniform(1, 50, 30) + np.sqrt(2) / 1e7)
+    spec = {"kind": "coalition", "players": [f"p{i}" for i in range(30)], "game": "bankruptcy",
+            "estate": float(np.sum(claims) / 3), "claims": claims}
+    with pytest.raises(ital_opt.errors.MethodNotApplicable, match="samples"):
+        ital_opt.load(spec).solve()
+    result = ital_opt.load({**spec, "samples": 3000, "seed": 3}).solve()
+    assert result.success and "estimates from 3000 samples" in result.message
+    assert np.all(result.rows["shapley_ci"] > 0)
+    np.testing.assert_allclose(result.rows["nucleolus"], CF.talmud(spec["estate"], claims))
+    again = ital_opt.load({**spec, "samples": 3000}).solve(seed=3)
+    np.testing.assert_array_equal(again.rows["shapley"], result.rows["shapley"])
 
 
 @given(n=st.integers(2, 5), omega=st.floats(0, 0.95), data=st.data())

@@ -4,10 +4,16 @@ A game on players N = {0, …, n−1} is a worth function v: 2^N → R with v(�
 the integer mask Σ_{i∈S} 2^i, so the whole game is one numpy vector ``v`` of length 2^n with
 ``v[0] = 0`` and ``v[2^n − 1] = v(N)``, the worth of the grand coalition.
 
-Three sources of games:
+Sources of games:
 
 * **explicit table** – a worth for every non-empty coalition, keyed by player names joined with
-  ``+`` (``"firm+univ"``);
+  ``+`` (``"firm+univ"``), or for some of them with a ``default`` worth for the rest;
+* **weighted voting** [q; w] (Shapley & Shubik 1954) – S wins (worth 1) iff w(S) ≥ q;
+* **airport** (Littlechild & Owen 1973) – a cost game c(S) = max_{i∈S} c_i, kept as the TU game
+  v = −c so that every solution concept applies unchanged (shares are then −x);
+* **assignment** (Shapley & Shubik 1971) – buyers and sellers; v(S) is the largest total surplus
+  a_ij of a matching between S's buyers and S's sellers (``scipy.optimize.linear_sum_assignment``);
+  glove markets are the assignment games with a_ij = 1;
 * **bankruptcy** (O'Neill 1982; Aumann & Maschler 1985) – an estate E < Σ d_i is divided among
   claimants with claims d_i; a coalition can secure what the others' claims leave over,
   v(S) = max(0, E − Σ_{j∉S} d_j).  Bankruptcy games are convex;
@@ -44,13 +50,16 @@ __all__ = [
     "coalition_name",
     "table_game",
     "bankruptcy_game",
+    "voting_game",
+    "airport_game",
+    "assignment_game",
     "team_game",
     "is_convex",
     "is_superadditive",
 ]
 
-#: the largest game tabulated as a dense worth vector (2^24 floats = 128 MiB)
-DENSE_MAX_PLAYERS = 24
+#: the largest game tabulated as a dense worth vector (2^25 float64 = 256 MiB)
+DENSE_MAX_PLAYERS = 25
 
 
 def membership(n: int, masks=None) -> np.ndarray:
@@ -122,6 +131,10 @@ class Game:
         n = self.n
         if n > DENSE_MAX_PLAYERS:
             raise ValueError(f"{n} players: the worth vector would have 2^{n} entries (at most {DENSE_MAX_PLAYERS} players)")
+        if "dense" in self.data:
+            out = np.asarray(self.data["dense"](), float)
+            out[0] = 0.0
+            return out
         out = np.empty(2**n)
         chunk = 1 << 18
         for start in range(0, 2**n, chunk):
@@ -134,10 +147,6 @@ class Game:
     def grand(self) -> float:
         """v(N)."""
         return float(self.worth(np.ones((1, self.n), bool))[0])
-
-    def singletons(self) -> np.ndarray:
-        """v({i}) for every player."""
-        return np.asarray(self.worth(np.eye(self.n, dtype=bool)), float)
 
     @classmethod
     def from_values(cls, players: Sequence[str], values, source: str = "table", **data) -> "Game":
@@ -157,8 +166,9 @@ class Game:
         return game
 
 
-def table_game(players: Sequence[str], table: Mapping[str, float]) -> Game:
-    """A game from worths keyed by ``+``-joined coalition names; every non-empty coalition needed.
+def table_game(players: Sequence[str], table: Mapping[str, float], default: float | None = None) -> Game:
+    """A game from worths keyed by ``+``-joined coalition names; coalitions left out are worth
+    `default` (None: every non-empty coalition is needed).
 
     Raises ``KeyError(name)`` for a missing coalition (the name of the first one missing) and
     ``ValueError((key, message))`` for a malformed key or worth.
@@ -166,6 +176,7 @@ def table_game(players: Sequence[str], table: Mapping[str, float]) -> Game:
     players = tuple(players)
     n = len(players)
     v = np.full(2**n, np.nan)
+    given = np.zeros(2**n, bool)
     v[0] = 0.0
     for key, worth in table.items():
         try:
@@ -176,9 +187,13 @@ def table_game(players: Sequence[str], table: Mapping[str, float]) -> Game:
             raise ValueError((key, f"expected a number, got {worth!r}"))
         if not np.isfinite(worth):
             raise ValueError((key, f"expected a finite number, got {worth!r}"))
-        if not np.isnan(v[mask]):
+        if given[mask]:
             raise ValueError((key, "the same coalition is given twice (under another spelling)"))
+        given[mask] = True
         v[mask] = float(worth)
+    if default is not None:
+        v[~given] = float(default)
+        v[0] = 0.0
     missing = np.flatnonzero(np.isnan(v))
     if missing.size:
         raise KeyError(coalition_name(int(missing[0]), players))
@@ -195,6 +210,62 @@ def bankruptcy_game(players: Sequence[str], estate: float, claims) -> Game:
         return np.maximum(0.0, estate - (total - members @ claims))
 
     return Game(tuple(players), worth, "bankruptcy", {"estate": float(estate), "claims": claims})
+
+
+def voting_game(players: Sequence[str], quota: float, weights) -> Game:
+    """The weighted voting game [quota; weights]: v(S) = 1 iff w(S) ≥ quota."""
+    weights = np.asarray(weights, float)
+
+    def worth(members):
+        return (np.asarray(members, bool) @ weights >= quota).astype(float)
+
+    def dense():
+        return (coalition_sums(weights) >= quota).astype(float)
+
+    return Game(tuple(players), worth, "weighted_voting", {"quota": float(quota), "weights": weights, "dense": dense})
+
+
+def airport_game(players: Sequence[str], costs) -> Game:
+    """The airport game as the TU game v(S) = −max_{i∈S} c_i (v(∅) = 0)."""
+    costs = np.asarray(costs, float)
+
+    def worth(members):
+        members = np.asarray(members, bool)
+        return -np.where(members, costs, 0.0).max(axis=1, initial=0.0)
+
+    def dense():
+        out = np.zeros(1)
+        for c in costs:  # adding player i: the coalitions with i cost at least c_i
+            out = np.concatenate([out, np.minimum(out, -c)])
+        return out
+
+    return Game(tuple(players), worth, "airport", {"costs": costs, "dense": dense})
+
+
+def assignment_game(buyers: Sequence[str], sellers: Sequence[str], surplus) -> Game:
+    """The assignment game: v(S) is the best matching value among S's buyers and sellers.
+
+    Players are the buyers, then the sellers; negative surplus is never realised (a pair may
+    stay unmatched), so it counts as 0.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    surplus = np.maximum(np.asarray(surplus, float), 0.0)
+    nb = len(buyers)
+
+    def worth(members):
+        members = np.atleast_2d(np.asarray(members, bool))
+        out = np.zeros(len(members))
+        for k, row in enumerate(members):
+            b, s = np.flatnonzero(row[:nb]), np.flatnonzero(row[nb:])
+            if b.size and s.size:
+                sub = surplus[np.ix_(b, s)]
+                r, c = linear_sum_assignment(sub, maximize=True)
+                out[k] = sub[r, c].sum()
+        return out
+
+    return Game(tuple(buyers) + tuple(sellers), worth, "assignment",
+                {"buyers": tuple(buyers), "sellers": tuple(sellers), "surplus": surplus})
 
 
 def team_game(players: Sequence[str], params: Mapping, team=None, spec: Mapping | None = None) -> Game:

@@ -1,66 +1,87 @@
 """``kind = "coalition"``: cooperative division of an alliance's surplus (BOOK.md §3, §5).
 
 Chapter 4 of the book chooses the output-sharing ratio cooperatively.  This kind gives the
-cooperative side: a TU game (an explicit table of worths, a bankruptcy game, or the game derived
-from a Chapter 4 team, see :mod:`.games`) and its solutions (see :mod:`.solutions`): Shapley and
-Banzhaf values, the core, the least core and the nucleolus, and whether a given allocation — or
-the team's incentive-optimal shares applied to the grand coalition's welfare — is stable against
-coalitions breaking away.
+cooperative side: a TU game (see :mod:`.games`) and its solutions — Shapley and Banzhaf values,
+the core, the least core and the nucleolus — and whether a given allocation, or the team's
+incentive-optimal shares applied to the grand coalition's welfare, is stable against coalitions
+breaking away.
 
-Fields: ``players`` (names), then one of ``values`` (worth of every non-empty coalition, keys are
-player names joined by ``+``), ``game = "bankruptcy"`` with ``estate`` and ``claims``, or
-``team = "PATH"`` (a team spec, relative to this file, whose members are the players in the
-same order; the worth of S is the total welfare of the
-team restricted to S with shares re-optimised within S and the same ω).  Optional
-``allocation``: a payoff vector whose core membership is reported.
+Games: an explicit table (``values``, coalitions left out worth ``default``), ``game =
+"bankruptcy"`` (``estate``, ``claims``), ``"weighted_voting"`` (``quota``, ``weights``),
+``"airport"`` (``costs``; a cost game whose rows are cost shares, positive numbers),
+``"assignment"`` (``buyers``, ``sellers``, ``surplus``; glove markets are the 0/1 case), or
+``team = "PATH"`` (the worth of S is the total welfare of the team restricted to S with shares
+re-optimised within S; the team's own sharing rule decides only the team's incentive-optimal
+shares β of the grand coalition, whose allocation β·v(N) — row ``team_allocation`` — and certainty
+equivalents — row ``team_ce`` — are tested for core membership).  Optional ``allocation``: a payoff
+vector whose core membership is reported.  ``samples`` and ``seed``: a sampled Shapley/Banzhaf
+estimate where no exact method fits (a bankruptcy game with many claimants and non-integer data,
+a large assignment game); never used when an exact value is available.
 
-Team-derived games: every coalition's worth uses welfare-maximising shares within the coalition
-(what S can achieve on its own), whatever the team spec's ``shares`` rule; that rule (welfare,
-weighted, bargaining or explicit shares) only decides the team's own incentive-optimal shares β
-of the grand coalition, whose allocation β·v(N) (row ``team_allocation``) and certainty
-equivalents (row ``team_ce``, α as in the team spec) are tested for core membership.
+Methods (every answer passes the checks of :mod:`.checks`, Kohlberg's certificate included
+where the 2^n excesses fit in memory):
 
-Methods: ``closed-form`` (bankruptcy games only: the Talmud rule is the nucleolus, Aumann &
-Maschler 1985), ``highs`` (the Maschler–Peleg–Shapley LP sequence with dual prices, scipy/HiGHS;
-n ≤ 16), ``cvxpy`` (the LP sequence with explicit tightness tests, cvxpy/HiGHS; n ≤ 8).  All
-share the exact Shapley and Banzhaf values (enumeration).
+* ``closed-form`` — bankruptcy (Talmud rule = nucleolus, exact Shapley/Banzhaf by the counting
+  programme for integer data) and airport games (Littlechild–Owen, Littlechild);
+* ``dynamic-programming`` — weighted voting with integer weights: exact Shapley–Shubik and
+  Banzhaf indices for hundreds of players; nucleolus and least core by the ``highs`` LP sequence
+  up to :data:`NUCLEOLUS_MAX_PLAYERS` players;
+* ``assignment`` — assignment games: the nucleolus and least core over the essential coalitions
+  (singletons and buyer–seller pairs), worths by ``scipy.optimize.linear_sum_assignment``;
+* ``highs`` — every game up to 25 players: exact values by enumeration, the nucleolus by the
+  LP sequence with constraint generation (:mod:`.formulations`);
+* ``cvxpy`` — the LP sequence with explicit tightness tests (n ≤ 8), a cross-check.
 
-Size: up to 20 players (exact Shapley by enumeration).  Bankruptcy games may have up to 60:
-beyond 20 the closed form gives the nucleolus (Talmud rule) and the least-core value exactly in
-O(n log n), and the Shapley and Banzhaf values are sampling estimates (solve options ``samples``,
-default 4000, and ``seed``, default 0) with 95% half-widths in rows ``shapley_ci``/``banzhaf_ci``.
-
-Result rows: ``player``, ``shapley``, ``nucleolus``, ``banzhaf``, ``least_core`` (the least-core
-point reported is the prenucleolus), plus ``allocation`` and ``team_share``/``team_allocation``
-when present.  Top level: ``core_nonempty``, ``least_core_epsilon``, ``least_core_allocation``,
-``convex``, ``shapley_in_core``, and the core tests of the given/team allocations.
-Objective: v(N), the worth of the grand coalition.
+Result rows: ``player``, ``shapley``, ``banzhaf``, ``nucleolus`` and ``least_core`` (the
+prenucleolus) where computed, plus ``allocation`` and ``team_share``/``team_allocation``.  Top
+level: ``core_nonempty``, ``least_core_epsilon``, ``least_core_allocation``, ``convex``,
+``shapley_in_core``, the core tests of the given/team allocations and ``certificate`` (which
+certificate was checked, or why none could be).  Objective: v(N), the worth of the grand
+coalition (an airport game: the total cost c(N)).
 """
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..errors import SpecError
-from ..problem import Method, Problem, register
+from ..problem import Field, Method, Problem, register
 from ..result import Result
-from ..spec import SpecReader, read_toml
-from . import solutions as sol
-from .games import Game, TeamFailure, bankruptcy_game, is_convex, table_game, team_game
+from ..spec import REQUIRED, SpecReader, read_toml
+from . import checks as ck
+from . import closed_form as cf
+from . import formulations as fm
+from .games import (
+    DENSE_MAX_PLAYERS,
+    Game,
+    TeamFailure,
+    airport_game,
+    assignment_game,
+    bankruptcy_game,
+    is_convex,
+    table_game,
+    team_game,
+    voting_game,
+)
 
-MAX_PLAYERS = 20        # exact Shapley by enumeration, dense worth vector
-BANKRUPTCY_MAX_PLAYERS = 60  # larger bankruptcy games: Talmud rule, sampled Shapley/Banzhaf
-SAMPLES, SEED = 4000, 0  # sampling defaults (solve options ``samples`` and ``seed``)
-LP_MAX_PLAYERS = 16     # the LP sequence (2^n − 2 rows)
-CVXPY_MAX_PLAYERS = 8   # the tightness-test formulation
-CHECK_LP_PLAYERS = 12   # Kohlberg balancedness checks
+GAMES = ("bankruptcy", "weighted_voting", "airport", "assignment")
+NUCLEOLUS_MAX_PLAYERS = DENSE_MAX_PLAYERS  # the LP sequence over 2^n coalitions (constraint generation)
+CVXPY_MAX_PLAYERS = 8      # the tightness-test formulation
+ASSIGNMENT_VALUES_MAX = 16  # exact Shapley/Banzhaf of assignment games: 2^n assignment problems
+DP_MAX_WIDTH = 10**6       # counting programmes over integer weights/claims below this many units
+CONVEX_MAX_PLAYERS = 16
 
 
 def _tol(v) -> float:
     return 1e-7 * (1.0 + float(np.abs(v).max()))
+
+
+def _f(doc, type_=object):
+    return Field(type_, None, doc)
 
 
 @register
@@ -69,45 +90,101 @@ class Coalition(Problem):
 
     kind = "coalition"
     compare = ("shapley", "nucleolus", "banzhaf", "least_core", "least_core_epsilon")
+    fields = {
+        "players": _f("player names (for an assignment game: the buyers, then the sellers; may be left out)"),
+        "values": _f("table game: worth of each coalition, keys are player names joined by '+'"),
+        "default": _f("table game: worth of the coalitions left out of `values`", float),
+        "game": _f("'bankruptcy', 'weighted_voting', 'airport' or 'assignment'", str),
+        "estate": _f("bankruptcy: the estate E", float),
+        "claims": _f("bankruptcy: each claimant's claim", list),
+        "quota": _f("weighted voting: the weight a winning coalition needs", float),
+        "weights": _f("weighted voting: each player's weight", list),
+        "costs": _f("airport: each player's runway cost", list),
+        "buyers": _f("assignment: the buyers' names"),
+        "sellers": _f("assignment: the sellers' names"),
+        "surplus": _f("assignment: one row per buyer, one entry per seller"),
+        "team": _f("path of a team spec whose sub-teams give the worths", str),
+        "allocation": _f("a payoff vector whose core membership is reported", list),
+        "samples": _f("sampled Shapley/Banzhaf estimates where no exact method fits: the number of samples", int),
+        "seed": Field(int, 0, "the random seed of sampled estimates"),
+    }
 
     # -- reading ------------------------------------------------------------------------------
     def _read(self, r: SpecReader) -> None:
-        self.players = r.strings("players")
+        sources = [k for k in ("values", "game", "team") if r.has(k)]
+        if len(sources) != 1:
+            raise r.error("values" if not sources else sources[1],
+                          "give exactly one of 'values' (a table game), 'game' (one of "
+                          f"{', '.join(GAMES)}) or 'team'" + (f" (got {', '.join(sources)})" if sources else ""))
+        self.game_type = r.string("game", choices=GAMES) if sources == ["game"] else sources[0]
+        if self.game_type == "assignment":
+            self.players = self._read_assignment_players(r)
+        else:
+            self.players = r.strings("players")
         n = len(self.players)
         if n == 0:
             raise r.error("players", "must name at least one player")
         for name in self.players:
             if "+" in name:
                 raise r.error("players", f"player names must not contain '+', got {name!r}")
-        limit = BANKRUPTCY_MAX_PLAYERS if r.data.get("game") == "bankruptcy" else MAX_PLAYERS
-        if n > limit:
-            raise r.error("players", f"at most {limit} players for this game (it has 2^n coalitions), got {n}")
-        sources = [k for k in ("values", "game", "team") if r.has(k)]
-        if len(sources) != 1:
-            raise r.error("values", "give exactly one of 'values', 'game = \"bankruptcy\"' or 'team'"
-                          + (f" (got {', '.join(sources)})" if sources else ""))
+        if self.game_type in ("values", "team") and n > DENSE_MAX_PLAYERS:
+            raise r.error("players", f"{n} players: a {'table' if self.game_type == 'values' else 'team-derived'} "
+                          f"game is stored as its 2^n worths, which fits up to {DENSE_MAX_PLAYERS} players "
+                          f"(2^{DENSE_MAX_PLAYERS} float64 = {2**DENSE_MAX_PLAYERS * 8 >> 20} MiB)")
+        self.samples = r.integer("samples", None, lo=2)
+        self.seed = r.integer("seed", 0, lo=0)
         self.team_problem = None
         self.team_path = None
-        if sources == ["values"]:
+        self.sign = 1.0  # rows report sign × payoff (−1: cost shares of a cost game)
+        if self.game_type == "values":
+            default = r.number("default", None)
             table = r.table("values")
             try:
-                self.game = table_game(self.players, table)
+                self.game = table_game(self.players, table, default)
             except KeyError as exc:
-                raise r.error("values", f"the coalition {exc.args[0]!r} is missing "
-                              "(every non-empty coalition needs a worth)") from None
+                raise r.error("values", f"the coalition {exc.args[0]!r} is missing (every non-empty coalition "
+                              "needs a worth, or give 'default' for the ones left out)") from None
             except ValueError as exc:
                 key, message = exc.args[0]
                 raise r.error(f"values.{key}", message) from None
-        elif sources == ["game"]:
-            r.string("game", choices=("bankruptcy",))
+        elif self.game_type == "bankruptcy":
             estate = r.number("estate", nonneg=True)
             claims = r.vector("claims", n, nonneg=True)
             if estate > claims.sum():
                 raise r.error("estate", f"must not exceed the total claim {claims.sum():g}, got {estate:g}")
             self.game = bankruptcy_game(self.players, estate, claims)
+        elif self.game_type == "weighted_voting":
+            quota = r.number("quota", positive=True)
+            weights = r.vector("weights", n, nonneg=True)
+            if quota > weights.sum():
+                raise r.error("quota", f"no coalition wins: the quota {quota:g} exceeds the total weight {weights.sum():g}")
+            self.game = voting_game(self.players, quota, weights)
+        elif self.game_type == "airport":
+            costs = r.vector("costs", n, nonneg=True)
+            self.game = airport_game(self.players, costs)
+            self.sign = -1.0
+        elif self.game_type == "assignment":
+            nb, ns = len(self.buyers), len(self.sellers)
+            surplus = r.matrix("surplus", (nb, ns))
+            self.game = assignment_game(self.buyers, self.sellers, surplus)
         else:
             self.game = self._read_team(r, r.string("team"))
         self.allocation = r.vector("allocation", n, None)
+
+    def _read_assignment_players(self, r: SpecReader) -> list[str]:
+        self.buyers = r.strings("buyers")
+        self.sellers = r.strings("sellers")
+        both = self.buyers + self.sellers
+        if len(set(both)) != len(both):
+            raise r.error("sellers", "a player cannot be both a buyer and a seller, and names must be distinct")
+        if not self.buyers or not self.sellers:
+            raise r.error("buyers" if not self.buyers else "sellers", "must name at least one player")
+        if r.has("players"):
+            players = r.strings("players")
+            if players != both:
+                raise r.error("players", f"an assignment game's players are the buyers, then the sellers: "
+                              f"expected {both}, got {players}")
+        return both
 
     def _read_team(self, r: SpecReader, path: str) -> Game:
         from ..spec import load
@@ -141,176 +218,170 @@ class Coalition(Problem):
         return len(self.players)
 
     @property
+    def dense_limit(self) -> int:
+        """The most players whose 2^n worths are tabulated: 25 (2^25 float64 = 256 MiB), 16 for
+        assignment games (one assignment problem per coalition)."""
+        return ASSIGNMENT_VALUES_MAX if self.game_type == "assignment" else DENSE_MAX_PLAYERS
+
+    @property
+    def dense(self) -> bool:
+        """True when the 2^n worths are tabulated (see :attr:`dense_limit`)."""
+        return self.n <= self.dense_limit
+
+    def describe(self) -> str:
+        """The game's kind in words ("a table game", "a weighted_voting game", ...)."""
+        return _describe(self)
+
+    @property
     def values(self) -> np.ndarray:
         """The dense worth vector over bitmask coalitions (bit i = player i)."""
         return self.game.values
 
     def shapley_sample(self, samples: int = 1000, seed=None, confidence: float = 0.95):
-        """Sampled Shapley value with a confidence interval (see :func:`.solutions.shapley_sample`)."""
-        return sol.shapley_sample(self.game.worth, self.n, samples, seed=seed, confidence=confidence)
+        """Sampled Shapley value with a confidence interval (see :func:`.closed_form.shapley_sample`)."""
+        return cf.shapley_sample(self.game.worth, self.n, samples, seed=seed, confidence=confidence)
 
     def methods(self) -> list[Method]:
+        sampling = frozenset({"samples", "seed"})
         return [
-            Method("closed-form", _run_closed_form, _bankruptcy_only, closed_form=True,
-                   options=frozenset({"samples", "seed"})),
-            Method("highs", _reporting_team_failure(_run_highs), _at_most(LP_MAX_PLAYERS)),
-            Method("cvxpy", _reporting_team_failure(_run_cvxpy), _at_most(CVXPY_MAX_PLAYERS)),
+            Method("closed-form", _run_closed_form, _closed_form_applies, closed_form=True, options=sampling),
+            Method("dynamic-programming", _run_voting, _voting_applies, solvers=("highs",), options=frozenset()),
+            *(f.method() for f in self.formulations()),
         ]
+
+    def formulations(self) -> list[fm.Formulation]:
+        return [fm.EssentialCoalitionsLP(), fm.SequentialLP(), fm.TightnessLP()]
+
+    def figures(self, result: Result | None = None):
+        from .figures import allocations
+
+        return [] if result is None else allocations(self, result)
 
     # -- checks: from the returned numbers only ----------------------------------------------------
     def check(self, result: Result) -> dict[str, float]:
-        if self.n > MAX_PLAYERS:
-            return _check_large_bankruptcy(self, result)
-        v = self.values
-        rows = result.rows
-        n = self.n
-        nuc = rows["nucleolus"].to_numpy(float)
-        lc = rows["least_core"].to_numpy(float)
-        phi = rows["shapley"].to_numpy(float)
-        eps = float(result.extras["least_core_epsilon"])
-        tol = _tol(v)
-        e_lc = sol.excesses(v, lc)
-        checks = {
-            "shapley_efficiency": abs(phi.sum() - v[-1]),
-            "nucleolus_efficiency": abs(nuc.sum() - v[-1]),
-            "least_core_efficiency": abs(lc.sum() - v[-1]),
-            "least_core_violation": max(0.0, float((e_lc[1:-1] - eps).max(initial=-np.inf))),
-        }
-        if not sol.imputation_set_empty(v):
-            checks["nucleolus_imputation_violation"] = max(0.0, float((v[1 << np.arange(n)] - nuc).max()))
-        if n <= LP_MAX_PLAYERS and n > 1:
-            eps_dual, _ = sol.least_core_dual(v)
-            checks["least_core_epsilon_gap"] = abs(eps - eps_dual)
-            nonempty = eps_dual <= tol
-            checks["core_nonempty_mismatch"] = float(bool(result.extras["core_nonempty"]) != nonempty)
-            if nonempty:
-                checks["nucleolus_core_violation"] = sol.core_violation(v, nuc)
-        if n <= CHECK_LP_PLAYERS:
-            imput = not sol.imputation_set_empty(v)
-            checks["nucleolus_kohlberg_violation"] = sol.kohlberg_violation(v, nuc, imputations=imput)
-            checks["least_core_kohlberg_violation"] = sol.kohlberg_violation(v, lc, imputations=False)
-        return {k: float(x) for k, x in checks.items()}
+        return _checks(self, result)
 
 
-def _bankruptcy_only(problem: Coalition) -> str | None:
-    if problem.game.source != "bankruptcy":
-        return "the Talmud rule is the nucleolus of bankruptcy games only"
+# -- applicability ----------------------------------------------------------------------------------
+def _integer_data(values, quota) -> int | None:
+    """The scale making the data integers with the counting width within DP_MAX_WIDTH, or None."""
+    k = cf.integer_scale(np.append(values, quota))
+    if k is None or quota * k > DP_MAX_WIDTH:
+        return None
+    return k
+
+
+def _closed_form_applies(problem: Coalition) -> str | None:
+    if problem.game_type not in ("bankruptcy", "airport"):
+        return f"closed forms cover bankruptcy and airport games, not {_describe(problem)}"
+    if problem.game_type == "bankruptcy" and not problem.dense and problem.samples is None:
+        data = problem.game.data
+        if _integer_data(data["claims"], data["estate"]) is None:
+            return (f"{problem.n} claimants with non-integer (or very large) estate and claims: the exact Shapley "
+                    f"value needs integer data with an estate below {DP_MAX_WIDTH:g} units, or at most "
+                    f"{DENSE_MAX_PLAYERS} claimants; give 'samples' for a sampled estimate")
     return None
 
 
-def _at_most(limit):
-    def applies(problem: Coalition) -> str | None:
-        if problem.n > limit:
-            return f"{problem.n} players: this formulation handles at most {limit} (2^n − 2 coalition constraints)"
-        return None
-
-    return applies
-
-
-# -- methods --------------------------------------------------------------------------------------
-def _reporting_team_failure(run):
-    """`run`, with a team problem that cannot be solved (a team-derived game) reported as the
-    result's status and message instead of raised."""
-
-    def guarded(problem: Coalition, **options) -> Result:
-        try:
-            return run(problem, **options)
-        except TeamFailure as exc:
-            return Result(status="not_solved", method=run.__name__.removeprefix("_run_"), message=str(exc))
-
-    return guarded
-
-
-def _run_closed_form(problem: Coalition, **options) -> Result:
+def _voting_applies(problem: Coalition) -> str | None:
+    if problem.game_type != "weighted_voting":
+        return f"the counting programme is for weighted voting games, not {_describe(problem)}"
     data = problem.game.data
-    if problem.n > MAX_PLAYERS:
-        return _large_bankruptcy(problem, **options)
-    v = problem.values
-    x = sol.talmud(data["estate"], data["claims"])
-    # bankruptcy games are convex: the nucleolus is the prenucleolus, which minimises the
-    # largest excess, so the least-core value is the largest proper excess at the Talmud point
-    eps = float(sol.excesses(v, x)[1:-1].max()) if problem.n > 1 else 0.0
-    return _assemble(problem, "closed-form", nucleolus=x, least_core=(eps, x), kind="nucleolus")
+    if _integer_data(data["weights"], data["quota"]) is None:
+        return (f"the weights and quota are not integers after scaling by a power of ten, or the quota exceeds "
+                f"{DP_MAX_WIDTH:g} units (the counting programme's width)")
+    return None
 
 
-def _run_highs(problem: Coalition, **options) -> Result:
-    v = problem.values
-    pre = sol.prenucleolus(v)
-    eps, lc = sol.least_core(v, pre)
-    if sol.imputation_set_empty(v):
-        nuc, what = pre.x, "prenucleolus"
-    else:
-        nuc, what = sol.nucleolus(v, pre).x, "nucleolus"
-    return _assemble(problem, "highs", nucleolus=nuc, least_core=(eps, lc), kind=what)
+def _describe(problem: Coalition) -> str:
+    return {"values": "a table game", "team": "a team-derived game"}.get(problem.game_type,
+                                                                         f"a {problem.game_type} game")
 
 
-def _run_cvxpy(problem: Coalition, **options) -> Result:
-    from .tightness import nucleolus_by_tightness
-
-    v = problem.values
-    n = problem.n
-    lc, levels, method = nucleolus_by_tightness(v)
-    eps = levels[0] if levels else 0.0
-    lower = v[1 << np.arange(n)]
-    if sol.imputation_set_empty(v):
-        nuc, what = lc, "prenucleolus"
-    elif np.all(lc >= lower - _tol(v)):
-        nuc, what = lc, "nucleolus"
-    else:
-        nuc, _, method = nucleolus_by_tightness(v, lower)
-        what = "nucleolus"
-    return _assemble(problem, method, nucleolus=nuc, least_core=(eps, lc), kind=what)
-
-
+# -- result assembly ------------------------------------------------------------------------------------
 def _clean(x) -> np.ndarray:
     x = np.asarray(x, float)
     return np.where(np.abs(x) < 1e-12, 0.0, x)
 
 
-def _assemble(problem: Coalition, method: str, *, nucleolus, least_core, kind) -> Result:
-    v = problem.values
-    n = problem.n
-    tol = _tol(v)
-    eps, lc = least_core
-    phi = sol.shapley(v)
-    rows = pd.DataFrame({
-        "player": list(problem.players),
-        "shapley": _clean(phi),
-        "nucleolus": _clean(nucleolus),
-        "banzhaf": _clean(sol.banzhaf(v)),
-        "least_core": _clean(lc),
-    })
-    nonempty = bool(eps <= tol)
-    extras = {
-        "game": problem.game.source,
-        "core_nonempty": nonempty,
-        "least_core_epsilon": float(0.0 if abs(eps) < 1e-12 else eps),
-        "least_core_allocation": _clean(lc).tolist(),
-        "nucleolus_kind": kind,
-        "convex": bool(is_convex(v)) if n <= 16 else None,
-        "shapley_in_core": bool(sol.in_core(v, phi)),
-    }
-    message = ""
-    if kind == "prenucleolus":
-        message = "the imputation set is empty (Σ v({i}) > v(N)): the nucleolus column is the prenucleolus"
+def assemble(problem: Coalition, method: str, *, shapley, banzhaf, nucleolus=None, least_core=None,
+             kind="nucleolus", extras=None, message="", ci=None) -> Result:
+    """The result: rows in the players' order (payoffs × sign), the core facts, the allocations."""
+    sign = problem.sign
+    rows = pd.DataFrame({"player": list(problem.players)})
+    if shapley is not None:
+        rows["shapley"] = _clean(sign * np.asarray(shapley, float))
+        if ci is not None:
+            rows["shapley_ci"] = ci[0]
+        rows["banzhaf"] = _clean(sign * np.asarray(banzhaf, float))
+        if ci is not None:
+            rows["banzhaf_ci"] = ci[1]
+    extras = dict(extras or {})
+    extras.setdefault("game", problem.game.source)
+    notes = [message] if message else []
+    if nucleolus is not None:
+        rows["nucleolus"] = _clean(sign * np.asarray(nucleolus, float))
+        extras["nucleolus_kind"] = kind
+        if kind == "prenucleolus":
+            notes.append("the imputation set is empty (Σ v({i}) > v(N)): the nucleolus column is the prenucleolus")
+    if least_core is not None:
+        eps, lc = least_core
+        rows["least_core"] = _clean(sign * np.asarray(lc, float))
+        tol = _tol(problem.values) if problem.dense else 1e-7 * (1 + abs(problem.game.grand))
+        extras["core_nonempty"] = bool(eps <= tol)
+        extras["least_core_epsilon"] = float(0.0 if abs(eps) < 1e-12 else eps)
+        extras["least_core_allocation"] = _clean(sign * np.asarray(lc, float)).tolist()
+    if problem.dense:
+        v = problem.values
+        extras.setdefault("convex", bool(is_convex(v)) if problem.n <= CONVEX_MAX_PLAYERS else None)
+    if shapley is not None and ci is None:
+        violation = _core_violation(problem, shapley)
+        if violation is not None:
+            extras["shapley_in_core"] = bool(violation <= _scale_tol(problem))
     if problem.allocation is not None:
         rows["allocation"] = problem.allocation
-        extras["allocation_core_violation"] = sol.core_violation(v, problem.allocation)
-        extras["allocation_in_core"] = bool(sol.in_core(v, problem.allocation))
+        violation = _core_violation(problem, sign * np.asarray(problem.allocation, float))
+        if violation is not None:
+            extras["allocation_core_violation"] = violation
+            extras["allocation_in_core"] = bool(violation <= _scale_tol(problem))
     if problem.team_problem is not None:
+        v = problem.values
         shares, ce, source = _team_shares(problem)
         alloc = shares * v[-1]
         rows["team_share"] = shares
         rows["team_allocation"] = alloc
         extras["team_engine"] = problem.game.data.get("engine")
         extras["team_method"] = source
-        extras["team_allocation_core_violation"] = sol.core_violation(v, alloc)
-        extras["team_allocation_in_core"] = bool(sol.in_core(v, alloc))
+        extras["team_allocation_core_violation"] = ck.core_violation(v, alloc)
+        extras["team_allocation_in_core"] = bool(ck.in_core(v, alloc))
         if ce is not None:
             rows["team_ce"] = ce
-            extras["team_ce_in_core"] = bool(sol.in_core(v, ce))
-    return Result(status="optimal", method=method, objective=float(v[-1]), rows=rows, extras=extras,
-                  message=message)
+            extras["team_ce_in_core"] = bool(ck.in_core(v, ce))
+    objective = problem.sign * problem.game.grand
+    return Result(status="optimal", method=method, objective=float(objective), rows=rows, extras=extras,
+                  message="; ".join(notes))
+
+
+def _scale_tol(problem: Coalition) -> float:
+    if problem.dense:
+        return _tol(problem.values)
+    return 1e-7 * (1.0 + abs(problem.game.grand))
+
+
+def _core_violation(problem: Coalition, x) -> float | None:
+    """max(|x(N) − v(N)|, max_S e(S, x)⁺) by the game's structure where it has one, else None."""
+    data = problem.game.data
+    if problem.dense:
+        return ck.core_violation(problem.values, x)
+    if problem.game_type == "bankruptcy":
+        return ck.bankruptcy_core_violation(data["estate"], data["claims"], x)
+    if problem.game_type == "airport":
+        return ck.airport_core_violation(data["costs"], -np.asarray(x, float))
+    if problem.game_type == "assignment":
+        return ck.assignment_core_violation(data["surplus"], x, problem.game.grand)
+    if problem.game_type == "weighted_voting":
+        return ck.voting_core_violation(data["quota"], data["weights"], x)
+    return None
 
 
 def _team_shares(problem: Coalition):
@@ -324,68 +395,127 @@ def _team_shares(problem: Coalition):
     return shares, ce, result.method
 
 
-# -- bankruptcy games beyond exact enumeration --------------------------------------------------------
-def _bankruptcy_core_violation(problem: Coalition, x) -> float:
-    """Core violation in a bankruptcy game in O(n log n) (see solutions.bankruptcy_max_excess)."""
-    data = problem.game.data
-    x = np.asarray(x, float)
-    efficiency = abs(x.sum() - data["estate"])
-    shifted = x - (x.sum() - data["estate"]) / len(x)  # the excess formula needs x(N) = E
-    return max(efficiency, max(0.0, sol.bankruptcy_max_excess(data["estate"], data["claims"], shifted)))
+def _fractions(values) -> np.ndarray:
+    return np.array([float(Fraction(q)) for q in values])
 
 
-def _large_bankruptcy(problem: Coalition, samples: int = SAMPLES, seed=SEED, **options) -> Result:
-    """n > 20: the Talmud rule (nucleolus = prenucleolus, convex game), least-core value in closed
-    form, Shapley and Banzhaf values sampled with 95% confidence intervals."""
+def sampled_values(problem: Coalition, samples: int, seed: int):
+    """Sampled Shapley and Banzhaf values with their 95% half-widths."""
+    phi = cf.shapley_sample(problem.game.worth, problem.n, samples, seed=seed)
+    bz = cf.banzhaf_sample(problem.game.worth, problem.n, samples, seed=seed)
+    return phi, bz
+
+
+def dense_values(problem: Coalition):
+    v = problem.values
+    return cf.shapley(v), cf.banzhaf(v)
+
+
+# -- methods ------------------------------------------------------------------------------------------
+def _run_closed_form(problem: Coalition, samples: int | None = None, seed: int | None = None) -> Result:
     data = problem.game.data
+    samples = problem.samples if samples is None else samples
+    seed = problem.seed if seed is None else seed
+    if problem.game_type == "airport":
+        costs = data["costs"]
+        x = -cf.airport_nucleolus(costs)
+        phi, bz = -cf.airport_shapley(costs), -cf.airport_banzhaf(costs)
+        eps = _airport_least_core(problem, x)
+        return assemble(problem, "closed-form", shapley=phi, banzhaf=bz, nucleolus=x, least_core=(eps, x),
+                        extras={"convex": True})
     estate, claims = data["estate"], data["claims"]
-    x = sol.talmud(estate, claims)
-    eps = sol.bankruptcy_max_excess(estate, claims, x)
-    phi = sol.shapley_sample(problem.game.worth, problem.n, samples, seed=seed)
-    bz = sol.banzhaf_sample(problem.game.worth, problem.n, samples, seed=seed)
-    rows = pd.DataFrame({
-        "player": list(problem.players),
-        "shapley": phi.value,
-        "nucleolus": _clean(x),
-        "banzhaf": bz.value,
-        "least_core": _clean(x),
-        "shapley_ci": phi.halfwidth,
-        "banzhaf_ci": bz.halfwidth,
-    })
-    extras = {
-        "game": "bankruptcy",
-        "core_nonempty": True,
-        "least_core_epsilon": float(eps),
-        "least_core_allocation": _clean(x).tolist(),
-        "nucleolus_kind": "nucleolus",
-        "convex": True,
-        "shapley_in_core": bool(_bankruptcy_core_violation(problem, phi.value) <= _tol(claims)),
-        "shapley_samples": phi.samples,
-    }
-    if problem.allocation is not None:
-        rows["allocation"] = problem.allocation
-        extras["allocation_core_violation"] = _bankruptcy_core_violation(problem, problem.allocation)
-        extras["allocation_in_core"] = bool(extras["allocation_core_violation"] <= _tol(claims))
-    message = (f"{problem.n} players: Shapley and Banzhaf values are estimates from {phi.samples} samples "
-               "(columns shapley_ci, banzhaf_ci: 95% half-widths)")
-    return Result(status="optimal", method="closed-form", objective=float(estate), rows=rows,
-                  extras=extras, message=message)
+    x = cf.talmud(estate, claims)
+    # bankruptcy games are convex: the nucleolus is the prenucleolus, which minimises the largest
+    # excess, so the least-core value is the largest proper excess at the Talmud point
+    eps = cf.bankruptcy_max_excess(estate, claims, x) if problem.n > 1 else 0.0
+    k = _integer_data(claims, estate)
+    ci, message = None, ""
+    if k is not None:
+        shap, banz = cf.bankruptcy_values(round(estate * k), np.round(claims * k).astype(int))
+        phi, bz = _fractions(shap) / k, _fractions(banz) / k
+        message = "Shapley and Banzhaf values exact (counting programme over integer claims)"
+    elif problem.dense:
+        phi, bz = dense_values(problem)
+    else:
+        est_phi, est_bz = sampled_values(problem, samples, seed)
+        phi, bz = est_phi.value, est_bz.value
+        ci = (est_phi.halfwidth, est_bz.halfwidth)
+        message = (f"{problem.n} players with non-integer data: Shapley and Banzhaf values are estimates from "
+                   f"{samples} samples (seed {seed}; columns shapley_ci, banzhaf_ci: 95% half-widths)")
+    return assemble(problem, "closed-form", shapley=phi, banzhaf=bz, nucleolus=x, least_core=(eps, x),
+                    extras={"convex": True, **({"samples": samples} if ci else {})}, message=message, ci=ci)
 
 
-def _check_large_bankruptcy(problem: Coalition, result: Result) -> dict[str, float]:
+def _airport_least_core(problem: Coalition, x) -> float:
+    """The largest proper excess at the nucleolus (= the least-core value: the airport game is
+    concave as a cost game, so its nucleolus is its prenucleolus and lies in the least core)."""
+    if problem.n == 1:
+        return 0.0
+    return ck.airport_max_excess(problem.game.data["costs"], -np.asarray(x, float))
+
+
+def _run_voting(problem: Coalition, solver: str | None = None, verbose: bool = False, **options) -> Result:
     data = problem.game.data
+    k = _integer_data(data["weights"], data["quota"])
+    quota = int(np.ceil(data["quota"] * k - 1e-9))
+    shap, banz = cf.voting_values(quota, np.round(data["weights"] * k).astype(int))
+    phi, bz = _fractions(shap), _fractions(banz)
+    message = "Shapley–Shubik and Banzhaf indices exact (counting programme over integer weights)"
+    if problem.n <= NUCLEOLUS_MAX_PLAYERS:
+        x, lc, eps, kind = fm.nucleolus_dense(problem.values, options, verbose)
+        return assemble(problem, "dynamic-programming", shapley=phi, banzhaf=bz, nucleolus=x,
+                        least_core=(eps, lc), kind=kind, message=message + "; nucleolus by the LP sequence")
+    veto = data["weights"].sum() - data["weights"] < data["quota"]
+    extras = {"core_nonempty": bool(veto.any()), "veto_players": [p for p, b in zip(problem.players, veto) if b]}
+    message += (f"; nucleolus and least core not computed: {problem.n} players exceed the LP sequence's "
+                f"{NUCLEOLUS_MAX_PLAYERS} (the core is non-empty iff some player has a veto)")
+    return assemble(problem, "dynamic-programming", shapley=phi, banzhaf=bz, extras=extras, message=message)
+
+
+# -- checks ---------------------------------------------------------------------------------------------
+def _checks(problem: Coalition, result: Result) -> dict[str, float]:
     rows = result.rows
-    nuc = rows["nucleolus"].to_numpy(float)
-    lc = rows["least_core"].to_numpy(float)
+    sign = problem.sign
+    grand = problem.game.grand
+    out: dict[str, float] = {}
+    columns = [c for c in ("shapley", "nucleolus", "least_core") if c in rows]
+    for c in columns:
+        out[f"{c}_efficiency"] = abs(sign * rows[c].to_numpy(float).sum() - grand)
+    if "nucleolus" not in rows:
+        return {k: float(x) for k, x in out.items()}
+    nuc = sign * rows["nucleolus"].to_numpy(float)
+    lc = sign * rows["least_core"].to_numpy(float)
     eps = float(result.extras["least_core_epsilon"])
-    shifted = lc - (lc.sum() - data["estate"]) / len(lc)
-    checks = {
-        "shapley_efficiency": abs(rows["shapley"].sum() - data["estate"]),
-        "nucleolus_efficiency": abs(nuc.sum() - data["estate"]),
-        "least_core_efficiency": abs(lc.sum() - data["estate"]),
-        "least_core_violation": max(0.0, sol.bankruptcy_max_excess(data["estate"], data["claims"], shifted) - eps),
-        "nucleolus_core_violation": _bankruptcy_core_violation(problem, nuc),
-        "nucleolus_imputation_violation": max(0.0, float((np.maximum(
-            0.0, data["estate"] - (data["claims"].sum() - data["claims"])) - nuc).max())),
-    }
-    return {k: float(x) for k, x in checks.items()}
+    if problem.dense and problem.n > 1:
+        v = problem.values
+        e_lc = cf.excesses(v, lc)
+        out["least_core_violation"] = max(0.0, float((e_lc[1:-1] - eps).max(initial=-np.inf)))
+        imputations = not ck.imputation_set_empty(v)
+        if imputations:
+            out["nucleolus_imputation_violation"] = max(0.0, float((v[1 << np.arange(problem.n)] - nuc).max()))
+        cert_nuc = ck.kohlberg_certificate(v, nuc, fm.balancing_weights, imputations=imputations)
+        cert_lc = ck.kohlberg_certificate(v, lc, fm.balancing_weights, imputations=False)
+        out["nucleolus_kohlberg_violation"] = cert_nuc["violation"]
+        out["least_core_kohlberg_violation"] = cert_lc["violation"]
+        # the first level's balancing weights prove that no allocation has a smaller largest excess
+        out["least_core_epsilon_gap"] = abs(eps - cert_lc["epsilon"])
+        nonempty = cert_lc["epsilon"] <= _tol(v)
+        out["core_nonempty_mismatch"] = float(bool(result.extras["core_nonempty"]) != nonempty)
+        if nonempty:
+            out["nucleolus_core_violation"] = ck.core_violation(v, nuc)
+        result.extras["certificate"] = (f"Kohlberg: balancing weights verified on {cert_nuc['levels']} excess "
+                                        f"level(s) of the nucleolus, {cert_lc['levels']} of the least-core point")
+    else:
+        violation = _core_violation(problem, nuc)
+        if violation is not None:
+            out["nucleolus_core_violation"] = violation
+        if problem.game_type == "bankruptcy":
+            data = problem.game.data
+            shifted = lc - (lc.sum() - data["estate"]) / len(lc)
+            out["least_core_violation"] = max(0.0, cf.bankruptcy_max_excess(data["estate"], data["claims"], shifted) - eps)
+            lower = np.maximum(0.0, data["estate"] - (data["claims"].sum() - data["claims"]))
+            out["nucleolus_imputation_violation"] = max(0.0, float((lower - nuc).max()))
+        result.extras["certificate"] = (f"core membership checked by the game's structure; Kohlberg's certificate "
+                                        f"not checked: the 2^{problem.n} excesses do not fit in memory "
+                                        f"(at most {DENSE_MAX_PLAYERS} players)")
+    return {k: float(x) for k, x in out.items()}

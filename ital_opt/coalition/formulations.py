@@ -1,0 +1,572 @@
+"""The linear programmes of cooperative games: least core, nucleolus sequence, balancing weights.
+
+**Least core** (Maschler, Peleg & Shapley 1979): ε* = min ε s.t. x(S) + ε ≥ v(S) for ∅ ≠ S ≠ N,
+x(N) = v(N); the core is non-empty iff ε* ≤ 0.
+
+**Nucleolus** (Schmeidler 1969): the imputation (x(N) = v(N), x_i ≥ v({i})) that lexicographically
+minimises the excesses e(S, x) = v(S) − x(S) sorted in decreasing order; the *prenucleolus* drops
+x_i ≥ v({i}).  Both are the last point of the Maschler–Peleg–Shapley sequence of LPs: stage k
+minimises the largest excess ε_k of the coalitions not yet fixed.  Here it is solved as follows
+(:func:`lexicographic_centre`):
+
+* *constraint generation*: each stage LP holds only the coalitions that were ever among the most
+  violated (the singletons and the complements of singletons to start with, which bound ε);
+  after each solve the excesses of every free coalition are computed at once (numpy over the
+  2^n coalition sums, or over an explicit list of coalitions) and the most violated are added,
+  until none exceeds ε_k (the stage's optimum over all coalitions is then reached);
+* *tight coalitions from the duals* (as in Benedek, Fliege & Nguyen 2021): a coalition with a
+  positive dual price is tight at every optimum of the stage (complementary slackness), so its
+  excess is fixed at ε_k; a coalition whose indicator lies in the span of the fixed ones has a
+  determined excess and leaves the free set (Guajardo & Jörnsten 2015 on why both are needed);
+  the rank of the fixed collection grows every stage, so there are at most n − 1 stages;
+* *warm starts*: one HiGHS model across all stages; fixing a coalition turns its row into an
+  equality (its ε coefficient set to 0), so each re-solve starts from the previous basis.
+
+The same engine runs on an explicit list of coalitions: for an assignment game the essential
+coalitions (singletons and buyer–seller pairs) determine the nucleolus because the core is
+non-empty (Huberman 1980; Solymosi & Raghavan 1994), and the least-core value over them is the
+least-core value of the game when it is ≤ 0 (an inessential coalition's excess is the sum of its
+parts' excesses).
+
+**Tightness formulation** (cvxpy, small games): the same sequence, but without duals: each
+coalition tight at the stage's solution is tested with its own LP (maximise its slack over the
+stage's optimal face) and fixed only when the slack cannot be made positive — an independent
+cross-check of the dual rule.
+
+**Balancing weights** (Kohlberg 1971, Bondareva 1963, Shapley 1967): a collection D is balanced
+if Σ_{S∈D} λ_S 1_S = 1_N for some λ > 0; :func:`balancing_weights` finds the λ with the largest
+smallest weight (one LP); :mod:`.checks` verifies them without trusting the solver.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .. import backends
+from ..problem import Formulation
+from ..result import Result
+from .games import coalition_sums, membership
+
+__all__ = [
+    "CoalitionPool",
+    "dense_pool",
+    "list_pool",
+    "Lexmin",
+    "lexicographic_centre",
+    "balancing_weights",
+    "nucleolus_by_tightness",
+    "SequentialLP",
+    "TightnessLP",
+    "EssentialCoalitionsLP",
+    "FORMULATIONS",
+]
+
+DUAL_TOL = 1e-9
+SPAN_TOL = 1e-9
+
+
+@dataclass
+class CoalitionPool:
+    """The coalitions an LP may use: their worths, x ↦ x(S) for all of them, and their members."""
+
+    n: int
+    worth: np.ndarray
+    sums: Callable[[np.ndarray], np.ndarray]
+    members: Callable[[int], np.ndarray]
+    proper: np.ndarray  # bool: ∅ ≠ S ≠ N
+    singletons: np.ndarray  # index of {i} in the pool, per player
+    complements: np.ndarray  # index of N ∖ {i} in the pool, per player (−1: absent)
+
+
+def dense_pool(v) -> CoalitionPool:
+    """Every coalition of a dense worth vector (index = mask)."""
+    v = np.asarray(v, float)
+    n = len(v).bit_length() - 1
+    full = (1 << n) - 1
+    proper = np.ones(len(v), bool)
+    proper[[0, full]] = False
+    bits = np.arange(n)
+
+    def members(j):
+        return bits[(int(j) >> bits) & 1 == 1]
+
+    return CoalitionPool(n, v, coalition_sums, members, proper, 1 << bits, full ^ (1 << bits))
+
+
+def list_pool(n: int, member_lists, worths) -> CoalitionPool:
+    """An explicit list of coalitions (each a list of player indices) with their worths; it must
+    contain every singleton."""
+    M = np.zeros((len(member_lists), n))
+    for k, m in enumerate(member_lists):
+        M[k, list(m)] = 1.0
+    size = M.sum(1)
+    single = np.full(n, -1)
+    compl = np.full(n, -1)
+    for k in np.flatnonzero(size == 1):
+        single[int(np.flatnonzero(M[k])[0])] = k
+    for k in np.flatnonzero(size == n - 1):
+        compl[int(np.flatnonzero(M[k] == 0)[0])] = k
+    if (single < 0).any():
+        raise ValueError("the list of coalitions must contain every singleton")
+    rows = [np.flatnonzero(r) for r in M]
+    return CoalitionPool(n, np.asarray(worths, float), lambda x: M @ x, lambda j: rows[j],
+                         (size > 0) & (size < n), single, compl)
+
+
+@dataclass
+class Lexmin:
+    """A (pre)nucleolus: the point, the excess level of each stage, LP solves, rows generated."""
+
+    x: np.ndarray
+    levels: list = field(default_factory=list)
+    lps: int = 0
+    rows: int = 0
+    imputations: bool = False
+
+
+def _null_space(rows: np.ndarray) -> np.ndarray:
+    u, s, vt = np.linalg.svd(np.atleast_2d(rows), full_matrices=True)
+    r = int(np.sum(s > 1e-10 * max(1.0, s.max(initial=0.0))))
+    return vt[r:].T
+
+
+def lexicographic_centre(pool: CoalitionPool, grand: float, lower=None, *, options: dict | None = None,
+                         verbose: bool = False) -> Lexmin:
+    """The prenucleolus (`lower` None) or the nucleolus (x ≥ `lower`) over the coalitions of `pool`
+    (see the module docstring)."""
+    import highspy
+
+    n = pool.n
+    if n == 1:
+        return Lexmin(np.array([float(grand)]), [], 0, 0, lower is not None)
+    scale = float(max(np.abs(pool.worth).max(initial=0.0), abs(grand))) or 1.0
+    w = pool.worth / scale
+    g = grand / scale
+    lo = None if lower is None else np.asarray(lower, float) / scale
+    inf = highspy.kHighsInf
+    h = backends.highs_lp(options, verbose)
+    quiet = backends.stdout_to_stderr if verbose else contextlib.nullcontext
+    bound = 10.0 * n * (1.0 + np.abs(w).max(initial=0.0) + abs(g))  # keeps a partial LP bounded
+    for i in range(n):
+        h.addVar(-inf if lo is None else float(lo[i]), inf)
+    h.addVar(-bound, inf)
+    eps_col = n
+    h.changeColCost(eps_col, 1.0)
+    h.addRow(g, g, n, np.arange(n, dtype=np.int32), np.ones(n))
+    row_of: dict[int, int] = {}
+    pool_of: list[int] = [-1]
+
+    def add(indices):
+        for j in indices:
+            j = int(j)
+            if j in row_of:
+                continue
+            idx = np.append(pool.members(j), eps_col).astype(np.int32)
+            h.addRow(float(w[j]), inf, len(idx), idx, np.ones(len(idx)))
+            row_of[j] = len(pool_of)
+            pool_of.append(j)
+
+    free = pool.proper.copy()
+    fixed, rhs = [np.ones(n)], [g]
+    rank = 1
+    batch = 20 * n + 200
+    x0 = np.full(n, g / n) if lo is None else lo + max(0.0, g - lo.sum()) / n
+    start = [j for j in np.concatenate([pool.singletons, pool.complements]) if j >= 0 and free[j]]
+    add(start)
+    e0 = np.where(free, w - pool.sums(x0), -np.inf)
+    add(_top(e0, batch))
+    levels, lps = [], 0
+    x = x0
+    while rank < n and free.any():
+        while True:
+            with quiet():
+                h.run()
+            lps += 1
+            status = h.getModelStatus()
+            if status != highspy.HighsModelStatus.kOptimal:
+                raise RuntimeError(f"nucleolus stage LP {lps}: HiGHS ended with {h.modelStatusToString(status)}")
+            sol = h.getSolution()
+            x = np.asarray(sol.col_value[:n])
+            eps = float(sol.col_value[eps_col])
+            e = np.where(free, w - pool.sums(x), -np.inf)
+            tol = 1e-9 * (1.0 + abs(eps))
+            violated = np.flatnonzero(e > eps + tol)
+            violated = np.setdiff1d(violated, np.fromiter(row_of, int, len(row_of)), assume_unique=False)
+            if violated.size == 0:
+                break
+            add(violated[np.argsort(-e[violated])[:batch]])
+            batch *= 2
+        levels.append(eps * scale)
+        duals = np.asarray(sol.row_dual)
+        candidates = [(duals[r], pool_of[r]) for r in range(1, len(pool_of))
+                      if free[pool_of[r]] and duals[r] > DUAL_TOL * max(1.0, duals.max())]
+        if not candidates:  # cannot happen (the duals of the free rows sum to 1); guard against noise
+            j = int(np.argmax(e))
+            candidates = [(1.0, j)]
+        newly = []
+        for _, j in sorted(candidates, reverse=True):
+            row = np.zeros(n)
+            row[pool.members(j)] = 1.0
+            trial = np.vstack(fixed + [row])
+            r = row_of.get(j)
+            if np.linalg.matrix_rank(trial) > rank:
+                fixed.append(row)
+                rhs.append(float(w[j] - eps))
+                rank += 1
+                if r is None:
+                    add([j])
+                    r = row_of[j]
+                h.changeCoeff(r, eps_col, 0.0)
+                h.changeRowBounds(r, float(w[j] - eps), float(w[j] - eps))
+            elif r is not None:  # implied by the fixed ones: a copy rounded differently could clash
+                h.changeRowBounds(r, -inf, inf)
+            newly.append(j)
+        free[newly] = False
+        # coalitions in the span of the fixed ones have a determined excess: no longer free
+        if rank < n:
+            K = _null_space(np.array(fixed))
+            off = np.zeros(len(w))
+            for c in range(K.shape[1]):
+                off = np.maximum(off, np.abs(pool.sums(K[:, c])))
+            spanned = free & (off < SPAN_TOL)
+        else:
+            spanned = free.copy()
+        for j in np.flatnonzero(spanned):
+            r = row_of.get(int(j))
+            if r is not None:
+                h.changeRowBounds(r, -inf, inf)
+        free &= ~spanned
+    if rank == n:  # the fixed equalities determine x: solve them exactly
+        x = np.linalg.solve(np.array(fixed), np.array(rhs))
+    return Lexmin(x * scale, levels, lps, len(row_of), lower is not None)
+
+
+def _top(e: np.ndarray, k: int) -> np.ndarray:
+    finite = np.flatnonzero(np.isfinite(e))
+    if finite.size <= k:
+        return finite
+    part = np.argpartition(-e[finite], k)[:k]
+    return finite[part]
+
+
+def balancing_weights(members: np.ndarray, optional: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """Weights λ on the rows of `members` (a 0/1 matrix, collections × n) and μ ≥ 0 on the rows of
+    `optional` with Σ λ_S 1_S + Σ μ_T 1_T = 1_N, maximising min λ (at most 1); None if none exist."""
+    import highspy
+
+    members = np.atleast_2d(np.asarray(members, float))
+    k, n = members.shape
+    optional = np.zeros((0, n)) if optional is None else np.atleast_2d(np.asarray(optional, float))
+    b = len(optional)
+    inf = highspy.kHighsInf
+    h = backends.highs_lp()
+    # columns: λ (k), μ (b), t; maximise t
+    cols = np.vstack([members, optional])
+    h.addVars(k + b + 1, np.zeros(k + b + 1), np.concatenate([np.full(k + b, inf), [1.0]]))
+    h.changeColCost(k + b, -1.0)
+    for i in range(n):
+        idx = np.flatnonzero(cols[:, i]).astype(np.int32)
+        h.addRow(1.0, 1.0, len(idx), idx, np.ones(len(idx)))
+    for j in range(k):  # λ_j − t ≥ 0
+        h.addRow(0.0, inf, 2, np.array([j, k + b], np.int32), np.array([1.0, -1.0]))
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    z = np.asarray(h.getSolution().col_value)
+    return z[:k], z[k:k + b]
+
+
+# -- the tightness formulation (cvxpy) ---------------------------------------------------------------
+def nucleolus_by_tightness(v, lower=None, tol: float = 1e-8):
+    """(x, levels, method name): the (pre)nucleolus by explicit tightness tests (small games)."""
+    import cvxpy as cp
+
+    v = np.asarray(v, float)
+    n = len(v).bit_length() - 1
+    unit = float(np.abs(v).max()) or 1.0  # solve the game scaled to max |v| = 1
+    v = v / unit
+    if lower is not None:
+        lower = np.asarray(lower, float) / unit
+    masks = np.arange(1, 2**n - 1, dtype=np.int64)
+    M = membership(n, masks).astype(float)
+    vS = v[masks]
+    free = np.ones(len(masks), bool)
+    fixed_rows, fixed_rhs = [np.ones(n)], [v[-1]]
+    levels, method = [], "cvxpy"
+    x = cp.Variable(n)
+    while len(fixed_rows) < n and free.any():
+        idx = np.flatnonzero(free)
+        eps = cp.Variable()
+        base = [np.array(fixed_rows) @ x == np.array(fixed_rhs)]
+        if lower is not None:
+            base.append(x >= lower)
+        stage = cp.Problem(cp.Minimize(eps), base + [M[idx] @ x + eps >= vS[idx]])
+        status, method = backends.solve_cvxpy(stage)
+        if status != "optimal":
+            raise RuntimeError(f"nucleolus stage LP: {status} ({method})")
+        level = float(eps.value)
+        levels.append(level * unit)
+        slack = M[idx] @ x.value + level - vS[idx]
+        newly = []
+        face = base + [M[idx] @ x + level >= vS[idx]]
+        for j in idx[slack <= tol]:
+            test = cp.Problem(cp.Maximize(M[j] @ x + level - vS[j]), face)
+            status, method = backends.solve_cvxpy(test)
+            if status == "optimal" and test.value <= tol:
+                newly.append(j)
+        if not newly:  # numerical guard: fix the tightest coalition
+            newly = [idx[int(np.argmin(slack))]]
+        for j in newly:  # an implied (spanned) equality is not added: rounding could break it
+            if np.linalg.matrix_rank(np.array(fixed_rows + [M[j]])) > len(fixed_rows):
+                fixed_rows.append(M[j])
+                fixed_rhs.append(vS[j] - level)
+        free[newly] = False
+        rows = np.array(fixed_rows)
+        u, s, vt = np.linalg.svd(rows, full_matrices=False)
+        basis = vt[: int(np.sum(s > 1e-10 * s.max()))].T
+        rest = np.flatnonzero(free)
+        if rest.size:
+            resid = M[rest] - (M[rest] @ basis) @ basis.T
+            free[rest[np.linalg.norm(resid, axis=1) < SPAN_TOL]] = False
+    xs = np.linalg.solve(np.array(fixed_rows), np.array(fixed_rhs))
+    return xs * unit, levels, method
+
+
+# -- the formulations as methods ---------------------------------------------------------------------
+def nucleolus_dense(v, options: dict | None = None, verbose: bool = False):
+    """(nucleolus, least-core point, least-core value, "nucleolus" or "prenucleolus") of a dense game."""
+    v = np.asarray(v, float)
+    n = len(v).bit_length() - 1
+    pool = dense_pool(v)
+    pre = lexicographic_centre(pool, v[-1], None, options=options, verbose=verbose)
+    eps = pre.levels[0] if pre.levels else 0.0
+    lower = v[1 << np.arange(n)]
+    if lower.sum() > v[-1] + 1e-12 * (1 + abs(v[-1])):
+        return pre.x, pre.x, eps, "prenucleolus"
+    if np.all(pre.x >= lower - 1e-9 * (1.0 + np.abs(v).max())):
+        return pre.x, pre.x, eps, "nucleolus"
+    nuc = lexicographic_centre(pool, v[-1], lower, options=options, verbose=verbose)
+    return nuc.x, pre.x, eps, "nucleolus"
+
+
+def least_core_model(members: np.ndarray, worths: np.ndarray, grand: float):
+    """The least-core LP (a ``highspy.Highs`` model, not yet run) over the given coalitions:
+    variables x_1 … x_n, ε; minimise ε s.t. x(S) + ε ≥ v(S), x(N) = v(N)."""
+    import highspy
+
+    members = np.asarray(members, bool)
+    n = members.shape[1]
+    inf = highspy.kHighsInf
+    h = backends.highs_lp()
+    h.addVars(n + 1, np.full(n + 1, -inf), np.full(n + 1, inf))
+    h.changeColCost(n, 1.0)
+    h.addRow(float(grand), float(grand), n, np.arange(n, dtype=np.int32), np.ones(n))
+    for row, worth in zip(members, worths):
+        idx = np.append(np.flatnonzero(row), n).astype(np.int32)
+        h.addRow(float(worth), inf, len(idx), idx, np.ones(len(idx)))
+    return h
+
+
+def _guarded(run):
+    """A team-derived game whose sub-team cannot be solved ends as status not_solved, with why."""
+    from .games import TeamFailure
+
+    def guarded(self, problem, **options):
+        try:
+            return run(self, problem, **options)
+        except TeamFailure as exc:
+            return Result(status="not_solved", method=self.name, message=str(exc))
+
+    return guarded
+
+
+class _LeastCoreBuild(Formulation):
+    """build(): the least-core LP (the first stage) over all proper coalitions, as a HiGHS model;
+    recover(): a result with the least-core point and value read from the solved model."""
+
+    def build(self, problem, **options):
+        from .games import membership
+
+        n = problem.n
+        masks = np.arange(1, 2**n - 1, dtype=np.int64)
+        return least_core_model(membership(n, masks), problem.values[masks], problem.values[-1])
+
+    def recover(self, problem, model) -> Result:
+        n = problem.n
+        z = np.asarray(model.getSolution().col_value)
+        rows = {"player": list(problem.players), "least_core": problem.sign * z[:n]}
+        import pandas as pd
+
+        return Result(status="optimal", method=self.name, objective=float(problem.sign * problem.game.grand),
+                      rows=pd.DataFrame(rows), extras={"least_core_epsilon": float(z[n])})
+
+
+class SequentialLP(_LeastCoreBuild):
+    """Every game with its 2^n worths in memory (n ≤ 25): exact values by enumeration, the
+    (pre)nucleolus by the LP sequence with constraint generation (HiGHS, warm-started)."""
+
+    name = "highs"
+    solvers = ("highs",)
+    options = frozenset()
+
+    def applies(self, problem) -> str | None:
+        if not problem.dense:
+            return (f"{problem.n} players: the LP sequence tabulates all 2^n coalitions, which fits up to "
+                    f"{problem.dense_limit} players for {problem.describe()}")
+        return None
+
+    @_guarded
+    def run(self, problem, solver=None, verbose=False, **options) -> Result:
+        from .closed_form import banzhaf, shapley
+        from .model import assemble
+
+        v = problem.values
+        x, lc, eps, kind = nucleolus_dense(v, options, verbose)
+        return assemble(problem, self.name, shapley=shapley(v), banzhaf=banzhaf(v), nucleolus=x,
+                        least_core=(eps, lc), kind=kind)
+
+
+class TightnessLP(_LeastCoreBuild):
+    """The LP sequence with explicit tightness tests, in cvxpy (n ≤ 8): a cross-check."""
+
+    name = "cvxpy"
+    max_players = 8
+
+    def applies(self, problem) -> str | None:
+        if not problem.dense or problem.n > self.max_players:
+            return (f"{problem.n} players: this formulation handles at most {self.max_players} "
+                    "(one LP per tight coalition)")
+        return None
+
+    def build(self, problem, **options):
+        import cvxpy as cp
+
+        from .games import membership
+
+        n = problem.n
+        masks = np.arange(1, 2**n - 1, dtype=np.int64)
+        x, eps = cp.Variable(n), cp.Variable()
+        v = problem.values
+        return cp.Problem(cp.Minimize(eps), [cp.sum(x) == v[-1],
+                                             membership(n, masks).astype(float) @ x + eps >= v[masks]])
+
+    def recover(self, problem, model) -> Result:
+        import pandas as pd
+
+        x, eps = model.variables()[0].value, model.variables()[1].value
+        return Result(status="optimal", method=self.name, objective=float(problem.sign * problem.game.grand),
+                      rows=pd.DataFrame({"player": list(problem.players), "least_core": problem.sign * np.asarray(x)}),
+                      extras={"least_core_epsilon": float(eps)})
+
+    @_guarded
+    def run(self, problem, **options) -> Result:
+        from .closed_form import banzhaf, shapley
+        from .model import assemble
+
+        v = problem.values
+        n = problem.n
+        lc, levels, method = nucleolus_by_tightness(v)
+        eps = levels[0] if levels else 0.0
+        lower = v[1 << np.arange(n)]
+        tol = 1e-7 * (1.0 + np.abs(v).max())
+        if lower.sum() > v[-1] + 1e-12 * (1 + abs(v[-1])):
+            nuc, kind = lc, "prenucleolus"
+        elif np.all(lc >= lower - tol):
+            nuc, kind = lc, "nucleolus"
+        else:
+            nuc, _, method = nucleolus_by_tightness(v, lower)
+            kind = "nucleolus"
+        return assemble(problem, method, shapley=shapley(v), banzhaf=banzhaf(v), nucleolus=nuc,
+                        least_core=(eps, lc), kind=kind)
+
+
+class EssentialCoalitionsLP(Formulation):
+    """Assignment games: the LP sequence over the singletons and buyer–seller pairs only."""
+
+    name = "assignment"
+    solvers = ("highs",)
+    options = frozenset({"samples", "seed"})
+
+    def applies(self, problem) -> str | None:
+        if problem.game_type != "assignment":
+            return "the essential coalitions are known for assignment games only"
+        return None
+
+    def _pool(self, problem):
+        data = problem.game.data
+        nb, ns = len(data["buyers"]), len(data["sellers"])
+        members = [[i] for i in range(nb + ns)] + [[b, nb + s] for b in range(nb) for s in range(ns)]
+        worths = np.concatenate([np.zeros(nb + ns), data["surplus"].ravel()])
+        return members, worths
+
+    def build(self, problem, **options):
+        members, worths = self._pool(problem)
+        M = np.zeros((len(members), problem.n), bool)
+        for k, m in enumerate(members):
+            M[k, m] = True
+        return least_core_model(M, worths, problem.game.grand)
+
+    def recover(self, problem, model) -> Result:
+        import pandas as pd
+
+        z = np.asarray(model.getSolution().col_value)
+        return Result(status="optimal", method=self.name, objective=float(problem.game.grand),
+                      rows=pd.DataFrame({"player": list(problem.players), "least_core": z[:problem.n]}),
+                      extras={"least_core_epsilon": float(z[problem.n])})
+
+    def run(self, problem, solver=None, verbose=False, samples=None, seed=None, **options) -> Result:
+        from .model import ASSIGNMENT_VALUES_MAX, assemble, dense_values, sampled_values
+
+        members, worths = self._pool(problem)
+        pool = list_pool(problem.n, members, worths)
+        pre = lexicographic_centre(pool, problem.game.grand, None, options=options, verbose=verbose)
+        eps = min(pre.levels[0], 0.0) if pre.levels else 0.0
+        samples = problem.samples if samples is None else samples
+        seed = problem.seed if seed is None else seed
+        message, ci, phi, bz = "nucleolus over the essential coalitions (singletons and buyer-seller pairs)", None, None, None
+        if problem.dense:
+            phi, bz = dense_values(problem)
+        elif samples:
+            est_phi, est_bz = sampled_values(problem, samples, seed)
+            phi, bz, ci = est_phi.value, est_bz.value, (est_phi.halfwidth, est_bz.halfwidth)
+            message += f"; Shapley and Banzhaf values are estimates from {samples} samples (seed {seed})"
+        else:
+            message += (f"; Shapley and Banzhaf values not computed: {problem.n} players need 2^{problem.n} "
+                        f"assignment problems (at most {ASSIGNMENT_VALUES_MAX}); give 'samples' for estimates")
+        return assemble(problem, self.name, shapley=phi, banzhaf=bz, nucleolus=pre.x, least_core=(eps, pre.x),
+                        kind="nucleolus", message=message, ci=ci)
+
+
+def least_core_dual(v) -> tuple[float, np.ndarray]:
+    """ε* from the dual of the least-core LP over balanced collections (Bondareva 1963, Shapley
+    1967): max Σ_S y_S v(S) − t v(N) s.t. Σ_S y_S 1_S = t 1_N, Σ_S y_S = 1, y ≥ 0.  Returns
+    (ε*, y over the proper masks 1 … 2^n − 2); columns are coalitions, so a small-n cross-check."""
+    import highspy
+
+    from .games import membership
+
+    v = np.asarray(v, float)
+    n = len(v).bit_length() - 1
+    masks = np.arange(1, 2**n - 1, dtype=np.int64)
+    k = len(masks)
+    inf = highspy.kHighsInf
+    h = backends.highs_lp()
+    h.addVars(k + 1, np.zeros(k + 1), np.full(k + 1, inf))
+    for j in range(k):
+        h.changeColCost(j, -float(v[masks[j]]))
+    h.changeColCost(k, float(v[-1]))
+    M = membership(n, masks)
+    for i in range(n):
+        idx = np.append(np.flatnonzero(M[:, i]), k).astype(np.int32)
+        vals = np.append(np.ones(len(idx) - 1), -1.0)
+        h.addRow(0.0, 0.0, len(idx), idx, vals)
+    h.addRow(1.0, 1.0, k, np.arange(k, dtype=np.int32), np.ones(k))
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        raise RuntimeError(f"least-core dual LP: HiGHS ended with {h.modelStatusToString(h.getModelStatus())}")
+    z = np.asarray(h.getSolution().col_value)
+    return float(-h.getInfo().objective_function_value), z[:k]
