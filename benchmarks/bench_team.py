@@ -18,7 +18,7 @@ from common import TaskTable, arguments, machine, write
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ital_opt.team import closed_form, equilibrium  # noqa: E402
+from ital_opt.team import checks, closed_form  # noqa: E402
 from ital_opt.team.model import Team  # noqa: E402
 
 
@@ -43,7 +43,7 @@ def main(argv=None):
     zero = int(np.sum(beta_cf == 0))
     record("LEN closed form via Team.solve (incl. certificate)", 10_000, lambda: big.solve("closed-form"))
     record("best-response certificate alone (vectorised)", 10_000,
-           lambda: equilibrium.deviation_gains(big, beta_cf, closed_form.efforts(a, c, beta_cf, 0.2)))
+           lambda: checks.deviation_gains(big, beta_cf, closed_form.efforts(a, c, beta_cf, 0.2)))
     qp = record("cvxpy welfare QP (CLARABEL), method run only", 10_000,
                 lambda: big.methods()[1].run(big), 1.0)
     diff = float(np.max(np.abs(qp.rows["share"].to_numpy() - beta_cf)))

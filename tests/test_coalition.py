@@ -289,11 +289,11 @@ def test_team_game_general_engine_path(tmp_path):
 def test_team_game_with_a_production_expression(tmp_path):
     # a coalition's production is the team's with outsiders' inputs at 0 and members renumbered
     team = tmp_path / "team.toml"
-    team.write_text('kind = "team"\na = [1.0, 1.0, 1.0]\nrho = [1.0, 2.0, 1.5]\nsigma2 = 0.5\n'
+    team.write_text('kind = "team"\nrho = [1.0, 2.0, 1.5]\nsigma2 = 0.5\n'
                     'production = "e1 + e2 + e3 + 0.5*sqrt(e1*e3)"\n')
     problem = ital_opt.load({"kind": "coalition", "players": ["x", "y", "z"], "team": str(team)})
     v = problem.values
-    pair = ital_opt.load({"kind": "team", "a": [1.0, 1.0], "rho": [1.0, 1.5], "sigma2": 0.5,
+    pair = ital_opt.load({"kind": "team", "rho": [1.0, 1.5], "sigma2": 0.5,
                           "production": "e1 + e2 + 0.5*sqrt(e1*e2)"}).solve()
     assert v[0b101] == pytest.approx(pair.objective, abs=1e-6)  # x and z keep their complementarity
     for mask, rho in ((0b001, 1.0), (0b010, 2.0), (0b100, 1.5)):  # alone: linear output, share 1
@@ -304,7 +304,7 @@ def test_team_game_with_a_production_expression(tmp_path):
 
 def test_team_game_reports_an_unsolvable_sub_team(tmp_path):
     team = tmp_path / "team.toml"
-    team.write_text('kind = "team"\na = [1.0, 1.0]\nrho = [1.0, 2.0]\nsigma2 = 0.5\nproduction = "e1 + log(1 + e2) + log(e2)"\n')
+    team.write_text('kind = "team"\nrho = [1.0, 2.0]\nsigma2 = 0.5\nproduction = "e1 + log(1 + e2) + log(e2)"\n')
     spec = tmp_path / "game.toml"
     spec.write_text(f'kind = "coalition"\nplayers = ["x", "y"]\nteam = "{team.name}"\n')
     result = ital_opt.load(str(spec)).solve()

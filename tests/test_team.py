@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.optimize import minimize_scalar
 
 import ital_opt
@@ -89,7 +91,7 @@ def test_budget_breaker_water_filling_matches_qp():
 
 def test_general_forms_with_len_expressions_match_closed_form():
     # the KKT formulation, fed the LEN forms as expressions, must land on the closed form
-    team = Team(**EXAMPLE_4_1, omega=0.3, production="1.2*e1 + e2", cost="c*e**2/2")
+    team = Team(**{k: v for k, v in EXAMPLE_4_1.items() if k != "a"}, omega=0.3, production="1.2*e1 + e2", cost="c*e**2/2")
     assert "closed-form" not in [m.name for m, why in team.applicable() if why is None]
     res = team.solve("pyomo")
     ref = Team(**EXAMPLE_4_1, omega=0.3).solve("closed-form")
@@ -251,7 +253,8 @@ BAD = {
 
 def _bad_spec(tmp_path, field):
     base = {"a": "a = [1.2, 1.0]\n", "rho": "rho = [1.0, 2.0]\n", "sigma2": "sigma2 = 0.5\n"}
-    text = 'kind = "team"\n' + "".join(v for k, v in base.items() if k != field) + BAD[field]
+    skip = {field, "a"} if field == "production" else {field}  # a production expression replaces a
+    text = 'kind = "team"\n' + "".join(v for k, v in base.items() if k not in skip) + BAD[field]
     path = tmp_path / "bad.toml"
     path.write_text(text)
     return path
@@ -313,3 +316,103 @@ def test_methods_agree_on_many_random_len_teams(seed):
         assert res.success, res.checks
         for field in ("share", "effort", "ce"):
             np.testing.assert_allclose(res.rows[field], results[0].rows[field], atol=1e-6)
+
+
+# -- the equilibrium certificate cannot step over a narrow profitable deviation ---------------------------
+# A cost with a narrow dip: C(e) = e²/2 − 6·exp(−((e − 3.08)/0.005)²).  With shares (1/2, 1/2) and
+# a = 1, member i's payoff 0.5·e − C(e) has a local maximum at e = 0.5 (value 0.125) and its global
+# maximum inside the dip: at e = 3.08, 0.5·3.08 − 3.08²/2 + 6 = 2.7968 (by hand), a gain of about
+# 2.672.  The former certificate (24 grid cells on [0, 4], then a local search around the best
+# grid point) never evaluated the dip (its grid points 3.0 and 3.1667 lie ≥ 16 widths away) and
+# reported a gain of 0.
+DIP = "c*e**2/2 - 6*exp(-square((e - 3.08)/0.005))"
+
+
+def _dip_gain():
+    e = np.linspace(3.0, 3.2, 2_000_001)  # a brute-force grid 100 times finer than the dip's width
+    return float(np.max(0.5 * e - e**2 / 2 + 6 * np.exp(-(((e - 3.08) / 0.005) ** 2)))) - 0.125
+
+
+def test_certificate_finds_a_deviation_between_grid_points():
+    from ital_opt.team import checks
+
+    team = Team(a=[1.0, 1.0], rho=[1.0, 1.0], sigma2=0.5, shares=[0.5, 0.5], cost=DIP)
+    local = np.array([0.5, 0.5])  # the local best responses m_i a_i / c_i
+    gains = checks.deviation_gains(team, team.beta, local)
+    assert _dip_gain() == pytest.approx(2.6718, abs=1e-3)
+    np.testing.assert_allclose(gains, _dip_gain(), rtol=1e-6)
+    # the same deviation through a production expression (the member-by-member search)
+    team = Team(rho=[1.0, 1.0], sigma2=0.5, shares=[0.5, 0.5], production="e1 + e2", cost=DIP)
+    np.testing.assert_allclose(checks.deviation_gains(team, team.beta, local), _dip_gain(), rtol=1e-6)
+
+
+def test_certificate_is_tight_at_a_true_equilibrium():
+    from ital_opt.team import checks
+
+    team = Team(a=[1.0, 1.0], rho=[1.0, 1.0], sigma2=0.5, shares=[0.5, 0.5], cost=DIP)
+    e = np.full(2, 3.08)
+    here = 0.5 * e - e**2 / 2 + 6.0
+    exact = _dip_gain() + 0.125 - here  # ≈ 0: the dip's top is the best response
+    assert np.all(checks.deviation_gains(team, team.beta, e) <= exact + 1e-6)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.floats(0.2, 3.0), st.floats(0.3, 3.0), st.floats(0.0, 1.0))
+def test_certified_best_response_of_a_quartic_cost(a, c, m):
+    # best response to m·a·x − (c x²/2 + x⁴/4): the root of m a = c x + x³ (numpy.roots, exact)
+    from ital_opt.team import checks
+
+    team = Team(a=[a, a], c=[c, c], rho=[1.0, 1.0], sigma2=0.5, shares=[m, 1 - m], cost="c*e**2/2 + e**4/4")
+    roots = np.roots([1.0, 0.0, c, -m * a])
+    x = float(max(r.real for r in roots if abs(r.imag) < 1e-9))
+    lower, upper = checks.separable_response(team, m, np.ones(2))
+    want = m * a * x - c * x * x / 2 - x**4 / 4
+    assert lower[0] == pytest.approx(want, abs=1e-9) and upper[0] == pytest.approx(want, abs=1e-9)
+    assert upper[0] >= want - 1e-12
+
+
+# -- production replaces a; hostile sizes; pickling ------------------------------------------------------
+def test_production_does_not_take_a():
+    with pytest.raises(SpecError) as info:
+        Team(a=[1.0, 1.0], rho=[1.0, 2.0], sigma2=0.5, production="2*e1**0.5*e2**0.5")
+    assert info.value.field == "a" and "ignored" in str(info.value)
+    team = Team(rho=1.0, sigma2=0.5, production="e1 + e2 + e3")  # size from the production's names
+    assert team.n == 3 and team.a is None
+
+
+@pytest.mark.parametrize("fields,field,words", [
+    ({"a": [], "rho": 1.0}, "a", "at least one member"),
+    ({"a": [1.0, 1.0], "rho": 1.0, "effort_grid": 1e8}, "effort_grid", "unknown"),
+    ({"a": [1.0, 1.0], "rho": 1.0, "shares": "bargaining", "starts": 10**8}, "starts", "at most 1000"),
+])
+def test_hostile_sizes_are_refused_quickly(tmp_path, fields, field, words):
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(SpecError) as info:
+        Team(sigma2=0.5, **fields)
+    assert info.value.field == field and words in str(info.value)
+    path = tmp_path / "big.toml"
+    path.write_text('kind = "team"\nsigma2 = 0.5\n' + "".join(f"{k} = {v!r}\n".replace("'", '"') for k, v in fields.items()))
+    proc = subprocess.run([sys.executable, "-m", "ital_opt", "solve", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 2 and field in proc.stderr and "Traceback" not in proc.stderr
+    assert time.perf_counter() - start < 30
+
+
+def test_starts_option_is_bounded():
+    from ital_opt.errors import OptionError
+
+    team = Team(**EXAMPLE_4_1, shares="bargaining")
+    with pytest.raises(OptionError):
+        team.solve("pyomo", starts=10**8)
+
+
+def test_solved_problems_and_results_pickle():
+    import pickle
+
+    for team in (Team(**EXAMPLE_4_1), Team(rho=[1.0, 2.0], sigma2=0.5, production="2*e1**0.5*e2**0.5")):
+        result = team.solve()
+        again = pickle.loads(pickle.dumps(result))
+        assert again.objective == result.objective
+        clone = pickle.loads(pickle.dumps(team))
+        assert clone.solve().objective == pytest.approx(result.objective, abs=1e-9)

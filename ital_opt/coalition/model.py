@@ -201,7 +201,7 @@ class Coalition(Problem):
         except SpecError as exc:
             raise r.error("team", f"the team spec {path!r} is invalid: {exc}") from None
         n = len(self.players)
-        members = len(np.atleast_1d(team.a))
+        members = team.n
         if members != n:
             raise r.error("team", f"the team {path!r} has {members} members but there are {n} players")
         params = {name: np.broadcast_to(np.asarray(getattr(team, name), float), (n,)).copy()

@@ -20,16 +20,9 @@ knowledge inputs the k terms are absent.
   complementarity (smoothed Fischer–Burmeister, ν_i x_i = 1e-14) are added only for inputs
   whose bound can bind (C_i'(0) > 0); elsewhere stationarity alone is imposed (x_i = 0 then needs
   m_i ∂f/∂x_i = 0).
-* Certificate (:func:`deviation_gains`): for every member separately, its best response to the
-  others' inputs is computed by search, and the gain over the reported inputs must be ≈ 0.
-  With linear output each V_i is separable — m_i a_i e_i − C_i(e_i) plus m_i g_i k_i − K_i(k_i) —
-  so each input is searched in one dimension, vectorised over members (a grid, then golden-section
-  search around the best grid point).  With a production expression the member's own inputs are
-  searched jointly: one dimension without knowledge (a grid, then scipy's bounded Brent search
-  around the best grid point), two with it (a grid over (e_i, k_i), then L-BFGS-B in the grid
-  cells around the best point).  Every grid is widened while its best point sits on its outer
-  edge.  The certificate uses only the returned numbers and the model's primitives, never the
-  solver's multipliers.
+* Certificate: :func:`ital_opt.team.checks.deviation_gains` bounds every member's gain from
+  its own best response (a certified global search), from the returned numbers and the model's
+  primitives only, never the solver's multipliers.
 """
 
 from __future__ import annotations
@@ -37,7 +30,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from scipy.optimize import minimize, minimize_scalar
 
 from . import closed_form
 
@@ -46,19 +38,18 @@ SMOOTHING = 1e-14  # τ in the smoothed complementarity ν_i x_i = τ
 
 class Input(NamedTuple):
     """One input of every member: its variable in expressions, cost coefficient, marginal output
-    (linear output), the spec field of its cost expression, its result column and the suffix of
-    its KKT components in the pyomo model (``nu``, ``stationarity``, ``complementarity``)."""
+    (linear output), the spec field of its cost expression and the suffix of its KKT components
+    in the pyomo model (``nu``, ``stationarity``, ``complementarity``)."""
 
     var: str
     coef: str
     slope: str
     cost: str
-    column: str
     suffix: str
 
 
-EFFORT = Input("e", "c", "a", "cost", "effort", "")
-KNOWLEDGE = Input("k", "d", "g", "knowledge_cost", "knowledge", "_k")
+EFFORT = Input("e", "c", "a", "cost", "")
+KNOWLEDGE = Input("k", "d", "g", "knowledge_cost", "_k")
 
 
 def inputs(team) -> tuple[Input, ...]:
@@ -135,8 +126,8 @@ def len_knowledge(team, beta):
     return len_response(team, beta, KNOWLEDGE) if team.knowledge else None
 
 
-# -- certificate ----------------------------------------------------------------------------------
-def _member_value(team, i, m_i, e, k, x, y=None):
+# -- a member's payoff from its own inputs --------------------------------------------------------
+def member_value(team, i, m_i, e, k, x, y=None):
     """m_i f − C_i(x) − K_i(y) for arrays of candidate inputs x (effort) and y (knowledge, when the
     team has it) of member i, the others' inputs fixed at e, k."""
     x = np.atleast_1d(np.asarray(x, float))
@@ -150,136 +141,6 @@ def _member_value(team, i, m_i, e, k, x, y=None):
         trial_k[:, i] = y.ravel()
         cost = cost + input_costs(team, y, KNOWLEDGE, team.d[i])
     return m_i * output(team, trial, trial_k).reshape(x.shape) - cost
-
-
-GOLDEN = (np.sqrt(5.0) - 1) / 2
-
-
-def _separable_values(team, m, x, kind=EFFORT):
-    """m_i s_i x_ik − C_i(x_ik) for candidate inputs x (members × candidates), linear output
-    (s = a, C the effort cost; or s = g, C = K for knowledge)."""
-    slope = m * getattr(team, kind.slope)
-    return slope[:, None] * x - input_costs(team, x, kind, getattr(team, kind.coef)[:, None])
-
-
-def _separable_gains(team, m, x, kind, grid):
-    with np.errstate(all="ignore"):
-        here = _separable_values(team, m, x[:, None], kind)[:, 0]
-    return np.maximum(0.0, separable_best(team, m, x, grid, kind) - here)
-
-
-def separable_best(team, m, e, grid=24, kind=EFFORT):
-    """Best-response values max_x m_i a_i x − C_i(x) of all members at once (linear output, so
-    each V_i depends on member i's own inputs only; with ``kind=KNOWLEDGE`` the same for
-    m_i g_i x − K_i(x)): a grid over [0, U_i] (U_i widened while the best point is on the edge),
-    then golden-section search in the two grid cells around the best point, vectorised over
-    members.  `e` only sets the initial search range."""
-    n = team.n
-    m = np.broadcast_to(np.asarray(m, float), (n,))
-
-    def values(x):
-        return _separable_values(team, m, x, kind)
-
-    with np.errstate(all="ignore"):
-        upper = 4.0 * np.maximum(e, 1.0)
-        steps = np.linspace(0.0, 1.0, grid + 1)
-        for _ in range(8):
-            xs = upper[:, None] * steps
-            vals = values(xs)
-            vals = np.where(np.isfinite(vals), vals, -np.inf)
-            k = np.argmax(vals, 1)
-            edge = k == grid
-            if not edge.any():
-                break
-            upper = np.where(edge, upper * 4, upper)
-        rows = np.arange(n)
-        best = vals[rows, k]
-        lo, hi = xs[rows, np.maximum(k - 1, 0)], xs[rows, np.minimum(k + 1, grid)]
-        x1, x2 = hi - GOLDEN * (hi - lo), lo + GOLDEN * (hi - lo)
-        f1, f2 = (values(x[:, None])[:, 0] for x in (x1, x2))
-        for _ in range(90):  # the bracket shrinks by 0.618 per step: 90 steps reach 1e-19 of it
-            left = f1 >= f2  # keep [lo, x2]
-            hi = np.where(left, x2, hi)
-            lo = np.where(left, lo, x1)
-            x2n = np.where(left, x1, lo + GOLDEN * (hi - lo))
-            x1n = np.where(left, hi - GOLDEN * (hi - lo), x2)
-            fx = values(np.where(left, x1n, x2n)[:, None])[:, 0]
-            f1, f2 = np.where(left, fx, f2), np.where(left, f1, fx)
-            x1, x2 = x1n, x2n
-        return np.fmax(best, np.fmax(f1, f2))
-
-
-def _own_best(value, x0, grid):
-    """max over x ≥ 0 of value(x) (vectorised over candidate arrays): a grid widened while its best
-    point is on the outer edge, then scipy's bounded Brent search in the two cells around it."""
-    upper = 4.0 * max(x0, 1.0)
-    for _ in range(8):  # widen the bracket while the best point sits on its edge
-        xs = np.linspace(0.0, upper, grid + 1)
-        vals = value(xs)
-        vals = np.where(np.isfinite(vals), vals, -np.inf)
-        k = int(np.argmax(vals))
-        if k < grid:
-            break
-        upper *= 4
-    lo, hi = xs[max(k - 1, 0)], xs[min(k + 1, grid)]
-    best = vals[k]
-    res = minimize_scalar(
-        lambda x: -float(value(x)[0]),
-        bounds=(lo, hi),
-        method="bounded",
-        options={"xatol": 1e-12 * max(1.0, hi)},
-    )
-    return max(best, -res.fun) if np.isfinite(res.fun) else best
-
-
-def _joint_best(value, x0, y0, grid):
-    """max over x, y ≥ 0 of value(x, y) (vectorised over candidate arrays): a (grid + 1)² grid whose
-    ranges are widened while its best point is on an outer edge, then L-BFGS-B from the best grid
-    point within the grid cells around it."""
-    upper = np.array([4.0 * max(x0, 1.0), 4.0 * max(y0, 1.0)])
-    steps = np.linspace(0.0, 1.0, grid + 1)
-    for _ in range(8):
-        xs, ys = upper[0] * steps, upper[1] * steps
-        vals = value(xs[:, None], ys[None, :])
-        vals = np.where(np.isfinite(vals), vals, -np.inf)
-        p, q = np.unravel_index(int(np.argmax(vals)), vals.shape)
-        edge = np.array([p == grid, q == grid])
-        if not edge.any():
-            break
-        upper = np.where(edge, upper * 4, upper)
-    best = vals[p, q]
-    bounds = [(xs[max(p - 1, 0)], xs[min(p + 1, grid)]), (ys[max(q - 1, 0)], ys[min(q + 1, grid)])]
-    res = minimize(
-        lambda z: -float(value(np.array([z[0]]), np.array([z[1]]))[0]),
-        np.array([xs[p], ys[q]]),
-        method="L-BFGS-B",
-        bounds=bounds,
-        options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 500},
-    )
-    return max(best, -res.fun) if np.isfinite(res.fun) else best
-
-
-def deviation_gains(team, beta, e, k=None, grid=24):
-    """Each member's gain from its own best response (over all its inputs) to the others' inputs (≥ 0)."""
-    beta, e = np.asarray(beta, float), np.asarray(e, float)
-    k = _knowledge_or_none(team, e, k)
-    m = concern(team, beta)
-    if team.production is None:
-        gains = _separable_gains(team, m, e, EFFORT, grid)
-        return gains if k is None else gains + _separable_gains(team, m, k, KNOWLEDGE, grid)
-    gains = np.zeros(team.n)
-    with np.errstate(all="ignore"):
-        for i in range(team.n):
-            if k is None:
-                here = float(_member_value(team, i, m[i], e, None, e[i])[0])
-                best = _own_best(lambda x: _member_value(team, i, m[i], e, None, x), e[i], grid)
-            else:
-                here = float(_member_value(team, i, m[i], e, k, e[i], k[i])[0])
-                best = _joint_best(
-                    lambda x, y: _member_value(team, i, m[i], e, k, *np.broadcast_arrays(x, y)), e[i], k[i], grid
-                )
-            gains[i] = max(0.0, best - here)
-    return gains
 
 
 # -- pyomo ------------------------------------------------------------------------------------------

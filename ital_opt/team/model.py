@@ -24,21 +24,26 @@ Methods, in order of preference:
   constraints of an NLP (Ipopt or the bundled ripopt), run from several starting points where the
   objective need not be concave (local optima are reported as such).
 
-Every answer is certified by :func:`equilibrium.deviation_gains` (each member's own best
-response over its own inputs: one-dimensional searches, or a joint (e_i, k_i) search when a
-production expression couples them), budget balance and IR checks computed from the numbers.
+Every answer is certified by :func:`checks.deviation_gains` (a certified upper bound on each
+member's gain from its own best response over its own inputs, by interval branch and bound), budget balance and IR checks computed
+from the numbers.
 """
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
+from ..errors import OptionError
 from ..problem import Method, Problem, register
 from ..result import Result
-from . import closed_form, equilibrium, separable, sharing
+from . import checks, closed_form, equilibrium, separable, sharing
 
 SHARE_RULES = ("welfare", "weighted", "bargaining")
+MAX_MEMBERS = 100_000  # per-member lists longer than this are refused (memory, certificate time)
+MAX_STARTS = 1_000  # local NLP starting points
 BATCH_FIELDS = {"a", "c", "rho", "sigma2", "omega", "shares", "alpha", "g", "d"}
 
 
@@ -51,10 +56,15 @@ class Team(Problem):
 
     # -- reading ----------------------------------------------------------------------------------
     def _read(self, r) -> None:
+        production = r.has("production")
+        if production and r.has("a"):
+            raise r.error("a", "is the marginal output of effort in the default linear output Σ a_i e_i; with a "
+                          "production expression it would be ignored, so leave it out (the team's size comes from "
+                          "the other per-member fields or from e1..en in production)")
         n = self._size(r)
         self.n = n
         self.members = r.strings("members", None, n=n) or [str(i + 1) for i in range(n)]
-        self.a = r.vector("a", n, broadcast=True, nonneg=True)
+        self.a = None if production else r.vector("a", n, broadcast=True, nonneg=True)
         self.c = r.vector("c", n, 1.0, broadcast=True, positive=True)
         self.rho = r.vector("rho", n, broadcast=True, nonneg=True)
         self.sigma2 = r.number("sigma2", nonneg=True)
@@ -95,7 +105,7 @@ class Team(Problem):
         self._read_knowledge(r)
         # local NLP starting points: one where the problem is concave or given, several elsewhere
         concave = self.mode == "given" or (self.mode == "welfare" and self.is_len)
-        self.starts = r.integer("starts", 1 if concave or n > 50 else min(max(4, 2 * n), 16), lo=1)
+        self.starts = r.integer("starts", 1 if concave or n > 50 else min(max(4, 2 * n), 16), lo=1, hi=MAX_STARTS)
 
     def _read_knowledge(self, r) -> None:
         """g, d, knowledge_cost: the knowledge-sharing inputs (BOOK.md §3, the extension).
@@ -122,10 +132,21 @@ class Team(Problem):
 
     @staticmethod
     def _size(r) -> int:
+        """The number of members: the length of the first per-member list, else the highest index
+        named in production (e3 or k3: three members), else 1."""
         for name in ("a", "c", "rho", "g", "d", "shares", "lambda", "members", "alpha", "outside"):
             value = r.data.get(name)
             if isinstance(value, (list, tuple, np.ndarray)):
+                if len(value) == 0:
+                    raise r.error(name, "a team needs at least one member, got an empty list")
+                if len(value) > MAX_MEMBERS:
+                    raise r.error(name, f"{len(value)} members is more than this kind handles ({MAX_MEMBERS:,})")
                 return len(value)
+        production = r.data.get("production")
+        if isinstance(production, str):
+            named = [int(i) for i in re.findall(r"\b[ek](\d+)\b", production)]
+            if named and 0 < max(named) <= MAX_MEMBERS:
+                return max(named)
         return 1
 
     @property
@@ -179,16 +200,16 @@ class Team(Problem):
         budget = max(0.0, total - 1) if self.budget_breaker else abs(total - 1)
         if not self.budget_breaker:
             budget = max(budget, abs(self.alpha.sum()))
-        checks = {
-            "max_deviation_gain": float(equilibrium.deviation_gains(self, beta, e, k).max()),
+        out = {
+            "max_deviation_gain": float(checks.deviation_gains(self, beta, e, k).max()),
             "budget_balance_violation": float(budget),
             "share_bound_violation": float(max(0.0, -beta.min())),
             "ce_error": float(np.max(np.abs(ce - result.rows["ce"].to_numpy(float)))),
             "objective_error": abs(float(result.objective) - equilibrium.total_welfare(self, beta, e, k)),
         }
         if self.outside is not None:
-            checks["max_ir_violation"] = float(max(0.0, np.max(self.outside - ce)))
-        return checks
+            out["max_ir_violation"] = float(max(0.0, np.max(self.outside - ce)))
+        return out
 
     # -- Python conveniences ----------------------------------------------------------------------
     @classmethod
@@ -219,7 +240,7 @@ class Team(Problem):
             A, _ = closed_form.shorthands(self.a, self.c, self.rho, self.sigma2, self.g, self.d)
             return float(np.sum(A) / 2 - risk)
         if self.production is None:  # separable: each member's a_i e − C_i(e) (+ g_i k − K_i(k)) in 1-D
-            best = [equilibrium.separable_best(self, 1.0, np.ones(self.n), kind=x) for x in equilibrium.inputs(self)]
+            best = [checks.separable_response(self, 1.0, np.ones(self.n), x)[0] for x in equilibrium.inputs(self)]
             return float(np.sum(best) - risk)
         return _first_best_nlp(self) - risk
 
@@ -387,7 +408,10 @@ def _run_pyomo(team, **options) -> Result:
     objective = "welfare" if team.mode == "given" else team.mode
     if team.n == 1 and not team.budget_breaker and team.mode != "given":
         team = _with_given(team, np.ones(1))
-    starts = int(options.get("starts", team.starts))
+    starts = options.get("starts", team.starts)
+    if isinstance(starts, bool) or not isinstance(starts, (int, np.integer)) or not 1 <= starts <= MAX_STARTS:
+        raise OptionError("starts", f"expected a whole number of starting points from 1 to {MAX_STARTS:,}, got {starts!r}",
+                          team.source)
     status, method, beta, e, k, n_opt = sharing.solve_pyomo(team, objective, starts=starts)
     local = team.mode != "given" and not (team.is_len and team.mode == "welfare")
     extras = {}
