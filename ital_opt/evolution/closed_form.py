@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable, Sequence
 
 import numpy as np
@@ -67,25 +68,44 @@ class Payoffs:
     def constant(self) -> bool:
         return all(not callable(v) for table in self.entries for v in table.values())
 
-    def _value(self, i: int, profile, env: dict, size: int) -> np.ndarray:
-        v = self.entries[i][tuple(profile)]
-        if callable(v):
-            return np.broadcast_to(np.asarray(v(env), dtype=float), (size,))
-        return np.full(size, float(v))
+    @cached_property
+    def _tables(self):
+        """Per population: the constant payoff differences A_i(0, s_-i) − A_i(1, s_-i), one per profile
+        s_-i of the others (lexicographic), and the state-dependent ones as (column, entry0, entry1)."""
+        n = self.n
+        out = []
+        for i in range(n):
+            const, dynamic = np.zeros(2 ** (n - 1)), []
+            for col, others in enumerate(itertools.product((0, 1), repeat=n - 1)):
+                a0 = self.entries[i][(*others[:i], 0, *others[i:])]
+                a1 = self.entries[i][(*others[:i], 1, *others[i:])]
+                if callable(a0) or callable(a1):
+                    dynamic.append((col, a0, a1))
+                else:
+                    const[col] = a0 - a1
+            out.append((const, dynamic))
+        return out
 
     def differences(self, x: np.ndarray) -> np.ndarray:
         """ΔF_i(x) for a batch of states ``x`` (N, n) -> (N, n)."""
         x = np.atleast_2d(np.asarray(x, dtype=float))
         size, n = x.shape
+        mixed = np.stack([x, 1.0 - x], axis=2)  # p_j(0) = x_j, p_j(1) = 1 − x_j
         env = {name: x[:, j] for j, name in enumerate(self.names)}
-        out = np.zeros((size, n))
+        out = np.empty((size, n))
         with np.errstate(all="ignore"):
-            for i in range(n):
-                for others in itertools.product((0, 1), repeat=n - 1):
-                    full0 = (*others[:i], 0, *others[i:])
-                    full1 = (*others[:i], 1, *others[i:])
-                    diff = self._value(i, full0, env, size) - self._value(i, full1, env, size)
-                    out[:, i] += diff * mixed_weight(x.T, full0, skip=i)
+            for i, (const, dynamic) in enumerate(self._tables):
+                weight = np.ones((size, 1))
+                for j in range(n):
+                    if j != i:  # the probability of each profile of the others, lexicographic
+                        weight = (weight[:, :, None] * mixed[:, j, None, :]).reshape(size, -1)
+                if not dynamic:
+                    out[:, i] = weight @ const
+                    continue
+                diff = np.repeat(const[None, :], size, axis=0)
+                for col, a0, a1 in dynamic:
+                    diff[:, col] = _value(a0, env) - _value(a1, env)
+                out[:, i] = np.einsum("nk,nk->n", weight, diff)
         return out
 
     def field(self, x: np.ndarray) -> np.ndarray:
@@ -97,6 +117,10 @@ class Payoffs:
         """(corners (2^n, n), eigenvalues (2^n, n)): the diagonal Jacobian (1 − 2c_i)ΔF_i(c)."""
         c = np.array(list(itertools.product((0.0, 1.0), repeat=self.n)))
         return c, (1.0 - 2.0 * c) * self.differences(c)
+
+
+def _value(entry: Entry, env: dict):
+    return entry(env) if callable(entry) else entry
 
 
 def logit_field(payoffs: Payoffs, u: np.ndarray) -> np.ndarray:
@@ -133,7 +157,7 @@ def classify(eigenvalues: np.ndarray, zero: float) -> str:
 
 def sort_eigenvalues(eigenvalues) -> list[tuple[float, float]]:
     """Eigenvalues as (re, im) pairs in a canonical order (by imaginary, then real part)."""
-    pairs = [(float(np.real(v)), float(np.imag(v))) for v in eigenvalues]
+    pairs = [(float(np.real(v)) + 0.0, float(np.imag(v)) + 0.0) for v in eigenvalues]  # no −0.0
     return sorted(pairs, key=lambda p: (round(p[1], 9), round(p[0], 9)))
 
 

@@ -24,7 +24,7 @@ edge, face and the interior — with its Jacobian's eigenvalues and a stability 
   corner as inequalities in [params] (:mod:`.symbolic`); applies when the payoff differences are
   rational functions of the shares and there are at most four populations;
 * ``numeric`` — multistart root finding, finite-difference Jacobians and a Poincaré return map
-  (:mod:`.numeric`); options ``starts`` (Sobol starts per face) and ``seed``.
+  (:mod:`.numeric`); options ``starts`` (random starts per face) and ``seed``.
 
 Rows (one per rest point, sorted by shares): ``point``, ``eigenvalues`` ([re, im] pairs),
 ``stability`` (``"ess"``, ``"saddle"``, ``"source"``, ``"centre"``, ``"stable focus"``,

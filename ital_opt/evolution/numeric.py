@@ -6,15 +6,16 @@ independent ways to the same rest points:
 * on every face of the cube (:func:`.closed_form.faces`) the free coordinates solve ΔF_I = 0:
   one free coordinate by a scan of 400 points for sign changes refined by Brent's method (and the
   scan's near-zeros polished by ``scipy.optimize.root``); two or more by ``scipy.optimize.root``
-  (Powell's hybrid method, MINPACK) from scrambled Sobol starts; the roots in the open box are
+  (Powell's hybrid method, MINPACK, with a batched finite-difference Jacobian) from uniform
+  random starts (seeded); the roots in the open box are
   deduplicated.  A root where the face system's Jacobian is singular and ΔF stays zero along its
   null direction is a continuum of rest points, reported as such;
 * the Jacobian of the replicator field by Richardson-extrapolated central differences
   (fourth order), its eigenvalues by LAPACK, a real part below 1e-7 of the Jacobian's scale is zero;
 * a planar rest point with purely imaginary eigenvalues is told apart by the Poincaré return map
   on a ray from it (Guckenheimer & Holmes 1983, §1.5): after one turn an orbit of a centre comes
-  back to where it started, one of a weak focus comes back closer (stable) or farther (unstable).
-  Orbits are integrated with DOP853 at relative tolerance 1e-12.
+  back to where it started, one of a weak focus comes back closer (stable) or farther (unstable)
+  (:func:`.flows.return_map`).
 
 Being a multistart search, a root missed by every start goes unreported; the symbolic method, where
 it applies, is the exhaustive one, and ``verify`` compares the two.
@@ -23,33 +24,41 @@ it applies, is the exhaustive one, and ``verify`` compares the two.
 from __future__ import annotations
 
 import numpy as np
-from scipy.integrate import solve_ivp
 from scipy.optimize import brentq, root
-from scipy.stats import qmc
 
 from .closed_form import ZERO, Analysis, RestPoint, classify, face_name, faces
+from .flows import return_map
 
 SCAN = 400
 RESIDUAL = 1e-10
 
 
 def starts_for(k: int, starts: int | None) -> int:
-    """Sobol starts for a face with k free coordinates (a power of 2)."""
-    want = starts if starts is not None else 16 * 2 ** (k - 1)
-    return 1 << max(1, int(np.ceil(np.log2(max(2, want)))))
+    """Random starts for a face with k free coordinates (default 16 · 2^(k−1))."""
+    return int(starts) if starts is not None else 16 * 2 ** (k - 1)
 
 
 def jacobian(fun, x: np.ndarray, h: float = 1e-3) -> np.ndarray:
-    """Jacobian of a batch function ``fun((N, n)) -> (N, m)`` at x by Richardson-extrapolated differences."""
+    """Jacobian of a batch function ``fun((N, n)) -> (N, m)`` at x by Richardson-extrapolated differences.
+
+    Central differences inside the unit box; one-sided (second-order) ones in a coordinate whose
+    central step would leave [0, 1], since payoffs need only be defined on the box.
+    """
     n = x.size
     eye = np.eye(n)
+    side = np.where(x - h < 0, 1.0, np.where(x + h > 1, -1.0, 0.0))
 
-    def central(step):
-        pts = np.concatenate([x + step * eye, x - step * eye])
+    def estimate(step):
+        pts = np.concatenate([x[None, :], x + step * eye, x - step * eye,
+                              x + 2 * step * side[:, None] * eye])
         vals = fun(pts)
-        return ((vals[:n] - vals[n:]) / (2 * step)).T
+        f0, up, down, far = vals[0], vals[1:n + 1], vals[n + 1:2 * n + 1], vals[2 * n + 1:]
+        central = (up - down) / (2 * step)
+        near = np.where(side[:, None] > 0, up, down)
+        one_sided = side[:, None] * (-3 * f0 + 4 * near - far) / (2 * step)
+        return np.where(side[:, None] != 0, one_sided, central).T
 
-    return (4 * central(h / 2) - central(h)) / 3
+    return (4 * estimate(h / 2) - estimate(h)) / 3
 
 
 def analyse(problem, starts: int | None = None, seed: int = 0) -> Analysis:
@@ -112,10 +121,10 @@ def _roots_1d(face):
 
 
 def _roots_nd(face, k, count, seed):
-    sobol = qmc.Sobol(k, scramble=True, seed=seed).random(count)
     found = []
-    for y0 in sobol:
-        sol = root(lambda y: face(y[None, :])[0], y0, method="hybr", options={"xtol": 1e-14})
+    for y0 in np.random.default_rng(seed).random((count, k)):
+        sol = root(lambda y: face(y[None, :])[0], y0, jac=lambda y: jacobian(face, y, h=1e-5), method="hybr",
+                   options={"xtol": 1e-14})
         y = sol.x
         if np.all((y > 0) & (y < 1)):
             g = face(y[None, :])[0]
@@ -159,47 +168,3 @@ def _rest_point(payoffs, point, free) -> RestPoint:
         else:
             stability, note = "degenerate", "a zero real part (non-hyperbolic; not a planar centre problem)"
     return RestPoint(point, eig, stability, note)
-
-
-def return_map(payoffs, point, jac, amplitudes=(0.05, 0.1), tol=1e-6):
-    """Centre or weak focus of a planar rest point by the Poincaré return map on a ray from it."""
-    values, vectors = np.linalg.eig(jac)
-    k = int(np.argmax(values.imag))
-    omega = values[k].imag
-    ray = np.real(vectors[:, k])
-    ray /= np.linalg.norm(ray)
-    normal = np.array([-ray[1], ray[0]])
-    room = float(np.min(np.minimum(point, 1 - point)))
-
-    def rhs(t, z):
-        return payoffs.field(z[None, :])[0]
-
-    sense = np.sign(normal @ rhs(0, point + 1e-3 * room * ray)) or 1.0
-
-    def crossing(t, z):
-        return normal @ (z - point)
-
-    crossing.direction = sense  # crossing the ray's line in the sense of the flow after one turn
-    crossing.terminal = True
-    drift = []
-    for a in amplitudes:
-        r0 = a * room
-        z0 = point + r0 * ray
-        quarter = solve_ivp(rhs, (0, 0.25 * 2 * np.pi / omega), z0, method="DOP853", rtol=1e-12, atol=1e-14)
-        z1 = quarter.y[:, -1]
-        more = solve_ivp(rhs, (0, 50 * 2 * np.pi / omega), z1, method="DOP853", rtol=1e-12, atol=1e-14,
-                         events=crossing)
-        if not more.t_events[0].size:
-            return "degenerate", "the orbit did not return to its ray"
-        back = more.y_events[0][0]
-        r1 = float(ray @ (back - point))
-        drift.append((r1 - r0) / r0)
-    drift = np.array(drift)
-    text = ", ".join(f"{d:.2e}" for d in drift)
-    if np.all(np.abs(drift) <= tol):
-        return "centre", f"the return map closes orbits (relative drift {text} after one turn)"
-    if np.all(drift < -tol):
-        return "stable focus", f"weak focus: orbits return closer (relative drift {text})"
-    if np.all(drift > tol):
-        return "unstable focus", f"weak focus: orbits return farther (relative drift {text})"
-    return "degenerate", f"the return map is inconclusive (relative drift {text})"

@@ -15,8 +15,10 @@ with purely imaginary eigenvalues is
   the flow then preserves the area B dx dy, so no orbit spirals (for the bimatrix replicator
   dynamics this is the first integral of Hofbauer & Sigmund 1998, §10.5; E2's static policy);
 * otherwise a weak **stable** / **unstable focus** by the sign of the first Lyapunov coefficient
-  (Guckenheimer & Holmes 1983, eq. 3.4.11; Kuznetsov 2004, §3.5), or **degenerate** when that
-  coefficient vanishes too.
+  (Guckenheimer & Holmes 1983, eq. 3.4.11; Kuznetsov 2004, §3.5); when that coefficient vanishes
+  too, the Poincaré return map (:func:`.flows.return_map`) decides, or the point is
+  **degenerate** when it cannot (a reversible system such as ΔA = a + bz + e(x − ½)² with
+  c + d/2 = 0 has l1 = 0 and is a centre).
 
 ESS conditions: at a corner c the Jacobian is diagonal, (1 − 2c_i)ΔF_i(c); with the spec's
 [params] as symbols each entry is an expression in the parameters and the corner is an ESS iff
@@ -33,6 +35,7 @@ import numpy as np
 import sympy as sp
 
 from .closed_form import Analysis, RestPoint, classify, face_name, faces, mixed_weight
+from .flows import return_map
 
 DIGITS = 40
 ZERO = mpmath.mpf("1e-25")
@@ -188,13 +191,14 @@ def _rest_point(problem, xs, d, field, jac_at, exact, point, free) -> RestPoint:
     if stability == "neutral":
         planar = len(xs) == 2 and len(free) == 2 and np.all(np.abs(eig.imag) > zero)
         if planar:
-            stability, note = _planar_neutral(xs, d, field, exact, values, vectors)
+            jac = np.array(jac_at.evalf(DIGITS).tolist(), dtype=float)
+            stability, note = _planar_neutral(problem, xs, d, field, exact, values, vectors, point, jac)
         else:
             stability, note = "degenerate", "a zero real part (non-hyperbolic; not a planar centre problem)"
     return RestPoint(point, eig, stability, note)
 
 
-def _planar_neutral(xs, d, field, exact, values, vectors):
+def _planar_neutral(problem, xs, d, field, exact, values, vectors, point, jac):
     """Centre or weak focus of a planar rest point with eigenvalues ±iω (see the module docstring)."""
     x, y = xs
     div = sp.diff(d[0], x) / (y * (1 - y)) + sp.diff(d[1], y) / (x * (1 - x))
@@ -221,7 +225,8 @@ def _planar_neutral(xs, d, field, exact, values, vectors):
           + (der(f, u, w) * (der(f, u, u) + der(f, w, w)) - der(g, u, w) * (der(g, u, u) + der(g, w, w))
              - der(f, u, u) * der(g, u, u) + der(f, w, w) * der(g, w, w)) / om) / 16
     l1 = float(l1)
-    if abs(l1) <= 1e-20:
-        return "degenerate", "purely imaginary eigenvalues and a vanishing first Lyapunov coefficient"
+    if abs(l1) <= 1e-20:  # higher order: decided by integration (the return map)
+        kind, how = return_map(problem.payoffs, point, jac)
+        return kind, f"first Lyapunov coefficient 0; {how}"
     kind = "stable focus" if l1 < 0 else "unstable focus"
     return kind, f"weak focus: first Lyapunov coefficient {l1:.6g}"
