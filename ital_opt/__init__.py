@@ -38,6 +38,8 @@ def _problem_classes() -> dict[str, str]:
 
 
 def __getattr__(name):
+    if name == "__all__":  # computed on first use: listing the kinds reads the installed entry points
+        return [*_API, *_problem_classes()]
     # the problem classes, imported on first use: ital_opt.Screening, ital_opt.Team, ...
     classes = _problem_classes()
     if name in classes:
@@ -52,10 +54,11 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(__all__) | set(globals()))
+    return sorted(set(__getattr__("__all__")) | set(globals()))
 
 
-__all__ = [
+# the public names besides the problem classes (``ital_opt.__all__`` adds those of every known kind)
+_API = [
     "load",
     "solve",
     "verify",
@@ -74,5 +77,4 @@ __all__ = [
     "MethodNotApplicable",
     "SolverUnavailable",
     "set_field",
-    *_problem_classes(),
 ]

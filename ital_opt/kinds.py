@@ -12,9 +12,12 @@ A registration at run time wins over an entry point of the same name.
 
 from __future__ import annotations
 
-from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING
 
 from .errors import SpecError
+
+if TYPE_CHECKING:  # importlib.metadata is imported when the entry points are first read
+    from importlib.metadata import EntryPoint
 
 GROUP = "ital_opt.kinds"
 _CLASSES: dict[str, type] = {}
@@ -24,6 +27,8 @@ _ENTRY_POINTS: dict[str, EntryPoint] | None = None
 def _entry_points() -> dict[str, EntryPoint]:
     global _ENTRY_POINTS
     if _ENTRY_POINTS is None:
+        from importlib.metadata import entry_points
+
         _ENTRY_POINTS = {ep.name: ep for ep in entry_points(group=GROUP)}
     return _ENTRY_POINTS
 
