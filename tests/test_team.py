@@ -416,3 +416,31 @@ def test_solved_problems_and_results_pickle():
         assert again.objective == result.objective
         clone = pickle.loads(pickle.dumps(team))
         assert clone.solve().objective == pytest.approx(result.objective, abs=1e-9)
+
+
+# -- figures (BOOK.md §3) through the hooks ----------------------------------------------------------------
+def test_book_figures_of_the_worked_examples(tmp_path):
+    base = ital_opt.load("formulations/ch4_example_4_1.toml")
+    pairs = base.figures(base.solve())
+    assert [c.split(" ")[0] for c, _ in pairs] == ["effort,", "total"]
+    ratio = pairs[0][1]
+    welfare = ratio.axes[2].lines[0].get_ydata()
+    best = ratio.axes[2].lines[0].get_xdata()[int(np.argmax(welfare))]
+    assert best == pytest.approx(0.62, abs=0.01)  # β_1* = 0.619289 (BOOK.md §3, example 4-1)
+    weighted = ital_opt.load("formulations/ch4_example_4_1_weights.toml")
+    assert [c.split(" ")[0] for c, _ in weighted.figures()] == ["total"]
+    for i, (_, fig) in enumerate(pairs):
+        fig.savefig(tmp_path / f"f{i}.png")
+        assert (tmp_path / f"f{i}.png").stat().st_size > 1000
+    assert Team(rho=[1.0, 2.0], sigma2=0.5, production="2*e1**0.5*e2**0.5").figures() == []
+
+
+def test_team_sweep_figure_shows_the_free_riding_gap():
+    from ital_opt.sweep import sweep
+
+    team = Team(**EXAMPLE_4_1)
+    table = sweep(team, {"omega": np.linspace(0.0, 1.0, 6)}, progress=False)
+    pairs = team.sweep_figures(table, ["omega"])
+    assert len(pairs) == 1
+    line = pairs[0][1].axes[0].lines[0]
+    assert line.get_ydata()[-1] == pytest.approx(team.first_best(), abs=1e-9)  # ω = 1: first best

@@ -115,6 +115,17 @@ class Admission(Problem):
         ok, objective, rows, extras = cf.menu_batch(theta, prob, c, rho, sigma2, outside)
         return batch_records(points, objective, rows, extras=extras, keep=ok)
 
+    def figures(self, result: Result | None = None) -> list[tuple[str, object]]:
+        """The book's comparative-statics figures of this problem (:mod:`.figures`)."""
+        from . import figures
+
+        return figures.figures(self, result)
+
+    def sweep_figures(self, table: pd.DataFrame, varied) -> list[tuple[str, object]]:
+        from . import figures
+
+        return figures.sweep_figures(self, table, list(varied))
+
     # -- economics from the returned numbers ------------------------------------------------------
     def agent_value(self, theta, share):
         """v(θ, β) − rβ²: the applicant's utility from the share, before the transfer."""

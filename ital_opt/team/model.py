@@ -190,6 +190,17 @@ class Team(Problem):
         rows.update(ce=columns["ce"], alpha=columns["alpha"])
         return batch_records(points, welfare, rows, extras={"shares_rule": mode, **extras}, keep=ok)
 
+    def figures(self, result: Result | None = None) -> list[tuple[str, object]]:
+        """The book's comparative-statics figures of this problem (:mod:`.figures`)."""
+        from . import figures
+
+        return figures.figures(self, result)
+
+    def sweep_figures(self, table: pd.DataFrame, varied) -> list[tuple[str, object]]:
+        from . import figures
+
+        return figures.sweep_figures(self, table, list(varied))
+
     # -- checks -----------------------------------------------------------------------------------
     def check(self, result: Result) -> dict[str, float]:
         beta = result.rows["share"].to_numpy(float)
