@@ -64,7 +64,8 @@ class Admission(Problem):
         if self.cap is None and self.tech.effort_sympy is None:
             raise r.error("cost" if r.has("cost") else "output",
                           "cannot solve the applicant's effort choice β·∂y/∂e = C'(e) for a unique "
-                          "positive effort; give an output concave and a cost convex in e")
+                          "positive effort; give an output concave and a cost convex in e"
+                          + (f" ({'; '.join(self.tech.notes)})" if self.tech.notes else ""))
         if self.cap is not None:
             self.K = self.c if self.tech.is_default else self.tech.len_form[1]
             self.phi = self.cap**2 / (2.0 * self.K)

@@ -17,6 +17,7 @@ from functools import cached_property
 
 import numpy as np
 
+SYMPY_FAILURES = (NotImplementedError, ValueError, TypeError, ArithmeticError, AttributeError, RecursionError)
 DEFAULT_OUTPUT = "theta*e"
 DEFAULT_COST = "c*e**2/2"
 _LEN_CACHE: dict = {}
@@ -29,6 +30,7 @@ class Technology:
         self.output = output  # Expr in theta, e
         self.cost = cost  # Expr in e, c
         self.c = float(c)
+        self.notes: list[str] = []  # why a symbolic step gave up (shown in the spec error that follows)
 
     # -- symbolic -----------------------------------------------------------------------------
     @cached_property
@@ -77,7 +79,8 @@ class Technology:
                 and sp.simplify(C.subs(e, 0)) == 0
                 and sp.simplify(sp.diff(C, e).subs(e, 0)) == 0
             )
-        except Exception:  # pragma: no cover - sympy failure means "not LEN"
+        except SYMPY_FAILURES as exc:  # sympy cannot decide: treated as not LEN (the NLP methods remain)
+            self.notes.append(f"sympy could not test the LEN form ({type(exc).__name__}: {exc})")
             return None
         if not (linear and quadratic) or not C2.is_number or float(C2) <= 0:
             return None
@@ -90,10 +93,9 @@ class Technology:
         form = self.len_form
         if form is None:
             return None
-        from ..screening.symbolic import Evaluator  # walks the sympy tree; nothing is exec'd
+        from ..expr import from_sympy
 
-        a = Evaluator(form[0], [self._symbols[0]]).numpy
-        return np.broadcast_to(np.asarray(a(np.asarray(theta, dtype=float)), dtype=float), np.shape(theta)).copy()
+        return from_sympy(form[0], ("theta",)).numpy(shape=np.shape(theta), theta=np.asarray(theta, dtype=float))
 
     @cached_property
     def effort_sympy(self):
@@ -106,16 +108,20 @@ class Technology:
             return q * form[0] / form[1]
         try:
             candidates = sp.solve(sp.Eq(q * sp.diff(self._y, e), sp.diff(self._C, e)), e)
-        except Exception:
+        except SYMPY_FAILURES as exc:
+            self.notes.append(f"sympy could not solve the first-order condition ({type(exc).__name__}: {exc})")
             return None
         good = []
         for cand in candidates:
-            try:
+            try:  # a root is kept if it is real and positive at a sample point
                 val = complex(cand.subs({theta: 1.3, q: 0.5}).evalf())
-            except Exception:
+            except SYMPY_FAILURES as exc:
+                self.notes.append(f"a root {cand} could not be evaluated ({type(exc).__name__})")
                 continue
             if abs(val.imag) < 1e-12 and val.real > 0:
                 good.append(cand)
+        if len(good) != 1:
+            self.notes.append(f"the first-order condition has {len(good)} real positive roots, not one")
         return good[0] if len(good) == 1 else None
 
     def _indirect(self):
@@ -147,23 +153,22 @@ class Technology:
         return None if e_star is None else _text(e_star)
 
     # -- numeric ------------------------------------------------------------------------------
-    def _fn(self, text):
+    def _evaluate(self, text, theta, share):
         from ..expr import parse
 
-        expr = parse(text, {"theta", "q"})
-        return lambda theta, share: np.asarray(expr.numpy(theta=np.asarray(theta, float), q=np.asarray(share, float)),
-                                               dtype=float)
+        theta, share = np.asarray(theta, float), np.asarray(share, float)
+        return parse(text, {"theta", "q"}).numpy(shape=np.broadcast(theta, share).shape, theta=theta, q=share)
 
     def value(self, theta, share):
         """v(θ, β) = max_e β·y(θ, e) − C(e), elementwise (broadcasting)."""
-        return self._fn(self.agent_text)(theta, share) + 0.0 * np.asarray(share)
+        return self._evaluate(self.agent_text, theta, share)
 
     def effort(self, theta, share):
-        return self._fn(self.effort_text)(theta, share) + 0.0 * np.asarray(share)
+        return self._evaluate(self.effort_text, theta, share)
 
     def kept(self, theta, share):
         """The alliance's expected output share (1 − β)·y(θ, e*)."""
-        return self._fn(self.alliance_text)(theta, share) + 0.0 * np.asarray(share)
+        return self._evaluate(self.alliance_text, theta, share)
 
 
 def _text(expr) -> str:

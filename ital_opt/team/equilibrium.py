@@ -74,7 +74,7 @@ def output(team, e, k=None):
     env = {f"e{i + 1}": e[..., i] for i in range(team.n)}
     if k is not None:
         env.update({f"k{i + 1}": k[..., i] for i in range(team.n)})
-    return np.asarray(team.production.numpy(**env), float) * np.ones(e.shape[:-1])
+    return team.production.numpy(shape=e.shape[:-1], **env)
 
 
 def input_costs(team, x, kind=EFFORT, coef=None):
@@ -85,7 +85,7 @@ def input_costs(team, x, kind=EFFORT, coef=None):
     expr = getattr(team, kind.cost)
     if expr is None:
         return coef * x * x / 2
-    return np.asarray(expr.numpy(**{kind.var: x, kind.coef: coef}), float) * np.ones(np.broadcast(x, coef).shape)
+    return expr.numpy(shape=np.broadcast(x, coef).shape, **{kind.var: x, kind.coef: coef})
 
 
 def costs(team, e, k=None):

@@ -49,16 +49,16 @@ def applies(team) -> str | None:
 def _cost_derivatives(team):
     import sympy
 
-    from ..screening.symbolic import Evaluator  # walks the sympy tree; nothing is exec'd
+    from ..expr import from_sympy
 
     e, c = sympy.symbols("e c", positive=True)
     C = team.cost.sympy(e=e, c=c)
     d1 = sympy.diff(C, e)
     d2 = sympy.diff(d1, e)
     d3 = sympy.diff(d2, e)
-    funcs = [Evaluator(expr, (e, c)).numpy for expr in (C, d1, d2, d3)]
+    exprs = [from_sympy(expr, ("e", "c")) for expr in (C, d1, d2, d3)]
     n = team.n
-    return [lambda x, f=f: np.broadcast_to(np.asarray(f(x, team.c), float), (n,)).copy() for f in funcs]
+    return [lambda x, f=f: f.numpy(shape=(n,), e=x, c=team.c) for f in exprs]
 
 
 class _Welfare:
