@@ -89,7 +89,8 @@ def kohlberg_certificate(v, x, weights: Callable, imputations: bool = False, tol
     x = np.asarray(x, float)
     n = len(v).bit_length() - 1
     scale = scale_of(v)
-    out = {"violation": 0.0, "levels": 0, "epsilon": 0.0, "balance_residual": 0.0, "min_weight": 1.0}
+    out = {"violation": 0.0, "levels": 0, "epsilon": 0.0, "balance_residual": 0.0, "min_weight": 1.0,
+           "at_bound": False}
     if n == 1:
         out["violation"] = float(abs(x[0] - v[-1]) > tol * scale)
         return out
@@ -100,6 +101,7 @@ def kohlberg_certificate(v, x, weights: Callable, imputations: bool = False, tol
         single = 1 << np.arange(n)
         at_bound = single[x - v[single] <= tol * scale]
         boundary = membership(n, at_bound).astype(float)
+        out["at_bound"] = bool(len(at_bound))
     out["epsilon"] = float(e[1:-1].max())
     for order in _top_levels(e, n, tol):
         finite = order[np.isfinite(e[order])]
@@ -122,7 +124,7 @@ def kohlberg_certificate(v, x, weights: Callable, imputations: bool = False, tol
             if residual > 1e-7 or lam.min(initial=1.0) <= 1e-9 or (len(mu) and mu.min() < -1e-9):
                 out.update(violation=1.0, levels=levels)
                 return out
-            if np.linalg.matrix_rank(D) == n:
+            if np.linalg.matrix_rank(D.T @ D) == n:
                 out["levels"] = levels
                 return out
     out["levels"] = levels

@@ -76,7 +76,7 @@ class CoalitionPool:
     n: int
     worth: np.ndarray
     sums: Callable[[np.ndarray], np.ndarray]
-    members: Callable[[int], np.ndarray]
+    matrix: Callable[[np.ndarray], np.ndarray]  # pool indices -> 0/1 membership rows (k × n)
     proper: np.ndarray  # bool: ∅ ≠ S ≠ N
     singletons: np.ndarray  # index of {i} in the pool, per player
     complements: np.ndarray  # index of N ∖ {i} in the pool, per player (−1: absent)
@@ -91,10 +91,10 @@ def dense_pool(v) -> CoalitionPool:
     proper[[0, full]] = False
     bits = np.arange(n)
 
-    def members(j):
-        return bits[(int(j) >> bits) & 1 == 1]
+    def matrix(indices):
+        return membership(n, np.asarray(indices, np.int64))
 
-    return CoalitionPool(n, v, coalition_sums, members, proper, 1 << bits, full ^ (1 << bits))
+    return CoalitionPool(n, v, coalition_sums, matrix, proper, 1 << bits, full ^ (1 << bits))
 
 
 def list_pool(n: int, member_lists, worths) -> CoalitionPool:
@@ -112,8 +112,7 @@ def list_pool(n: int, member_lists, worths) -> CoalitionPool:
         compl[int(np.flatnonzero(M[k] == 0)[0])] = k
     if (single < 0).any():
         raise ValueError("the list of coalitions must contain every singleton")
-    rows = [np.flatnonzero(r) for r in M]
-    return CoalitionPool(n, np.asarray(worths, float), lambda x: M @ x, lambda j: rows[j],
+    return CoalitionPool(n, np.asarray(worths, float), lambda x: M @ x, lambda j: M[np.asarray(j, np.int64)] > 0,
                          (size > 0) & (size < n), single, compl)
 
 
@@ -161,12 +160,15 @@ def lexicographic_centre(pool: CoalitionPool, grand: float, lower=None, *, optio
     pool_of: list[int] = [-1]
 
     def add(indices):
-        for j in indices:
-            j = int(j)
-            if j in row_of:
-                continue
-            idx = np.append(pool.members(j), eps_col).astype(np.int32)
-            h.addRow(float(w[j]), inf, len(idx), idx, np.ones(len(idx)))
+        new = [int(j) for j in dict.fromkeys(int(j) for j in indices) if int(j) not in row_of]
+        if not new:
+            return
+        block = np.hstack([pool.matrix(new), np.ones((len(new), 1), bool)])
+        r, c = np.nonzero(block)
+        starts = np.searchsorted(r, np.arange(len(new))).astype(np.int32)
+        h.addRows(len(new), w[new].astype(float), np.full(len(new), inf), len(c), starts, c.astype(np.int32),
+                  np.ones(len(c)))
+        for j in new:
             row_of[j] = len(pool_of)
             pool_of.append(j)
 
@@ -202,15 +204,14 @@ def lexicographic_centre(pool: CoalitionPool, grand: float, lower=None, *, optio
             batch *= 2
         levels.append(eps * scale)
         duals = np.asarray(sol.row_dual)
-        candidates = [(duals[r], pool_of[r]) for r in range(1, len(pool_of))
-                      if free[pool_of[r]] and duals[r] > DUAL_TOL * max(1.0, duals.max())]
+        floor = DUAL_TOL * max(1.0, float(duals.max()))
+        candidates = [(duals[r], pool_of[r]) for r in np.flatnonzero(duals > floor) if r > 0 and free[pool_of[r]]]
         if not candidates:  # cannot happen (the duals of the free rows sum to 1); guard against noise
             j = int(np.argmax(e))
             candidates = [(1.0, j)]
         newly = []
         for _, j in sorted(candidates, reverse=True):
-            row = np.zeros(n)
-            row[pool.members(j)] = 1.0
+            row = pool.matrix([j])[0].astype(float)
             trial = np.vstack(fixed + [row])
             r = row_of.get(j)
             if np.linalg.matrix_rank(trial) > rank:
@@ -229,16 +230,15 @@ def lexicographic_centre(pool: CoalitionPool, grand: float, lower=None, *, optio
         # coalitions in the span of the fixed ones have a determined excess: no longer free
         if rank < n:
             K = _null_space(np.array(fixed))
-            off = np.zeros(len(w))
-            for c in range(K.shape[1]):
-                off = np.maximum(off, np.abs(pool.sums(K[:, c])))
-            spanned = free & (off < SPAN_TOL)
+            spanned = free.copy()
+            for c in range(K.shape[1]):  # in the span iff orthogonal to every null-space vector
+                spanned &= np.abs(pool.sums(K[:, c])) < SPAN_TOL
         else:
             spanned = free.copy()
-        for j in np.flatnonzero(spanned):
-            r = row_of.get(int(j))
-            if r is not None:
-                h.changeRowBounds(r, -inf, inf)
+        in_lp = np.asarray(pool_of[1:], np.int64)
+        drop = (np.flatnonzero(spanned[in_lp]) + 1).astype(np.int32)
+        if drop.size:
+            h.changeRowsBounds(len(drop), drop, np.full(len(drop), -inf), np.full(len(drop), inf))
         free &= ~spanned
     if rank == n:  # the fixed equalities determine x: solve them exactly
         x = np.linalg.solve(np.array(fixed), np.array(rhs))
@@ -255,29 +255,32 @@ def _top(e: np.ndarray, k: int) -> np.ndarray:
 
 def balancing_weights(members: np.ndarray, optional: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """Weights λ on the rows of `members` (a 0/1 matrix, collections × n) and μ ≥ 0 on the rows of
-    `optional` with Σ λ_S 1_S + Σ μ_T 1_T = 1_N, maximising min λ (at most 1); None if none exist."""
+    `optional` with Σ λ_S 1_S + Σ μ_T 1_T = 1_N, maximising min λ (at most 1); None if none exist.
+
+    Written with λ_S = t + μ_S (μ ≥ 0): maximise t s.t. t Σ_S 1_S + Σ_S μ_S 1_S + Σ_T ν_T 1_T = 1_N,
+    an LP with n rows whatever the size of the collection."""
     import highspy
+    import scipy.sparse as sp
 
     members = np.atleast_2d(np.asarray(members, float))
     k, n = members.shape
     optional = np.zeros((0, n)) if optional is None else np.atleast_2d(np.asarray(optional, float))
     b = len(optional)
-    inf = highspy.kHighsInf
+    A = sp.csc_matrix(np.vstack([members, optional, members.sum(0, keepdims=True)]).T)
     h = backends.highs_lp()
-    # columns: λ (k), μ (b), t; maximise t
-    cols = np.vstack([members, optional])
-    h.addVars(k + b + 1, np.zeros(k + b + 1), np.concatenate([np.full(k + b, inf), [1.0]]))
-    h.changeColCost(k + b, -1.0)
-    for i in range(n):
-        idx = np.flatnonzero(cols[:, i]).astype(np.int32)
-        h.addRow(1.0, 1.0, len(idx), idx, np.ones(len(idx)))
-    for j in range(k):  # λ_j − t ≥ 0
-        h.addRow(0.0, inf, 2, np.array([j, k + b], np.int32), np.array([1.0, -1.0]))
+    inf = highspy.kHighsInf
+    cost = np.zeros(k + b + 1)
+    cost[-1] = -1.0
+    upper = np.full(k + b + 1, inf)
+    upper[-1] = 1.0
+    h.addRows(n, np.ones(n), np.ones(n), 0, np.zeros(n, np.int32), np.zeros(0, np.int32), np.zeros(0))
+    h.addCols(k + b + 1, cost, np.zeros(k + b + 1), upper, A.nnz, A.indptr[:-1].astype(np.int32),
+              A.indices.astype(np.int32), A.data)
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
     z = np.asarray(h.getSolution().col_value)
-    return z[:k], z[k:k + b]
+    return z[:k] + z[-1], z[k:k + b]
 
 
 # -- the tightness formulation (cvxpy) ---------------------------------------------------------------

@@ -72,10 +72,14 @@ def membership(n: int, masks=None) -> np.ndarray:
 
 
 def coalition_sums(x) -> np.ndarray:
-    """x(S) = Σ_{i∈S} x_i for every mask S, by doubling: O(2^n)."""
-    out = np.zeros(1)
-    for xi in np.asarray(x, float):
-        out = np.concatenate([out, out + xi])
+    """x(S) = Σ_{i∈S} x_i for every mask S, by doubling: O(2^n).  A matrix x (n × m) gives one
+    column of sums per column of x."""
+    x = np.asarray(x, float)
+    n = x.shape[0]
+    out = np.empty((2**n,) + x.shape[1:])
+    out[0] = 0.0
+    for i in range(n):
+        np.add(out[:1 << i], x[i], out=out[1 << i:2 << i])
     return out
 
 
