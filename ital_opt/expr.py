@@ -4,7 +4,16 @@ An expression is a string such as ``"theta*sqrt(q)"`` or ``"-q**2/2"``.  It is p
 Python's :mod:`ast` and every node is checked against a whitelist: numbers, the names the
 problem kind defines (plus the spec's ``[params]``), ``+ - * / **``, unary minus, parentheses
 and the functions ``sqrt log exp abs square``.  Attribute access, subscripts, other calls,
-lambdas, comparisons and unknown names are rejected before anything runs.  Nothing is ever
+lambdas, comparisons and unknown names are rejected before anything runs.
+
+Limits (a spec is untrusted input; each is a :class:`~ital_opt.errors.SpecError`, raised in
+microseconds): at most :data:`MAX_CHARS` characters and operations nested at most
+:data:`MAX_DEPTH` deep (a sum of n terms nests n deep), so that no backend recurses without
+bound.  Every constant part (a subexpression without names) is evaluated once at parse time in
+floating point and must be a finite real number: ``1/0``, ``10**400``, ``(-8)**(1/3)``,
+``log(0)`` are refused.  A constant exponent is at most :data:`MAX_EXPONENT` in absolute value,
+so ``q**(9**9**9)`` is refused instead of asking a backend for a number with billions of
+digits.  Nothing is ever
 passed to ``eval``: the checked tree is walked by a small interpreter that builds the same
 expression for each backend (numpy arrays, cvxpy atoms, pyomo expressions, sympy).
 """
@@ -20,6 +29,9 @@ from typing import Any, Callable, Mapping
 from .errors import SpecError
 
 FUNCTIONS = ("sqrt", "log", "exp", "abs", "square")
+MAX_CHARS = 10_000
+MAX_DEPTH = 200
+MAX_EXPONENT = 1_000
 
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: lambda a, b: a + b,
@@ -205,48 +217,60 @@ def parse(
     if isinstance(text, bool) or not isinstance(text, (str, int, float)):
         raise SpecError(field, f"expected an expression string, got {type(text).__name__}")
     text = str(text)
-    if len(text) > 10_000:
-        raise SpecError(field, "expression is longer than 10,000 characters")
+    if len(text) > MAX_CHARS:
+        raise SpecError(field, f"expression is longer than {MAX_CHARS:,} characters")
+    shadowed = sorted(set(names) & set(constants))
+    if shadowed:
+        raise SpecError(f"params.{shadowed[0]}", f"shadows the variable '{shadowed[0]}' of expression field "
+                        f"'{field}'; rename the parameter")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        raise SpecError(field, f"cannot parse expression {text!r}: {exc.msg}") from None
+        raise SpecError(field, f"cannot parse expression {_short(text)!r}: {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise SpecError(field, f"expression nests too deeply (at most {MAX_DEPTH} operations)") from None
+    depth = _depth(tree.body)
+    if depth > MAX_DEPTH:
+        raise SpecError(field, f"expression nests {depth} operations deep, more than {MAX_DEPTH} "
+                        f"(a sum or product of n terms nests n deep)")
+    text_short = _short(text)
     allowed = set(names) | set(constants)
     used: set[str] = set()
 
     def check(node: ast.AST) -> None:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-                raise SpecError(field, f"only numbers are allowed as constants in {text!r}, got {node.value!r}")
-            if not math.isfinite(node.value):
-                raise SpecError(field, f"non-finite constant in {text!r}")
+                raise SpecError(field, f"only numbers are allowed as constants in {text_short!r}, got {node.value!r}")
+            if isinstance(node.value, float) and not math.isfinite(node.value):
+                raise SpecError(field, f"non-finite constant in {text_short!r}")
         elif isinstance(node, ast.Name):
             if node.id not in allowed:
                 hint = ", ".join(sorted(allowed)) or "none"
-                raise SpecError(field, f"unknown name '{node.id}' in expression {text!r} (allowed names: {hint})")
+                raise SpecError(field, f"unknown name '{node.id}' in expression {text_short!r} (allowed names: {hint})")
             used.add(node.id)
         elif isinstance(node, ast.BinOp):
             if type(node.op) not in _BINOPS:
-                raise SpecError(field, f"operator {type(node.op).__name__} is not allowed in {text!r} (use + - * / **)")
+                raise SpecError(field, f"operator {type(node.op).__name__} is not allowed in {text_short!r} (use + - * / **)")
             check(node.left)
             check(node.right)
         elif isinstance(node, ast.UnaryOp):
             if type(node.op) not in _UNARY:
-                raise SpecError(field, f"operator {type(node.op).__name__} is not allowed in {text!r}")
+                raise SpecError(field, f"operator {type(node.op).__name__} is not allowed in {text_short!r}")
             check(node.operand)
         elif isinstance(node, ast.Call):
             if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
                 what = node.func.id if isinstance(node.func, ast.Name) else type(node.func).__name__
                 raise SpecError(
-                    field, f"function '{what}' is not allowed in {text!r} (allowed: {', '.join(FUNCTIONS)})"
+                    field, f"function '{what}' is not allowed in {text_short!r} (allowed: {', '.join(FUNCTIONS)})"
                 )
             if len(node.args) != 1 or node.keywords:
-                raise SpecError(field, f"{node.func.id}() takes exactly one argument in {text!r}")
+                raise SpecError(field, f"{node.func.id}() takes exactly one argument in {text_short!r}")
             check(node.args[0])
         else:
-            raise SpecError(field, f"forbidden syntax ({type(node).__name__}) in expression {text!r}")
+            raise SpecError(field, f"forbidden syntax ({type(node).__name__}) in expression {text_short!r}")
 
     check(tree.body)
+    _constant(tree.body, field, text_short)
     return Expr(
         text=text,
         tree=tree.body,
@@ -331,3 +355,76 @@ def from_sympy(sym: Any, names, *, constants: Mapping[str, float] | None = None)
         names=frozenset(used - set(constants)),
         constants={k: v for k, v in constants.items() if k in used},
     )
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _depth(root: ast.AST) -> int:
+    """The nesting depth of a tree, without recursion."""
+    deepest, stack = 0, [(root, 1)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        if d > MAX_DEPTH:
+            return d
+        stack.extend((child, d + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
+def _constant(node: ast.expr, field: str | None, text: str) -> float | None:
+    """The value of a constant subtree (None where a name occurs), checked to be a finite real.
+
+    Evaluated in floating point with bounded exponents, so no constant can take long to compute."""
+    def refuse(why: str):
+        raise SpecError(field, f"{why} in expression {text!r}")
+
+    if isinstance(node, ast.Constant):
+        try:
+            return float(node.value)
+        except OverflowError:
+            refuse(f"the number {str(node.value)[:20]}... is too large")
+    if isinstance(node, ast.Name):
+        return None
+    if isinstance(node, ast.UnaryOp):
+        value = _constant(node.operand, field, text)
+        return None if value is None else (-value if isinstance(node.op, ast.USub) else value)
+    if isinstance(node, ast.Call):
+        value = _constant(node.args[0], field, text)
+        if value is None:
+            return None
+        name = node.func.id
+        if name == "sqrt" and value < 0:
+            refuse(f"sqrt of the negative constant {value:g}")
+        if name == "log" and value <= 0:
+            refuse(f"log of the constant {value:g}, which is not positive")
+        try:
+            out = {"sqrt": math.sqrt, "log": math.log, "exp": math.exp, "abs": abs, "square": lambda v: v * v}[name](value)
+        except OverflowError:
+            out = math.inf
+        if not math.isfinite(out):
+            refuse(f"the constant {name}({value:g}) overflows")
+        return out
+    if isinstance(node, ast.BinOp):
+        left = _constant(node.left, field, text)
+        right = _constant(node.right, field, text)
+        if isinstance(node.op, ast.Pow) and right is not None and abs(right) > MAX_EXPONENT:
+            refuse(f"the exponent {right:g} exceeds {MAX_EXPONENT} in absolute value")
+        if isinstance(node.op, ast.Div) and right == 0:
+            refuse("division by zero")
+        if left is None or right is None:
+            return None
+        if isinstance(node.op, ast.Pow):
+            if left < 0 and right != int(right):
+                refuse(f"({left:g})**{right:g} is not a real number")
+            if left == 0 and right < 0:
+                refuse("division by zero (0 to a negative power)")
+        try:
+            out = math.pow(left, right) if isinstance(node.op, ast.Pow) else _BINOPS[type(node.op)](left, right)
+        except OverflowError:
+            out = math.inf
+        if not math.isfinite(out):
+            refuse("a constant overflows")
+        return out
+    return None

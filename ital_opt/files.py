@@ -22,8 +22,9 @@ from pathlib import Path
 
 from .errors import SpecError
 
-MAX_SPEC_BYTES = 10 * 2**20
-"""The largest spec file read (10 MiB); the bundled specs are a few kB."""
+MAX_SPEC_BYTES = 256 * 2**10
+"""The largest spec file read (256 KiB; the bundled specs are a few kB): reading it takes well
+under a second, and lists are limited to ``spec.MAX_ENTRIES`` entries anyway."""
 
 
 def read_spec_bytes(path: str | Path) -> bytes:
@@ -72,27 +73,31 @@ def check_output(path: str | Path, field: str = "-o", *, directory: bool = False
     except FileNotFoundError:
         info = None
     except OSError as exc:
-        raise SpecError(field, f"cannot use {where!r} as output: {exc.strerror or exc}") from None
+        raise SpecError(field, f"cannot be used as output: {exc.strerror or exc}", where) from None
     if directory:
         if info is not None and not stat.S_ISDIR(info.st_mode):
-            raise SpecError(field, f"{where!r} exists and is not a directory")
+            raise SpecError(field, "exists and is not a directory", where)
         if info is None:
             parent = _existing_ancestor(path)
             if not os.access(parent, os.W_OK | os.X_OK):
-                raise SpecError(field, f"cannot create {where!r}: {str(parent)!r} is not writable")
+                raise SpecError(field, f"cannot be created: {str(parent)!r} is not writable", where)
         return
     if info is not None:
         if stat.S_ISDIR(info.st_mode):
-            raise SpecError(field, f"{where!r} is a directory; give a file name")
+            raise SpecError(field, "is a directory; give a file name", where)
         if not stat.S_ISREG(info.st_mode):
             if regular or not (stat.S_ISFIFO(info.st_mode) or stat.S_ISCHR(info.st_mode)):
-                raise SpecError(field, f"{where!r} is {_what(info.st_mode)}; give a regular file")
+                raise SpecError(field, f"is {_what(info.st_mode)}; give a regular file", where)
+            if stat.S_ISFIFO(info.st_mode) and str(path) not in _HELD:
+                # open it now (without blocking) so that a FIFO nobody reads fails before any solve;
+                # the descriptor is kept for the write, since closing it would end the reader's input
+                _HELD[str(path)] = _open_special(path, field)
             return
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
-        raise SpecError(field, f"the directory {str(parent)!r} does not exist")
+        raise SpecError(field, f"the directory {str(parent)!r} does not exist", where)
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise SpecError(field, f"the directory {str(parent)!r} is not writable")
+        raise SpecError(field, f"the directory {str(parent)!r} is not writable", where)
 
 
 def _existing_ancestor(path: Path) -> Path:
@@ -123,26 +128,36 @@ def write_bytes(path: str | Path, data: bytes, field: str = "-o") -> None:
             tmp.unlink()
         except OSError:
             pass
-        raise SpecError(field, f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+        raise SpecError(field, f"cannot write: {exc.strerror or exc}", str(path)) from None
 
 
 def write_text(path: str | Path, text: str, field: str = "-o") -> None:
     write_bytes(path, text.encode("utf-8"), field)
 
 
-def _write_special(path: Path, data: bytes, field: str) -> None:
+_HELD: dict[str, int] = {}
+
+
+def _open_special(path: Path, field: str) -> int:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
     except OSError as exc:
         if exc.errno == errno.ENXIO:
-            raise SpecError(field, f"{str(path)!r} is a FIFO that nobody reads") from None
-        raise SpecError(field, f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+            raise SpecError(field, "is a FIFO that nobody reads", str(path)) from None
+        raise SpecError(field, f"cannot write: {exc.strerror or exc}", str(path)) from None
+    os.set_blocking(fd, True)
+    return fd
+
+
+def _write_special(path: Path, data: bytes, field: str) -> None:
+    fd = _HELD.pop(str(path), None)
+    if fd is None:
+        fd = _open_special(path, field)
     try:
-        os.set_blocking(fd, True)
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
     except OSError as exc:
-        raise SpecError(field, f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+        raise SpecError(field, f"cannot write: {exc.strerror or exc}", str(path)) from None
     finally:
         os.close(fd)

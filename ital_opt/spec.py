@@ -22,6 +22,11 @@ from .errors import SpecError
 from .expr import FUNCTIONS, Expr, parse
 
 REQUIRED = object()
+MAX_MAGNITUDE = 1e15
+"""Numbers in a spec are at most this in absolute value: beyond it sums and products overflow or
+lose every digit of the solvers' accuracy (tolerances about 1e-8), so an answer would mean nothing."""
+MAX_ENTRIES = 100_000
+"""Lists and tables of numbers (``vector``, ``matrix``) hold at most this many entries."""
 COMMON_FIELDS = ("kind", "title", "params", "expected")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -67,9 +72,14 @@ class SpecReader:
     def _as_number(self, name: str, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
             raise self.error(name, f"expected a number, got {_describe(value)}")
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            raise self.error(name, f"expected a number of at most {MAX_MAGNITUDE:g} in absolute value") from None
         if not math.isfinite(value):
             raise self.error(name, f"expected a finite number, got {value}")
+        if abs(value) > MAX_MAGNITUDE:
+            raise self.error(name, f"expected a number of at most {MAX_MAGNITUDE:g} in absolute value, got {value:g}")
         return value
 
     def _bounds(self, name, values, lo, hi, positive, nonneg):
@@ -82,6 +92,10 @@ class SpecReader:
             raise self.error(name, f"must be at least {lo}, got {_describe(values)}")
         if hi is not None and np.any(arr > hi):
             raise self.error(name, f"must be at most {hi}, got {_describe(values)}")
+
+    def _size(self, name: str, n: int) -> None:
+        if n > MAX_ENTRIES:
+            raise self.error(name, f"has {n:,} entries; at most {MAX_ENTRIES:,} are allowed")
 
     def number(self, name, default=REQUIRED, *, lo=None, hi=None, positive=False, nonneg=False) -> float:
         value = self.raw(name, default)
@@ -200,6 +214,7 @@ class SpecReader:
         else:
             if not isinstance(value, (list, tuple, np.ndarray)):
                 raise self.error(name, f"expected a list of numbers, got {_describe(value)}")
+            self._size(name, len(value))
             arr = np.array([self._as_number(f"{name}[{i}]", v) for i, v in enumerate(value)], dtype=float)
             if arr.size == 0:
                 raise self.error(name, "must not be empty")
@@ -214,10 +229,13 @@ class SpecReader:
         value = self.raw(name, default)
         if value is default and default is not REQUIRED:
             return value
+        if isinstance(value, (list, tuple, np.ndarray)):
+            self._size(name, len(value))
         if not isinstance(value, (list, tuple, np.ndarray)) or not all(
             isinstance(row, (list, tuple, np.ndarray)) for row in value
         ):
             raise self.error(name, f"expected a list of lists of numbers, got {_describe(value)}")
+        self._size(name, sum(len(row) for row in value))
         rows = [
             [self._as_number(f"{name}[{i}][{j}]", v) for j, v in enumerate(row)] for i, row in enumerate(value)
         ]

@@ -40,6 +40,8 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from ..spec import MAX_MAGNITUDE
+
 __all__ = [
     "Game",
     "DENSE_MAX_PLAYERS",
@@ -189,8 +191,9 @@ def table_game(players: Sequence[str], table: Mapping[str, float], default: floa
             raise ValueError((key, str(exc))) from None
         if isinstance(worth, bool) or not isinstance(worth, (int, float, np.integer, np.floating)):
             raise ValueError((key, f"expected a number, got {worth!r}"))
-        if not np.isfinite(worth):
-            raise ValueError((key, f"expected a finite number, got {worth!r}"))
+        if not np.isfinite(worth) or abs(worth) > MAX_MAGNITUDE:
+            raise ValueError((key, f"expected a finite number of at most {MAX_MAGNITUDE:g} in absolute value, "
+                                   f"got {worth!r}"))
         if given[mask]:
             raise ValueError((key, "the same coalition is given twice (under another spelling)"))
         given[mask] = True

@@ -122,12 +122,30 @@ def sweep(
     n = len(grid)
     if validate:  # bad fields or values fail before anything is solved (exit code 2 on the command line)
         for i in sorted({0, n - 1}):
-            problem.replace(**grid.changes(i))
+            try:
+                problem.replace(**grid.changes(i))
+            except SpecError as exc:
+                raise exc.located(str(problem.source)) from None
+    for name, value in (("--workers", workers), ("--chunk-size", chunk_size)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
+            raise SpecError(name, f"must be a whole number of at least 1, got {value!r}")
     store = _open(out, _fingerprint(problem, grid, method, options), resume)
-    if getattr(store, "complete_file", False):  # --resume of a finished sweep: nothing to solve
+    try:
+        if store.complete_file:  # --resume of a finished sweep (the same one): nothing to solve
+            return store.finish().drop(columns=[POINT], errors="ignore")
+        _solve_into(store, problem, grid, method, options, executor, workers, chunk_size, scheduler,
+                    progress, vectorise)
         table = store.finish()
-        _check_complete(table, grid, out)
-        return table.drop(columns=[POINT], errors="ignore")
+    finally:
+        store.close()
+    _warn_failures(table)
+    return table.drop(columns=[POINT], errors="ignore")
+
+
+def _solve_into(store, problem, grid: Grid, method, options, executor, workers, chunk_size, scheduler,
+                progress, vectorise) -> None:
+    """Solve the grid points the store does not hold yet and append them to it."""
+    names, n = grid.names, len(grid)
     todo = sorted(set(range(n)) - store.done())
     bar = _progress(n, len(store.done()), progress)
     try:
@@ -165,9 +183,6 @@ def sweep(
                 bar.update(int(df[POINT].nunique()))
     finally:
         bar.close()
-    table = store.finish()
-    _warn_failures(table)
-    return table.drop(columns=[POINT], errors="ignore")
 
 
 def _open(out, fingerprint, resume):
@@ -195,17 +210,3 @@ def _warn_failures(table: pd.DataFrame) -> None:
 
 class SweepWarning(UserWarning):
     """Some grid points of a sweep failed (their lines say why, in ``message``)."""
-
-
-def _check_complete(table: pd.DataFrame, grid: Grid, out) -> None:
-    """A finished file given to --resume must hold exactly this grid's points."""
-    names = grid.names
-    if not all(n in table.columns for n in names):
-        raise SpecError("--resume", f"{out} is a finished sweep over other fields; start again without --resume")
-    have = table[names].drop_duplicates().to_numpy(float)
-    want = grid.points[names].to_numpy(float)
-    same = have.shape == want.shape and np.allclose(
-        have[np.lexsort(have.T[::-1])], want[np.lexsort(want.T[::-1])], rtol=1e-12, atol=0
-    )
-    if not same:
-        raise SpecError("--resume", f"{out} is a finished sweep over another grid; start again without --resume")

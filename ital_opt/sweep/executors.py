@@ -8,7 +8,8 @@ more than many solves).  A task receives the base problem's spec and a list of
 formulation built once (cvxpy Parameters, warm starts).
 
 * ``local``: in the calling process for one chunk, else a process pool (``workers`` processes,
-  default: the CPU count, at most 8).
+  default: the CPU count, at most 8).  The workers end when the sweep's process dies, even by
+  ``kill -9`` (:func:`die_with_parent`), so no orphan keeps solving.
 * ``dask``: ``dask.distributed``; a ``LocalCluster`` started and stopped for the sweep, or the
   existing cluster at ``scheduler`` (``tcp://host:port``).  Chunks are submitted as tasks and
   gathered as they complete.
@@ -109,13 +110,41 @@ def run_local(payload: dict, chunks: list, workers: int) -> Iterator[pd.DataFram
     yield solve_chunk(payload, chunks[0])
     chunks = chunks[1:]
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=ctx)
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=ctx,
+                               initializer=die_with_parent, initargs=(os.getpid(),))
     try:
         futures = [pool.submit(solve_chunk, payload, chunk) for chunk in chunks]
         for fut in as_completed(futures):
             yield fut.result()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def die_with_parent(parent: int) -> None:
+    """Pool initializer: end this worker when the sweep's process dies, even by ``kill -9``.
+
+    On Linux the kernel does it (``prctl(PR_SET_PDEATHSIG, SIGKILL)``); elsewhere a daemon thread
+    checks every second whether the parent is still this process's parent."""
+    import signal
+
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) != 0:  # 1 = PR_SET_PDEATHSIG
+            raise OSError(ctypes.get_errno(), "prctl")
+    except (OSError, AttributeError):
+        import threading
+        import time
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(1.0)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
 
 
 def run_dask(payload: dict, chunks: list, workers: int, scheduler: str | None) -> Iterator[pd.DataFrame]:

@@ -1,17 +1,25 @@
 """Resumable sweep output: results are committed chunk by chunk as they finish.
 
-CSV (``--out FILE.csv``): each chunk's lines are appended to FILE and fsynced, then one line is
-appended (and fsynced) to the journal ``FILE.journal``: the file size after the chunk and the
-grid points it holds with their number of lines.  The journal's first line records the sweep
-(spec, varied fields, grid) so that ``--resume`` refuses a different sweep.  On resume the data
-file is truncated to the last committed size — a chunk that was being written when the process
-died is dropped and solved again — and the committed points are skipped.  No point is lost and
-none is duplicated.  When every point is done the file is rewritten in grid order (atomically:
-temporary file + ``os.replace``) and the journal is removed.
+CSV (``--out FILE.csv``): each chunk's lines are appended to FILE (without a header) and
+fsynced, then one line is appended (and fsynced) to the journal ``FILE.journal``: the file size
+after the chunk, the grid points it holds with their number of lines, and the chunk's columns
+when they differ from the previous chunk's (a point without rows has no row fields, so columns
+may appear later).  The journal's first line records the sweep's fingerprint (the whole spec,
+every grid value, the method and options) so that ``--resume`` refuses a different sweep.  On
+resume the data file is truncated to the last committed size — a chunk that was being written
+when the process died is dropped and solved again — and the committed points are skipped.  No
+point is lost and none is duplicated.  When every point is done the file is rewritten in grid
+order with one header (the union of the columns; atomically: temporary file + ``os.replace``)
+and the journal is removed.
 
 Parquet (``--out FILE.parquet``): each chunk is a file ``FILE.parts/part-NNNNNN.parquet``
 written atomically (temporary name + ``os.replace``); at the end the parts are joined into
 FILE, in grid order, and the directory is removed.
+
+Either way a finished sweep leaves its fingerprint in ``FILE.sweep.json``, so that ``--resume``
+of a finished file returns it only when it is the same sweep, and the output is locked
+(``FILE.lock``, an exclusive ``flock``) while a sweep writes it: a second sweep on the same
+file is refused instead of corrupting it.
 """
 
 from __future__ import annotations
@@ -50,8 +58,82 @@ def _append(path: Path, data: bytes) -> int:
         return handle.tell()
 
 
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _union(column_lists: list[list[str]]) -> list[str]:
+    """Every column once: the longest list's order first (a point with rows has every field),
+    then columns only other chunks have, in order of appearance."""
+    if not column_lists:
+        return []
+    out = list(max(column_lists, key=len))
+    seen = set(out)
+    for cols in column_lists:
+        for c in cols:
+            if c not in seen:
+                out.append(c)
+                seen.add(c)
+    return out
+
+
+def _sorted(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame()
+    columns = _union([list(f.columns) for f in frames])
+    df = pd.concat(frames, ignore_index=True).reindex(columns=columns)
+    df["row"] = pd.to_numeric(df["row"]).astype("Int64")
+    df = df.sort_values([POINT, "row"], kind="stable", na_position="first").reset_index(drop=True)
+    return df
+
+
+class Lock:
+    """An exclusive lock on ``FILE.lock`` for as long as a sweep writes FILE (Linux/macOS ``flock``)."""
+
+    def __init__(self, out: Path):
+        import fcntl
+
+        self.path = out.with_name(out.name + ".lock")
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise SpecError("--out", f"another sweep is writing {out} (it holds {self.path.name}); "
+                                "wait for it or use another --out", str(out)) from None
+            try:  # the lock file may have been removed by a sweep that just finished: lock the current one
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        self.fd = fd
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+        os.close(self.fd)  # closing releases the flock
+        self.fd = None
+
+
 class MemoryStore:
     """No file: chunks are kept in memory."""
+
+    complete_file = False
 
     def __init__(self):
         self.frames: list[pd.DataFrame] = []
@@ -65,40 +147,75 @@ class MemoryStore:
     def finish(self) -> pd.DataFrame:
         return _sorted(self.frames)
 
-
-def _sorted(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        return pd.DataFrame()
-    df = pd.concat(frames, ignore_index=True)
-    df["row"] = pd.to_numeric(df["row"]).astype("Int64")
-    df = df.sort_values([POINT, "row"], kind="stable", na_position="first").reset_index(drop=True)
-    return df
+    def close(self) -> None:
+        pass
 
 
-class CSVStore:
-    """CSV file + append-only journal (see the module docstring)."""
+class FileStore:
+    """What CSV and Parquet outputs share: the lock and the fingerprint of a finished sweep."""
 
     def __init__(self, path: Path, fingerprint: dict, resume: bool):
         self.path = Path(path)
+        self.fingerprint = json.loads(json.dumps(fingerprint))
+        self.record = self.path.with_name(self.path.name + ".sweep.json")
+        self.complete_file = False
+        self.lock = Lock(self.path)
+
+    def close(self) -> None:
+        self.lock.release()
+
+    def _compare(self, recorded: dict) -> None:
+        """Refuse to resume into a file written by another sweep; say what differs."""
+        if recorded == self.fingerprint:
+            return
+        what = [k for k in ("spec_sha256", "grid", "method", "options", "kind") if recorded.get(k) != self.fingerprint.get(k)]
+        names = {"spec_sha256": "spec", "grid": "grid", "method": "method", "options": "options", "kind": "kind"}
+        differ = " and ".join(names[k] for k in what) or "fingerprint"
+        if self.complete_file:
+            raise SpecError("--resume", f"{self.path} is a finished sweep with another {differ}; "
+                            "start again without --resume or use another --out")
+        raise SpecError("--resume", f"{self.path} was written by a different sweep (another {differ}); "
+                        "start again without --resume or use another --out")
+
+    def _check_finished(self) -> None:
+        try:
+            recorded = json.loads(self.record.read_text())["sweep"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise SpecError("--resume", f"{self.path} exists but {self.record.name} (the record of the sweep that "
+                            "wrote it) is missing or unreadable; start again without --resume") from None
+        self._compare(recorded)
+
+    def _forget_finished(self) -> None:
+        if self.record.exists():
+            self.record.unlink()
+
+    def _record_finished(self) -> None:
+        _write_atomic(self.record, json.dumps({"sweep": self.fingerprint}) + "\n")
+
+
+class CSVStore(FileStore):
+    """CSV file + append-only journal (see the module docstring)."""
+
+    def __init__(self, path: Path, fingerprint: dict, resume: bool):
+        super().__init__(path, fingerprint, resume)
         self.journal = self.path.with_name(self.path.name + ".journal")
-        self.fingerprint = fingerprint
+        self.segments: list[tuple[int, int, list[str]]] = []  # (start, end, columns) of committed chunks
         self.columns: list[str] | None = None
         self.points: list[tuple[int, int]] = []  # (point, number of lines), in file order
         self.size = 0
-        self.complete_file = False
         if resume and self.journal.exists():
             self._recover()
         elif resume and self.path.exists():
             self.complete_file = True  # a finished sweep: nothing to resume
+            self._check_finished()
         else:
             self._start()
 
     def _start(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         for p in (self.path, self.journal):
             if p.exists():
                 p.unlink()
+        self._forget_finished()
         self.path.touch()
         header = json.dumps({"sweep": self.fingerprint}) + "\n"
         tmp = self.journal.with_name(self.journal.name + ".tmp")
@@ -112,14 +229,9 @@ class CSVStore:
         lines = self.journal.read_bytes().split(b"\n")
         try:
             head = json.loads(lines[0])["sweep"]
-        except (ValueError, KeyError, IndexError):
+        except (ValueError, KeyError, IndexError, TypeError):
             raise SpecError("--resume", f"journal {self.journal} is unreadable; start again without --resume") from None
-        if head != json.loads(json.dumps(self.fingerprint)):
-            raise SpecError(
-                "--resume",
-                f"{self.path} was written by a different sweep (spec or --vary differ); "
-                "start again without --resume or use another --out",
-            )
+        self._compare(head)
         size = 0
         for raw in lines[1:]:
             try:
@@ -129,9 +241,10 @@ class CSVStore:
             if entry.get("final"):
                 self._finish_interrupted(entry)
                 return
-            size = entry["size"]
             if entry.get("columns"):
                 self.columns = entry["columns"]
+            self.segments.append((size, entry["size"], self.columns))
+            size = entry["size"]
             self.points += [tuple(p) for p in entry["points"]]
         actual = self.path.stat().st_size if self.path.exists() else 0
         if actual < size:
@@ -144,6 +257,7 @@ class CSVStore:
         tmp = Path(entry["tmp"])
         if tmp.exists():
             os.replace(tmp, self.path)
+        self._record_finished()
         self.journal.unlink()
         self.complete_file = True
 
@@ -155,81 +269,90 @@ class CSVStore:
             return
         counts = df.groupby(POINT, sort=False).size()
         body = encode_lists(df.drop(columns=[POINT]))
-        new_columns = None
-        if self.columns is None:
-            self.columns = list(body.columns)
-            new_columns = self.columns
-            header = True
-        else:
-            header = False
-            extra = [c for c in body.columns if c not in self.columns]
-            if extra:
-                import warnings
-
-                warnings.warn(f"sweep: columns {extra} appeared after the header was written; they are dropped")
-        body = body.reindex(columns=self.columns)
+        columns = [str(c) for c in body.columns]
         buffer = io.StringIO()
-        body.to_csv(buffer, index=False, header=header, lineterminator="\n")
+        body.to_csv(buffer, index=False, header=False, lineterminator="\n")
+        start = self.size
         self.size = _append(self.path, buffer.getvalue().encode())
         pts = [[int(p), int(n)] for p, n in counts.items()]
         entry = {"size": self.size, "points": pts}
-        if new_columns:
-            entry["columns"] = new_columns
+        if columns != self.columns:
+            entry["columns"] = columns
+            self.columns = columns
         _append(self.journal, (json.dumps(entry) + "\n").encode())
+        self.segments.append((start, self.size, columns))
         self.points += [tuple(p) for p in pts]
 
     def read(self) -> pd.DataFrame:
-        if self.size == 0 and not self.complete_file:
+        if self.complete_file:
+            return decode_lists(pd.read_csv(self.path)) if self.path.stat().st_size else pd.DataFrame()
+        if not self.segments:
             return pd.DataFrame()
-        df = pd.read_csv(self.path)
+        data = self.path.read_bytes()
+        frames, i = [], 0
+        while i < len(self.segments):  # consecutive chunks with the same columns are read at once
+            start, end, cols = self.segments[i]
+            while i + 1 < len(self.segments) and self.segments[i + 1][2] == cols:
+                i += 1
+                end = self.segments[i][1]
+            frames.append(pd.read_csv(io.BytesIO(data[start:end]), header=None, names=cols))
+            i += 1
+        columns = _union([list(f.columns) for f in frames])
+        df = pd.concat(frames, ignore_index=True).reindex(columns=columns) if len(frames) > 1 else frames[0]
         return decode_lists(df)
 
     def finish(self) -> pd.DataFrame:
         if self.complete_file:
             return self.read()
         df = self.read()
+        tmp = self.path.with_name(self.path.name + ".sorted.tmp")
         if len(df):
             ids = [p for p, n in self.points for _ in range(n)]
             if len(ids) != len(df):
                 raise RuntimeError(f"{self.path}: {len(df)} lines but the journal lists {len(ids)}")
             df.insert(0, POINT, ids)
             df = _sorted([df])
-            tmp = self.path.with_name(self.path.name + ".sorted.tmp")
             encode_lists(df.drop(columns=[POINT])).to_csv(tmp, index=False, lineterminator="\n")
-            with open(tmp, "rb+") as h:
-                os.fsync(h.fileno())
-            _append(self.journal, (json.dumps({"final": True, "tmp": str(tmp)}) + "\n").encode())
-            os.replace(tmp, self.path)
-            _fsync_dir(self.path.parent)
+        else:
+            tmp.write_text("")
+        with open(tmp, "rb+") as h:
+            os.fsync(h.fileno())
+        _append(self.journal, (json.dumps({"final": True, "tmp": str(tmp)}) + "\n").encode())
+        os.replace(tmp, self.path)
+        self._record_finished()
+        _fsync_dir(self.path.parent)
         self.journal.unlink()
         return df
 
 
-class ParquetStore:
+class ParquetStore(FileStore):
     """A directory of atomically written part files, joined at the end."""
 
     def __init__(self, path: Path, fingerprint: dict, resume: bool):
         require("pyarrow", extra="sweep")
-        self.path = Path(path)
+        super().__init__(path, fingerprint, resume)
         self.parts = self.path.with_name(self.path.name + ".parts")
-        self.fingerprint = fingerprint
-        self.complete_file = False
         self.seq = 0
         self._done: set[int] = set()
         meta = self.parts / "sweep.json"
         if resume and meta.exists():
-            if json.loads(meta.read_text()) != json.loads(json.dumps(fingerprint)):
-                raise SpecError("--resume", f"{self.path} was written by a different sweep; start again without --resume")
+            try:
+                recorded = json.loads(meta.read_text())
+            except ValueError:
+                raise SpecError("--resume", f"{meta} is unreadable; start again without --resume") from None
+            self._compare(recorded)
             for part in sorted(self.parts.glob("part-*.parquet")):
                 self._done |= set(pd.read_parquet(part, columns=[POINT])[POINT].astype(int))
                 self.seq = max(self.seq, int(part.stem.split("-")[1]) + 1)
         elif resume and self.path.exists():
             self.complete_file = True
+            self._check_finished()
         else:
             if self.parts.exists():
                 shutil.rmtree(self.parts)
-            self.parts.mkdir(parents=True)
-            meta.write_text(json.dumps(fingerprint))
+            self._forget_finished()
+            self.parts.mkdir()
+            meta.write_text(json.dumps(self.fingerprint))
 
     def done(self) -> set[int]:
         return set(self._done)
@@ -254,16 +377,28 @@ class ParquetStore:
         tmp = self.path.with_name(self.path.name + ".tmp")
         df.drop(columns=[POINT], errors="ignore").to_parquet(tmp, index=False)
         os.replace(tmp, self.path)
+        self._record_finished()
         shutil.rmtree(self.parts)
         return decode_lists(df)
 
 
 def open_store(out, fingerprint: dict, resume: bool):
+    """The store of a sweep's output: in memory (``out=None``), CSV, or Parquet (``.parquet``)."""
     if out is None:
         if resume:
             raise SpecError("--resume", "needs --out FILE: the sweep to continue")
         return MemoryStore()
+    from ..files import check_output
+
     out = Path(out)
-    if out.suffix == ".parquet":
-        return ParquetStore(out, fingerprint, resume)
-    return CSVStore(out, fingerprint, resume)
+    check_output(out, "--out", regular=True)
+    cls = ParquetStore if out.suffix == ".parquet" else CSVStore
+    store = cls.__new__(cls)
+    try:
+        cls.__init__(store, out, fingerprint, resume)
+    except BaseException:
+        lock = getattr(store, "lock", None)
+        if lock is not None:
+            lock.release()
+        raise
+    return store
