@@ -20,7 +20,7 @@ class Line(Problem):
     drawn: list = []
 
     def methods(self):
-        return [Method("closed-form", Line._solve, closed_form=True)]
+        return [Method("closed-form", type(self)._solve, closed_form=True)]
 
     @staticmethod
     def _solve(problem):
@@ -87,10 +87,23 @@ def test_plot_spec_without_kind_figures_draws_row_bars(tmp_path):
 def test_plot_book_uses_only_kinds_that_draw(tmp_path, line_kind):
     from ital_opt.plot import book_figures
 
+    class Quiet(Line):
+        kind = "test_quiet"
+        figures = Problem.figures  # draws nothing of its own: not solved for the book
+
+        @staticmethod
+        def _solve(problem):
+            raise AssertionError("a kind without figures is not solved for the book")
+
+    ital_opt.register_kind("test_quiet", Quiet)
     specs = [_spec(tmp_path, a=1.0), tmp_path / "other.toml"]
-    specs[1].write_text('kind = "screening"\ntheta = [1.0, 2.0]\nprob = [0.5, 0.5]\nagent = "theta*q"\n'
-                        'principal = "-q**2/2"\n')
-    written = book_figures(tmp_path / "book", specs=specs)
+    specs[1].write_text('kind = "test_quiet"\na = 1.0\n')
+    try:
+        written = book_figures(tmp_path / "book", specs=specs)
+    finally:
+        import importlib
+
+        importlib.import_module("ital_opt.kinds")._CLASSES.pop("test_quiet", None)
     assert [(p.name, c) for p, c in written] == [("line_payoff_against_x.png", "payoff against x")]
 
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import ital_opt
-from ital_opt.errors import OptionError
+from ital_opt.errors import OptionError, SpecError
 from ital_opt.expr import from_sympy, parse
 
 MUSSA_ROSEN = {"kind": "screening", "theta": [1.0, 1.5, 2.0], "prob": [0.3, 0.4, 0.3],
@@ -95,7 +95,10 @@ def test_the_four_back_ends_agree(text, x, y):
     import pyomo.environ as pyo
     import sympy
 
-    e = parse(text, {"x", "y"})
+    try:
+        e = parse(text, {"x", "y"})
+    except SpecError:  # a constant part that is not a finite real number (log(1 - 1)) is refused at parse time
+        assume(False)
     with np.errstate(all="ignore"):
         ref = float(e.numpy(x=x, y=y))
     assume(math.isfinite(ref) and abs(ref) < 1e12)
