@@ -85,7 +85,7 @@ def test_a_parameter_may_not_shadow_a_variable(tmp_path, capsys):
     spec.write_text(SCREENING + 'agent = "theta*q"\n[params]\ntheta = 3.0\n')
     refused(["solve", spec], capsys, str(spec), "field 'params.theta'", "shadows")
     team = tmp_path / "t.toml"
-    team.write_text('kind = "team"\na = [1.0, 1.0]\nrho = [1.0, 1.0]\nsigma2 = 0.5\n'
+    team.write_text('kind = "team"\nrho = [1.0, 1.0]\nsigma2 = 0.5\n'
                     'production = "e1 + e2"\ncost = "c*e**2/2"\n[params]\ne = 2.0\n')
     refused(["solve", team], capsys, "field 'params.e'")
 
