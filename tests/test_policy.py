@@ -82,7 +82,7 @@ def test_A0_and_json_shape():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(p.name for p in SPECS.glob("policy_A*.toml")))
+@pytest.mark.parametrize("name", sorted(p.name for p in SPECS.glob("policy_*.toml")))
 def test_bundled_specs_verify(name):
     report = ital_opt.verify(ital_opt.load(SPECS / name))
     assert report.ok, report.to_table()
@@ -98,6 +98,7 @@ team_params = st.fixed_dictionaries(dict(
 ))
 
 
+@pytest.mark.slow
 @settings(max_examples=6, deadline=None)
 @given(team_params, st.floats(0.0, 1.0))
 def test_AP1_budget_breaker_restores_first_best(params, gamma):
@@ -125,6 +126,7 @@ def test_AP2_AP3_rate_comparative_statics(gamma, lam, m, h):
     assert (base > 0) == (1 + gamma > m * (1 + lam / 2))
 
 
+@pytest.mark.slow
 @settings(max_examples=4, deadline=None)
 @given(team_params, st.floats(0.0, 1.0), st.floats(0.05, 1.0))
 def test_AP4_no_reward_beside_cost_subsidy(params, gamma, lam):

@@ -49,7 +49,7 @@ def certificate(problem, result) -> dict[str, float]:
     else:
         out["decomposition_error"] = abs(sw)
     if problem.budget is not None:
-        out["budget_violation"] = max(0.0, ex["outlay"] - problem.budget)
+        out["budget_violation"] = max(0.0, ex.get("budget_outlay", ex["outlay"]) - problem.budget)
     if problem.formation_cost is not None and ex.get("formed"):
         grant = sum(float(v[0]) for inst, v in zip(problem.instruments, values) if inst.type == "formation_grant")
         lhs = ev["outcome"].alliance_welfare + grant

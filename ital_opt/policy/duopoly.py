@@ -5,7 +5,8 @@ A0 − x_i − b·x_j (spillover b) and its R&D costs (1 − s_i)G x_i²/2 under
 D = a − A0.  Given R&D, Cournot quantities are q_i = (D + (2 − b)x_i + (2b − 1)x_j)/3 and profits
 π_i = q_i² − (1 − s_i)G x_i²/2.  R&D is chosen non-cooperatively (each firm maximises π_i: a Nash
 equilibrium of a game with linear best responses) or cooperatively (an R&D cartel maximising
-π_1 + π_2).  Both first-order systems are linear in x, solved here and certified by each firm's
+π_1 + π_2 — over a common R&D level, as in d'Aspremont and Jacquemin, where the joint profit is not
+concave in the two levels).  Both first-order systems are linear in x, solved here and certified by each firm's
 (or the cartel's) second-order conditions and a deviation search.  Consumer surplus Q²/2 is the
 social value outside the alliance; total welfare is CS + Σπ_i − λ·outlay with true R&D costs.
 Hinloopen (1997): at λ = 0 the rates s^N = 3b/(2(1 + b)) and s^C = 1/2 both implement the
@@ -63,7 +64,7 @@ class DuopolyFollower:
         q = self.quantities(x)
         return q * q - factor * self.G * np.asarray(x) ** 2 / 2
 
-    def rd(self, factor):
+    def rd_levels(self, factor):
         """R&D (x1, x2) at cost factors (1 − s_i): the linear first-order system, or None if it fails the SOC."""
         b, D, G = self.b, self.D, self.G
         u, v = (2 - b) / 3, (2 * b - 1) / 3  # ∂q_i/∂x_i, ∂q_i/∂x_j
@@ -78,6 +79,17 @@ class DuopolyFollower:
             M = H - np.diag(factor * G)
             rhs = -2 * (u + v) * D / 3 * np.ones(2)
             soc = np.linalg.eigvalsh(M)
+            self.symmetric = False
+            if np.any(soc >= 0) and np.isclose(factor[0], factor[1]):
+                # d'Aspremont and Jacquemin's cartel chooses a common R&D level: maximise
+                # 2q² − f G x² with q = (D + (1 + b)x)/3
+                self.symmetric = True
+                f = factor[0]
+                curvature = 2 * (1 + b) ** 2 / 9 - f * G
+                if curvature >= 0:
+                    return None
+                x = 2 * (1 + b) * D / (9 * f * G - 2 * (1 + b) ** 2)
+                return np.array([x, x])
         if np.any(soc >= 0):
             return None
         return np.linalg.solve(M, rhs)
@@ -88,13 +100,13 @@ class DuopolyFollower:
 
     def solve(self, levers, y: float = 1.0, certified: bool = True) -> list[Outcome]:
         factor = np.asarray(levers.cost_factor, float)
-        x = self.rd(factor)
+        x = self.rd_levels(factor)
         if x is None or np.any(x < 0):
             res = Result(kind="duopoly", status="not_solved", message="no interior R&D equilibrium at these subsidies")
             return [Outcome(self, res, np.nan, np.nan, ok=False, message=res.message)]
         q = self.quantities(x)
         prof = self.profits(x, factor)
-        gain = self.deviation_gain(x, factor)
+        gain = self.deviation_gain(x, factor) if certified else 0.0
         rows = pd.DataFrame({"firm": self.members, "rd": x, "quantity": q, "profit": prof})
         Q = float(q.sum())
         res = Result(kind="duopoly", status="optimal", method="first-order system", objective=float(prof.sum()),
@@ -108,13 +120,19 @@ class DuopolyFollower:
         grid = np.linspace(0.0, 4 * max(x.max(), 1e-3) + 1.0, 4001)
         if self.rd == "noncooperative":
             gains = []
+            own = self.profits(x, factor)
             for i in range(2):
-                xs = np.tile(x, (grid.size, 1))
-                xs[:, i] = grid
-                p = np.array([self.profits(row, factor)[i] for row in xs])
-                gains.append(p.max() - self.profits(x, factor)[i])
+                j = 1 - i
+                q = (self.D + (2 - self.b) * grid + (2 * self.b - 1) * x[j]) / 3
+                p = q * q - factor[i] * self.G * grid**2 / 2
+                gains.append(p.max() - own[i])
             return float(max(0.0, max(gains)))
         base = self.profits(x, factor).sum()
+        if getattr(self, "symmetric", False):
+            grid = np.linspace(0.0, 4 * max(x.max(), 1e-3) + 1.0, 4001)
+            q = (self.D + (1 + self.b) * grid) / 3
+            tot = 2 * q * q - (factor[0] + factor[1]) * self.G * grid**2 / 2
+            return float(max(0.0, tot.max() - base))
         g2 = np.linspace(0.0, 4 * max(x.max(), 1e-3) + 1.0, 401)
         X1, X2 = np.meshgrid(g2, g2)
         q1 = (self.D + (2 - self.b) * X1 + (2 * self.b - 1) * X2) / 3

@@ -45,6 +45,7 @@ class Outcome:
     outside_total: float = 0.0       # Σ members' outside options (formation)
     formed: bool = True
     diffusion: dict = field(default_factory=dict)
+    standalone_output: float = 0.0   # output of excluded applicants working alone (valued at γ)
     ok: bool = True
     message: str = ""
 
@@ -125,11 +126,18 @@ class AdmissionFollower:
     def _outside(self, levers) -> np.ndarray:
         t = self.problem
         out = np.asarray(t.outside, float).copy()
-        if levers.outside_rate:
-            phi = t.theta**2 / (2 * t.c)
-            standalone = np.maximum(0.0, levers.outside_delta**2 * phi / (1 - levers.outside_rate) - t.r)
-            out = np.maximum(out, standalone)
+        if levers.outside_delta is not None:
+            out = np.maximum(out, self._standalone(levers)[0])
         return out
+
+    def _standalone(self, levers):
+        """A type's standalone certainty equivalent max(0, δ²φ/(1 − s_o) − r) (subsidy as income) and
+        its standalone expected output 2δ²φ/(1 − s_o) where it works alone (BOOK.md §4.2, B2)."""
+        t = self.problem
+        phi = t.theta**2 / (2 * t.c)
+        gross = levers.outside_delta**2 * phi / (1 - levers.outside_rate)
+        works = gross - t.r > 0
+        return np.where(works, gross - t.r, 0.0), np.where(works, 2 * gross, 0.0)
 
     def _menu(self, k, outside):
         """The admission menu over the types k.. (prior renormalised), cached."""
@@ -164,4 +172,11 @@ class AdmissionFollower:
             candidates.append((payoff, Outcome(self, result, payoff + rents, output, admitted_mass=admitted,
                                                regime=("admitted from type", k))))
         best = max(c[0] for c in candidates)
-        return [o for p, o in candidates if p >= best - TIE_TOL]
+        chosen = [o for p, o in candidates if p >= best - TIE_TOL]
+        if levers.outside_delta is not None:  # excluded types work alone: their welfare and output are social
+            ce, output = self._standalone(levers)
+            for o in chosen:
+                out_mass = self.prob - o.admitted_mass
+                o.external = float(np.sum(out_mass * ce))
+                o.standalone_output = float(np.sum(out_mass * output))
+        return chosen

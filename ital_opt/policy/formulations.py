@@ -217,7 +217,7 @@ class Nested(Formulation):
 
         cons = []
         if p.budget is not None:
-            cons.append({"type": "ineq", "fun": lambda z: p.budget - f(np.clip(z, lo, hi))["outlay"]})
+            cons.append({"type": "ineq", "fun": lambda z: p.budget - f(np.clip(z, lo, hi)).get("budget_outlay", np.inf)})
         try:
             res = minimize(obj, x, method="SLSQP", bounds=list(zip(lo, hi)), constraints=cons,
                            options={"ftol": 1e-14, "maxiter": 300, "eps": 1e-8})

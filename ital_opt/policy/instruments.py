@@ -42,7 +42,7 @@ class Levers:
     diffusion: float = 0.0             # adoption subsidy d (Model C)
     tier_subsidy: np.ndarray = None    # admission subsidy per admitted member of each tier
     outside_rate: float = 0.0          # standalone R&D subsidy s_o (Model B2)
-    outside_delta: float = 1.0         # its productivity discount δ
+    outside_delta: float | None = None  # the standalone productivity discount δ (None: no standalone option)
     changes: dict = field(default_factory=dict)  # direct changes of the follower's spec fields
 
     def __post_init__(self):
@@ -95,7 +95,12 @@ class Instrument:
         raise NotImplementedError
 
     def outlay(self, outcome, value: np.ndarray) -> float:
+        """The expected outlay in present value (what SW charges at 1 + λ)."""
         return 0.0
+
+    def budget_outlay(self, outcome, value: np.ndarray) -> float:
+        """What the instrument spends against the budget (default: its outlay)."""
+        return self.outlay(outcome, value)
 
     # -- helpers ---------------------------------------------------------------------------------
     @property
@@ -238,7 +243,14 @@ class DiffusionSubsidy(Instrument):
         stage = outcome.diffusion
         if not stage:
             return 0.0
-        return stage["delta"] * float(value[0]) * stage["adoption"] * outcome.expected_output
+        return stage["delta"] * self.budget_outlay(outcome, value)
+
+    def budget_outlay(self, outcome, value):
+        """The nominal stage-3 outlay d·n·E[π] (the budget caps nominal spending; SW discounts it by δ)."""
+        stage = outcome.diffusion
+        if not stage or not outcome.formed:
+            return 0.0
+        return float(value[0]) * stage["adoption"] * outcome.expected_output
 
 
 @register_instrument
@@ -300,7 +312,8 @@ class OutsideSubsidy(Instrument):
         s = float(value[0])
         true = outcome.follower.problem
         phi = true.theta**2 / (2 * true.c)
-        paid = s * self.delta**2 * phi / (1 - s) ** 2
+        works = self.delta**2 * phi / (1 - s) - true.r > 0
+        paid = np.where(works, s * self.delta**2 * phi / (1 - s) ** 2, 0.0)
         out_mass = outcome.follower.prob - outcome.admitted_mass
         return float(np.sum(out_mass * paid))
 

@@ -203,6 +203,8 @@ class Policy(Problem):
         if len(evals) > 1:
             key = (lambda e: e["social_welfare"]) if self.ties == "optimistic" else (lambda e: -e["social_welfare"])
             evals.sort(key=key, reverse=True)
+            regimes = ", ".join(f"{e['outcome'].regime[0]} {e['outcome'].regime[1]}" for e in evals)
+            evals[0]["thresholds"].append(f"the follower is indifferent ({regimes}); ties are {self.ties}")
         return evals[0]
 
     def _assemble(self, outcome, vals, stage, y) -> dict:
@@ -233,21 +235,24 @@ class Policy(Problem):
         base["values"] = vals
         if not formed:
             return {**base, "social_welfare": 0.0, "feasible": True, "formed": False, "alliance_welfare": 0.0,
-                    "outlay": 0.0, "outlays": {inst.name: 0.0 for inst in self.instruments}, "expected_output": 0.0,
+                    "outlay": 0.0, "outlays": {inst.name: 0.0 for inst in self.instruments}, "budget_outlay": 0.0, "expected_output": 0.0,
                     "thresholds": thresholds, "external": 0.0}
         outlays = {inst.name: float(inst.outlay(outcome, v)) for inst, v in zip(self.instruments, vals)}
         G = float(sum(outlays.values()))
         E = outcome.expected_output
         alliance = outcome.alliance_welfare + grant - (self.formation_cost or 0.0)
-        external = outcome.external
+        external = outcome.external + self.gamma * outcome.standalone_output
         if stage:
             D = self.diffusion
             n = stage["adoption"]
-            external += D["delta"] * E * ((D["b"] + D["gamma_D"]) * n - D["K"] * n * n / 2 - stage["licence"])
+            d = sum(float(v[0]) for inst, v in zip(self.instruments, vals) if inst.type == "diffusion_subsidy")
+            # adopters' gain net of adoption cost, licence fee, plus the subsidy they receive; the external value
+            external += D["delta"] * E * ((D["b"] + d + D["gamma_D"]) * n - D["K"] * n * n / 2 - stage["licence"])
         sw = alliance + self.gamma * E + external - (1.0 + self.lam) * G
-        feasible = self.budget is None or G <= self.budget + 1e-9
+        spent = float(sum(inst.budget_outlay(outcome, v) for inst, v in zip(self.instruments, vals)))
+        feasible = self.budget is None or spent <= self.budget + 1e-9
         return {**base, "social_welfare": float(sw), "feasible": feasible, "formed": True, "alliance_welfare": float(alliance),
-                "outlay": G, "outlays": outlays, "expected_output": float(E), "thresholds": thresholds,
+                "outlay": G, "outlays": outlays, "budget_outlay": spent, "expected_output": float(E), "thresholds": thresholds,
                 "external": float(external)}
 
     def objective_at(self, x) -> float:
@@ -286,7 +291,8 @@ class Policy(Problem):
             top["admitted_from"] = int(ev["outcome"].regime[1])
         if self.budget is not None:
             top["budget"] = self.budget
-            top["budget_slack"] = self.budget - ev["outlay"]
+            top["budget_outlay"] = ev["budget_outlay"]
+            top["budget_slack"] = self.budget - ev["budget_outlay"]
         if ev["thresholds"]:
             top["on_threshold"] = list(ev["thresholds"])
         top.update(extras or {})
@@ -357,7 +363,7 @@ def _closed_form(p: Policy):
         raise
     if p.budget is not None:
         ev = p.evaluate(p.search_point(out[0]), certified=False)
-        if ev["outlay"] > p.budget + 1e-9:
+        if ev["budget_outlay"] > p.budget + 1e-9:
             exc = _NoClosedForm(f"the budget binds (the unconstrained closed form spends {ev['outlay']:.6g} > "
                                 f"{p.budget:.6g}); use nested or mpec")
             p.__dict__["_closed_form_cache"] = exc
@@ -487,7 +493,7 @@ def _duopoly_rule(p: Policy):
 def _run_closed_form(p: Policy, **options) -> Result:
     values, extras, note = _closed_form(p)
     ev = p.evaluate(p.search_point(values))
-    if p.formation_cost is not None and not ev["formed"]:
+    if p.formation_cost is not None and not ev["formed"] and p.dim:
         return Result(status="not_solved", method="closed-form",
                       message="the closed form assumes the alliance forms at its rates; it does not here")
     return p.result_at(ev, "closed-form", message=note, extras=extras)
