@@ -302,3 +302,15 @@ def test_unknown_option_refused():
     with pytest.raises(OptionError):
         e1().solve("symbolic", starts=3)
     assert e1().solve("numeric", starts=4, seed=1).success
+
+
+def test_figures_hook():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    problem = ital_opt.load(ROOT / "evo_e1_formation.toml").replace(basin_grid=10)
+    figs = problem.figures(problem.solve("numeric"))
+    assert [c.split(":")[0] for c, _ in figs] == ["phase portrait", "time paths from the start [0.5, 0.5]"]
+    assert all(isinstance(f, matplotlib.figure.Figure) for _, f in figs)
+    three = game([[[[1, 0], [0, 1]], [[0, 1], [1, 0]]]] * 3, names=("a", "b", "c"), start=[0.2, 0.5, 0.7])
+    assert [c for c, _ in three.figures()] == ["time paths from the start [0.2, 0.5, 0.7]"]

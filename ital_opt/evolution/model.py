@@ -175,14 +175,25 @@ class Evolution(Problem):
         k = k or self.basin_grid or 50
         return basins(self.payoffs, k, attractors, self.horizon if horizon is None else horizon)
 
+    def attractors(self) -> list[np.ndarray]:
+        """The asymptotically stable rest points ("ess", "stable focus"), by the numeric analysis."""
+        from .numeric import analyse
+
+        return [rp.point for rp in analyse(self).points if rp.stability in ATTRACTORS]
+
     def basin_share(self, point=None, k: int | None = None) -> float:
-        """The share of interior starts (a k^n grid) whose orbits converge to `point`.
+        """The share of interior starts (a k^n grid, default the spec's ``basin_grid`` or 50) whose
+        orbits converge to `point`.
 
         Default point: everybody playing the first strategy (all cooperate), the "probability that
         cooperation succeeds" of BOOK.md §4.5.  A point that is not an attractor gets 0.
         """
         point = np.ones(len(self.populations)) if point is None else np.asarray(point, dtype=float)
-        return float(self.basins([point], k)[1][0])
+        attractors = self.attractors()
+        near = [i for i, a in enumerate(attractors) if np.max(np.abs(a - point)) <= 1e-6]
+        if not near:
+            return 0.0
+        return float(self.basins(attractors, k)[1][near[0]])
 
     def ess_conditions(self) -> dict[tuple[int, ...], list]:
         """{corner: [sympy expressions e_i]}: the corner is an ESS iff every e_i < 0 ([params] as symbols)."""

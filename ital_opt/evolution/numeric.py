@@ -6,8 +6,8 @@ independent ways to the same rest points:
 * on every face of the cube (:func:`.closed_form.faces`) the free coordinates solve ΔF_I = 0:
   one free coordinate by a scan of 400 points for sign changes refined by Brent's method (and the
   scan's near-zeros polished by ``scipy.optimize.root``); two or more by ``scipy.optimize.root``
-  (Powell's hybrid method, MINPACK, with a batched finite-difference Jacobian) from uniform
-  random starts (seeded); the roots in the open box are
+  (Powell's hybrid method, MINPACK) from the distinct limits of damped Newton steps taken from
+  uniform random starts (seeded) all at once; the roots in the open box are
   deduplicated.  A root where the face system's Jacobian is singular and ΔF stays zero along its
   null direction is a continuum of rest points, reported as such;
 * the Jacobian of the replicator field by Richardson-extrapolated central differences
@@ -34,8 +34,8 @@ RESIDUAL = 1e-10
 
 
 def starts_for(k: int, starts: int | None) -> int:
-    """Random starts for a face with k free coordinates (default 16 · 2^(k−1))."""
-    return int(starts) if starts is not None else 16 * 2 ** (k - 1)
+    """Random starts for a face with k free coordinates (default 64 · 2^(k−1))."""
+    return int(starts) if starts is not None else 64 * 2 ** (k - 1)
 
 
 def jacobian(fun, x: np.ndarray, h: float = 1e-3) -> np.ndarray:
@@ -121,17 +121,41 @@ def _roots_1d(face):
 
 
 def _roots_nd(face, k, count, seed):
+    """Roots in the open box: damped Newton from `count` random starts at once (vectorised), then
+    each distinct candidate polished by ``scipy.optimize.root``."""
+    y = np.random.default_rng(seed).random((count, k))
+    scale = _scale(face(y))
+    y = _newton(face, y)
+    with np.errstate(invalid="ignore"):
+        good = np.all((y > 0) & (y < 1), axis=1) & (np.max(np.abs(face(y)), axis=1) <= 1e-6 * scale)
     found = []
-    for y0 in np.random.default_rng(seed).random((count, k)):
-        sol = root(lambda y: face(y[None, :])[0], y0, jac=lambda y: jacobian(face, y, h=1e-5), method="hybr",
+    for y0 in _dedup(list(y[good]), tol=1e-6):
+        sol = root(lambda v: face(v[None, :])[0], y0, jac=lambda v: jacobian(face, v, h=1e-5), method="hybr",
                    options={"xtol": 1e-14})
-        y = sol.x
-        if np.all((y > 0) & (y < 1)):
-            g = face(y[None, :])[0]
-            if np.max(np.abs(g)) <= RESIDUAL * _scale(face(y0[None, :])[0]):
-                found.append(y)
-    roots = _dedup(found)
-    return _isolated(face, roots, RESIDUAL)
+        if np.all((sol.x > 0) & (sol.x < 1)) and np.max(np.abs(face(sol.x[None, :])[0])) <= RESIDUAL * scale:
+            found.append(sol.x)
+    return _isolated(face, _dedup(found), RESIDUAL * scale)
+
+
+def _newton(face, y, iterations=40, h=1e-6):
+    """Damped Newton steps for a batch of starts (K, k), with a batched central-difference Jacobian."""
+    count, k = y.shape
+    eye = np.eye(k)
+    with np.errstate(all="ignore"):
+        for _ in range(iterations):
+            pts = np.concatenate([y[:, None, :], y[:, None, :] + h * eye, y[:, None, :] - h * eye], axis=1)
+            vals = face(pts.reshape(-1, k)).reshape(count, 2 * k + 1, k)
+            g = vals[:, 0]
+            jac = np.swapaxes((vals[:, 1:k + 1] - vals[:, k + 1:]) / (2 * h), 1, 2)  # [:, row, column]
+            ok = np.isfinite(jac).all(axis=(1, 2)) & (np.abs(np.linalg.det(np.where(np.isfinite(jac), jac, 0))) > 1e-14)
+            step = np.zeros_like(y)
+            if ok.any():
+                step[ok] = np.linalg.solve(jac[ok], g[ok][:, :, None])[:, :, 0]
+            size = np.max(np.abs(step), axis=1, keepdims=True)
+            y = np.clip(y - step * np.minimum(1.0, 0.25 / np.maximum(size, 1e-300)), -0.5, 1.5)
+            if np.all(size < 1e-13):
+                break
+    return y
 
 
 def _dedup(roots, tol=1e-7):
