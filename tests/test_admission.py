@@ -191,3 +191,37 @@ def test_screening_engine_matches_regimes(g):
     p = Admission(**EXAMPLE_31).replace(**{"outside[1]": g})
     a, b = p.solve("closed-form"), p.solve("screening")
     assert b.success and _max_diff(a, b) <= 1e-7 and abs(a.objective - b.objective) <= 1e-7
+
+
+# -- the formulations as objects; options; pickling --------------------------------------------------------
+def test_formulations_build_the_models_the_methods_solve():
+    import cvxpy as cp
+    import pyomo.environ as pyo
+
+    from ital_opt.errors import OptionError
+
+    problem = ital_opt.load("formulations/ch3_example_3_1.toml")
+    model = problem.formulation("cvxpy-direct").build()
+    assert isinstance(model, cp.Problem)
+    model.solve(solver="CLARABEL")
+    # the convex form's optimum is the alliance's payoff 0.445891 of example 3-1 (BOOK.md §2)
+    assert model.value == pytest.approx(0.445891, abs=5e-7)
+    assert problem.formulation("cvxpy-direct").recover(model).objective == pytest.approx(0.4458912637, abs=1e-9)
+    nlp = problem.formulation("pyomo-direct").build()
+    assert isinstance(nlp, pyo.ConcreteModel) and len(nlp.ic) == 2
+    assert problem.formulation("screening").build().kind == "screening"
+    with pytest.raises(OptionError):
+        problem.solve("screening", tolerance=1)
+    with pytest.raises(OptionError):
+        problem.solve("closed-form", solver="CLARABEL")
+    assert problem.solve("cvxpy-direct", solver="scs", polish_kkt=True).method == "cvxpy/SCS"
+
+
+def test_problem_and_result_pickle():
+    import pickle
+
+    for path in ("formulations/ch3_example_3_1.toml", "formulations/ch3_variant_cubic_cost.toml"):
+        problem = ital_opt.load(path)
+        result = problem.solve()
+        assert pickle.loads(pickle.dumps(result)).objective == result.objective
+        assert pickle.loads(pickle.dumps(problem)).solve().objective == pytest.approx(result.objective, abs=1e-9)

@@ -13,7 +13,7 @@ import pytest
 from scipy.optimize import minimize_scalar
 
 from ital_opt.admission import Admission
-from ital_opt.admission.model import screening_spec
+from ital_opt.admission.formulations import screening_spec
 
 BASE = dict(theta=[1.0, 1.5], prob=[0.6, 0.4], c=1.0, rho=2.0, sigma2=0.4)
 HAS_SCREENING = importlib.util.find_spec("ital_opt.screening.model") is not None

@@ -11,10 +11,10 @@ Methods (``Admission.methods``), all compared by ``ital-opt verify``:
 * ``closed-form``: first best; K types with IR_1 and local downward IC binding (ironed by pool
   adjacent violators when the shares are not monotone; declines when some IR_k fails); two types
   with type-dependent outside options: regimes I–IV (see :mod:`.closed_form`).
-* ``cvxpy-direct``: the book's convex form in x = β² (all-pairs IC, linear; S concave), CLARABEL.
-* ``screening``: compiled to the general screening kind with agent (φ − r)q² and principal
-  2φq(1 − q) (or the indirect utilities of a variant), its menu mapped back (share = q, transfer = t).
-* ``pyomo-direct``: a nonlinear program in (β, t) with all-pairs IC for any output/cost (local).
+* ``cvxpy-direct``, ``screening``, ``pyomo-direct``: the formulations of :mod:`.formulations`
+  (the convex form in x = β²; the reduction to the screening kind; a local NLP in (β, t)).
+
+Every answer is certified by :mod:`.checks` (all-pairs IC and IR recomputed from the menu).
 
 Extension fields (no closed form unless they reduce to LEN): ``output`` (expression in theta, e,
 default ``"theta*e"``, e.g. ``"theta**gamma*e"`` or ``"theta*sqrt(e)"``), ``cost`` (expression in
@@ -23,15 +23,15 @@ e, c, default ``"c*e**2/2"``), and ``rho = 0`` (risk-neutral applicants).
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pandas as pd
 
 from ..errors import MethodNotApplicable
-from ..problem import Method, Problem, register
+from ..problem import Field, Method, Problem, register
 from ..result import Result
+from . import checks
 from . import closed_form as cf
+from .formulations import FORMULATIONS
 from .technology import DEFAULT_COST, DEFAULT_OUTPUT, Technology
 
 BIND_TOL = 1e-7
@@ -44,6 +44,16 @@ class Admission(Problem):
 
     kind = "admission"
     compare = ("share", "transfer", "agent_utility")
+    fields = {
+        "theta": Field(list, doc="applicants' capabilities θ_k, positive and strictly increasing"),
+        "prob": Field(list, doc="prior probabilities p_k, positive, summing to 1"),
+        "c": Field(float, doc="effort cost curvature (cost c·e²/2), > 0"),
+        "rho": Field(float, doc="CARA risk aversion ρ ≥ 0 (0: risk neutral)"),
+        "sigma2": Field(float, doc="output noise variance σ² ≥ 0"),
+        "outside": Field(object, 0.0, "reservation utilities ū_k: a number or one per type"),
+        "output": Field(str, DEFAULT_OUTPUT, "expected output y(theta, e)"),
+        "cost": Field(str, DEFAULT_COST, "effort cost C(e, c)"),
+    }
 
     # -- fields ---------------------------------------------------------------------------------
     def _read(self, r) -> None:
@@ -84,12 +94,11 @@ class Admission(Problem):
 
     # -- methods ----------------------------------------------------------------------------------
     def methods(self) -> list[Method]:
-        return [
-            Method("closed-form", _run_closed_form, _closed_form_applies, closed_form=True),
-            Method("cvxpy-direct", _run_cvxpy_direct, _len_applies),
-            Method("screening", _run_screening, _screening_applies),
-            Method("pyomo-direct", _run_pyomo_direct),
-        ]
+        return [Method("closed-form", _run_closed_form, _closed_form_applies, closed_form=True),
+                *(f.method() for f in FORMULATIONS)]
+
+    def formulations(self):
+        return list(FORMULATIONS)
 
     # -- hooks --------------------------------------------------------------------------------------
     def closed_form_batch(self, points: pd.DataFrame) -> pd.DataFrame | None:
@@ -219,7 +228,7 @@ class Admission(Problem):
             return ["L", "H"]
         return [str(k + 1) for k in range(self.n)]
 
-    def _utility_matrix(self, share, transfer):
+    def utility_matrix(self, share, transfer):
         """U[k, j]: type k's utility from contract j."""
         theta = self.theta[:, None]
         return transfer[None, :] + self.agent_value(theta, share[None, :])
@@ -229,7 +238,7 @@ class Admission(Problem):
         share = np.asarray(share, float)
         utility = np.asarray(utility, float)
         transfer = utility - self.agent_value(self.theta, share)
-        U = self._utility_matrix(share, transfer)
+        U = self.utility_matrix(share, transfer)
         names = self._names()
         sep = "" if self.n == 2 else ","
         out = [f"IR_{names[k]}" for k in range(self.n) if utility[k] - self.outside[k] <= tol * (1 + abs(utility[k]))]
@@ -240,23 +249,7 @@ class Admission(Problem):
         return out
 
     def check(self, result: Result) -> dict[str, float]:
-        rows = result.rows
-        share = rows["share"].to_numpy(float)
-        transfer = rows["transfer"].to_numpy(float)
-        utility = rows["agent_utility"].to_numpy(float)
-        U = self._utility_matrix(share, transfer)
-        own = np.diag(U)
-        ic = float(np.max(np.maximum(U - own[:, None], 0.0))) if self.n > 1 else 0.0
-        ir = float(np.max(np.maximum(self.outside - own, 0.0)))
-        bounds = float(np.max(np.maximum(np.maximum(-share, share - 1.0), 0.0)))
-        payoff = self.alliance_gross(self.theta, share) - transfer
-        return {
-            "max_ic_violation": ic,
-            "max_ir_violation": ir,
-            "max_share_bound_violation": bounds,
-            "utility_mismatch": float(np.max(np.abs(own - utility))),
-            "objective_mismatch": abs(float(np.dot(self.prob, payoff)) - float(result.objective)),
-        }
+        return checks.certificates(self, result)
 
 
 # -- closed form -----------------------------------------------------------------------------------
@@ -290,244 +283,3 @@ def _run_closed_form(problem: Admission, **options) -> Result:
         menu.binding = binding
     return problem.menu_result(menu.share, menu.utility, method="closed-form", binding=menu.binding,
                                extras=extras)
-
-
-def _len_applies(problem: Admission) -> str | None:
-    if not problem.is_len:
-        return "the convex form in x = β² needs the LEN model (linear output, quadratic cost)"
-    return None
-
-
-# -- cvxpy: the convex form in x = β² ---------------------------------------------------------------
-def _solve_cvxpy(prob, solver=None):
-    try:
-        from ..backends import solve_cvxpy
-    except ImportError:  # pragma: no cover - before the lead's backends module exists
-        solve_cvxpy = None
-    if solve_cvxpy is not None:
-        return solve_cvxpy(prob, solver=solver)
-    import cvxpy as cp
-
-    prob.solve(solver=solver or cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
-    status = "optimal" if prob.status == cp.OPTIMAL else "not_solved"
-    return status, f"cvxpy/{solver or 'CLARABEL'}"
-
-
-def _run_cvxpy_direct(problem: Admission, solver=None, polish_kkt=True, **options) -> Result:
-    import cvxpy as cp
-
-    reason = _len_applies(problem)
-    if reason:
-        raise MethodNotApplicable("cvxpy-direct", reason)
-    n, phi, r, p = problem.n, problem.phi, problem.r, problem.prob
-    z = cp.Variable(2 * n, name="x_u")  # x = β² (first n), u (last n)
-    x, u = z[:n], z[n:]
-    surplus = cp.multiply(2.0 * phi, cp.sqrt(x)) - cp.multiply(phi + r, x)
-    constraints = [x >= 0, x <= 1, u >= problem.outside]
-    if n > 1:
-        import scipy.sparse as sps
-
-        A, _ = _convex_constraints(problem)
-        ic = sps.csr_matrix(A[: n * (n - 1)])  # all-pairs IC: u_k − u_j − (φ_k − φ_j) x_j >= 0
-        constraints.append(ic @ z >= 0)
-    prob = cp.Problem(cp.Maximize(p @ (surplus - u)), constraints)
-    status, name = _solve_cvxpy(prob, solver)
-    if status != "optimal":
-        return Result(kind=problem.kind, status=status, method=name, message=f"cvxpy status {prob.status}")
-    xs, us = np.asarray(x.value, float), np.asarray(u.value, float)
-    if polish_kkt:
-        xs, us = polish(problem, xs, us)
-    share = np.sqrt(np.clip(xs, 0.0, 1.0))
-    return problem.menu_result(share, us, method=name)
-
-
-def _convex_constraints(problem: Admission):
-    """Rows (A, b) of A·[x; u] >= b: all-pairs IC, IR, x <= 1, x >= 0."""
-    n, phi = problem.n, problem.phi
-    rows, rhs = [], []
-    for k in range(n):
-        for j in range(n):
-            if j != k:
-                a = np.zeros(2 * n)
-                a[n + k], a[n + j], a[j] = 1.0, -1.0, -(phi[k] - phi[j])
-                rows.append(a)
-                rhs.append(0.0)
-    for k in range(n):
-        a = np.zeros(2 * n)
-        a[n + k] = 1.0
-        rows.append(a)
-        rhs.append(problem.outside[k])
-        a = np.zeros(2 * n)
-        a[k] = -1.0
-        rows.append(a)
-        rhs.append(-1.0)
-        a = np.zeros(2 * n)
-        a[k] = 1.0
-        rows.append(a)
-        rhs.append(0.0)
-    return np.array(rows), np.array(rhs)
-
-
-def polish(problem: Admission, x, u, active_tol=1e-7, iters=12):
-    """Newton steps on the KKT system of the convex form with the solver's active set.
-
-    Interior-point answers of the sqrt-cone form are accurate to ~1e-6 in β; the optimum is the
-    maximiser of the strictly concave objective on the face where the active constraints hold
-    with equality, which Newton's method finds to machine precision. The polished point is kept
-    only if it is feasible and not worse; otherwise the solver's point is returned.
-    """
-    n, phi, r, p = problem.n, problem.phi, problem.r, problem.prob
-    if np.any(x < 1e-8):
-        return x, u
-    A, b = _convex_constraints(problem)
-    z0 = np.concatenate([x, u])
-
-    def objective(z):
-        xx = np.clip(z[:n], 0.0, None)
-        return float(p @ (2 * phi * np.sqrt(xx) - (phi + r) * xx - z[n:]))
-
-    slack = A @ z0 - b
-    # single crossing: the local ICs (k, k±1) with IR and the bounds carry the binding structure
-    # (non-local ICs bind only inside pools, where the local ones imply them); the polished point
-    # is checked against every constraint below
-    k_idx, j_idx = np.nonzero(~np.eye(n, dtype=bool))
-    local = np.concatenate([np.abs(k_idx - j_idx) == 1, np.ones(3 * n, dtype=bool)])
-    act = (slack <= active_tol * (1 + np.abs(b))) & local
-    Aa, ba = A[act], b[act]
-    z = z0.copy()
-    m = Aa.shape[0]
-    for _ in range(iters):
-        xx = z[:n]
-        if np.any(xx <= 0):
-            return x, u
-        grad = np.concatenate([p * (phi / np.sqrt(xx) - (phi + r)), -p])
-        hess = np.zeros((2 * n, 2 * n))
-        hess[np.arange(n), np.arange(n)] = -p * phi / (2 * xx**1.5)
-        kkt = np.block([[hess, Aa.T], [Aa, np.zeros((m, m))]])
-        rhs = np.concatenate([-grad, ba - Aa @ z])
-        step = np.linalg.lstsq(kkt, rhs, rcond=None)[0][: 2 * n]
-        z = z + step
-        if np.max(np.abs(step)) < 1e-13 * (1.0 + np.max(np.abs(z))):
-            break
-    viol = np.max(np.maximum(b - A @ z, 0.0))
-    worse = objective(z) < objective(z0) - 1e-9 * (1 + abs(objective(z0)))
-    if not np.all(np.isfinite(z)) or viol > 1e-9 or worse or np.max(np.abs(z - z0)) > 1e-3:
-        return x, u
-    return z[:n], z[n:]
-
-
-# -- the general screening engine -----------------------------------------------------------------
-def screening_spec(problem: Admission) -> dict:
-    """The admission problem as a ``kind = "screening"`` spec (dict): q = β, t = transfer."""
-    r = repr(float(problem.r))
-    if problem.is_len and problem.output.text == DEFAULT_OUTPUT and problem.cost.text == DEFAULT_COST:
-        agent = "(theta**2/(2*c) - r)*q**2"
-        principal = "theta**2/c*q*(1 - q)"
-        params = {"c": float(problem.c), "r": float(problem.r)}
-    else:
-        agent = f"({problem.tech.agent_text}) - {r}*q**2"
-        principal = problem.tech.alliance_text
-        params = {}
-    spec = {
-        "kind": "screening",
-        "theta": problem.theta.tolist(),
-        "prob": problem.prob.tolist(),
-        "agent": agent,
-        "principal": principal,
-        "outside": problem.outside.tolist(),
-        "q_bounds": [0.0, 1.0],
-    }
-    if params:
-        spec["params"] = params
-    if problem.title:
-        spec["title"] = f"{problem.title} (as screening)"
-    return spec
-
-
-def _screening_applies(problem: Admission) -> str | None:
-    if importlib.util.find_spec("ital_opt.screening.model") is None:
-        return "the general screening kind (ital_opt.screening) is not installed"
-    return None
-
-
-def _run_screening(problem: Admission, method="auto", **options) -> Result:
-    from ..spec import load
-
-    screening = load(screening_spec(problem), source=f"{problem.source} (as screening)")
-    res = screening.solve(method=method, **options)
-    name = f"screening/{res.method}"
-    if res.status != "optimal" or not len(res.rows):
-        return Result(kind=problem.kind, status=res.status, method=name, message=res.message)
-    rows = res.rows
-    share = np.asarray(rows["q"].tolist(), float).reshape(-1)
-    transfer = np.asarray(rows["t"].tolist(), float).reshape(-1)
-    utility = transfer + problem.agent_value(problem.theta, share)
-    if problem.is_len and not res.get("local", False):
-        # interior-point answers of the sqrt-cone form are accurate to ~1e-6 in the share: refine
-        # them by Newton steps on the KKT system of the convex form (kept only if feasible, not worse)
-        xs, us = polish(problem, share**2, utility)
-        if not np.array_equal(xs, share**2):
-            share, utility, name = np.sqrt(np.clip(xs, 0.0, 1.0)), us, name + "+polish"
-    return problem.menu_result(share, utility, method=name, local=bool(res.get("local", False)),
-                               message=res.get("message", ""))
-
-
-# -- pyomo: nonlinear program in (β, t) for any technology -----------------------------------------
-def _run_pyomo_direct(problem: Admission, multistart: int = 3, **options) -> Result:
-    import pyomo.environ as pyo
-
-    from ..backends import solve_pyomo
-    from ..expr import parse
-
-    n = problem.n
-    if problem.is_len:
-        agent = parse("(a**2/(2*K) - r)*q**2", {"a", "q", "r", "K"})
-        keep = parse("a**2/K*q*(1 - q)", {"a", "q", "K"})
-        cap = problem.cap
-
-        def v(k, q):
-            return agent.pyomo(a=float(cap[k]), q=q, r=problem.r, K=problem.K)
-
-        def g(k, q):
-            return keep.pyomo(a=float(cap[k]), q=q, K=problem.K)
-    else:
-        agent = parse(problem.tech.agent_text, {"theta", "q"})
-        keep = parse(problem.tech.alliance_text, {"theta", "q"})
-
-        def v(k, q):
-            return agent.pyomo(theta=float(problem.theta[k]), q=q) - problem.r * q**2
-
-        def g(k, q):
-            return keep.pyomo(theta=float(problem.theta[k]), q=q)
-
-    best = None
-    starts = [problem.first_best()]
-    rng = np.random.default_rng(0)
-    for _ in range(max(multistart - 1, 0)):
-        starts.append(np.sort(rng.uniform(0.05, 1.0, n)))
-    for start in starts:
-        m = pyo.ConcreteModel()
-        m.K = pyo.RangeSet(0, n - 1)
-        m.beta = pyo.Var(m.K, bounds=(1e-9, 1.0), initialize=lambda m, k: float(start[k]))
-        m.t = pyo.Var(m.K, initialize=0.0)
-        m.obj = pyo.Objective(expr=sum(float(problem.prob[k]) * (g(k, m.beta[k]) - m.t[k]) for k in m.K),
-                              sense=pyo.maximize)
-        m.ir = pyo.Constraint(m.K, rule=lambda m, k: m.t[k] + v(k, m.beta[k]) >= float(problem.outside[k]))
-        m.ic = pyo.Constraint(
-            m.K, m.K,
-            rule=lambda m, k, j: pyo.Constraint.Skip if j == k
-            else m.t[k] + v(k, m.beta[k]) >= m.t[j] + v(k, m.beta[j]))
-        status, name, local = solve_pyomo(m, solver="nlp")
-        if status != "optimal":
-            continue
-        share = np.array([pyo.value(m.beta[k]) for k in m.K])
-        share = np.where(share <= 1e-8, 0.0, share)
-        transfer = np.array([pyo.value(m.t[k]) for k in m.K])
-        utility = transfer + problem.agent_value(problem.theta, share)
-        res = problem.menu_result(share, utility, method=name, local=local,
-                                  message="local optimum of a nonlinear program (multistart)" if local else "")
-        if best is None or res.objective > best.objective:
-            best = res
-    if best is None:
-        return Result(kind=problem.kind, status="not_solved", method="pyomo", message="the NLP solver failed")
-    return best

@@ -1,0 +1,309 @@
+"""The numerical formulations of the admission menu (BOOK.md §2), one object each.
+
+* :class:`CvxpyDirect` (``cvxpy-direct``) — the book's convex form in x_k = β_k² and the
+  utilities u_k (LEN only): maximise Σ_k p_k [2φ_k √x_k − (φ_k + r) x_k − u_k] subject to IR
+  u_k ≥ ū_k, all-pairs IC u_k − u_j ≥ (φ_k − φ_j) x_j (linear in (x, u): type k's utility from
+  contract j is t_j + x_j(φ_k − r) = u_j + x_j(φ_k − φ_j)), 0 ≤ x ≤ 1; the objective is concave
+  (√x), a second-order cone program.  Interior-point answers are polished by Newton steps on the
+  optimality conditions of the active face (:func:`polish`).
+* :class:`ScreeningReduction` (``screening``) — the reduction to the general screening kind
+  through its public model: types θ, allocation q = β ∈ [0, 1], agent v(θ, q) − rq² (φq² − rq²
+  in LEN), principal (1 − q)·y(θ, e*(θ, q)) (2φq(1 − q) in LEN); the menu maps back as share = q,
+  transfer = t.  ``build()`` returns the screening problem.
+* :class:`PyomoDirect` (``pyomo-direct``) — a nonlinear program in (β, t) with all-pairs IC for
+  any output and cost (the applicant's effort choice solved symbolically by
+  :class:`.technology.Technology`), from several starting points: a local optimum.
+
+Solver objects come from :mod:`ital_opt.backends` only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backends
+from ..problem import Formulation
+from ..result import Result
+from .technology import DEFAULT_COST, DEFAULT_OUTPUT
+
+__all__ = ["CvxpyDirect", "ScreeningReduction", "PyomoDirect", "FORMULATIONS", "screening_spec", "polish"]
+
+
+def len_reason(problem) -> str | None:
+    if not problem.is_len:
+        return "the convex form in x = β² needs the LEN model (linear output, quadratic cost)"
+    return None
+
+
+# -- cvxpy: the convex form in x = β² ---------------------------------------------------------------
+class CvxpyDirect(Formulation):
+    name = "cvxpy-direct"
+    solvers = ("CLARABEL", "SCS", "ECOS")  # √x needs a conic solver
+    options = frozenset({"polish_kkt"})
+
+    def applies(self, problem) -> str | None:
+        return len_reason(problem)
+
+    def build(self, problem, **options):
+        """The cvxpy.Problem in the stacked variable ``x_u`` = (x_1..x_K, u_1..u_K)."""
+        import cvxpy as cp
+        import scipy.sparse as sps
+
+        n, phi, r, p = problem.n, problem.phi, problem.r, problem.prob
+        z = cp.Variable(2 * n, name="x_u")
+        x, u = z[:n], z[n:]
+        surplus = cp.multiply(2.0 * phi, cp.sqrt(x)) - cp.multiply(phi + r, x)
+        constraints = [x >= 0, x <= 1, u >= problem.outside]
+        if n > 1:
+            A, _ = convex_constraints(problem)
+            constraints.append(sps.csr_matrix(A[: n * (n - 1)]) @ z >= 0)  # all-pairs IC
+        return cp.Problem(cp.Maximize(p @ (surplus - u)), constraints)
+
+    def recover(self, problem, model, polish_kkt: bool = True) -> Result:
+        status = backends.status_from_cvxpy(model.status)
+        name = f"cvxpy/{model.solver_stats.solver_name}" if model.solver_stats else "cvxpy"
+        z = model.variables()[0].value
+        if status != "optimal" or z is None:
+            return Result(kind=problem.kind, status=status, method=name, message=f"cvxpy status {model.status}")
+        n = problem.n
+        xs, us = np.asarray(z[:n], float), np.asarray(z[n:], float)
+        if polish_kkt:
+            xs, us = polish(problem, xs, us)
+        return problem.menu_result(np.sqrt(np.clip(xs, 0.0, 1.0)), us, method=name)
+
+    def run(self, problem, solver=None, verbose=False, polish_kkt: bool = True, **options) -> Result:
+        model = self.build(problem)
+        status, name = backends.solve_cvxpy(model, solver=solver, verbose=verbose, **options)
+        if status != "optimal":
+            return Result(kind=problem.kind, status=status, method=name, message=f"cvxpy status {model.status}")
+        return self.recover(problem, model, polish_kkt=polish_kkt)
+
+
+def convex_constraints(problem):
+    """Rows (A, b) of A·[x; u] >= b: all-pairs IC, IR, x <= 1, x >= 0."""
+    n, phi = problem.n, problem.phi
+    rows, rhs = [], []
+    for k in range(n):
+        for j in range(n):
+            if j != k:
+                a = np.zeros(2 * n)
+                a[n + k], a[n + j], a[j] = 1.0, -1.0, -(phi[k] - phi[j])
+                rows.append(a)
+                rhs.append(0.0)
+    for k in range(n):
+        for index, coef, bound in ((n + k, 1.0, problem.outside[k]), (k, -1.0, -1.0), (k, 1.0, 0.0)):
+            a = np.zeros(2 * n)
+            a[index] = coef
+            rows.append(a)
+            rhs.append(bound)
+    return np.array(rows), np.array(rhs)
+
+
+def polish(problem, x, u, active_tol=1e-7, iters=12):
+    """Newton steps on the KKT system of the convex form with the solver's active set.
+
+    Interior-point answers of the sqrt-cone form are accurate to ~1e-6 in β; the optimum is the
+    maximiser of the strictly concave objective on the face where the active constraints hold
+    with equality, which Newton's method finds to machine precision. The polished point is kept
+    only if it is feasible and not worse; otherwise the solver's point is returned.
+    """
+    n, phi, r, p = problem.n, problem.phi, problem.r, problem.prob
+    if np.any(x < 1e-8):
+        return x, u
+    A, b = convex_constraints(problem)
+    z0 = np.concatenate([x, u])
+
+    def objective(z):
+        xx = np.clip(z[:n], 0.0, None)
+        return float(p @ (2 * phi * np.sqrt(xx) - (phi + r) * xx - z[n:]))
+
+    slack = A @ z0 - b
+    # single crossing: the local ICs (k, k±1) with IR and the bounds carry the binding structure
+    # (non-local ICs bind only inside pools, where the local ones imply them); the polished point
+    # is checked against every constraint below
+    k_idx, j_idx = np.nonzero(~np.eye(n, dtype=bool))
+    local = np.concatenate([np.abs(k_idx - j_idx) == 1, np.ones(3 * n, dtype=bool)])
+    act = (slack <= active_tol * (1 + np.abs(b))) & local
+    Aa, ba = A[act], b[act]
+    z = z0.copy()
+    m = Aa.shape[0]
+    for _ in range(iters):
+        xx = z[:n]
+        if np.any(xx <= 0):
+            return x, u
+        grad = np.concatenate([p * (phi / np.sqrt(xx) - (phi + r)), -p])
+        hess = np.zeros((2 * n, 2 * n))
+        hess[np.arange(n), np.arange(n)] = -p * phi / (2 * xx**1.5)
+        kkt = np.block([[hess, Aa.T], [Aa, np.zeros((m, m))]])
+        rhs = np.concatenate([-grad, ba - Aa @ z])
+        step = np.linalg.lstsq(kkt, rhs, rcond=None)[0][: 2 * n]
+        z = z + step
+        if np.max(np.abs(step)) < 1e-13 * (1.0 + np.max(np.abs(z))):
+            break
+    viol = np.max(np.maximum(b - A @ z, 0.0))
+    worse = objective(z) < objective(z0) - 1e-9 * (1 + abs(objective(z0)))
+    if not np.all(np.isfinite(z)) or viol > 1e-9 or worse or np.max(np.abs(z - z0)) > 1e-3:
+        return x, u
+    return z[:n], z[n:]
+
+
+# -- the general screening kind ---------------------------------------------------------------------
+def screening_spec(problem) -> dict:
+    """The admission problem as a ``kind = "screening"`` spec (dict): q = β, t = transfer."""
+    r = repr(float(problem.r))
+    if problem.is_len and problem.output.text == DEFAULT_OUTPUT and problem.cost.text == DEFAULT_COST:
+        agent = "(theta**2/(2*c) - r)*q**2"
+        principal = "theta**2/c*q*(1 - q)"
+        params = {"c": float(problem.c), "r": float(problem.r)}
+    else:
+        agent = f"({problem.tech.agent_text}) - {r}*q**2"
+        principal = problem.tech.alliance_text
+        params = {}
+    spec = {
+        "kind": "screening",
+        "theta": problem.theta.tolist(),
+        "prob": problem.prob.tolist(),
+        "agent": agent,
+        "principal": principal,
+        "outside": problem.outside.tolist(),
+        "q_bounds": [0.0, 1.0],
+    }
+    if params:
+        spec["params"] = params
+    if problem.title:
+        spec["title"] = f"{problem.title} (as screening)"
+    return spec
+
+
+class ScreeningReduction(Formulation):
+    name = "screening"
+    solvers = ()
+    options = frozenset({"method"})  # the screening kind's method (default auto)
+
+    def build(self, problem, **options):
+        """The reduced problem: a :class:`ital_opt.screening.Screening` (solve, verify, formulations)."""
+        from ..spec import load
+
+        return load(screening_spec(problem), source=f"{problem.source} (as screening)")
+
+    def recover(self, problem, model, result: Result | None = None) -> Result:
+        """The admission menu from the screening result (`model` is the screening problem)."""
+        res = result if result is not None else model.solve()
+        name = f"screening/{res.method}"
+        if res.status != "optimal" or not len(res.rows):
+            return Result(kind=problem.kind, status=res.status, method=name, message=res.message)
+        share = np.asarray(res.rows["q"].tolist(), float).reshape(-1)
+        transfer = np.asarray(res.rows["t"].tolist(), float).reshape(-1)
+        utility = transfer + problem.agent_value(problem.theta, share)
+        local = bool(res.get("local", False))
+        if problem.is_len and not local:
+            # interior-point answers of the sqrt-cone form are accurate to ~1e-6 in the share: refine
+            # them by Newton steps on the KKT system of the convex form (kept only if feasible, not worse)
+            xs, us = polish(problem, share**2, utility)
+            if not np.array_equal(xs, share**2):
+                share, utility, name = np.sqrt(np.clip(xs, 0.0, 1.0)), us, name + "+polish"
+        return problem.menu_result(share, utility, method=name, local=local, message=res.get("message", ""))
+
+    def run(self, problem, method: str = "auto", **options) -> Result:
+        screening = self.build(problem)
+        return self.recover(problem, screening, screening.solve(method=method, **options))
+
+
+# -- pyomo: a nonlinear program in (β, t) for any technology -----------------------------------------
+class PyomoDirect(Formulation):
+    name = "pyomo-direct"
+    solvers = ("nlp",)  # Ipopt when installed, else the bundled ripopt
+    options = frozenset({"multistart"})
+
+    def build(self, problem, start=None, **options):
+        """The pyomo model from the starting shares `start` (default: first best)."""
+        import pyomo.environ as pyo
+
+        n = problem.n
+        start = problem.first_best() if start is None else np.asarray(start, float)
+        agent, keep = _indirect_utilities(problem)
+        m = pyo.ConcreteModel()
+        m.K = pyo.RangeSet(0, n - 1)
+        m.beta = pyo.Var(m.K, bounds=(1e-9, 1.0), initialize=dict(enumerate(map(float, start))))
+        m.t = pyo.Var(m.K, initialize=0.0)
+        m.obj = pyo.Objective(expr=sum(float(problem.prob[k]) * (keep(k, m.beta[k]) - m.t[k]) for k in m.K),
+                              sense=pyo.maximize)
+        m.ir = pyo.Constraint(m.K, rule=_ir_rule(problem, agent))
+        m.ic = pyo.Constraint(m.K, m.K, rule=_ic_rule(agent))
+        return m
+
+    def recover(self, problem, model, method: str = "pyomo", local: bool = True) -> Result:
+        import pyomo.environ as pyo
+
+        share = np.array([pyo.value(model.beta[k]) for k in model.K])
+        share = np.where(share <= 1e-8, 0.0, share)
+        transfer = np.array([pyo.value(model.t[k]) for k in model.K])
+        utility = transfer + problem.agent_value(problem.theta, share)
+        return problem.menu_result(share, utility, method=method, local=local,
+                                   message="local optimum of a nonlinear program (multistart)" if local else "")
+
+    def run(self, problem, solver=None, verbose=False, multistart: int = 3, **options) -> Result:
+        starts = [problem.first_best()]
+        rng = np.random.default_rng(0)
+        for _ in range(max(int(multistart) - 1, 0)):
+            starts.append(np.sort(rng.uniform(0.05, 1.0, problem.n)))
+        best = None
+        for start in starts:
+            model = self.build(problem, start)
+            status, name, local = backends.solve_pyomo(model, solver="nlp", verbose=verbose, **options)
+            if status != "optimal":
+                continue
+            res = self.recover(problem, model, name, local)
+            if best is None or res.objective > best.objective:
+                best = res
+        if best is None:
+            return Result(kind=problem.kind, status="not_solved", method="pyomo", message="the NLP solver failed")
+        return best
+
+
+class _Indirect:
+    """v(θ_k, q) − r q² and (1 − q)·y(θ_k, e*) of type k as pyomo expressions."""
+
+    def __init__(self, problem, which):
+        from ..expr import parse
+
+        self.problem, self.which = problem, which
+        if problem.is_len:
+            text = "(a**2/(2*K) - r)*q**2" if which == "agent" else "a**2/K*q*(1 - q)"
+            self.expr = parse(text, {"a", "q", "r", "K"})
+        else:
+            text = problem.tech.agent_text if which == "agent" else problem.tech.alliance_text
+            self.expr = parse(text, {"theta", "q"})
+
+    def __call__(self, k, q):
+        p = self.problem
+        if p.is_len:
+            env = dict(a=float(p.cap[k]), q=q, K=p.K, **({"r": p.r} if self.which == "agent" else {}))
+            return self.expr.pyomo(**env)
+        value = self.expr.pyomo(theta=float(p.theta[k]), q=q)
+        return value - p.r * q**2 if self.which == "agent" else value
+
+
+def _indirect_utilities(problem):
+    return _Indirect(problem, "agent"), _Indirect(problem, "alliance")
+
+
+def _ir_rule(problem, agent):
+    def rule(m, k):
+        return m.t[k] + agent(k, m.beta[k]) >= float(problem.outside[k])
+
+    return rule
+
+
+def _ic_rule(agent):
+    import pyomo.environ as pyo
+
+    def rule(m, k, j):
+        if j == k:
+            return pyo.Constraint.Skip
+        return m.t[k] + agent(k, m.beta[k]) >= m.t[j] + agent(k, m.beta[j])
+
+    return rule
+
+
+FORMULATIONS = (CvxpyDirect(), ScreeningReduction(), PyomoDirect())
