@@ -48,6 +48,7 @@ def test_import_is_lazy():
 
 def test_missing_extra_names_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` raise ImportError
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)  # also when an earlier test imported it
     with pytest.raises(MissingExtra, match=r"pip install 'ital_opt\[plot\]'"):
         require("matplotlib.pyplot", extra="plot")
     monkeypatch.setitem(sys.modules, "pyomo_ripopt", None)
