@@ -344,6 +344,9 @@ def load(spec: str | Path | Mapping[str, Any], *, source: str | None = None):
         raise SpecError("kind", "is required but missing", source)
     cls = problem_class(kind, source)
     fields = {k: v for k, v in data.items() if k != "kind"}
+    for name in fields:
+        if name in ("self", "_source", "_base_dir"):  # the constructor's own arguments: never a field
+            raise SpecError(name, "unknown field", source)
     return cls(_source=source, _base_dir=base_dir, **fields)
 
 

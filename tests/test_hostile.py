@@ -111,6 +111,12 @@ def test_symlink_loop_device_fifo_and_huge_file(tmp_path, capsys):
     refused(["solve", tmp_path], capsys, "is a directory")
 
 
+def test_constructor_arguments_are_not_fields(tmp_path, capsys):
+    spec = tmp_path / "s.toml"
+    spec.write_text(SCREENING + 'agent = "theta*q"\nself = 1\n')
+    refused(["solve", spec], capsys, "field 'self'", "unknown field")
+
+
 def test_list_lengths_are_limited_before_anything_is_built():
     from ital_opt.spec import MAX_ENTRIES
 
@@ -300,3 +306,126 @@ def test_pool_workers_end_when_the_sweep_is_killed(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# -- property: whatever the input, the command line answers 0, 1 or 2 and raises nothing ---------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+BASES = {  # one quick bundled spec per kind; kinds without one start from {"kind": KIND}
+    "screening": "screening_two_types.toml", "admission": "ch3_example_3_2.toml", "team": "ch4_example_4_1.toml",
+    "coalition": "coalition_bankruptcy_talmud.toml", "moral_hazard": "mh_2x2_risk_averse.toml",
+    "policy": "policy_A1_member_rates.toml", "evolution": "evo_e1_operation.toml",
+}
+
+
+def _base(kind: str) -> dict:
+    from ital_opt.spec import FORMULATIONS, read_toml
+
+    path = FORMULATIONS / BASES.get(kind, "")
+    if not path.is_file():
+        return {"kind": kind}
+    data = read_toml(path)
+    for key, value in data.items():  # paths to other specs stay valid from a temporary directory
+        if isinstance(value, str) and value.endswith(".toml") and (FORMULATIONS / value).is_file():
+            data[key] = str(FORMULATIONS / value)
+    return data
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return {"nan": "nan", "inf": "inf", "-inf": "-inf"}.get(repr(value), repr(value))
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(type(value))
+
+
+def _toml(data: dict) -> str:
+    return "".join(f"{json.dumps(str(k))} = {_toml_value(v)}\n" for k, v in data.items())
+
+
+NAMES = ["theta", "q", "e", "e1", "e2", "w", "k", "x", "c", "__import__", "os", "self"]
+_ATOMS = st.one_of(st.sampled_from(NAMES), st.integers(-3, 10**6).map(str),
+                   st.sampled_from(["0", "0.5", "1e308", "1e-320", "9**9**9", "10**400", "1/0", "(-8)**(1/3)"]))
+
+
+def _grow(inner):
+    binary = st.tuples(inner, st.sampled_from(["+", "-", "*", "/", "**", "//", "%", "@", "<", "and", "if 1 else"]),
+                       inner).map(lambda t: f"({t[0]} {t[1]} {t[2]})")
+    call = st.tuples(st.sampled_from(["sqrt", "log", "exp", "abs", "square", "sin", "eval", "open", "max"]),
+                     inner).map(lambda t: f"{t[0]}({t[1]})")
+    other = st.one_of(inner.map(lambda s: f"-{s}"), inner.map(lambda s: f"{s}.real"), inner.map(lambda s: f"{s}[0]"),
+                      inner.map(lambda s: f"lambda: {s}"), inner.map(lambda s: s + ")"))
+    return st.one_of(binary, call, other)
+
+
+EXPRESSIONS = st.recursive(_ATOMS, _grow, max_leaves=8)
+NUMBERS = st.one_of(st.integers(-10, 10), st.integers(-(2**70), 2**70), st.floats(allow_nan=True, allow_infinity=True),
+                    st.sampled_from([0.0, -0.0, 1e308, -1e308, 5e-324, 0.5, 1.0, 2.0]))
+VALUES = st.recursive(
+    st.one_of(NUMBERS, st.booleans(), EXPRESSIONS, st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(NAMES + ["a+b", "set", "cases"]),
+                                                                       inner, max_size=3)),
+    max_leaves=12,
+)
+
+
+@st.composite
+def specs(draw):
+    from ital_opt.kinds import kinds
+
+    kind = draw(st.sampled_from(kinds()))
+    data = _base(kind)
+    keys = sorted(set(data) - {"kind"}) or ["title"]
+    for _ in range(draw(st.integers(1, 3))):
+        action = draw(st.sampled_from(["drop", "set", "set", "add", "expression"]))
+        key = draw(st.sampled_from(keys))
+        if action == "drop":
+            data.pop(key, None)
+        elif action == "set":
+            data[key] = draw(VALUES)
+        elif action == "add":
+            data[draw(st.sampled_from(NAMES + ["params", "expected", "kind"]))] = draw(VALUES)
+        else:
+            data[key] = draw(EXPRESSIONS)
+    return data
+
+
+def _run_main(args) -> tuple[int, str]:
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        code = main(args)
+    return code, err.getvalue()
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=specs())
+def test_random_specs_of_every_kind_exit_0_1_or_2(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("spec") / "random.toml"
+    path.write_text(_toml(data))
+    code, err = _run_main(["solve", str(path), "--format", "json"])
+    assert code in (0, 1, 2), err
+    if code == 2:
+        assert "random.toml" in err or "--" in err, err
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(agent=EXPRESSIONS)
+def test_random_expressions_exit_0_1_or_2(tmp_path_factory, agent):
+    path = tmp_path_factory.mktemp("spec") / "expr.toml"
+    path.write_text(SCREENING + f"agent = {json.dumps(agent)}\n")
+    code, err = _run_main(["solve", str(path), "--format", "json"])
+    assert code in (0, 1, 2), err
+    if code == 2:
+        assert "field 'agent'" in err or "expr.toml" in err, err
