@@ -147,3 +147,18 @@ def test_verify_on_an_lp_with_stdout_redirected_to_a_file(tmp_path):
                             "--method", "pyomo", "--format", "json"], capture_output=True, timeout=120, text=True)
     assert piped.returncode == 0
     assert json.loads(piped.stdout)["method"] == "pyomo/highs"
+
+
+def test_textbook_two_efforts_case():
+    # the spec's hand derivation: high effort costs 125 in expected pay (IR and IC bind with
+    # multipliers 20 and 50/3); the firm prefers low effort for a flat 49 (objective 39)
+    mh = ital_opt.load(FORMULATIONS / "mh_textbook_two_efforts.toml")
+    report = ital_opt.verify(mh)
+    assert report.ok, report.to_table()
+    high = mh.replace(implement="high")
+    for method in ("closed-form", "cvxpy", "scipy", "pyomo"):
+        r = high.solve(method)
+        assert r.success and r.objective == pytest.approx(35.0, abs=1e-9)
+        assert r.multipliers["IR"] == pytest.approx(20.0, abs=1e-8)
+        assert r.multipliers["IC[low]"] == pytest.approx(50 / 3, abs=1e-8)
+        assert set(r.binding) == {"IR", "IC[low]"}

@@ -44,6 +44,7 @@ class Contract:
     method: str = ""
     local: bool = False
     message: str = ""
+    kkt: bool = False                # the KKT conditions were verified at the returned point
 
     def settle(self, prob_a: np.ndarray, utility: Utility, v) -> "Contract":
         """Fill pay and expected pay from the promised utilities `v`."""

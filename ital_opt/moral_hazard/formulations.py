@@ -42,6 +42,7 @@ Solver objects only through :mod:`ital_opt.backends`.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -103,20 +104,19 @@ def infeasibility(G, g, v, v_lo, v_hi) -> float:
 
 
 # -- polishing: the KKT system of the binding constraints, solved exactly ------------------------------
-def polish_contract(problem, contract: Contract) -> Contract:
-    """Re-solve the binding constraints of a solved contract exactly (Newton on its KKT system).
+def kkt_point(problem, a: int, v0) -> tuple[np.ndarray, dict[str, float]] | None:
+    """The KKT point of implementing `a` on the active set read off `v0`, solved exactly; or None.
 
     With A the binding IR/IC rows and F the outcomes at the limited-liability floor, the optimum
-    solves p_a,j h'(v_j) = Σ_i λ_i A_ij + ν_j (ν_j = 0 off F), A v = g_A and v_F = floor.  The
-    candidate replaces the solver's point only if it is feasible to 1e-12, λ, ν ≥ 0 and it costs no
-    more; otherwise the solver's point is kept.  The multipliers are then exact too.
+    solves p_a,j h'(v_j) = Σ_i λ_i A_ij + ν_j (ν_j = 0 off F), A v = g_A and v_F = floor (Newton's
+    method on this system; one linear solve for a risk-neutral agent).  The point is returned only
+    if it is feasible to 1e-12 relative, the stationarity residual vanishes and λ, ν ≥ 0: the KKT
+    conditions, which certify the global minimum of the convex program (h convex).  Returns
+    (v, multipliers by constraint name).
     """
-    if contract.status != "optimal" or contract.promised is None:
-        return contract
     utility: Utility = problem.utility
-    a = contract.action
     G, g, names, v_lo, v_hi = constraint_data(problem, a)
-    v0 = np.asarray(contract.promised, float)
+    v0 = np.asarray(v0, float)
     n = v0.size
     slack = G @ v0 - g
     active = [i for i in range(len(g)) if slack[i] <= 1e-6 * (1.0 + abs(g[i]))]
@@ -127,67 +127,118 @@ def polish_contract(problem, contract: Contract) -> Contract:
     E = np.zeros((f, n))
     for r, j in enumerate(floor):
         E[r, j] = 1.0
-    # a linear h: the binding constraints (with the floor) must pin v down on their own
     if utility.linear:
+        # a linear h: the binding constraints (with the floor) must pin v down on their own
         M = np.vstack([A, E])
         if M.shape[0] < n or np.linalg.matrix_rank(M) < n:
-            return contract
+            return None
         rhs = np.concatenate([g[active], np.full(f, v_lo)])
         v = np.linalg.lstsq(M, rhs, rcond=None)[0]
-        # multipliers: p_a = A^T λ + E^T ν
         sol = np.linalg.lstsq(M.T, pa * utility.inverse_derivative(v), rcond=None)[0]
         lam, nu = sol[:k], sol[k:]
     else:
         v = v0.copy()
-        lam = np.zeros(k)
-        nu = np.zeros(f)
         v[floor] = v_lo
-        ok = False
-        for _ in range(50):
-            hp = pa * utility.inverse_derivative(v)
-            step = 1e-6 * (1.0 + np.abs(v))
-            hpp = pa * (utility.inverse_derivative(v + step) - utility.inverse_derivative(v - step)) / (2 * step)
+        lam, nu = np.zeros(k), np.zeros(f)
+        for _ in range(60):
+            with np.errstate(all="ignore"):
+                hp = pa * utility.inverse_derivative(v)
+                step = 1e-6 * (1.0 + np.abs(v))
+                hpp = pa * (utility.inverse_derivative(v + step) - utility.inverse_derivative(v - step)) / (2 * step)
             # unknowns: v (n), λ (k), ν (f); equations: stationarity (n), A v = g_A (k), v_F = floor (f)
-            r1 = hp - A.T @ lam - E.T @ nu
-            r2 = A @ v - g[active]
-            r3 = v[floor] - v_lo if f else np.zeros(0)
-            res = np.concatenate([r1, r2, r3])
-            if np.max(np.abs(res), initial=0.0) <= 1e-14 * (1.0 + np.max(np.abs(hp))):
-                ok = True
-                break
+            res = np.concatenate([hp - A.T @ lam - E.T @ nu, A @ v - g[active], v[floor] - v_lo if f else np.zeros(0)])
+            if not np.all(np.isfinite(res)):
+                return None
             J = np.block([[np.diag(hpp), -A.T, -E.T], [A, np.zeros((k, k + f))], [E, np.zeros((f, k + f))]])
             try:
                 d = np.linalg.solve(J, -res)
             except np.linalg.LinAlgError:
-                return contract
+                return None
             if not np.all(np.isfinite(d)):
-                return contract
+                return None
             v, lam, nu = v + d[:n], lam + d[n:n + k], nu + d[n + k:]
-            if not np.all(np.isfinite(v)) or (math.isfinite(utility.v_upper) and np.any(v >= utility.v_upper)):
-                return contract
-        if not ok:
-            return contract
-    scale = 1.0 + float(np.max(np.abs(pa * utility.inverse_derivative(v))))
-    if (infeasibility(G, g, v, v_lo, v_hi) > 1e-12 or np.any(lam < -1e-9 * scale) or np.any(nu < -1e-9 * scale)
-            or not np.all(np.isfinite(v))):
-        return contract
-    # the KKT conditions hold at v (a certificate of optimality for a convex h); a point much dearer
-    # than the solver's would mean the active set was misread
-    cost = float(pa @ utility.inverse(v))
-    if cost > contract.expected_pay + 1e-6 * (1.0 + abs(contract.expected_pay)):
-        return contract
-    contract.settle(pa, utility, v)
+            if math.isfinite(utility.v_upper) and np.any(v >= utility.v_upper):
+                return None
+            if np.max(np.abs(d[:n]), initial=0.0) <= 1e-15 * (1.0 + np.max(np.abs(v))):
+                break
+    with np.errstate(all="ignore"):
+        hp = pa * utility.inverse_derivative(v)
+    scale = 1.0 + float(np.max(np.abs(hp)))
+    stationarity = float(np.max(np.abs(hp - A.T @ lam - E.T @ nu), initial=0.0))
+    if (not np.all(np.isfinite(v)) or infeasibility(G, g, v, v_lo, v_hi) > 1e-12 or stationarity > 1e-9 * scale
+            or np.any(lam < -1e-9 * scale) or np.any(nu < -1e-9 * scale)):
+        return None
     mult = {nm: 0.0 for nm in names}
     mult.update({names[i]: float(max(lam[r], 0.0)) for r, i in enumerate(active)})
     if problem.min_pay is not None and math.isfinite(v_lo):
         mult.update({f"LL[{problem.outcome_names[j]}]": 0.0 for j in range(n)})
         mult.update({f"LL[{problem.outcome_names[j]}]": float(max(nu[r], 0.0)) for r, j in enumerate(floor)})
+    return v, mult
+
+
+def polish_contract(problem, contract: Contract) -> Contract:
+    """Replace a solved contract by the exact KKT point of its binding constraints (:func:`kkt_point`).
+
+    The solver's point is kept when no KKT point is found there, or when the exact one would cost
+    more than the solver's by over 1e-6 relative (the active set was misread).  The multipliers
+    are then exact too, and ``contract.kkt`` records the certificate.
+    """
+    if contract.status != "optimal" or contract.promised is None or not problem.utility.concave:
+        return contract
+    found = kkt_point(problem, contract.action, contract.promised)
+    if found is None:
+        return contract
+    v, mult = found
+    pa = problem.prob[contract.action]
+    cost = float(pa @ problem.utility.inverse(v))
+    if cost > contract.expected_pay + 1e-6 * (1.0 + abs(contract.expected_pay)):
+        return contract
+    G, g, names, v_lo, v_hi = constraint_data(problem, contract.action)
+    contract.settle(pa, problem.utility, v)
     contract.multipliers = mult
     contract.binding = binding_names(G, g, names, v, v_lo, problem.outcome_names, problem.min_pay)
+    contract.kkt = True
     return contract
 
 
+def phase_one(problem, a: int) -> tuple[float, np.ndarray | None]:
+    """The phase-one LP of implementing `a`: max t s.t. G v − t·(1 + |g|) ≥ g, bounds on v, t ≤ 1
+    (HiGHS via scipy).  Returns (t*, v*): the constraints are infeasible exactly when t* < 0, and
+    with t* > 0 the point v* satisfies every IR/IC row strictly (a start for a local solver)."""
+    from scipy.optimize import linprog
+
+    G, g, names, v_lo, v_hi = constraint_data(problem, a)
+    n = G.shape[1]
+    scale = 1.0 + np.abs(g)
+    lo = v_lo if math.isfinite(v_lo) else None
+    hi = v_hi if math.isfinite(v_hi) else None
+    A = np.hstack([-G / scale[:, None], np.ones((len(g), 1))])
+    res = linprog(np.r_[np.zeros(n), -1.0], A_ub=A, b_ub=-g / scale, bounds=[(lo, hi)] * n + [(None, 1.0)],
+                  method="highs")
+    if res.status != 0:
+        return math.nan, None
+    return float(-res.fun), np.asarray(res.x[:n], float)
+
+
+def certify_infeasible(problem, a: int) -> bool:
+    """Whether no contract meets the (linear) IR/IC rows and pay bounds of `a`: :func:`phase_one` < 0."""
+    t, _ = phase_one(problem, a)
+    return t < -1e-9
+
+
 # -- assembling the principal's choice -------------------------------------------------------------
+def upper_bounds(problem) -> np.ndarray:
+    """An upper bound on each action's net value, Σ_j p[a, j] x_j − (a lower bound on C(a)).
+
+    For concave u, Jensen and IR give E_a[h(v)] ≥ h(E_a v) ≥ h(R + c_a), and limited liability
+    E_a[w] ≥ w_min: C(a) is at least the first-best pay max(h(R + c_a), w_min).  Otherwise only
+    w_min bounds the pay."""
+    gross = problem.prob @ problem.outcomes
+    if problem.utility.concave:
+        return gross - np.asarray(problem.first_best()["pays"], float)
+    return gross - (problem.min_pay if problem.min_pay is not None else -np.inf)
+
+
 def assemble(problem, contracts: list[Contract], backend: str) -> Result:
     """The best net value over the candidate actions' contracts; ``not_solved`` if any is unsettled."""
     gross = problem.prob @ problem.outcomes
@@ -207,6 +258,19 @@ def assemble(problem, contracts: list[Contract], backend: str) -> Result:
         })
     method = next((c.method for c in contracts if c.method), backend)
     unsettled = [c for c in contracts if c.status not in ("optimal", "infeasible")]
+    solved = [gross[c.action] - c.expected_pay for c in contracts if c.status == "optimal"]
+    excluded = []
+    if unsettled and solved:
+        # an unsolved action is out of the running if even a lower bound on its cost leaves it behind
+        bound = upper_bounds(problem)
+        best_net = max(solved)
+        margin = 1e-6 * (1.0 + abs(best_net))
+        for c in list(unsettled):
+            if bound[c.action] < best_net - margin:
+                unsettled.remove(c)
+                row = table[contracts.index(c)]
+                row["net_value_bound"] = float(bound[c.action])
+                excluded.append(f"{problem.actions[c.action]!r} (net value at most {bound[c.action]:.6g})")
     if unsettled:
         # the maximum over an incomplete set of subproblems is not the optimum
         names = ", ".join(repr(problem.actions[c.action]) for c in unsettled)
@@ -243,6 +307,9 @@ def assemble(problem, contracts: list[Contract], backend: str) -> Result:
     }
     local = any(c.local for c in contracts)
     message = "; ".join(c.message for c in contracts if c.message and c.status == "optimal")
+    if excluded:
+        message = "; ".join(x for x in (message, "not solved but out of the running by the first-best bound on "
+                                        f"the net value: {', '.join(excluded)}") if x)
     if local:
         message = "; ".join(x for x in (f"{best.method} claims a local optimum only (a KKT point)", message) if x)
     return Result(status="optimal", method=best.method or method, objective=objective, rows=rows, extras=extras,
@@ -379,7 +446,9 @@ class CvxpyContracts(_Discrete):
                 status, method, v, rows, floor = self._newton(problem, a, verbose)
             else:
                 prog, v_expr, rows, floor = self.program(problem, a, rescale=rung == "rescaled")
-                status, method = solve_cvxpy(prog, solver, verbose, rung=rung, **options)
+                with warnings.catch_warnings():  # an inaccurate solve is retried and reported below
+                    warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+                    status, method = solve_cvxpy(prog, solver, verbose, rung=rung, **options)
                 v = None if v_expr.value is None else np.asarray(v_expr.value, float)
             if status == "infeasible" and rung == rungs[0]:
                 contract.status, contract.method = "infeasible", method
@@ -390,7 +459,9 @@ class CvxpyContracts(_Discrete):
                 break
             failures.append(f"{method} ({rung}): {status}")
         if contract.status != "optimal":
-            contract.method = contract.method or "cvxpy"
+            contract.method = method
+            if certify_infeasible(problem, a):
+                contract.status = "infeasible"
             contract.message = f"action {problem.actions[a]!r}: " + "; ".join(failures)
             return contract
         if failures:
@@ -422,43 +493,55 @@ class CvxpyContracts(_Discrete):
         lo = v_lo if math.isfinite(v_lo) else utility.v_lower
         hi = v_hi if math.isfinite(v_hi) else utility.v_upper
         start, v, rows, floor = self.program(problem, a)
+        constraints = list(start.constraints)
+        if math.isfinite(hi):  # stay strictly inside u's range: h' is unbounded at a finite supremum
+            hi = hi - 1e-9 * (1 + abs(hi))
+            constraints.append(v <= hi)
         # a feasible start: the cheapest contract in utility units (an LP); for a built-in utility the
         # program above is the convex one, so replace its objective
-        start = cp.Problem(cp.Minimize(p @ v), start.constraints)
+        start = cp.Problem(cp.Minimize(p @ v), constraints)
         status, method = solve_cvxpy(start, verbose=verbose, rung="newton")
         if status != "optimal":
             return status, method + "+newton", None, rows, floor
-        # a start strictly inside u's range (h' is unbounded at a finite supremum)
-        x = np.asarray(v.value, float)
-        if math.isfinite(hi):
-            x = np.minimum(x, hi - 1e-9 * (1 + abs(hi)))
-        x = np.clip(x, lo, hi)
+        x = np.clip(np.asarray(v.value, float), lo, hi)
 
         def objective(y):
             with np.errstate(all="ignore"):
                 val = float(p @ utility.inverse(y))
             return val if math.isfinite(val) else math.inf
 
+        converged = False
         for _ in range(max_rounds):
-            slope = utility.inverse_derivative(x)
-            step = 1e-5 * (1.0 + np.abs(x))
-            up, down = np.minimum(x + step, hi), np.maximum(x - step, lo)
-            curvature = np.maximum((utility.inverse_derivative(up) - utility.inverse_derivative(down)) / (up - down), 0.0)
+            with np.errstate(all="ignore"):
+                slope = utility.inverse_derivative(x)
+                step = 1e-5 * (1.0 + np.abs(x))
+                up, down = np.minimum(x + step, hi), np.maximum(x - step, lo)
+                curvature = np.maximum((utility.inverse_derivative(up) - utility.inverse_derivative(down)) / (up - down),
+                                       0.0)
+            if not (np.all(np.isfinite(slope)) and np.all(np.isfinite(curvature))):
+                break
             d = v - x
             model = p @ cp.multiply(slope, d) + 0.5 * cp.sum(cp.multiply(p * curvature, cp.square(d)))
-            qp = cp.Problem(cp.Minimize(model), start.constraints)
+            qp = cp.Problem(cp.Minimize(model), constraints)
             status, method = solve_cvxpy(qp, verbose=verbose, rung="newton")
             if status != "optimal":
                 break
             direction = np.clip(np.asarray(v.value, float), lo, hi) - x
             decrease = -float(p @ (slope * direction))
             if decrease <= tol * (1.0 + abs(objective(x))):
+                converged = True
                 break
             t, f0 = 1.0, objective(x)
             while t > 1e-12 and objective(x + t * direction) > f0 - 1e-4 * t * decrease:
                 t *= 0.5
             x = x + t * direction
-        return status, method + "+newton", x, rows, floor
+        if not converged:
+            # the iterations stalled: the point stands only if the KKT conditions hold there
+            found = kkt_point(problem, a, x) if utility.concave else None
+            if found is None:
+                return "not_solved", method + "+newton", None, rows, floor
+            x = found[0]
+        return "optimal", method + "+newton", x, rows, floor
 
 
 # -- scipy -------------------------------------------------------------------------------------------
@@ -539,15 +622,22 @@ class ScipyContracts(_Discrete):
         vv = np.asarray(res.x, float)
         infeas = float(np.max(g - G @ vv, initial=0.0))
         if not res.success or infeas > 1e-8 * (1 + np.max(np.abs(g))):
-            contract.status = "infeasible" if infeas > 1e-4 else "not_solved"
-            contract.message = f"SLSQP: {res.message} (constraint violation {infeas:.2e})"
-            return contract
+            # SLSQP often stops next to the optimum ("positive directional derivative"): accept the
+            # point only if the KKT conditions hold on its active set; infeasibility only by the LP
+            found = kkt_point(problem, a, vv) if utility.concave and np.all(np.isfinite(vv)) else None
+            if found is None:
+                contract.status = "infeasible" if certify_infeasible(problem, a) else "not_solved"
+                contract.message = f"SLSQP: {res.message} (constraint violation {infeas:.2e})"
+                return contract
+            vv, contract.multipliers = found
+            contract.kkt = True
+            contract.message = f"SLSQP stopped early ({res.message}); the KKT conditions hold at the polished point"
         contract.status = "optimal"
         contract.settle(pa, utility, vv)
         mult = getattr(res, "multipliers", None)  # scipy >= 1.16: the constraints' multipliers, in order
         if isinstance(mult, dict):
             mult = mult.get("ineq")
-        if mult is not None:
+        if mult is not None and not contract.kkt:
             contract.multipliers = {nm: float(d) for nm, d in zip(names, np.asarray(mult, float)[: len(names)])}
         contract.binding = binding_names(G, g, names, vv, v_lo, problem.outcome_names, problem.min_pay)
         return contract
@@ -633,8 +723,21 @@ class PyomoContracts(_Discrete):
             contract.method, contract.local = "pyomo", True
             contract.message = f"pyomo: {type(exc).__name__}: {exc}"
             return contract
+        if status not in ("optimal", "infeasible") and local:
+            # once more from a point that meets every IR/IC row strictly (the phase-one LP)
+            t, start = phase_one(problem, a)
+            if start is not None and t > 0:
+                for j in range(G.shape[1]):
+                    lo, hi = model.v[j].bounds
+                    model.v[j].value = float(np.clip(start[j], -np.inf if lo is None else lo, np.inf if hi is None else hi))
+                try:
+                    status, method, local = solve_pyomo(model, solver, verbose=verbose, **opts)
+                except (AttributeError, RuntimeError, ValueError) as exc:
+                    contract.message = f"pyomo: {type(exc).__name__}: {exc}"
         contract.method, contract.local, contract.status = method, local, status
         if status != "optimal":
+            if local:  # a local solver's failure or "infeasible" proves nothing: the phase-one LP decides
+                contract.status = "infeasible" if certify_infeasible(problem, a) else "not_solved"
             return contract
         vv = np.array([pyo.value(model.v[j]) for j in range(G.shape[1])])
         contract.settle(problem.prob[a], utility, vv)

@@ -61,7 +61,8 @@ class Utility:
         """The lowest utility a contract may promise: u(w_min), or the bottom of u's range."""
         if min_pay is None:
             return self.v_lower
-        return max(self.v_lower, float(self.u(np.array(float(min_pay)))))
+        with np.errstate(divide="ignore"):  # log(0) = -inf: no floor
+            return max(self.v_lower, float(self.u(np.array(float(min_pay)))))
 
     def unreachable(self, level: float) -> bool:
         """``level`` at or above the supremum of u: no pay gives the agent that much utility."""
