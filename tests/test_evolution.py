@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import ital_opt
 from ital_opt import SpecError, verify
-from ital_opt.evolution import numeric, symbolic
+from ital_opt.evolution import symbolic
 
 ROOT = Path(__file__).resolve().parents[1] / "formulations"
 SPECS = sorted(ROOT.glob("evo_*.toml"))
@@ -68,7 +68,7 @@ def test_e2_static_orbits_keep_the_first_integral():
     # ẋ = x(1−x)(a + bz), ż = z(1−z)(c + dx) conserves H = c ln x − (c+d) ln(1−x) − a ln z + (a+b) ln(1−z)
     # (separation of variables); a = D0 = −2, b = S + M = 5, c = M + θ − C_g = 3, d = −(S + M + θ) = −6
     problem = ital_opt.load(ROOT / "evo_e2_static.toml")
-    t, path = problem.trajectory(start=[0.3, 0.3], horizon=20)
+    _, path = problem.trajectory(start=[0.3, 0.3], horizon=20)
     x, z = path[:, 0], path[:, 1]
     H = 3 * np.log(x) + 3 * np.log(1 - x) + 2 * np.log(z) + 3 * np.log(1 - z)
     assert np.ptp(H) < 1e-6
@@ -83,7 +83,7 @@ def test_e2_dynamic_is_a_stable_focus():
         assert row["stability"] == "stable focus"
         assert np.allclose(row["eigenvalues"], [[-0.3, -math.sqrt(2.61)], [-0.3, math.sqrt(2.61)]], atol=1e-9)
         assert res.extras["asymptotically_stable"] == 1
-    t, path = problem.trajectory(start=[0.3, 0.3], horizon=60)
+    _, path = problem.trajectory(start=[0.3, 0.3], horizon=60)
     assert path[-1] == pytest.approx([0.5, 0.4], abs=1e-4)  # the cycles die out
 
 

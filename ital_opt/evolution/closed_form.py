@@ -24,18 +24,13 @@ expressions into such callables).  No solver is used.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable, Sequence
 
 import numpy as np
 
 Entry = float | Callable[[dict], np.ndarray]
-
-
-def profiles(n: int) -> list[tuple[int, ...]]:
-    """All strategy profiles of n populations, in lexicographic order (0 = the first strategy)."""
-    return list(itertools.product((0, 1), repeat=n))
 
 
 def mixed_weight(shares: Sequence, profile: Sequence[int], skip: int | None = None):

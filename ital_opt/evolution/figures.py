@@ -63,7 +63,7 @@ def phase_portrait(problem, result):
     for stability in dict.fromkeys(rows["stability"]):
         ax.plot([], [], "o", color=COLOURS.get(stability, "k"), mec="k", label=stability)
     if problem.start is not None:
-        t, path = problem.trajectory()
+        _, path = problem.trajectory()
         ax.plot(path[:, 0], path[:, 1], color="#5e3c99", lw=2, label="orbit from start")
         ax.plot(*path[0], "s", color="#5e3c99")
     ax.set_xlim(0, 1)

@@ -26,6 +26,9 @@ edge, face and the interior — with its Jacobian's eigenvalues and a stability 
 * ``numeric`` — multistart root finding, finite-difference Jacobians and a Poincaré return map
   (:mod:`.numeric`); options ``starts`` (random starts per face) and ``seed``.
 
+Both are :class:`~ital_opt.Formulation` objects (:mod:`.formulations`): ``problem.formulation(
+"symbolic").build()`` hands over the sympy system (field, Jacobian, each face's equations).
+
 Rows (one per rest point, sorted by shares): ``point``, ``eigenvalues`` ([re, im] pairs),
 ``stability`` (``"ess"``, ``"saddle"``, ``"source"``, ``"centre"``, ``"stable focus"``,
 ``"unstable focus"``, ``"degenerate"``), ``position`` (corner, edge, interior), ``note`` (how a
@@ -210,11 +213,13 @@ class Evolution(Problem):
 
         return not_rational(self)
 
+    def formulations(self):
+        from .formulations import FORMULATIONS
+
+        return list(FORMULATIONS)
+
     def methods(self) -> list[Method]:
-        return [
-            Method("symbolic", _run_symbolic, lambda p: p.symbolic_reason, closed_form=True, options=frozenset()),
-            Method("numeric", _run_numeric, options=frozenset({"starts", "seed"})),
-        ]
+        return [f.method() for f in self.formulations()]
 
     def result(self, analysis, method: str, extras: dict | None = None) -> Result:
         """The result of an analysis (a :class:`.closed_form.Analysis`): rows sorted by shares."""
@@ -243,7 +248,7 @@ class Evolution(Problem):
             rows["basin"] = basin
             out["basin_unassigned"] = unassigned
         if self.start is not None:
-            t, path = self.trajectory()
+            _, path = self.trajectory()
             final = path[-1]
             near = [rp.point for rp in found if np.max(np.abs(rp.point - final)) <= 1e-3]
             out["trajectory"] = {"start": self.start.tolist(), "horizon": self.horizon, "final": final.tolist(),
@@ -261,19 +266,3 @@ class Evolution(Problem):
         from .figures import figures
 
         return figures(self, result if result is not None else self.solve())
-
-
-# -- method glue -----------------------------------------------------------------------------------
-def _run_symbolic(problem: Evolution) -> Result:
-    from .symbolic import analyse, condition_text
-
-    analysis = analyse(problem)
-    conditions = {str(tuple(c)): [condition_text(e) for e in es] for c, es in problem.ess_conditions().items()}
-    return problem.result(analysis, "symbolic", {"ess_conditions": conditions})
-
-
-def _run_numeric(problem: Evolution, starts: int | None = None, seed: int = 0) -> Result:
-    from .numeric import analyse
-
-    analysis = analyse(problem, starts=starts, seed=seed)
-    return problem.result(analysis, "numeric", {"starts": analysis.extras["starts"]})

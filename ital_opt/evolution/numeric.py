@@ -61,11 +61,12 @@ def jacobian(fun, x: np.ndarray, h: float = 1e-3) -> np.ndarray:
     return (4 * estimate(h / 2) - estimate(h)) / 3
 
 
-def analyse(problem, starts: int | None = None, seed: int = 0) -> Analysis:
+def face_systems(problem) -> list[tuple[list[int], dict, np.ndarray, object]]:
+    """Per face of the cube: (free coordinates, fixed ones, the base point, the residual ΔF_free of
+    a batch of free-coordinate values (K, k) -> (K, k))."""
     payoffs = problem.payoffs
-    names = problem.populations
-    n = len(names)
-    points, continua, used = [], [], 0
+    n = len(problem.populations)
+    out = []
     for free, fixed in faces(n):
         base = np.zeros(n)
         for j, v in fixed.items():
@@ -78,6 +79,13 @@ def analyse(problem, starts: int | None = None, seed: int = 0) -> Analysis:
             x[:, free] = y
             return payoffs.differences(x)[:, free]
 
+        out.append((free, fixed, base, face))
+    return out
+
+
+def analyse(problem, starts: int | None = None, seed: int = 0, built=None) -> Analysis:
+    points, continua, used = [], [], 0
+    for free, fixed, base, face in built or face_systems(problem):
         if not free:
             roots, continuum = [np.zeros(0)], False
         elif len(free) == 1:
@@ -87,12 +95,12 @@ def analyse(problem, starts: int | None = None, seed: int = 0) -> Analysis:
             used += count
             roots, continuum = _roots_nd(face, len(free), count, seed)
         if continuum:
-            continua.append(face_name(names, free, fixed))
+            continua.append(face_name(problem.populations, free, fixed))
             continue
         for y in roots:
             point = base.copy()
             point[free] = y
-            points.append(_rest_point(payoffs, point, free))
+            points.append(_rest_point(problem.payoffs, point, free))
     return Analysis(points, continua, {"starts": used})
 
 
@@ -182,6 +190,9 @@ def _isolated(face, roots, tol):
 
 def _rest_point(payoffs, point, free) -> RestPoint:
     jac = jacobian(payoffs.field, point)
+    if not np.all(np.isfinite(jac)):
+        return RestPoint(point, np.full(point.size, np.nan + 0j), "degenerate",
+                         "the payoffs are not finite next to this point: no Jacobian")
     eig = np.linalg.eigvals(jac)
     zero = ZERO * max(1.0, float(np.max(np.abs(jac))))
     stability = classify(eig, zero)

@@ -29,11 +29,13 @@ S + P < min(C_F, C_U).
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass, field
 
 import mpmath
 import numpy as np
 import sympy as sp
 
+from ..expr import Expr
 from .closed_form import Analysis, RestPoint, classify, face_name, faces, mixed_weight
 from .flows import return_map
 
@@ -49,6 +51,11 @@ def _exact(value):
     return sp.nsimplify(value, rational=True) if not isinstance(value, sp.Basic) or value.has(sp.Float) else value
 
 
+def _entry(entry, env):
+    """A payoff entry in sympy, with exact (rational) coefficients."""
+    return _exact(entry.evaluate("sympy", env) if isinstance(entry, Expr) else entry)
+
+
 def differences(problem, xs, params: dict | None = None) -> list[sp.Expr]:
     """ΔF_i as sympy expressions in the share symbols `xs` (and the parameter symbols `params`)."""
     env = dict(zip(problem.populations, xs))
@@ -60,9 +67,8 @@ def differences(problem, xs, params: dict | None = None) -> list[sp.Expr]:
         for others in itertools.product((0, 1), repeat=n - 1):
             full0 = (*others[:i], 0, *others[i:])
             full1 = (*others[:i], 1, *others[i:])
-            a0, a1 = (problem.payoff_entry(i, s) for s in (full0, full1))
-            value = lambda a: a.evaluate("sympy", env) if hasattr(a, "evaluate") else a  # noqa: E731
-            total += (_exact(value(a0)) - _exact(value(a1))) * mixed_weight(xs, full0, skip=i)
+            a0, a1 = (_entry(problem.payoff_entry(i, s), env) for s in (full0, full1))
+            total += (a0 - a1) * mixed_weight(xs, full0, skip=i)
         out.append(sp.expand(total))
     return out
 
@@ -152,31 +158,50 @@ def _eigen(matrix: sp.Matrix):
     return values, vectors
 
 
-def analyse(problem) -> Analysis:
-    """Every rest point, exactly; see the module docstring."""
-    names = problem.populations
-    n = len(names)
+@dataclass
+class System:
+    """The replicator system in sympy: share symbols, payoff differences, field, Jacobian, and per
+    face of the cube the polynomial equations its rest points solve."""
+
+    xs: list
+    differences: list
+    flow: sp.Matrix
+    jacobian: sp.Matrix
+    faces: list = field(default_factory=list)  # (free, fixed, {fixed symbol: 0|1}, equations, denominators)
+
+
+def system(problem) -> System:
+    """Build the system (exact coefficients); :func:`analyse` solves it."""
+    n = len(problem.populations)
     xs = share_symbols(n)
     d = differences(problem, xs)
-    field = sp.Matrix([x * (1 - x) * di for x, di in zip(xs, d)])
-    jac = field.jacobian(xs)
+    flow = sp.Matrix([x * (1 - x) * di for x, di in zip(xs, d)])
     together = [sp.together(di) for di in d]
     numer = [sp.numer(t) for t in together]
     denom = [sp.denom(t) for t in together]
-    points, continua = [], []
+    out = System(xs, d, flow, flow.jacobian(xs))
     for free, fixed in faces(n):
         at = {xs[j]: sp.Integer(v) for j, v in fixed.items()}
-        unknowns = [xs[i] for i in free]
         eqs = [sp.expand(numer[i].subs(at)) for i in free]
-        dens = [denom[i].subs(at) for i in range(n)]
-        sols, continuum = _solve_face(eqs, unknowns, dens)
+        out.faces.append((free, fixed, at, eqs, [den.subs(at) for den in denom]))
+    return out
+
+
+def analyse(problem, built: System | None = None) -> Analysis:
+    """Every rest point, exactly; see the module docstring."""
+    built = built or system(problem)
+    xs = built.xs
+    points, continua = [], []
+    for free, fixed, at, eqs, dens in built.faces:
+        sols, continuum = _solve_face(eqs, [xs[i] for i in free], dens)
         if continuum:
-            continua.append(face_name(names, free, fixed))
+            continua.append(face_name(problem.populations, free, fixed))
         for sol in sols:
             exact = {**at, **sol}
             point = np.array([float(exact[x]) if exact[x].is_Rational else float(sp.re(sp.N(exact[x], DIGITS)))
                               for x in xs])
-            points.append(_rest_point(problem, xs, d, field, jac.subs(exact), exact, point, free))
+            points.append(_rest_point(problem, xs, built.differences, built.flow, built.jacobian.subs(exact), exact,
+                                      point, free))
     return Analysis(points, continua, {})
 
 
