@@ -9,7 +9,8 @@ fast and nothing is written: the parent directory must exist, the path must not 
 directory.  A regular file is replaced atomically (temporary file in the same directory, then
 ``os.replace``), so a reader never sees half a file.  An existing FIFO or character device
 (``-o /dev/stdout``, ``-o /dev/null``) is written into directly, never replaced; a FIFO nobody
-reads is refused rather than waited on.  Sweep tables (``regular=True``) must be regular files,
+reads is refused rather than waited on.  A symbolic link is followed: the file it points to is
+replaced, the link stays.  Sweep tables (``regular=True``) must be regular files,
 because they are appended to, truncated and resumed.
 """
 
@@ -118,6 +119,8 @@ def write_bytes(path: str | Path, data: bytes, field: str = "-o") -> None:
         _write_special(path, data, field)
         return
     check_output(path, field)
+    if path.is_symlink():  # replace the file it points to, never the link (-o /dev/stdout into a file)
+        path = Path(os.path.realpath(path))
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as handle:

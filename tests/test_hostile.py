@@ -197,6 +197,24 @@ def test_output_onto_a_device_writes_into_it(spec, capsys):
     assert stat.S_ISCHR(after.st_mode) and after.st_ino == before.st_ino
 
 
+def test_output_through_a_symlink_replaces_the_target_not_the_link(tmp_path, spec):
+    target = tmp_path / "real.json"
+    target.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    assert main(["solve", str(spec), "--format", "json", "-o", str(link)]) == 0
+    assert link.is_symlink() and json.loads(target.read_text())["status"] == "optimal"
+
+
+def test_library_warnings_are_one_line_on_the_command_line(tmp_path, spec, capsys):
+    # the middle point's prior does not sum to one: a failed point (the first and last are checked up front)
+    code = main(["sweep", str(spec), "--vary", "prob[1]=0.5,0.9,0.5", "--quiet", "--method", "cvxpy", "--workers", "1"])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "ital-opt: warning: sweep: 1 point(s) failed" in err
+    assert "Traceback" not in err and "warnings.warn" not in err and "SweepWarning" not in err
+
+
 @pytest.mark.parametrize("target, fragment", [("dir", "is a directory"), ("missing/out.txt", "does not exist")])
 @pytest.mark.parametrize("command", [["solve"], ["verify"], ["report"], ["sweep", "--vary", "outside[0]=0,0.1"]])
 def test_output_into_a_directory_or_a_missing_one(tmp_path, spec, capsys, command, target, fragment):
