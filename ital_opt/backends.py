@@ -330,3 +330,19 @@ def highs_lp(options: dict | None = None, verbose: bool = False):
         raise OptionError(bad[0], f"not an option of the solver HiGHS (or a bad value {opts[bad[0]]!r})")
     record("highspy", opts)
     return h
+
+
+def cyipopt_problem(*, verbose: bool = False, **arguments):
+    """A ``cyipopt.Problem`` (Ipopt through its Python binding) from the keyword `arguments`
+    ``n, m, problem_obj, lb, ub, cl, cu``; the other keywords are Ipopt options.  Quiet (no banner,
+    print level 0) unless `verbose`."""
+    from ._optional import require
+
+    cyipopt = require("cyipopt", extra="nlp")
+    shape = {k: arguments.pop(k) for k in ("n", "m", "problem_obj", "lb", "ub", "cl", "cu")}
+    options = {"print_level": 5 if verbose else 0, "sb": "yes", **arguments}
+    record("cyipopt/ipopt", options)
+    problem = cyipopt.Problem(**shape)
+    for key, value in options.items():
+        problem.add_option(key, value)
+    return problem

@@ -444,3 +444,28 @@ def test_team_sweep_figure_shows_the_free_riding_gap():
     assert len(pairs) == 1
     line = pairs[0][1].axes[0].lines[0]
     assert line.get_ydata()[-1] == pytest.approx(team.first_best(), abs=1e-9)  # ω = 1: first best
+
+
+# -- the formulations as objects ---------------------------------------------------------------------------
+def test_formulations_build_the_models_the_methods_solve():
+    import cvxpy as cp
+    import pyomo.environ as pyo
+
+    from ital_opt import backends
+    from ital_opt.errors import OptionError
+
+    team = ital_opt.load("formulations/ch4_example_4_1.toml")
+    model = team.formulation("cvxpy").build()
+    assert isinstance(model, cp.Problem)
+    model.solve(solver="CLARABEL")
+    # TW* = 0.7555 of example 4-1 (BOOK.md §3), recovered from the user's own solve
+    assert team.formulation("cvxpy").recover(model).objective == pytest.approx(0.7555, abs=5e-5)
+    nlp = team.formulation("pyomo").build()
+    assert isinstance(nlp, pyo.ConcreteModel) and len(nlp.stationarity) == 2
+    backends.solve_pyomo(nlp)
+    assert team.formulation("pyomo").recover(nlp).objective == pytest.approx(0.7555, abs=5e-5)
+    with pytest.raises(OptionError):
+        team.solve("cvxpy", solver="IPOPT")
+    with pytest.raises(OptionError):
+        team.solve("closed-form", starts=3)
+    assert team.solve("cvxpy", solver="scs").method == "cvxpy/SCS"

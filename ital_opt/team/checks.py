@@ -1,5 +1,10 @@
 """Independent certificates of a team's answer (BOOK.md §3): no solver, only the returned numbers.
 
+:func:`certificates` reports ``max_deviation_gain`` (below), ``budget_balance_violation``
+(|Σβ − 1| and |Σα|, or (Σβ − 1)⁺ with a budget breaker), ``share_bound_violation``,
+``ce_error`` and ``objective_error`` (the reported CE and welfare against those recomputed from
+the shares and inputs) and, with outside options, ``max_ir_violation``.
+
 **Equilibrium.**  Given shares β and the others' inputs, member i's effort-stage payoff in its own
 inputs x (effort, and knowledge with the extension) is V_i(x) = m_i f(x; x_{-i}) − C_i(x_e) −
 K_i(x_k), m_i = β_i + ω(B − β_i).  The reported inputs are a Nash equilibrium iff no member gains
@@ -270,6 +275,28 @@ def certified_max(objective: Objective, problems: int, start: np.ndarray, initia
     tail = _tail_ok(objective, upper)
     certified = np.where(tail, np.fmax(lower, remaining), np.inf)
     return lower, certified
+
+
+def certificates(team, result) -> dict[str, float]:
+    rows = result.rows
+    beta = rows["share"].to_numpy(float)
+    e = rows["effort"].to_numpy(float)
+    k = rows["knowledge"].to_numpy(float) if team.knowledge else None
+    ce = equilibrium.certainty_equivalents(team, beta, e, k)
+    total = beta.sum()
+    budget = max(0.0, total - 1) if team.budget_breaker else abs(total - 1)
+    if not team.budget_breaker:
+        budget = max(budget, abs(team.alpha.sum()))
+    out = {
+        "max_deviation_gain": float(deviation_gains(team, beta, e, k).max()),
+        "budget_balance_violation": float(budget),
+        "share_bound_violation": float(max(0.0, -beta.min())),
+        "ce_error": float(np.max(np.abs(ce - rows["ce"].to_numpy(float)))),
+        "objective_error": abs(float(result.objective) - equilibrium.total_welfare(team, beta, e, k)),
+    }
+    if team.outside is not None:
+        out["max_ir_violation"] = float(max(0.0, np.max(team.outside - ce)))
+    return out
 
 
 # -- the team's deviation certificate ----------------------------------------------------------------

@@ -36,14 +36,13 @@ import re
 import numpy as np
 import pandas as pd
 
-from ..errors import OptionError
-from ..problem import Method, Problem, register
+from ..problem import Field, Method, Problem, register
 from ..result import Result
-from . import checks, closed_form, equilibrium, separable, sharing
+from . import checks, closed_form, equilibrium
+from .formulations import FORMULATIONS, MAX_STARTS, len_reason
 
 SHARE_RULES = ("welfare", "weighted", "bargaining")
 MAX_MEMBERS = 100_000  # per-member lists longer than this are refused (memory, certificate time)
-MAX_STARTS = 1_000  # local NLP starting points
 BATCH_FIELDS = {"a", "c", "rho", "sigma2", "omega", "shares", "alpha", "g", "d"}
 
 
@@ -53,6 +52,28 @@ class Team(Problem):
 
     kind = "team"
     compare = ("share", "effort", "knowledge", "ce")
+    # `lambda` (welfare weights or bargaining powers per member, summing to 1) is read too; a Python
+    # keyword cannot be a parameter of the class signature, so it is not declared here
+    fields = {
+        "a": Field(object, None, "marginal output of each member's effort (a number applies to all); required "
+                    "without production, refused with it"),
+        "c": Field(object, 1.0, "effort cost coefficient per member (cost c·e²/2)"),
+        "rho": Field(object, doc="CARA risk aversion per member"),
+        "sigma2": Field(float, doc="output noise variance σ²"),
+        "omega": Field(float, 0.0, "mutual-concern weighting factor ω ∈ [0, 1]"),
+        "shares": Field(object, "welfare", "'welfare', 'weighted', 'bargaining', or a list summing to 1"),
+        "alpha": Field(object, None, "fixed transfers per member, summing to 0"),
+        "outside": Field(object, None, "IR levels per member"),
+        "disagreement": Field(object, None, "Nash-bargaining disagreement point (default: outside, else 0)"),
+        "budget_breaker": Field(bool, False, "a risk-neutral residual claimant keeps 1 − Σβ (Holmström 1982)"),
+        "members": Field(list, None, "member names"),
+        "production": Field(str, None, "expected output in e1..en (and k1..kn); replaces a"),
+        "cost": Field(str, None, "effort cost in e, c (default c*e**2/2)"),
+        "g": Field(object, None, "marginal output of each member's knowledge input"),
+        "d": Field(object, 1.0, "knowledge cost coefficient per member (cost d·k²/2)"),
+        "knowledge_cost": Field(str, None, "knowledge cost in k, d (default d*k**2/2)"),
+        "starts": Field(int, None, f"local NLP starting points (1 to {MAX_STARTS})"),
+    }
 
     # -- reading ----------------------------------------------------------------------------------
     def _read(self, r) -> None:
@@ -156,12 +177,11 @@ class Team(Problem):
 
     # -- methods ----------------------------------------------------------------------------------
     def methods(self) -> list[Method]:
-        return [
-            Method("closed-form", _run_closed_form, _closed_form_applies, closed_form=True),
-            Method("cvxpy", _run_cvxpy, _cvxpy_applies),
-            Method("ipopt", _run_separable, separable.applies),
-            Method("pyomo", _run_pyomo),
-        ]
+        return [Method("closed-form", _run_closed_form, _closed_form_applies, closed_form=True),
+                *(f.method() for f in FORMULATIONS)]
+
+    def formulations(self):
+        return list(FORMULATIONS)
 
     # -- hooks --------------------------------------------------------------------------------------
     def closed_form_batch(self, points: pd.DataFrame) -> pd.DataFrame | None:
@@ -203,24 +223,53 @@ class Team(Problem):
 
     # -- checks -----------------------------------------------------------------------------------
     def check(self, result: Result) -> dict[str, float]:
-        beta = result.rows["share"].to_numpy(float)
-        e = result.rows["effort"].to_numpy(float)
-        k = result.rows["knowledge"].to_numpy(float) if self.knowledge else None
+        return checks.certificates(self, result)
+
+    # -- results ------------------------------------------------------------------------------------
+    def result(self, beta, e, status, method, *, k=None, local=False, extras=None, message="") -> Result:
+        """The result at shares β, efforts e and (for a team with knowledge inputs) knowledge k."""
+        if beta is None or status != "optimal":
+            return Result(status=status, method=method, local=local, message=message or "no solution")
+        beta = np.clip(np.asarray(beta, float), 0.0, None)
+        e = np.asarray(e, float)
         ce = equilibrium.certainty_equivalents(self, beta, e, k)
-        total = beta.sum()
-        budget = max(0.0, total - 1) if self.budget_breaker else abs(total - 1)
-        if not self.budget_breaker:
-            budget = max(budget, abs(self.alpha.sum()))
-        out = {
-            "max_deviation_gain": float(checks.deviation_gains(self, beta, e, k).max()),
-            "budget_balance_violation": float(budget),
-            "share_bound_violation": float(max(0.0, -beta.min())),
-            "ce_error": float(np.max(np.abs(ce - result.rows["ce"].to_numpy(float)))),
-            "objective_error": abs(float(result.objective) - equilibrium.total_welfare(self, beta, e, k)),
+        welfare = equilibrium.total_welfare(self, beta, e, k)
+        first_best = self.first_best()
+        columns = {"member": self.members, "share": beta, "effort": e}
+        if self.knowledge:
+            columns["knowledge"] = np.asarray(k, float)
+        rows = pd.DataFrame({**columns, "ce": ce, "alpha": self.alpha})
+        top = {
+            "shares_rule": self.mode,
+            "expected_output": float(equilibrium.output(self, e, k)),
+            "first_best_welfare": first_best,
+            "free_riding_loss": first_best - welfare,
         }
-        if self.outside is not None:
-            out["max_ir_violation"] = float(max(0.0, np.max(self.outside - ce)))
-        return out
+        if self.budget_breaker:
+            top["budget_breaker_income"] = float((1 - beta.sum()) * top["expected_output"] - self.alpha.sum())
+        if self.mode == "weighted":
+            top["weighted_welfare"] = float(self.lam @ ce)
+        if self.mode == "bargaining":
+            with np.errstate(all="ignore"):
+                top["nash_product_log"] = float(self.lam @ np.log(ce - self.disagreement))
+        top.update(extras or {})
+        return Result(
+            status="optimal", method=method, objective=welfare, rows=rows, extras=top, local=local, message=message
+        )
+
+    def len_result(self, beta, status, method, **kwargs) -> Result:
+        """The result at shares β with the LEN responses e_i = a_i m_i/c_i and k_i = g_i m_i/d_i."""
+        if beta is None:
+            return self.result(None, None, status, method, **kwargs)
+        e, k = equilibrium.len_efforts(self, beta), equilibrium.len_knowledge(self, beta)
+        return self.result(beta, e, status, method, k=k, **kwargs)
+
+    def with_shares(self, beta) -> "Team":
+        """A copy of this team with the shares fixed at `beta` (``shares`` given)."""
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone.mode, clone.beta = "given", np.asarray(beta, float)
+        return clone
 
     # -- Python conveniences ----------------------------------------------------------------------
     @classmethod
@@ -276,56 +325,8 @@ def _first_best_nlp(team) -> float:
     return float(pyo.value(model.obj))
 
 
-def _result(team, beta, e, status, method, *, k=None, local=False, extras=None, message="") -> Result:
-    """The result at shares β, efforts e and (for a team with knowledge inputs) knowledge k."""
-    if beta is None or status != "optimal":
-        return Result(status=status, method=method, local=local, message=message or "no solution")
-    beta = np.clip(np.asarray(beta, float), 0.0, None)
-    e = np.asarray(e, float)
-    ce = equilibrium.certainty_equivalents(team, beta, e, k)
-    welfare = equilibrium.total_welfare(team, beta, e, k)
-    first_best = team.first_best()
-    columns = {"member": team.members, "share": beta, "effort": e}
-    if team.knowledge:
-        columns["knowledge"] = np.asarray(k, float)
-    rows = pd.DataFrame({**columns, "ce": ce, "alpha": team.alpha})
-    top = {
-        "shares_rule": team.mode,
-        "expected_output": float(equilibrium.output(team, e, k)),
-        "first_best_welfare": first_best,
-        "free_riding_loss": first_best - welfare,
-    }
-    if team.budget_breaker:
-        top["budget_breaker_income"] = float((1 - beta.sum()) * top["expected_output"] - team.alpha.sum())
-    if team.mode == "weighted":
-        top["weighted_welfare"] = float(team.lam @ ce)
-    if team.mode == "bargaining":
-        with np.errstate(all="ignore"):
-            top["nash_product_log"] = float(team.lam @ np.log(ce - team.disagreement))
-    top.update(extras or {})
-    return Result(
-        status="optimal", method=method, objective=welfare, rows=rows, extras=top, local=local, message=message
-    )
-
-
-def _len_result(team, beta, status, method, **kwargs) -> Result:
-    """The result at shares β with the LEN responses e_i = a_i m_i/c_i and k_i = g_i m_i/d_i."""
-    if beta is None:
-        return _result(team, None, None, status, method, **kwargs)
-    e, k = equilibrium.len_efforts(team, beta), equilibrium.len_knowledge(team, beta)
-    return _result(team, beta, e, status, method, k=k, **kwargs)
-
-
-def _len_reason(team) -> str | None:
-    if not team.is_len:
-        given = (("production", team.production), ("cost", team.cost), ("knowledge_cost", team.knowledge_cost))
-        which = " and ".join(x for x, v in given if v is not None)
-        return f"needs the LEN forms (linear output, quadratic costs); this team gives its own {which}"
-    return None
-
-
 def _closed_form_applies(team) -> str | None:
-    reason = _len_reason(team)
+    reason = len_reason(team)
     if reason:
         return reason
     if team.mode == "welfare":
@@ -359,86 +360,4 @@ def _run_closed_form(team, **options) -> Result:
         beta, extras = team.beta, {}
     if team.n == 1 and not team.budget_breaker:
         beta = np.ones(1)
-    return _len_result(team, beta, "optimal", "closed-form", extras=extras)
-
-
-def _cvxpy_applies(team) -> str | None:
-    reason = _len_reason(team)
-    if reason:
-        return "cvxpy " + reason
-    if team.mode == "weighted" and team.n > 1:
-        gap = sharing.concavity_gap(sharing.weighted_hessian(team, team.lam)[0])
-        if gap > sharing.EIG_TOL:
-            return f"weighted welfare is not concave in the shares here (curvature {gap:.3g} > 0); use pyomo (local multistart)"
-    if team.mode == "bargaining":
-        bad = sharing.nonconcave_members(team)
-        if bad:
-            names = ", ".join(team.members[i] for i in bad)
-            return f"Nash bargaining is not a convex program here: the CE of member(s) {names} is not concave in the shares"
-    return None
-
-
-def _run_cvxpy(team, **options) -> Result:
-    import cvxpy as cp
-
-    from ..backends import solve_cvxpy
-
-    if team.mode == "given" or (team.n == 1 and not team.budget_breaker):
-        beta = team.beta if team.mode == "given" else np.ones(1)
-        # effort stage as its potential: max Σ (m_i a_i e_i − c_i e_i²/2) (+ Σ (m_i g_i k_i − d_i k_i²/2)),
-        # separable in each member's inputs; the slopes m_i a_i, m_i g_i are ≥ 0, so the bounds
-        # e, k ≥ 0 never bind and are left out (an interior-point solver would stop ~√tol above a
-        # zero input instead of at it)
-        m = closed_form.concern(beta, team.omega, team.budget_breaker)
-        x = {kind: cp.Variable(team.n) for kind in equilibrium.inputs(team)}
-        potential = sum(
-            (m * getattr(team, kind.slope)) @ v - 0.5 * cp.sum(cp.multiply(getattr(team, kind.coef), cp.square(v)))
-            for kind, v in x.items()
-        )
-        status, method = solve_cvxpy(cp.Problem(cp.Maximize(potential)))
-        k = x[equilibrium.KNOWLEDGE].value if team.knowledge else None
-        return _result(team, beta, x[equilibrium.EFFORT].value, status, method, k=k)
-    if team.mode == "welfare":
-        prob, beta = sharing.welfare_cvxpy(team)
-    elif team.mode == "weighted":
-        prob, beta = sharing.weighted_cvxpy(team)
-    else:
-        prob, beta = sharing.bargaining_cvxpy(team)
-    status, method = solve_cvxpy(prob)
-    value = None if beta.value is None else np.asarray(beta.value, float)
-    if value is not None:
-        value = np.clip(value, 0, None)
-        if not team.budget_breaker:
-            value = value / value.sum()
-        if team.mode == "bargaining" and status == "optimal":
-            value = sharing.polish_bargaining(team, value)
-    return _len_result(team, value, status, method)
-
-
-def _run_pyomo(team, **options) -> Result:
-    objective = "welfare" if team.mode == "given" else team.mode
-    if team.n == 1 and not team.budget_breaker and team.mode != "given":
-        team = _with_given(team, np.ones(1))
-    starts = options.get("starts", team.starts)
-    if isinstance(starts, bool) or not isinstance(starts, (int, np.integer)) or not 1 <= starts <= MAX_STARTS:
-        raise OptionError("starts", f"expected a whole number of starting points from 1 to {MAX_STARTS:,}, got {starts!r}",
-                          team.source)
-    status, method, beta, e, k, n_opt = sharing.solve_pyomo(team, objective, starts=starts)
-    local = team.mode != "given" and not (team.is_len and team.mode == "welfare")
-    extras = {}
-    if team.mode in ("weighted", "bargaining") or not team.is_len:
-        extras = {"local_optima": n_opt, "starts": starts if team.mode != "given" else 1}
-    message = f"local optimum (best of {starts} starting point(s); {n_opt} distinct local optima)" if local else ""
-    return _result(team, beta, e, status, method, k=k, local=local, extras=extras, message=message)
-
-
-def _run_separable(team, **options) -> Result:
-    status, method, beta, e = separable.solve(team)
-    return _result(team, beta, e, status, "ipopt/cyipopt", local=not team.mode == "given")
-
-
-def _with_given(team, beta):
-    clone = object.__new__(type(team))
-    clone.__dict__.update(team.__dict__)
-    clone.mode, clone.beta = "given", np.asarray(beta, float)
-    return clone
+    return team.len_result(beta, "optimal", "closed-form", extras=extras)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backends
 from .._optional import require
 from . import equilibrium
 
@@ -100,12 +101,30 @@ class _Welfare:
         return np.r_[obj_factor * self.R, obj_factor * self.d2C(e) - lagrange[1:] * self.d3C(e)]
 
 
-def solve(team, tol=1e-10):
-    """(status, method, β, e) for a separable team."""
-    cyipopt = require("cyipopt", extra="nlp")
-
+def build(team, lb_beta=None, ub_beta=None, tol=1e-10, verbose=False, **options):
+    """(cyipopt problem, callbacks): minimise −TW over x = (β, e) subject to Σβ = 1 and the effort
+    conditions, β within [lb_beta, ub_beta] (default [0, 1], or the given shares)."""
     n = team.n
     callbacks = _Welfare(team)
+    if lb_beta is None:
+        lb_beta, ub_beta = (np.asarray(team.beta, float),) * 2 if team.mode == "given" else (np.zeros(n), np.ones(n))
+    problem = backends.cyipopt_problem(
+        n=2 * n,
+        m=n + 1,
+        problem_obj=callbacks,
+        lb=np.r_[lb_beta, np.zeros(n)],
+        ub=np.r_[ub_beta, np.full(n, 1e20)],
+        cl=np.r_[1.0, np.zeros(n)],
+        cu=np.r_[1.0, np.zeros(n)],
+        verbose=verbose,
+        **{"tol": tol, "bound_relax_factor": 0.0, **options},
+    )
+    return problem, callbacks
+
+
+def solve(team, tol=1e-10, verbose=False, **options):
+    """(status, method, β, e) for a separable team."""
+    n = team.n
     if team.mode == "given":
         lb_beta = ub_beta = np.asarray(team.beta, float)
         beta0 = lb_beta
@@ -114,27 +133,17 @@ def solve(team, tol=1e-10):
     e0 = np.ones(n)
 
     def run(lb_beta, ub_beta, x0):
-        problem = cyipopt.Problem(
-            n=2 * n,
-            m=n + 1,
-            problem_obj=callbacks,
-            lb=np.r_[lb_beta, np.zeros(n)],
-            ub=np.r_[ub_beta, np.full(n, 1e20)],
-            cl=np.r_[1.0, np.zeros(n)],
-            cu=np.r_[1.0, np.zeros(n)],
-        )
-        for key, value in (("print_level", 0), ("sb", "yes"), ("tol", tol), ("bound_relax_factor", 0.0)):
-            problem.add_option(key, value)
+        problem, callbacks = build(team, lb_beta, ub_beta, tol, verbose, **options)
         x, info = problem.solve(x0)
-        return info["status"] in (0, 1), x
+        return info["status"] in (0, 1), x, callbacks
 
-    ok, x = run(lb_beta, ub_beta, np.r_[beta0, e0])
+    ok, x, callbacks = run(lb_beta, ub_beta, np.r_[beta0, e0])
     if not ok:
         return "not_solved", "ipopt (cyipopt)", None, None
     beta, e = np.clip(x[:n], 0, None), np.clip(x[n:], 0, None)
     corner = beta < SNAP
     if team.mode != "given" and corner.any() and not corner.all():
-        ok2, x2 = run(lb_beta, np.where(corner, 0.0, ub_beta), np.r_[np.where(corner, 0.0, beta), e])
+        ok2, x2, _ = run(lb_beta, np.where(corner, 0.0, ub_beta), np.r_[np.where(corner, 0.0, beta), e])
         if ok2 and callbacks.objective(x2) <= callbacks.objective(x) + 1e-9 * max(1.0, abs(callbacks.objective(x))):
             beta, e = np.clip(x2[:n], 0, None), np.clip(x2[n:], 0, None)
     return "optimal", "ipopt (cyipopt)", beta, e

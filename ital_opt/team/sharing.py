@@ -221,9 +221,10 @@ def starting_points(team, starts, seed=0):
     return points[: max(1, starts)]
 
 
-def solve_pyomo(team, objective: str, starts: int = 1, seed: int = 0):
+def solve_pyomo(team, objective: str, starts: int = 1, seed: int = 0, verbose: bool = False, **solver_options):
     """Local NLP from `starts` starting points; returns (status, method, β, e, k, n_local_optima)
-    (k is None for a team without knowledge inputs)."""
+    (k is None for a team without knowledge inputs).  `solver_options` go to the NLP solver (over
+    the defaults of each solving strategy)."""
     import logging
 
     # values within the solver's bound relaxation (−1e-8) would make pyomo warn once per variable
@@ -231,25 +232,25 @@ def solve_pyomo(team, objective: str, starts: int = 1, seed: int = 0):
     level = quiet.level
     quiet.setLevel(logging.ERROR)
     try:
-        return _solve_pyomo(team, objective, starts, seed)
+        return _solve_pyomo(team, objective, starts, seed, verbose, solver_options)
     finally:
         quiet.setLevel(level)
 
 
-def _values(var, n):
+def variable_values(var, n):
     import pyomo.environ as pyo
 
     return np.maximum(np.array([pyo.value(var[i]) for i in range(n)]), 0.0)
 
 
-def _solve_pyomo(team, objective, starts, seed):
+def _solve_pyomo(team, objective, starts, seed, verbose, solver_options):
     import pyomo.environ as pyo
 
     from ..backends import solve_pyomo as run
 
     model = build_pyomo(team, objective)
     kinds = equilibrium.inputs(team)
-    strategies = KNOWLEDGE_STRATEGIES if team.knowledge else (SOLVER_OPTIONS,)
+    strategies = [{**o, **solver_options} for o in (KNOWLEDGE_STRATEGIES if team.knowledge else (SOLVER_OPTIONS,))]
     best = None
     optima: list[np.ndarray] = []
     method = "pyomo"
@@ -269,10 +270,10 @@ def _solve_pyomo(team, objective, starts, seed):
             _set(model.beta, point)
         if objective == "bargaining" and team.mode != "given":
             _set(model.gap, np.ones(team.n))
-        status, method, _ = run(model, **options)
+        status, method, _ = run(model, verbose=verbose, **options)
         if status != "optimal":
             continue
-        beta, x = _values(model.beta, team.n), [_values(getattr(model, kind.var), team.n) for kind in kinds]
+        beta, x = variable_values(model.beta, team.n), [variable_values(getattr(model, kind.var), team.n) for kind in kinds]
         value = pyo.value(model.objective)
         if not any(np.max(np.abs(beta - o)) < 1e-5 for o in optima):
             optima.append(beta)
@@ -291,11 +292,11 @@ def _solve_pyomo(team, objective, starts, seed):
         for i in range(team.n):
             if corner[i]:
                 model.beta[i].fix(0.0)
-        status, method, _ = run(model, **options)
+        status, method, _ = run(model, verbose=verbose, **options)
         # the first solve may sit outside the bounds by the solver's bound relaxation (~1e-8 per
         # share) and so look slightly better than any feasible point: allow for that
         if status == "optimal" and pyo.value(model.objective) >= value - 1e-6 * max(1.0, abs(value)):
-            beta, x = _values(model.beta, team.n), [_values(getattr(model, kind.var), team.n) for kind in kinds]
+            beta, x = variable_values(model.beta, team.n), [variable_values(getattr(model, kind.var), team.n) for kind in kinds]
         for i in range(team.n):
             model.beta[i].unfix()
     return "optimal", method, beta, x[0], (x[1] if len(x) > 1 else None), len(optima)

@@ -1,0 +1,179 @@
+"""The numerical formulations of the team (BOOK.md §3), one object each.
+
+* :class:`Cvxpy` (``cvxpy``) — LEN forms only.  Given shares: the effort stage as its potential
+  max Σ_i (m_i a_i e_i − c_i e_i²/2) (+ the knowledge terms), separable in each member's inputs
+  (Monderer & Shapley 1996: a potential game's equilibria maximise its potential).  Chosen shares:
+  the welfare QP, weighted welfare Σλ_i CE_i and asymmetric Nash bargaining Σλ_i log(CE_i − d_i)
+  over the shares (:mod:`.sharing`), each only where it is concave (the applicability check
+  says why not otherwise).
+* :class:`Ipopt` (``ipopt``) — linear output with a general effort cost, welfare or given shares,
+  no knowledge inputs: Ipopt through cyipopt with exact sparse derivatives (:mod:`.separable`),
+  for large teams.
+* :class:`Pyomo` (``pyomo``) — any production and cost expressions: the shares and every member's
+  KKT conditions of the effort stage as constraints of one NLP (Ipopt or the bundled ripopt),
+  from several starting points where the objective need not be concave (local optima are
+  reported as such).
+
+Solver objects come from :mod:`ital_opt.backends` only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backends
+from ..errors import OptionError
+from ..problem import Formulation
+from ..result import Result
+from . import closed_form, equilibrium, separable, sharing
+
+__all__ = ["Cvxpy", "Ipopt", "Pyomo", "FORMULATIONS", "len_reason"]
+
+MAX_STARTS = 1_000  # local NLP starting points
+
+
+def len_reason(team) -> str | None:
+    if not team.is_len:
+        given = (("production", team.production), ("cost", team.cost), ("knowledge_cost", team.knowledge_cost))
+        which = " and ".join(x for x, v in given if v is not None)
+        return f"needs the LEN forms (linear output, quadratic costs); this team gives its own {which}"
+    return None
+
+
+class Cvxpy(Formulation):
+    name = "cvxpy"
+    solvers = ("CLARABEL", "SCS", "ECOS")
+    options = frozenset()
+
+    def applies(self, team) -> str | None:
+        reason = len_reason(team)
+        if reason:
+            return "cvxpy " + reason
+        if team.mode == "weighted" and team.n > 1:
+            gap = sharing.concavity_gap(sharing.weighted_hessian(team, team.lam)[0])
+            if gap > sharing.EIG_TOL:
+                return (f"weighted welfare is not concave in the shares here (curvature {gap:.3g} > 0); "
+                        "use pyomo (local multistart)")
+        if team.mode == "bargaining":
+            bad = sharing.nonconcave_members(team)
+            if bad:
+                names = ", ".join(team.members[i] for i in bad)
+                return f"Nash bargaining is not a convex program here: the CE of member(s) {names} is not concave in the shares"
+        return None
+
+    @staticmethod
+    def _fixed_shares(team):
+        if team.mode == "given":
+            return team.beta
+        return np.ones(1) if team.n == 1 and not team.budget_breaker else None
+
+    def build(self, team, **options):
+        """The cvxpy.Problem: the effort potential (given shares) or the sharing program."""
+        import cvxpy as cp
+
+        beta = self._fixed_shares(team)
+        if beta is not None:
+            # the slopes m_i a_i, m_i g_i are ≥ 0, so the bounds e, k ≥ 0 never bind and are left out
+            # (an interior-point solver would stop ~√tol above a zero input instead of at it)
+            m = closed_form.concern(beta, team.omega, team.budget_breaker)
+            x = {kind: cp.Variable(team.n, name=kind.var) for kind in equilibrium.inputs(team)}
+            potential = sum(
+                (m * getattr(team, kind.slope)) @ v - 0.5 * cp.sum(cp.multiply(getattr(team, kind.coef), cp.square(v)))
+                for kind, v in x.items()
+            )
+            return cp.Problem(cp.Maximize(potential))
+        builder = {"welfare": sharing.welfare_cvxpy, "weighted": sharing.weighted_cvxpy,
+                   "bargaining": sharing.bargaining_cvxpy}[team.mode]
+        model, shares = builder(team)
+        model.shares = shares  # the shares as a cvxpy expression of the variables, read by recover
+        return model
+
+    def recover(self, team, model) -> Result:
+        status = backends.status_from_cvxpy(model.status)
+        method = f"cvxpy/{model.solver_stats.solver_name}" if model.solver_stats else "cvxpy"
+        beta = self._fixed_shares(team)
+        if beta is not None:
+            values = {v.name(): v.value for v in model.variables()}
+            return team.result(beta, values.get("e"), status, method, k=values.get("k") if team.knowledge else None)
+        value = None if model.shares.value is None else np.asarray(model.shares.value, float)
+        if value is not None:
+            value = np.clip(value, 0, None)
+            if not team.budget_breaker:
+                value = value / value.sum()
+            if team.mode == "bargaining" and status == "optimal":
+                value = sharing.polish_bargaining(team, value)
+        return team.len_result(value, status, method)
+
+    def run(self, team, solver=None, verbose=False, **options) -> Result:
+        model = self.build(team)
+        backends.solve_cvxpy(model, solver=solver, verbose=verbose, **options)
+        return self.recover(team, model)
+
+
+class Ipopt(Formulation):
+    name = "ipopt"
+    solvers = ("ipopt",)
+    options = frozenset()
+
+    def applies(self, team) -> str | None:
+        return separable.applies(team)
+
+    def build(self, team, **options):
+        """The cyipopt problem of the separable team (variables β then e)."""
+        return separable.build(team, **options)[0]
+
+    def recover(self, team, model, x=None) -> Result:
+        """The result at the solution vector `x` = (β, e) of the cyipopt problem."""
+        if x is None:
+            return Result(status="not_solved", method="ipopt/cyipopt", message="no solution vector")
+        n = team.n
+        return team.result(np.clip(x[:n], 0, None), np.clip(x[n:], 0, None), "optimal", "ipopt/cyipopt",
+                           local=team.mode != "given")
+
+    def run(self, team, solver=None, verbose=False, **options) -> Result:
+        status, method, beta, e = separable.solve(team, verbose=verbose, **options)
+        return team.result(beta, e, status, "ipopt/cyipopt", local=team.mode != "given")
+
+
+class Pyomo(Formulation):
+    name = "pyomo"
+    solvers = ("nlp",)  # Ipopt when installed, else the bundled ripopt
+    options = frozenset({"starts"})
+
+    @staticmethod
+    def _setting(team):
+        """(objective, the team to build): a one-member team without a budget breaker keeps all output."""
+        objective = "welfare" if team.mode == "given" else team.mode
+        if team.n == 1 and not team.budget_breaker and team.mode != "given":
+            team = team.with_shares(np.ones(1))
+        return objective, team
+
+    def build(self, team, **options):
+        """The pyomo model: shares, inputs with every member's KKT conditions, the sharing objective."""
+        objective, team = self._setting(team)
+        return sharing.build_pyomo(team, objective)
+
+    def recover(self, team, model, method: str = "pyomo") -> Result:
+        _, team = self._setting(team)
+        kinds = equilibrium.inputs(team)
+        beta, *x = [sharing.variable_values(v, team.n) for v in (model.beta, *(getattr(model, k.var) for k in kinds))]
+        local = team.mode != "given" and not (team.is_len and team.mode == "welfare")
+        return team.result(beta, x[0], "optimal", method, k=x[1] if len(x) > 1 else None, local=local)
+
+    def run(self, team, solver=None, verbose=False, starts=None, **options) -> Result:
+        objective, team = self._setting(team)
+        starts = team.starts if starts is None else starts
+        if isinstance(starts, bool) or not isinstance(starts, (int, np.integer)) or not 1 <= starts <= MAX_STARTS:
+            raise OptionError("starts", f"expected a whole number of starting points from 1 to {MAX_STARTS:,}, "
+                              f"got {starts!r}", team.source)
+        status, method, beta, e, k, n_opt = sharing.solve_pyomo(team, objective, starts=starts, verbose=verbose,
+                                                                **options)
+        local = team.mode != "given" and not (team.is_len and team.mode == "welfare")
+        extras = {}
+        if team.mode in ("weighted", "bargaining") or not team.is_len:
+            extras = {"local_optima": n_opt, "starts": starts if team.mode != "given" else 1}
+        message = f"local optimum (best of {starts} starting point(s); {n_opt} distinct local optima)" if local else ""
+        return team.result(beta, e, status, method, k=k, local=local, extras=extras, message=message)
+
+
+FORMULATIONS = (Cvxpy(), Ipopt(), Pyomo())
