@@ -7,7 +7,7 @@
 * :mod:`.closed_form` — LEN closed forms (efforts, certainty equivalents, welfare, water-filling
   shares, first best, coalition worths for the coalition kind);
 * :mod:`.equilibrium` — the effort stage (effort and, with ``g`` or k1..kn in ``production``, knowledge
-  sharing): KKT conditions in pyomo and the best-response certificate;
+  sharing): KKT conditions in pyomo;
 * :mod:`.sharing` — the sharing stage: welfare QP, weighted welfare, Nash bargaining (cvxpy, pyomo);
 * :mod:`.separable` — large teams with a general cost by Ipopt through cyipopt.
 """
