@@ -197,7 +197,7 @@ def _walk(node: ast.expr, scope: Mapping[str, Any], functions: Mapping[str, Call
     if isinstance(node, ast.UnaryOp):
         return _UNARY[type(node.op)](_walk(node.operand, scope, functions))
     if isinstance(node, ast.Call):
-        return functions[node.func.id](_walk(node.args[0], scope, functions))
+        return functions[node.func.id](_walk(node.args[0], scope, functions))  # type: ignore[attr-defined]  # parse(): names only
     raise AssertionError(f"unchecked node {type(node).__name__}")  # parse() admits no other node
 
 

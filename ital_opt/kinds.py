@@ -19,6 +19,8 @@ from .errors import SpecError
 if TYPE_CHECKING:  # importlib.metadata is imported when the entry points are first read
     from importlib.metadata import EntryPoint
 
+    from .problem import Problem
+
 GROUP = "ital_opt.kinds"
 _CLASSES: dict[str, type] = {}
 _ENTRY_POINTS: dict[str, EntryPoint] | None = None
@@ -53,7 +55,7 @@ def register_kind(name: str, cls: type) -> type:
     return cls
 
 
-def register(cls: type) -> type:
+def register(cls: type[Problem]) -> type[Problem]:
     """Class decorator: make `cls` the problem class of ``cls.kind``."""
     return register_kind(cls.kind, cls)
 

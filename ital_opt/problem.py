@@ -64,7 +64,8 @@ class Field:
 
 def read_field(r: SpecReader, name: str, spec: Field) -> Any:
     """Read one field by its declared type."""
-    readers = {float: r.number, int: r.integer, bool: r.boolean, str: r.string, dict: r.table}
+    readers: dict[Any, Callable[..., Any]] = {float: r.number, int: r.integer, bool: r.boolean, str: r.string,
+                                              dict: r.table}
     if spec.type in readers:
         return readers[spec.type](name, spec.default)
     if spec.type is list:
@@ -265,7 +266,7 @@ class Problem:
             raise MethodNotApplicable(name, f"no formulation of that name (known: {', '.join(found) or 'none'})")
         return BoundFormulation(self, found[name])
 
-    def replace(self, **changes) -> "Problem":
+    def replace(self, **changes) -> Problem:
         """A new problem with fields changed; keys may be ``NAME``, ``NAME[i]`` or ``params.k``."""
         spec = self.spec
         for name, value in changes.items():
@@ -450,7 +451,7 @@ class Verification:
     def to_table(self) -> str:
         lines = [f"verify {self.problem.source}" + (f" ({self.problem.title})" if self.problem.title else "")]
         lines.append(f"{'method':<22} {'status':<11} {'objective':>16} {'time [s]':>9}  checks")
-        for name, r in self.results.items():
+        for r in self.results.values():
             worst = max(r.checks.values(), default=0.0)
             mark = "ok" if r.checks_ok else "FAILED"
             local = " (local)" if r.local else ""

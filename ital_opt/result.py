@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .tolerances import CHECK_TOL  # noqa: F401  (re-exported: the tolerance policy is in tolerances.py)
+from .tolerances import CHECK_TOL  # re-exported: the tolerance policy is in tolerances.py
 
 STATUSES = ("optimal", "infeasible", "unbounded", "not_solved")
 

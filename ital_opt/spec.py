@@ -201,7 +201,7 @@ class SpecReader:
         hi=None,
         broadcast=False,
         increasing=False,
-    ) -> np.ndarray:
+    ) -> np.ndarray | None:
         value = self.raw(name, default)
         if value is default and default is not REQUIRED:
             if value is None:
@@ -243,14 +243,14 @@ class SpecReader:
             raise self.error(name, "rows must be non-empty and of equal length")
         arr = np.array(rows, dtype=float)
         if shape is not None:
-            for axis, (want, got) in enumerate(zip(shape, arr.shape)):
+            for axis, (want, got) in enumerate(zip(shape, arr.shape, strict=False)):
                 if want is not None and want != got:
                     what = "rows" if axis == 0 else "columns"
                     raise self.error(name, f"expected {want} {what}, got {got}")
         self._bounds(name, arr, None, None, positive, nonneg)
         return arr
 
-    def probabilities(self, name, n=None, default=REQUIRED) -> np.ndarray:
+    def probabilities(self, name, n=None, default=REQUIRED) -> np.ndarray | None:
         arr = self.vector(name, n, default)
         if arr is None:
             return None
@@ -261,7 +261,7 @@ class SpecReader:
         return arr
 
     # -- expressions ------------------------------------------------------------------------
-    def expression(self, name, variables, default=REQUIRED) -> Expr:
+    def expression(self, name, variables, default=REQUIRED) -> Expr | None:
         value = self.raw(name, default)
         if value is None:
             return None
