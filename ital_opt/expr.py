@@ -382,7 +382,7 @@ def _constant(node: ast.expr, field: str | None, text: str) -> float | None:
 
     if isinstance(node, ast.Constant):
         try:
-            return float(node.value)
+            return float(node.value)  # type: ignore[arg-type]  # parse() admits numeric constants only
         except OverflowError:
             refuse(f"the number {str(node.value)[:20]}... is too large")
     if isinstance(node, ast.Name):
@@ -394,13 +394,16 @@ def _constant(node: ast.expr, field: str | None, text: str) -> float | None:
         value = _constant(node.args[0], field, text)
         if value is None:
             return None
+        assert isinstance(node.func, ast.Name)  # parse() admits calls of names only
         name = node.func.id
         if name == "sqrt" and value < 0:
             refuse(f"sqrt of the negative constant {value:g}")
         if name == "log" and value <= 0:
             refuse(f"log of the constant {value:g}, which is not positive")
         try:
-            out = {"sqrt": math.sqrt, "log": math.log, "exp": math.exp, "abs": abs, "square": lambda v: v * v}[name](value)
+            functions: dict[str, Callable[[float], float]] = {
+                "sqrt": math.sqrt, "log": math.log, "exp": math.exp, "abs": abs, "square": lambda v: v * v}
+            out = functions[name](value)
         except OverflowError:
             out = math.inf
         if not math.isfinite(out):
