@@ -170,6 +170,21 @@ class Coalition(Problem):
         else:
             self.game = self._read_team(r, r.string("team"))
         self.allocation = r.vector("allocation", n, None)
+        self._refuse_unsolvable(r)
+
+    def _refuse_unsolvable(self, r: SpecReader) -> None:
+        """Name the field that puts a game beyond every method, before any method is tried."""
+        if self.dense:
+            return
+        data = self.game.data
+        if self.game_type == "bankruptcy" and self.samples is None and _integer_data(data["claims"], data["estate"]) is None:
+            raise r.error("claims", f"{self.n} claimants with non-integer (or very large) estate and claims: the exact "
+                          f"Shapley value needs integer data (after scaling by a power of ten) with an estate below "
+                          f"{DP_MAX_WIDTH:g} units, or at most {DENSE_MAX_PLAYERS} claimants; give 'samples' "
+                          "for a sampled estimate")
+        if self.game_type == "weighted_voting" and _integer_data(data["weights"], data["quota"]) is None:
+            raise r.error("weights", f"{self.n} players: exact indices beyond {DENSE_MAX_PLAYERS} players need integer "
+                          f"weights and quota (after scaling by a power of ten) with a quota below {DP_MAX_WIDTH:g} units")
 
     def _read_assignment_players(self, r: SpecReader) -> list[str]:
         self.buyers = r.strings("buyers")
