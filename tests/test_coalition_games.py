@@ -53,6 +53,16 @@ def dense(worth, n):
     return np.array([worth(frozenset(i for i in range(n) if m >> i & 1)) for m in range(2**n)], float)
 
 
+def general_core(v, x):
+    """Core violation over all 2^n coalitions, written here."""
+    n = len(x)
+    x = np.asarray(x, float)
+    worst = abs(x.sum() - v[-1])
+    for m in range(1, 2**n - 1):
+        worst = max(worst, v[m] - sum(x[i] for i in range(n) if m >> i & 1))
+    return worst
+
+
 def solve(spec, method="auto", **options):
     result = ital_opt.load(spec).solve(method, **options)
     assert result.success, (result.status, result.checks, result.message)
@@ -167,6 +177,14 @@ def test_assignment_essential_coalitions_agree_with_all_coalitions(nb, ns, data)
             "sellers": [f"s{j}" for j in range(ns)], "surplus": surplus}
     fast, general = solve(spec, "assignment"), solve(spec, "highs")
     assert fast.objective == pytest.approx(general.objective)
+    # the core is a lattice (Shapley & Shubik 1971): every core point, the nucleolus among them,
+    # pays each buyer between the seller-optimal and the buyer-optimal payoffs, sellers the reverse
+    v = ital_opt.load(spec).values
+    for column in ("core_buyer_optimal", "core_seller_optimal"):
+        assert general_core(v, fast.rows[column]) <= 1e-9
+    nuc, hi, lo = (fast.rows[c].to_numpy() for c in ("nucleolus", "core_buyer_optimal", "core_seller_optimal"))
+    assert np.all(nuc[:nb] <= hi[:nb] + 1e-9) and np.all(nuc[:nb] >= lo[:nb] - 1e-9)
+    assert np.all(nuc[nb:] >= hi[nb:] - 1e-9) and np.all(nuc[nb:] <= lo[nb:] + 1e-9)
     np.testing.assert_allclose(fast.rows["nucleolus"], general.rows["nucleolus"], atol=1e-7)
     assert fast.extras["least_core_epsilon"] == pytest.approx(general.extras["least_core_epsilon"], abs=1e-8)
     assert general.extras["core_nonempty"]  # Shapley & Shubik (1971)

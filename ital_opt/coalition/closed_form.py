@@ -16,7 +16,8 @@ Games are dense worth vectors ``v`` over bitmask coalitions (bit i = player i, s
   (Shapley & Shubik 1954) φ_i = Σ_s s!(n−1−s)!/n! · #{S ⊆ N∖i : |S| = s, q − w_i ≤ w(S) < q}
   and the Banzhaf index ψ_i = 2^{1−n} #{S ⊆ N∖i : q − w_i ≤ w(S) < q}, counted exactly (Python
   integers) by the dynamic programme over (size, weight) of all players, each player removed by
-  deconvolution (Mann & Shapley 1962; Matsui & Matsui 2000): O(n² q) integer additions.
+  deconvolution (Mann & Shapley 1962; Matsui & Matsui 2000): O(n² q) integer additions for the
+  counts and O(n q) per distinct weight; int64 up to 62 players (every count ≤ C(n, s) fits).
 * **Bankruptcy** games v(S) = max(0, E − d(N∖S)) (O'Neill 1982) with integer data: i's marginal
   contribution when the others outside S are T is f_i(d(T)) = (E − d(T))⁺ − (E − d(T) − d_i)⁺,
   and |T| is uniform on {0, …, n−1} under random orderings, so φ_i = (1/n) Σ_t
@@ -202,10 +203,15 @@ def integer_scale(values, limit: int = 10**6) -> int | None:
     return None
 
 
+#: up to this many players every count C[s, w] ≤ C(n, s) fits in int64 (C(62, 31) < 2^63)
+INT64_MAX_PLAYERS = 62
+
+
 def _counts(weights, cap: int) -> np.ndarray:
-    """C[s, w] = #{S ⊆ N : |S| = s, w(S) = w} for w < cap, as Python integers."""
+    """C[s, w] = #{S ⊆ N : |S| = s, w(S) = w} for w < cap: int64 where every count fits (n ≤ 62),
+    else Python integers."""
     n = len(weights)
-    C = np.zeros((n + 1, cap), dtype=object)
+    C = np.zeros((n + 1, cap), dtype=np.int64 if n <= INT64_MAX_PLAYERS else object)
     C[:] = 0
     C[0, 0] = 1
     for w in weights:
@@ -235,14 +241,14 @@ def voting_values(quota: int, weights) -> tuple[list[Fraction], list[Fraction]]:
     C = _counts(weights, quota)
     n_fact = factorial(n)
     coef = [factorial(s) * factorial(n - 1 - s) for s in range(n)]
-    shap, banz = [], []
-    for w in weights:
+    by_weight: dict[int, tuple[Fraction, Fraction]] = {}  # players of equal weight have equal indices
+    for w in set(weights):
         R = _without(C, w)
         lo = max(0, quota - w)
-        swings = R[:, lo:quota].sum(axis=1) if lo < quota else np.zeros(n, dtype=object)
-        shap.append(Fraction(sum(int(c) * k for c, k in zip(swings, coef)), n_fact))
-        banz.append(Fraction(int(sum(swings)), 2 ** (n - 1)))
-    return shap, banz
+        swings = [int(c) for c in R[:, lo:quota].sum(axis=1)] if lo < quota else [0] * n  # ≤ C(n−1, s)
+        by_weight[w] = (Fraction(sum(c * k for c, k in zip(swings, coef)), n_fact),
+                        Fraction(sum(swings), 2 ** (n - 1)))
+    return [by_weight[w][0] for w in weights], [by_weight[w][1] for w in weights]
 
 
 def bankruptcy_values(estate: int, claims) -> tuple[list[Fraction], list[Fraction]]:
@@ -253,15 +259,18 @@ def bankruptcy_values(estate: int, claims) -> tuple[list[Fraction], list[Fractio
     if E <= 0:
         return [Fraction(0)] * n, [Fraction(0)] * n
     C = _counts(claims, E)  # T, the players outside S ∪ {i}, matters only while d(T) < E
-    D = np.arange(E)
-    shap, banz = [], []
-    for d in claims:
+    by_claim: dict[int, tuple[Fraction, Fraction]] = {}  # equal claims, equal values
+    for d in set(claims):
         R = _without(C, d)
-        f = [int(x) for x in (E - D) - np.maximum(0, E - D - d)]
-        gains = [sum(int(c) * fd for c, fd in zip(row, f) if c) for row in R]
-        shap.append(sum((Fraction(g, comb(n - 1, t)) for t, g in enumerate(gains)), Fraction(0)) / n)
-        banz.append(Fraction(sum(gains), 2 ** (n - 1)))
-    return shap, banz
+        # f(D) = d for D < E − d and E − D above: the first part is d times a count (exact in
+        # int64), the second a short weighted sum in Python integers
+        cut = max(0, E - d)
+        below = [int(c) * d for c in R[:, :cut].sum(axis=1)]
+        above = R[:, cut:].astype(object) @ np.array([E - x for x in range(cut, E)], dtype=object)
+        gains = [b + int(a) for b, a in zip(below, above)]
+        by_claim[d] = (sum((Fraction(g, comb(n - 1, t)) for t, g in enumerate(gains)), Fraction(0)) / n,
+                       Fraction(sum(gains), 2 ** (n - 1)))
+    return [by_claim[d][0] for d in claims], [by_claim[d][1] for d in claims]
 
 
 # -- bankruptcy --------------------------------------------------------------------------------------

@@ -158,6 +158,7 @@ def lexicographic_centre(pool: CoalitionPool, grand: float, lower=None, *, optio
     h.addRow(g, g, n, np.arange(n, dtype=np.int32), np.ones(n))
     row_of: dict[int, int] = {}
     pool_of: list[int] = [-1]
+    in_lp = np.zeros(len(w), bool)
 
     def add(indices):
         new = [int(j) for j in dict.fromkeys(int(j) for j in indices) if int(j) not in row_of]
@@ -171,6 +172,7 @@ def lexicographic_centre(pool: CoalitionPool, grand: float, lower=None, *, optio
         for j in new:
             row_of[j] = len(pool_of)
             pool_of.append(j)
+        in_lp[new] = True
 
     free = pool.proper.copy()
     fixed, rhs = [np.ones(n)], [g]
@@ -196,8 +198,7 @@ def lexicographic_centre(pool: CoalitionPool, grand: float, lower=None, *, optio
             eps = float(sol.col_value[eps_col])
             e = np.where(free, w - pool.sums(x), -np.inf)
             tol = 1e-9 * (1.0 + abs(eps))
-            violated = np.flatnonzero(e > eps + tol)
-            violated = np.setdiff1d(violated, np.fromiter(row_of, int, len(row_of)), assume_unique=False)
+            violated = np.flatnonzero((e > eps + tol) & ~in_lp)
             if violated.size == 0:
                 break
             add(violated[np.argsort(-e[violated])[:batch]])
@@ -235,8 +236,8 @@ def lexicographic_centre(pool: CoalitionPool, grand: float, lower=None, *, optio
                 spanned &= np.abs(pool.sums(K[:, c])) < SPAN_TOL
         else:
             spanned = free.copy()
-        in_lp = np.asarray(pool_of[1:], np.int64)
-        drop = (np.flatnonzero(spanned[in_lp]) + 1).astype(np.int32)
+        lp_rows = np.asarray(pool_of[1:], np.int64)
+        drop = (np.flatnonzero(spanned[lp_rows]) + 1).astype(np.int32)
         if drop.size:
             h.changeRowsBounds(len(drop), drop, np.full(len(drop), -inf), np.full(len(drop), inf))
         free &= ~spanned
@@ -521,6 +522,33 @@ class EssentialCoalitionsLP(Formulation):
                       rows=pd.DataFrame({"player": list(problem.players), "least_core": z[:problem.n]}),
                       extras={"least_core_epsilon": float(z[problem.n])})
 
+    def core_extremes(self, problem, options=None) -> tuple[np.ndarray, np.ndarray]:
+        """The buyer-optimal and the seller-optimal core points (Shapley & Shubik 1971): the core is
+        the set of optimal dual solutions of the assignment LP, {x ≥ 0 : x_b + x_s ≥ a_bs,
+        x(N) = v(N)}; each extreme minimises the other side's total payoff over it."""
+        import highspy
+
+        data = problem.game.data
+        nb, ns = len(data["buyers"]), len(data["sellers"])
+        out = []
+        for favoured in ("buyers", "sellers"):
+            h = backends.highs_lp(options)
+            inf = highspy.kHighsInf
+            cost = np.r_[np.zeros(nb), np.ones(ns)] if favoured == "buyers" else np.r_[np.ones(nb), np.zeros(ns)]
+            h.addVars(nb + ns, np.zeros(nb + ns), np.full(nb + ns, inf))
+            h.changeColsCost(nb + ns, np.arange(nb + ns, dtype=np.int32), cost)
+            grand = problem.game.grand
+            h.addRow(grand, grand, nb + ns, np.arange(nb + ns, dtype=np.int32), np.ones(nb + ns))
+            for b in range(nb):
+                for j in range(ns):
+                    if data["surplus"][b, j] > 0:
+                        h.addRow(float(data["surplus"][b, j]), inf, 2, np.array([b, nb + j], np.int32), np.ones(2))
+            h.run()
+            if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                raise RuntimeError(f"assignment core LP: HiGHS ended with {h.modelStatusToString(h.getModelStatus())}")
+            out.append(np.asarray(h.getSolution().col_value))
+        return out[0], out[1]
+
     def run(self, problem, solver=None, verbose=False, samples=None, seed=None, **options) -> Result:
         from .model import ASSIGNMENT_VALUES_MAX, assemble, dense_values, sampled_values
 
@@ -540,8 +568,12 @@ class EssentialCoalitionsLP(Formulation):
         else:
             message += (f"; Shapley and Banzhaf values not computed: {problem.n} players need 2^{problem.n} "
                         f"assignment problems (at most {ASSIGNMENT_VALUES_MAX}); give 'samples' for estimates")
-        return assemble(problem, self.name, shapley=phi, banzhaf=bz, nucleolus=pre.x, least_core=(eps, pre.x),
-                        kind="nucleolus", message=message, ci=ci)
+        result = assemble(problem, self.name, shapley=phi, banzhaf=bz, nucleolus=pre.x, least_core=(eps, pre.x),
+                          kind="nucleolus", message=message, ci=ci)
+        buyer_best, seller_best = self.core_extremes(problem, options)
+        result.rows["core_buyer_optimal"] = buyer_best
+        result.rows["core_seller_optimal"] = seller_best
+        return result
 
 
 def least_core_dual(v) -> tuple[float, np.ndarray]:

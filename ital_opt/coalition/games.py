@@ -46,7 +46,6 @@ __all__ = [
     "Game",
     "DENSE_MAX_PLAYERS",
     "membership",
-    "sizes",
     "coalition_sums",
     "coalition_mask",
     "coalition_name",
@@ -57,7 +56,6 @@ __all__ = [
     "assignment_game",
     "team_game",
     "is_convex",
-    "is_superadditive",
 ]
 
 #: the largest game tabulated as a dense worth vector (2^25 float64 = 256 MiB)
@@ -82,14 +80,6 @@ def coalition_sums(x) -> np.ndarray:
     out[0] = 0.0
     for i in range(n):
         np.add(out[:1 << i], x[i], out=out[1 << i:2 << i])
-    return out
-
-
-def sizes(n: int) -> np.ndarray:
-    """|S| for every mask S (int array of length 2^n)."""
-    out = np.zeros(1, dtype=np.int64)
-    for _ in range(n):
-        out = np.concatenate([out, out + 1])
     return out
 
 
@@ -360,20 +350,6 @@ def _sub_team_welfare(team, row) -> float:
     if result.status != "optimal":
         raise TeamFailure(f"the sub-team of members {members} was not solved to optimality: {result.message}")
     return float(result.objective)
-
-
-def is_superadditive(v, tol: float = 1e-9) -> bool:
-    """v(S ∪ T) ≥ v(S) + v(T) for disjoint S, T (O(3^n); meant for small n)."""
-    v = np.asarray(v, float)
-    full = len(v) - 1
-    for s in range(1, len(v)):
-        rest = full & ~s
-        t = rest
-        while t:
-            if v[s | t] < v[s] + v[t] - tol:
-                return False
-            t = (t - 1) & rest
-    return True
 
 
 def is_convex(v, tol: float = 1e-9) -> bool:

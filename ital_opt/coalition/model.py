@@ -27,7 +27,9 @@ where the 2^n excesses fit in memory):
   Banzhaf indices for hundreds of players; nucleolus and least core by the ``highs`` LP sequence
   up to :data:`NUCLEOLUS_MAX_PLAYERS` players;
 * ``assignment`` — assignment games: the nucleolus and least core over the essential coalitions
-  (singletons and buyer–seller pairs), worths by ``scipy.optimize.linear_sum_assignment``;
+  (singletons and buyer–seller pairs), worths by ``scipy.optimize.linear_sum_assignment``, and
+  the core's buyer-optimal and seller-optimal points from the assignment LP's duals (rows
+  ``core_buyer_optimal``, ``core_seller_optimal``);
 * ``highs`` — every game up to 25 players: exact values by enumeration, the nucleolus by the
   LP sequence with constraint generation (:mod:`.formulations`);
 * ``cvxpy`` — the LP sequence with explicit tightness tests (n ≤ 8), a cross-check.
@@ -70,7 +72,6 @@ from .games import (
 
 GAMES = ("bankruptcy", "weighted_voting", "airport", "assignment")
 NUCLEOLUS_MAX_PLAYERS = DENSE_MAX_PLAYERS  # the LP sequence over 2^n coalitions (constraint generation)
-CVXPY_MAX_PLAYERS = 8      # the tightness-test formulation
 ASSIGNMENT_VALUES_MAX = 16  # exact Shapley/Banzhaf of assignment games: 2^n assignment problems
 DP_MAX_WIDTH = 10**6       # counting programmes over integer weights/claims below this many units
 CONVEX_MAX_PLAYERS = 16
@@ -496,6 +497,9 @@ def _checks(problem: Coalition, result: Result) -> dict[str, float]:
     columns = [c for c in ("shapley", "nucleolus", "least_core") if c in rows]
     for c in columns:
         out[f"{c}_efficiency"] = abs(sign * rows[c].to_numpy(float).sum() - grand)
+    for column in ("core_buyer_optimal", "core_seller_optimal"):
+        if column in rows:
+            out[f"{column}_violation"] = _core_violation(problem, rows[column].to_numpy(float))
     if "nucleolus" not in rows:
         result.extras["certificate"] = (f"no nucleolus to certify; Kohlberg's certificate would need the "
                                         f"2^{problem.n} excesses, which do not fit in memory beyond "
