@@ -26,7 +26,8 @@ import re
 
 import numpy as np
 
-CHECK_TOL = 1e-6
+from ..tolerances import CHECK_TOL  # the certificates' tolerance, as everywhere
+
 _ENTRY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$")
 
 
