@@ -12,15 +12,15 @@ extras (``regime``, ...) and ``method`` (INTERFACE.md, "Sweeps").
 How the points are solved, fastest first:
 
 1. **Vectorised closed form.**  A kind may offer the hook ``problem.closed_form_batch(points)
-   -> DataFrame | None`` (:meth:`ital_opt.Problem.closed_form_batch`).  ``points`` is the grid (one line per point, index = point number, one column per field as
-   ``replace`` names it).  It returns the tidy records (column ``_point`` plus the columns above)
+   -> DataFrame | None`` (:meth:`ital_opt.Problem.closed_form_batch`).  ``points`` is the grid
+   (one line per point, index = point number, one column per field as ``replace`` names it).  It returns the tidy records (column ``_point`` plus the columns above)
    of the points where its assumptions hold — possibly only some of them — or None.  It is used
    with ``method="auto"`` or ``"closed-form"`` and runs in the calling process (10^5 points in a
    fraction of a second).
 2. **Chunks of numerical solves** on the executor (``local``: a process pool; ``dask``): each
-   point is ``problem.replace(**changes).solve(method)``, or a kind's optional
-   ``solve_many(changes_list, method=..., **options) -> list[Result]`` that reuses one
-   formulation across the points of a chunk.
+   point is ``problem.replace(**changes).solve(method)``, or the solver a kind's
+   ``parametric(names, method)`` hook returns: one formulation built once per process and
+   re-solved with each point's numbers.
 
 With ``out``, results are committed to the file chunk by chunk as they finish, and
 ``resume=True`` continues an interrupted sweep without solving finished points again
@@ -36,7 +36,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-
 import pandas as pd
 
 from .._optional import require

@@ -3,9 +3,9 @@
 Points are solved in chunks (one task per chunk: a Dask task costs about 3 ms of overhead,
 more than many solves).  A task receives the base problem's spec and a list of
 ``(point, changes)``; it rebuilds the base problem once per process and solves each point as
-``problem.replace(**changes).solve(method)`` — or, when the kind offers it, with one call
-``problem.solve_many(list_of_changes, method=..., **options) -> list[Result]`` that may reuse a
-formulation built once (cvxpy Parameters, warm starts).
+``problem.replace(**changes).solve(method)`` — or, when the kind offers the protocol hook
+``problem.parametric(names, method)``, by the solver it returns: a formulation built once per
+process and re-solved with the changed numbers (cvxpy Parameters, warm starts).
 
 * ``local``: in the calling process for one chunk, else a process pool (``workers`` processes,
   default: the CPU count, at most 8).  The workers end when the sweep's process dies, even by
@@ -80,15 +80,6 @@ def solve_chunk(payload: dict, chunk: list[tuple[int, dict]]) -> pd.DataFrame:
                 except Exception as exc:  # noqa: BLE001
                     recs += failed(point, changes, exc)
             return frame(recs, names)
-        many = getattr(problem, "solve_many", None)
-        if callable(many):
-            try:
-                results = many([c for _, c in chunk], method=method, **options)
-                for (point, changes), result in zip(chunk, results):
-                    recs += records(result, point, changes)
-                return frame(recs, names)
-            except Exception:  # noqa: BLE001 - fall back to one point at a time
-                recs = []
         for point, changes in chunk:
             try:
                 result = problem.replace(**changes).solve(method, **options)
