@@ -256,6 +256,14 @@ def test_a_first_point_without_rows_keeps_the_result_columns(tmp_path):
         np.testing.assert_allclose(table["q"].iloc[1:].to_numpy(float), [0.0, 2.0], atol=1e-4)  # Mussa-Rosen: virtual value 1 - 1 = 0
 
 
+@pytest.mark.parametrize("vary", [["c=0:1:10000000000"], ["c=0:1:4000", "outside[0]=0:1:4000"]])
+def test_grids_are_limited(tmp_path, spec, capsys, vary):
+    args = ["sweep", spec]
+    for v in vary:
+        args += ["--vary", v]
+    refused(args, capsys, "at most 10,000,000")
+
+
 @pytest.mark.parametrize("option", ["--chunk-size", "--workers"])
 @pytest.mark.parametrize("value", ["-1", "0", "x"])
 def test_sweep_sizes_must_be_positive(tmp_path, spec, capsys, option, value):

@@ -25,6 +25,10 @@ import pandas as pd
 
 from ..errors import SpecError
 
+MAX_POINTS = 10_000_000
+"""A grid has at most this many points (the product of the --vary counts): ten million points
+are minutes of closed form and far beyond any numerical sweep; more is a typo."""
+
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[\d+\])?$|^params\.[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -54,15 +58,19 @@ def parse_vary(text: str) -> tuple[str, np.ndarray]:
                 raise ValueError
             start, stop = float(parts[0]), float(parts[1])
             count = int(parts[2])
-            if count < 1:
-                raise SpecError(name, f"COUNT must be at least 1, got {count}", "--vary")
-            values = np.linspace(start, stop, count)
+            values = None
         else:
             values = np.array([float(v) for v in rhs.split(",") if v.strip()], dtype=float)
     except ValueError:
         raise SpecError(
             name, f"expected START:STOP:COUNT (numbers, integer COUNT) or V1,V2,..., got {rhs!r}", "--vary"
         ) from None
+    if values is None:
+        if count < 1:
+            raise SpecError(name, f"COUNT must be at least 1, got {count}", "--vary")
+        if count > MAX_POINTS:
+            raise SpecError(name, f"COUNT is at most {MAX_POINTS:,}, got {count:,}", "--vary")
+        values = np.linspace(start, stop, count)
     if values.size == 0 or not np.all(np.isfinite(values)):
         raise SpecError(name, f"needs at least one finite value, got {rhs!r}", "--vary")
     return name, values
@@ -115,6 +123,8 @@ def make_grid(grid, derive: Mapping[str, str] | None = None) -> Grid:
         points, varied, derived = base.points.copy(), list(base.varied), dict(base.derived)
     elif isinstance(grid, pd.DataFrame):
         varied = [check_name(str(c), "grid") for c in grid.columns]
+        if len(grid) > MAX_POINTS:
+            raise SpecError(None, f"the grid has {len(grid):,} points; at most {MAX_POINTS:,} are allowed", "grid")
         points = grid.reset_index(drop=True).astype(float)
         points.columns = varied
         derived = {}
@@ -128,6 +138,9 @@ def make_grid(grid, derive: Mapping[str, str] | None = None) -> Grid:
             axes.append(arr)
         if not varied:
             raise SpecError(None, "a sweep needs at least one varied field", "grid")
+        size = int(np.prod([float(a.size) for a in axes]))
+        if size > MAX_POINTS:
+            raise SpecError(None, f"the grid has {size:,} points; at most {MAX_POINTS:,} are allowed", "--vary")
         mesh = np.meshgrid(*axes, indexing="ij")
         points = pd.DataFrame({n: m.ravel() for n, m in zip(varied, mesh)})
         derived = {}
