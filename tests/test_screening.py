@@ -106,9 +106,11 @@ def test_non_concave_refused_by_cvxpy_and_solved_locally_by_pyomo():
 def test_no_split_falls_back_to_pyomo_in_q_t():
     problem = Screening(theta=[1, 2, 3], prob=[0.3, 0.3, 0.4], agent="log(theta + q)", principal="-q/2", q_bounds=[0, 10])
     assert problem.split is None
-    res = problem.solve()
+    res = problem.solve("pyomo")
     assert res.method.startswith("pyomo/") and res.local and res.status == "optimal"
     assert res.checks["max_ic_violation"] <= 1e-7
+    auto = problem.solve()  # auto takes the non-separable Ipopt route first; both are local
+    assert auto.method.startswith("ipopt") and auto.objective == pytest.approx(res.objective, abs=1e-8)
 
 
 def test_closed_form_declines_with_reasons():

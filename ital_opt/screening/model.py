@@ -34,6 +34,7 @@ from ..kinds import register
 from ..problem import Field, Method, Problem
 from ..result import Result
 from .checks import best_deviation_generic, best_deviation_split
+from .nonseparable import NonSeparable
 
 # sympy, cvxpy and the algorithm modules are imported on first use, so that reading (and
 # rejecting) a spec stays fast
@@ -266,6 +267,7 @@ class Screening(Problem):
         return [
             Method("closed-form", _run_closed_form, lambda problem: problem.closed_form_reason, closed_form=True,
                    options=frozenset()),
+            NonSeparable().method(),
             *(f.method() for f in self.formulations()),
         ]
 
