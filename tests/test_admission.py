@@ -172,10 +172,6 @@ def test_bad_expressions_are_rejected():
 
 
 # -- the general screening engine reaches the same menus -------------------------------------------
-_HAS_SCREENING = __import__("importlib.util").util.find_spec("ital_opt.screening.model") is not None
-
-
-@pytest.mark.skipif(not _HAS_SCREENING, reason="the screening kind is not installed")
 @pytest.mark.parametrize("seed", [1, *(pytest.param(s, marks=pytest.mark.slow) for s in range(2, 12))])
 def test_screening_engine_matches_closed_form_random_k(seed):
     rng = np.random.default_rng(seed)
@@ -185,7 +181,6 @@ def test_screening_engine_matches_closed_form_random_k(seed):
     assert _max_diff(a, b) <= 1e-7 and abs(a.objective - b.objective) <= 1e-7
 
 
-@pytest.mark.skipif(not _HAS_SCREENING, reason="the screening kind is not installed")
 @pytest.mark.parametrize("g", [0.1, pytest.param(0.2, marks=pytest.mark.slow), 0.4, pytest.param(0.8, marks=pytest.mark.slow)])
 def test_screening_engine_matches_regimes(g):
     p = Admission(**EXAMPLE_31).replace(**{"outside[1]": g})
@@ -225,3 +220,12 @@ def test_problem_and_result_pickle():
         result = problem.solve()
         assert pickle.loads(pickle.dumps(result)).objective == result.objective
         assert pickle.loads(pickle.dumps(problem)).solve().objective == pytest.approx(result.objective, abs=1e-9)
+
+
+def test_hostile_multistart_is_refused():
+    from ital_opt.errors import OptionError
+
+    problem = ital_opt.load("formulations/ch3_variant_cubic_cost.toml")
+    with pytest.raises(OptionError) as info:
+        problem.solve("pyomo-direct", multistart=10**8)
+    assert info.value.field == "multistart" and "1,000" in str(info.value)

@@ -6,7 +6,6 @@
   the screening kind and by the direct NLP, and checked against an independent reduced form.
 """
 
-import importlib.util
 
 import numpy as np
 import pytest
@@ -16,8 +15,6 @@ from ital_opt.admission import Admission
 from ital_opt.admission.formulations import screening_spec
 
 BASE = dict(theta=[1.0, 1.5], prob=[0.6, 0.4], c=1.0, rho=2.0, sigma2=0.4)
-HAS_SCREENING = importlib.util.find_spec("ital_opt.screening.model") is not None
-needs_screening = pytest.mark.skipif(not HAS_SCREENING, reason="the screening kind is not installed")
 
 
 def _diff(a, b):
@@ -43,7 +40,6 @@ def test_capability_exponent_is_a_relabelling():
     assert nlp.success and _diff(a, nlp) <= 1e-6
 
 
-@needs_screening
 @pytest.mark.parametrize("extra", [{}, {"rho": 0.0}, {"output": "theta**gamma*e", "params": {"gamma": 0.8}}])
 def test_len_variants_agree_with_closed_form_via_screening(extra):
     p = Admission(**{**BASE, **extra})
@@ -94,11 +90,10 @@ def test_variants_without_closed_form(extra):
     assert nlp.rows["share"].tolist() == pytest.approx(share.tolist(), abs=1e-5)
     assert nlp.objective == pytest.approx(payoff, abs=1e-7)
     assert np.all(np.diff(nlp.rows["share"]) > 0)  # still separating, higher capability larger share
-    if HAS_SCREENING:
-        eng = p.solve("screening")
-        assert eng.success, eng.checks
-        assert eng.rows["share"].tolist() == pytest.approx(share.tolist(), abs=1e-5)
-        assert eng.objective == pytest.approx(payoff, abs=1e-7)
+    eng = p.solve("screening")
+    assert eng.success, eng.checks
+    assert eng.rows["share"].tolist() == pytest.approx(share.tolist(), abs=1e-5)
+    assert eng.objective == pytest.approx(payoff, abs=1e-7)
 
 
 def test_screening_spec_of_the_book_model():

@@ -22,11 +22,14 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backends
+from ..errors import OptionError
 from ..problem import Formulation
 from ..result import Result
 from .technology import DEFAULT_COST, DEFAULT_OUTPUT
 
 __all__ = ["CvxpyDirect", "ScreeningReduction", "PyomoDirect", "FORMULATIONS", "screening_spec", "polish"]
+
+MAX_STARTS = 1_000  # local NLP starting points
 
 
 def len_reason(problem) -> str | None:
@@ -243,6 +246,9 @@ class PyomoDirect(Formulation):
                                    message="local optimum of a nonlinear program (multistart)" if local else "")
 
     def run(self, problem, solver=None, verbose=False, multistart: int = 3, **options) -> Result:
+        if isinstance(multistart, bool) or not isinstance(multistart, (int, np.integer)) or not 1 <= multistart <= MAX_STARTS:
+            raise OptionError("multistart", f"expected a whole number of starting points from 1 to {MAX_STARTS:,}, "
+                              f"got {multistart!r}", problem.source)
         starts = [problem.first_best()]
         rng = np.random.default_rng(0)
         for _ in range(max(int(multistart) - 1, 0)):
