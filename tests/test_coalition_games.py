@@ -272,3 +272,14 @@ def test_lexicographic_centre_is_certified_on_random_tables():
         assert CK.kohlberg_certificate(v, x, FM.balancing_weights, imputations=True)["violation"] == 0
         assert CK.kohlberg_certificate(v, lc, FM.balancing_weights)["violation"] == 0
         assert FM.least_core_dual(v)[0] == pytest.approx(eps, abs=1e-9)
+
+
+def test_allocations_figure_through_the_hook():
+    problem = ital_opt.load("formulations/coalition_airport.toml")
+    result = problem.solve()
+    [(caption, fig)] = problem.figures(result)
+    assert "cost share" in caption
+    bars = [p.get_height() for p in fig.axes[0].patches]
+    np.testing.assert_allclose(sorted(bars), sorted(np.concatenate(
+        [result.rows[c].to_numpy() for c in ("shapley", "banzhaf", "nucleolus")])))
+    assert problem.figures() == []

@@ -69,6 +69,7 @@ DUAL_TOL = 1e-9
 SPAN_TOL = 1e-9
 
 
+
 @dataclass
 class CoalitionPool:
     """The coalitions an LP may use: their worths, x ↦ x(S) for all of them, and their members."""
@@ -177,7 +178,7 @@ def lexicographic_centre(pool: CoalitionPool, grand: float, lower=None, *, optio
     free = pool.proper.copy()
     fixed, rhs = [np.ones(n)], [g]
     rank = 1
-    batch = 20 * n + 200
+    batch = 4 * n  # rows added per round of constraint generation, doubling each round
     x0 = np.full(n, g / n) if lo is None else lo + max(0.0, g - lo.sum()) / n
     start = [j for j in np.concatenate([pool.singletons, pool.complements]) if j >= 0 and free[j]]
     add(start)
