@@ -1,0 +1,310 @@
+"""Trust audit over seeded random instances: no answer marked optimal is beaten by another method.
+
+``ital_opt.verify`` solves a problem with every applicable method and fails when a feasible
+answer (its independent checks pass) has a better objective than a method claiming a global
+optimum (``result.local`` False): a global claim that a certified answer beats is wrong, whatever
+the solver said.  This file draws random instances of the screening, admission, team and
+coalition kinds through the public API only (``ital_opt.load(dict)``, ``ital_opt.verify``) and
+counts, per kind:
+
+* ``refused``  — a draw the spec reader refuses (SpecError): not an instance, counted only;
+* ``beaten``   — a global-optimum claim beaten by another method's certified answer (a bug);
+* ``disagree`` — two global claims whose values differ (verify's other disagreements);
+* ``checks``   — a result marked optimal whose own checks fail;
+* ``not_optimal`` — a method that reports a status other than optimal (honest, counted only);
+* ``exception``   — any traceback (a bug);
+* ``ok``       — verify passes.
+
+The generators draw small sizes on purpose (a few types, members or players) so that hundreds of
+instances per kind fit in minutes; they include nearly equal types, thin priors, per-type
+outside options (countervailing incentives), cost types and every team sharing rule.
+Each instance is reproducible from (kind, index): ``spec(kind, i)``.
+
+The fast test runs ``FAST`` instances per kind; the slow one ``SLOW`` (≥ 500) per kind on two
+processes.  ``benchmarks/bench_trust.py`` runs the same audit with larger counts.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+import ital_opt
+
+KINDS = ("screening", "admission", "team", "coalition")
+FAST = 20
+SLOW = 500
+OUTCOMES = ("ok", "refused", "beaten", "disagree", "checks", "not_optimal", "exception")
+BEATEN_MARK = "claims a global optimum"
+
+
+# -- generators --------------------------------------------------------------------------------
+def _types(rng, n: int, low: float = 0.5, high: float = 3.0) -> list[float]:
+    """Strictly increasing types; sometimes with nearly equal neighbours."""
+    mode = rng.integers(3)
+    if mode == 0:  # evenly spread
+        gaps = rng.uniform(0.05, 1.0, n)
+    elif mode == 1:  # some nearly equal neighbours
+        gaps = np.where(rng.random(n) < 0.5, rng.uniform(1e-6, 1e-3, n), rng.uniform(0.05, 1.0, n))
+    else:  # clustered at the ends
+        gaps = rng.choice([1e-4, 0.02, 0.8], size=n)
+    theta = low + np.cumsum(gaps)
+    theta = low + (theta - theta[0]) * (high - low) / max(theta[-1] - theta[0], 1e-12) if theta[-1] > high else theta
+    return [float(x) for x in theta] if np.all(np.diff(theta) > 0) else [low + 0.3 * k for k in range(n)]
+
+
+def _prior(rng, n: int) -> list[float]:
+    """A prior on n types: uniform, Dirichlet, or with thin middle types (ironing)."""
+    mode = rng.integers(3)
+    if mode == 0:
+        w = np.ones(n)
+    elif mode == 1:
+        w = rng.dirichlet(np.full(n, 1.0))
+    else:
+        w = rng.uniform(0.5, 1.0, n)
+        w[1:-1] *= rng.uniform(0.01, 0.2, max(n - 2, 0))
+    w = np.maximum(w, 1e-3)
+    p = w / w.sum()
+    p[-1] = 1.0 - p[:-1].sum()
+    return [float(x) for x in p]
+
+
+# (agent, principal, params): separable agent utilities, concave principal payoffs
+SCREENING_FAMILIES = (
+    ("theta*q", "-q**2/2", {}),  # Mussa–Rosen
+    ("theta*q", "-k*q**2", {"k"}),
+    ("theta*q", "-k*q**2/2 - m*q", {"k", "m"}),
+    ("theta*sqrt(q)", "-q", {}),
+    ("theta*sqrt(q)", "-k*q", {"k"}),
+    ("theta*log(1 + q)", "-k*q", {"k"}),
+    ("-theta*q", "2*sqrt(q)", {}),  # cost types: a higher theta is a costlier agent
+    ("-theta*q", "k*q - q**2/2", {"k"}),
+)
+
+
+def screening_spec(rng) -> dict:
+    n = int(rng.integers(2, 6))
+    agent, principal, names = SCREENING_FAMILIES[rng.integers(len(SCREENING_FAMILIES))]
+    params = {"k": float(rng.uniform(0.3, 3.0)), "m": float(rng.uniform(0.0, 1.0))}
+    spec = {"kind": "screening", "theta": _types(rng, n), "prob": _prior(rng, n), "agent": agent,
+            "principal": principal}
+    if names:
+        spec["params"] = {k: params[k] for k in sorted(names)}
+    mode = rng.integers(4)
+    if mode == 1:
+        spec["outside"] = float(rng.uniform(-0.2, 0.5))
+    elif mode >= 2:  # per type; increasing ones create countervailing incentives
+        out = rng.uniform(0.0, 0.6, n)
+        spec["outside"] = [float(x) for x in (np.sort(out) if mode == 3 else out)]
+    if rng.random() < 0.25:
+        spec["q_bounds"] = [0.0, float(rng.uniform(0.3, 3.0))]
+    return spec
+
+
+def admission_spec(rng) -> dict:
+    k = int(rng.integers(2, 5))
+    spec = {"kind": "admission", "theta": _types(rng, k, 0.5, 2.5), "prob": _prior(rng, k),
+            "c": float(rng.uniform(0.3, 3.0)), "rho": float(rng.choice([0.0, rng.uniform(0.1, 4.0)])),
+            "sigma2": float(rng.choice([0.0, rng.uniform(0.05, 1.5)]))}
+    mode = rng.integers(3)
+    if mode == 1:
+        spec["outside"] = float(rng.uniform(0.0, 0.5))
+    elif mode == 2:
+        spec["outside"] = [float(x) for x in rng.uniform(0.0, 0.8, k)]
+    return spec
+
+
+def team_spec(rng) -> dict:
+    n = int(rng.integers(2, 6))
+
+    def per_member(low, high):
+        return float(rng.uniform(low, high)) if rng.random() < 0.2 else [float(x) for x in rng.uniform(low, high, n)]
+
+    spec = {"kind": "team", "a": per_member(0.3, 2.0), "c": per_member(0.3, 2.0), "rho": per_member(0.0, 3.0),
+            "sigma2": float(rng.uniform(0.0, 1.5)), "omega": float(rng.choice([0.0, rng.uniform(0.0, 1.0), 1.0]))}
+    rule = ("welfare", "weighted", "bargaining", "given")[rng.integers(4)]
+    if rule == "given":
+        spec["shares"] = [float(x) for x in rng.dirichlet(np.ones(n))]
+    else:
+        spec["shares"] = rule
+    if rule in ("weighted", "bargaining"):
+        lam = rng.dirichlet(np.ones(n))
+        lam[-1] = 1.0 - lam[:-1].sum()
+        spec["lambda"] = [float(x) for x in lam]
+    if rule == "given":
+        s = np.array(spec["shares"])
+        s[-1] = 1.0 - s[:-1].sum()
+        spec["shares"] = [float(x) for x in s]
+    if rng.random() < 0.3:
+        spec["outside"] = [float(x) for x in rng.uniform(-0.1, 0.2, n)]
+    if rng.random() < 0.2:
+        alpha = rng.uniform(-0.1, 0.1, n)
+        alpha -= alpha.mean()
+        spec["alpha"] = [float(x) for x in alpha]
+    return spec
+
+
+def coalition_spec(rng) -> dict:
+    game = ("table", "table", "bankruptcy", "weighted_voting")[rng.integers(4)]
+    n = int(rng.integers(2, 7))
+    players = [f"p{i + 1}" for i in range(n)]
+    spec = {"kind": "coalition", "players": players}
+    if game == "table":
+        worths = {}
+        structure = rng.integers(3)
+        single = rng.uniform(0.0, 1.0, n)
+        for mask in range(1, 2**n):
+            members = [i for i in range(n) if mask >> i & 1]
+            if structure == 0:  # arbitrary worths
+                v = rng.uniform(0.0, 2.0 * len(members))
+            elif structure == 1:  # supermodular-ish: convex games have a core
+                v = single[members].sum() + 0.3 * (len(members) - 1) ** 2 * rng.uniform(0.5, 1.5)
+            else:  # additive plus noise; integer worths create ties
+                v = float(round(single[members].sum() * 4)) + rng.integers(0, 3) * (len(members) > 1)
+            worths["+".join(players[i] for i in members)] = float(v)
+        if rng.random() < 0.3 and n > 2:  # leave some out, worth `default`
+            keys = [k for k in worths if "+" in k and k.count("+") < n - 1]
+            for key in rng.choice(keys, size=len(keys) // 2, replace=False):
+                del worths[key]
+            spec["default"] = 0.0
+        spec["values"] = worths
+    elif game == "bankruptcy":
+        claims = rng.integers(1, 100, n) if rng.random() < 0.5 else rng.uniform(1.0, 100.0, n)
+        spec.update(game="bankruptcy", claims=[float(x) for x in claims],
+                    estate=float(rng.uniform(0.05, 1.0) * claims.sum()))
+    else:
+        weights = rng.integers(1, 10, n)
+        spec.update(game="weighted_voting", weights=[float(x) for x in weights],
+                    quota=float(rng.integers(weights.sum() // 2 + 1, weights.sum() + 1)))
+    return spec
+
+
+GENERATORS = {"screening": screening_spec, "admission": admission_spec, "team": team_spec,
+              "coalition": coalition_spec}
+
+
+def spec(kind: str, index: int) -> dict:
+    """The `index`-th random spec of `kind` (reproducible)."""
+    rng = np.random.default_rng([KINDS.index(kind), index])
+    return GENERATORS[kind](rng)
+
+
+# -- the audit ---------------------------------------------------------------------------------
+@dataclass
+class Outcome:
+    kind: str
+    index: int
+    spec: dict
+    outcomes: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+
+
+def audit(kind: str, index: int) -> Outcome:
+    """Verify the `index`-th instance of `kind` and classify what happened."""
+    out = Outcome(kind, index, spec(kind, index))
+    try:
+        problem = ital_opt.load(out.spec)
+    except ital_opt.SpecError as exc:
+        out.outcomes.add("refused")
+        out.notes.append(str(exc))
+        return out
+    except Exception:  # any traceback is a finding
+        out.outcomes.add("exception")
+        out.notes.append(traceback.format_exc())
+        return out
+    try:
+        report = ital_opt.verify(problem)
+    except Exception:  # any traceback is a finding
+        out.outcomes.add("exception")
+        out.notes.append(traceback.format_exc())
+        return out
+    for item in report.disagreements:
+        out.outcomes.add("beaten" if BEATEN_MARK in item else "disagree")
+        out.notes.append(item)
+    for name, r in report.results.items():
+        if r.status == "optimal" and not r.checks_ok:
+            out.outcomes.add("checks")
+            out.notes.append(f"{name}: optimal but checks fail {r.checks}")
+        if r.status != "optimal":
+            out.outcomes.add("not_optimal")
+            out.notes.append(f"{name}: {r.status} {r.message}")
+    if report.ok:
+        out.outcomes.add("ok")
+    return out
+
+
+def _audit_pair(args):
+    return audit(*args)
+
+
+def run(counts: dict[str, int], workers: int = 1, start: int = 0) -> list[Outcome]:
+    """Audit `counts[kind]` instances of each kind (indices from `start`), on `workers` processes."""
+    jobs = [(kind, start + i) for kind, count in counts.items() for i in range(count)]
+    if workers <= 1:
+        return [audit(*job) for job in jobs]
+    import multiprocessing
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
+        return list(pool.map(_audit_pair, jobs, chunksize=8))
+
+
+def tally(outcomes: list[Outcome]) -> dict[str, Counter]:
+    """Counts per kind and outcome (an instance may count under several outcomes)."""
+    table = {kind: Counter() for kind in dict.fromkeys(o.kind for o in outcomes)}
+    for o in outcomes:
+        table[o.kind]["instances"] += 1
+        table[o.kind].update(o.outcomes)
+    return table
+
+
+# Known failures, each reduced to a minimal spec below (regressions), kept out of the
+# assertion so that any NEW failure still fails the test: (kind, index) -> reason.
+KNOWN: dict[tuple[str, int], str] = {}
+
+
+def _bugs(outcomes: list[Outcome]) -> list[str]:
+    return [
+        f"{o.kind} #{o.index} {sorted(o.outcomes & {'beaten', 'exception'})}: {o.spec}\n" + "\n".join(o.notes)
+        for o in outcomes
+        if o.outcomes & {"beaten", "exception"} and (o.kind, o.index) not in KNOWN
+    ]
+
+
+# -- tests -------------------------------------------------------------------------------------
+def test_generators_draw_valid_varied_specs():
+    """The generators are not degenerate: most draws are valid specs and they vary."""
+    for kind in KINDS:
+        specs = [spec(kind, i) for i in range(FAST)]
+        assert len({repr(s) for s in specs}) == FAST, kind
+        assert spec(kind, 3) == spec(kind, 3), kind  # reproducible
+        refused = 0
+        for s in specs:
+            try:
+                ital_opt.load(s)
+            except ital_opt.SpecError:
+                refused += 1
+        assert refused <= FAST // 4, (kind, refused)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_no_beaten_global_claims(kind):
+    outcomes = run({kind: FAST})
+    assert not _bugs(outcomes), "\n\n".join(_bugs(outcomes))
+    assert all(o.outcomes for o in outcomes)  # every instance is classified
+
+
+@pytest.mark.slow
+def test_no_beaten_global_claims_many():
+    """≥ 500 seeded instances per kind (two processes)."""
+    outcomes = run({kind: SLOW for kind in KINDS}, workers=min(2, os.cpu_count() or 1), start=FAST)
+    bugs = _bugs(outcomes)
+    assert not bugs, f"{len(bugs)} failures:\n\n" + "\n\n".join(bugs[:10])
+    for kind, counts in tally(outcomes).items():
+        assert counts["instances"] == SLOW, kind
+        assert counts["refused"] <= SLOW // 4, (kind, counts)
