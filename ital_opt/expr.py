@@ -49,7 +49,9 @@ _UNARY: dict[type, Callable[[Any], Any]] = {
 def _numpy_functions():
     import numpy as np
 
-    return {"sqrt": np.sqrt, "log": np.log, "exp": np.exp, "abs": np.abs, "square": np.square}
+    # numbers as numpy floats, so that 1/0 is inf and (-8)**(1/3) NaN, as for arrays
+    return {"sqrt": np.sqrt, "log": np.log, "exp": np.exp, "abs": np.abs, "square": np.square,
+            "__number__": np.float64}
 
 
 def _cvxpy_functions():
@@ -189,7 +191,8 @@ def _fold(node: ast.expr) -> ast.expr:
 
 def _walk(node: ast.expr, scope: Mapping[str, Any], functions: Mapping[str, Callable]) -> Any:
     if isinstance(node, ast.Constant):
-        return node.value
+        number = functions.get("__number__")
+        return number(node.value) if number is not None else node.value
     if isinstance(node, ast.Name):
         return scope[node.id]
     if isinstance(node, ast.BinOp):

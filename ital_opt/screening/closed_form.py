@@ -2,21 +2,29 @@
 
 Assumptions (checked by :func:`applies`; ``method="auto"`` uses the closed form only when they hold):
 one-dimensional types and allocation; the agent's utility splits as a(θ)v(q) + c(q) + b(θ)
-with a(θ_k) strictly increasing (single crossing); one common outside option ū; the surplus
-S(V) = principal(θ, v⁻¹(V)) + c(v⁻¹(V)) does not depend on θ and is concave ("a convex separable
-cost" K = −S); rents rise with the type, (a_{k+1} − a_k)·V_min + b_{k+1} − b_k ≥ 0, so IR binds
-only at the bottom.
+(single crossing: types are ordered by a(θ), increasing or decreasing in θ — a cost type
+u = −θq is ordered from the highest cost up; types with equal a(θ) and b(θ) are one type);
+one common outside option ū; the surplus S(V) = principal(θ, v⁻¹(V)) + c(v⁻¹(V)) does not
+depend on θ and is *proven* concave ("a convex separable cost" K = −S: by cvxpy's DCP rules, or
+exactly for a polynomial; never by sampling); rents rise in that order,
+(a_{k+1} − a_k)·V_min + b_{k+1} − b_k ≥ 0, so IR binds only at the bottom.
 
 Then local downward IC and IR_1 bind, U_k = ū + Σ_{j<k} (a_{j+1} − a_j) V_j + b_k − b_1, and the
-principal maximises Σ_k p_k [ν_k V_k − K(V_k)] over non-decreasing V with the *virtual value*
+principal, who values the agent's utility with weight α = ``rent_weight`` (Baron and Myerson 1982),
+maximises Σ_k p_k [ν_k V_k − K(V_k)] over non-decreasing V with the *virtual value*
 
-    ν_k = a_k − (P_k⁺ / p_k)(a_{k+1} − a_k),  P_k⁺ = Σ_{j>k} p_j.
+    ν_k = a_k − (1 − α)(P_k⁺ / p_k)(a_{k+1} − a_k),  P_k⁺ = Σ_{j>k} p_j.
 
 Where ν is not monotone it is *ironed*: replaced by its prior-weighted isotonic regression (pool
 adjacent violators), which is exact because the block optimum of Σ p_k [ν_k V − K(V)] depends on
 the block only through Σ p_k ν_k.  Then V_k = argmax_V [ν̄_k V − K(V)] = (K')⁻¹(ν̄_k) clipped to
 the domain.  Mussa–Rosen (agent θq, principal −q²/2): q_k = max(0, ν̄_k).  Two types is the case
-N = 2: no distortion at the top, downward distortion of the low type, rent to the high type.
+N = 2: no distortion at the top, downward distortion of the low type, rent to the high type
+(Laffont and Martimort 2002, ch. 2).  When the optimum is unbounded (S' tends to a limit that the
+top virtual value exceeds, as for a linear principal without an upper bound on q) the status is
+``unbounded``.  A fixed cost of serving a type (``fixed_cost``) makes exclusion a choice: the
+served types form an upper set in the order of a(θ), and each upper set is solved in closed form
+(Laffont and Martimort 2002, §2.6 "shutdown").
 """
 
 from __future__ import annotations
@@ -29,6 +37,15 @@ import sympy as sp
 from .symbolic import compiled, values
 
 
+def groups(problem):
+    """The types in the order of a(θ) (the direction of single crossing), grouped where a(θ)
+    coincides (types the agent's preferences cannot tell apart): (order, starts)."""
+    a = problem.a[:, 0]
+    order = np.argsort(a, kind="stable")
+    starts = np.flatnonzero(np.concatenate([[True], np.diff(a[order]) > 0]))
+    return order, starts
+
+
 def applies(problem) -> str | None:
     """None when the closed form's assumptions hold, else the one that fails."""
     if problem.multi or problem.m != 1:
@@ -38,16 +55,22 @@ def applies(problem) -> str | None:
         return f"agent utility {problem.agent.text!r} does not split as a(theta)*v(q) + c(q) + b(theta): {problem.split_reason}"
     if np.ptp(problem.outside) > 0:
         return "outside options depend on the type (countervailing incentives): use a formulation"
-    a = problem.a[:, 0]
-    if problem.n > 1 and not np.all(np.diff(a) > 0):
-        return f"single crossing fails: a(theta) = {sp_.a[0]} is not strictly increasing over the types"
+    order, starts = groups(problem)
+    b = problem.b[order]
+    if np.any(np.diff(b)[np.diff(problem.a[order, 0]) == 0] != 0):
+        return f"types with equal a(theta) = {sp_.a[0]} have different b(theta): not one type"
+    if sp_.terms is None:
+        return sp_.terms_reason
+    concave = problem.concavity_proof
+    if concave is not None:
+        return f"the principal's surplus is not proven concave: {concave}"
     if problem.marginal is None:
         return problem.marginal_reason
     vlo = sp_.v_bounds[0][0]
-    if problem.n > 1:
+    if starts.size > 1:
         if not math.isfinite(vlo):
             return "the allocation's valuation is unbounded below, so rents need not rise with the type"
-        rise = np.diff(a) * vlo + np.diff(problem.b)
+        rise = np.diff(problem.a[order[starts], 0]) * vlo + np.diff(b[starts])
         if np.any(rise < -1e-12):
             return "rents need not rise with the type (b(theta) falls faster than the valuation bound allows)"
     return None
@@ -103,8 +126,34 @@ def marginal_inverse(split):
         out = np.where(s_hi >= values, hi, out) if math.isfinite(hi) else out
         return np.clip(np.nan_to_num(out, nan=lo if math.isfinite(lo) else 0.0), lo, hi)
 
-    # the optimum solves ν + S'(V) = 0; we solved S'(V) = ν, so call with −ν
-    return (lambda nu_values: solve(-np.asarray(nu_values, dtype=float))), ""
+    # slopes at the open ends: sup_V ν V + S(V) is unbounded when ν + S'(∞) > 0 (or ν + S'(−∞) < 0)
+    top = _limit(dS, V, sp.oo) if not math.isfinite(hi) else None
+    bottom = _limit(dS, V, -sp.oo) if not math.isfinite(lo) else None
+
+    def marginal(nu_values):
+        # the optimum solves ν + S'(V) = 0; we solved S'(V) = ν, so call with −ν
+        return solve(-np.asarray(nu_values, dtype=float))
+
+    def unbounded(nu_values):
+        nu_values = np.asarray(nu_values, dtype=float)
+        out = np.zeros(nu_values.shape, dtype=bool)
+        if top is not None:
+            out |= nu_values + top > 0
+        if bottom is not None:
+            out |= nu_values + bottom < 0
+        return out
+
+    marginal.unbounded = unbounded
+    return marginal, ""
+
+
+def _limit(expr, V, where) -> float:
+    """lim S'(V) at an open end, as a float (±inf included); NaN when sympy cannot tell."""
+    try:
+        value = sp.limit(expr, V, where)
+        return float(value) if value.is_real or value in (sp.oo, -sp.oo) else math.nan
+    except (TypeError, ValueError, NotImplementedError):
+        return math.nan
 
 
 def _grid(lo, hi):
@@ -140,11 +189,11 @@ def _bisect(dSf, target, lo, hi, iters=200):
     return (a + b) / 2
 
 
-def virtual_values(a: np.ndarray, prob: np.ndarray) -> np.ndarray:
-    """ν_k = a_k − (P_k⁺/p_k)(a_{k+1} − a_k), ν_N = a_N."""
+def virtual_values(a: np.ndarray, prob: np.ndarray, rent_cost: float = 1.0) -> np.ndarray:
+    """ν_k = a_k − (1 − α)(P_k⁺/p_k)(a_{k+1} − a_k), ν_N = a_N; `rent_cost` is 1 − α."""
     upper = np.cumsum(prob[::-1])[::-1] - prob  # P_k^+
     da = np.append(np.diff(a), 0.0)
-    return a - upper / prob * da
+    return a - rent_cost * upper / prob * da
 
 
 def iron(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -175,13 +224,33 @@ def _pav(values, weights):
 
 
 def solve_menu(problem):
-    """(V, U, pooled) of the closed form."""
-    a = problem.a[:, 0]
-    nu = virtual_values(a, problem.prob)
-    ironed = iron(nu, problem.prob)
-    V = problem.marginal(ironed)
-    # rents: U_1 = ū, U_{k+1} = U_k + (a_{k+1} − a_k) V_k + b_{k+1} − b_k
-    steps = np.diff(a) * V[:-1] + np.diff(problem.b)
-    U = problem.outside[0] + np.concatenate([[0.0], np.cumsum(steps)])
-    pooled = bool(np.any(np.abs(ironed - nu) > 1e-12))
-    return V, U, pooled
+    """(V, U, pooled, status) of the closed form, per type.
+
+    Types are taken in the order of a(θ) and types with equal a(θ) as one (their probabilities
+    added).  With a fixed cost F of serving a type (q > 0), the served types are an upper set in
+    that order (single crossing); every upper set is tried (the excluded types get q = 0) and
+    the best kept."""
+    order, starts = groups(problem)
+    counts = np.diff(np.append(starts, problem.n))
+    a = problem.a[order[starts], 0]
+    b = problem.b[order[starts]]
+    p = np.add.reduceat(problem.prob[order], starts)
+    nu = virtual_values(a, p, 1.0 - problem.rent_weight)
+    lo = problem.split.v_bounds[0][0]
+    first = range(a.size + 1) if problem.excludable else [0]
+    best = None
+    for k0 in first:  # types below k0 excluded (V = v(0) = lo)
+        ironed = np.concatenate([np.full(k0, np.nan), iron(nu[k0:], p[k0:])])
+        V = np.full(a.size, lo, dtype=float)
+        V[k0:] = problem.marginal(ironed[k0:])
+        status = "unbounded" if np.any(problem.marginal.unbounded(ironed[k0:])) else "optimal"
+        # rents: U_1 = ū, U_{k+1} = U_k + (a_{k+1} − a_k) V_k + b_{k+1} − b_k
+        U = problem.outside[0] + np.concatenate([[0.0], np.cumsum(np.diff(a) * V[:-1] + np.diff(b))])
+        value = problem.menu_value(order[starts], V, U, p)
+        if best is None or value > best[0]:
+            best = (value, V, U, ironed, k0, status)
+    _, V, U, ironed, k0, status = best
+    pooled = bool(np.any(np.abs(ironed[k0:] - nu[k0:]) > 1e-12))
+    Vt, Ut = np.empty(problem.n), np.empty(problem.n)
+    Vt[order], Ut[order] = np.repeat(V, counts), np.repeat(U, counts)
+    return Vt, Ut, pooled, status

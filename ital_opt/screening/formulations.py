@@ -125,21 +125,35 @@ def concavity_reason(problem) -> str | None:
     return None
 
 
-def _objective(problem, V, U):
+def _objective(problem, V, U, excluded=None):
+    """The expected payoff (scaled); the surplus of excluded types (V = v(0)) is a number, so that
+    no cone is pinned at its apex (Clarabel fails on √V with V = 0 imposed)."""
     import cvxpy as cp
 
     p = problem.prob
     split = problem.split
-    cols = {str(v): V[:, j] for j, v in enumerate(split.V)}
+    served = np.arange(problem.n) if excluded is None else np.flatnonzero(~excluded)
+    cols = {str(v): V[served, j] for j, v in enumerate(split.V)}
     total = 0
-    for coef, h in term_columns(problem):
-        expr = compiled(h, split.V).cvxpy(**cols)
-        total = total + (p * coef) @ expr
+    if served.size:
+        for coef, h in term_columns(problem):
+            expr = compiled(h, split.V).cvxpy(**cols)
+            total = total + (p * coef)[served] @ expr
+    if served.size < problem.n:
+        out = np.flatnonzero(excluded)
+        at_zero = {str(v): np.full(out.size, split.v_bounds[j][0]) for j, v in enumerate(split.V)}
+        for coef, h in term_columns(problem):
+            value = compiled(h, split.V).numpy(shape=(out.size,), **at_zero)
+            value = float((p * coef)[out] @ value)
+            if not math.isfinite(value):
+                raise _Worthless
+            total = total + value
     for j in range(problem.m):
         total = total + (p * problem.a[:, j]) @ V[:, j]
     const = float(p @ (problem.b + problem.surplus_const))
     # scaled so that the per-type weights are of order one (solver tolerances are absolute)
-    return cp.Maximize((total - p @ U + const) / float(np.max(p)))
+    rent_cost = 1.0 - problem.rent_weight  # the principal values the agent's utility at α
+    return cp.Maximize((total - rent_cost * (p @ U) + const) / float(np.max(p)))
 
 
 def _bounds(problem, V):
@@ -176,14 +190,49 @@ def _ic_pairs(problem, V, U, k, l):
     return expr >= (problem.b[k] - problem.b[l]) * scale
 
 
-def _finish(problem, V, U, status, method, blocks=(), **extra):
+class _Worthless(Exception):
+    """An exclusion set whose payoff is −∞ (the surplus at q = 0 is not finite)."""
+
+
+def with_exclusion(problem, solve_one):
+    """`solve_one(excluded)` for each set of excluded types worth trying, the best kept.
+
+    Without a fixed cost nobody is excluded by choice (``excluded=None``).  With one, the served
+    types are an upper set in the order of a(θ) (single crossing), so the N + 1 sets are tried,
+    each a convex program; the best answer is optimal over all exclusion choices."""
+    if not problem.excludable:
+        return solve_one(None)
+    from .closed_form import groups
+
+    order, starts = groups(problem)
+    cuts = np.append(starts, problem.n)  # exclude the first cuts[i] types in the order of a(θ)
+    best = None
+    for cut in cuts:
+        excluded = np.zeros(problem.n, dtype=bool)
+        excluded[order[:cut]] = True
+        try:
+            res = solve_one(excluded)
+        except _Worthless:  # excluding these types costs an infinite amount: never optimal
+            continue
+        if res.status != "optimal":  # never report an optimum over an incomplete search
+            res.message = f"{res.message}; with the {int(cut)} lowest types excluded (so no exclusion choice is certain)"
+            return res
+        if best is None or res.objective > best.objective:
+            best = res
+    best.extras = {**best.extras, "exclusion_sets": int(cuts.size)}
+    return best
+
+
+def _finish(problem, V, U, status, method, blocks=(), excluded=None, **extra):
     """The Result of a cvxpy solve; `blocks` are (kind, constraint, k, l, row factor) of the IR, IC
     and MON constraints, whose duals give the binding constraints and their multipliers."""
     if status != "optimal" or V.value is None:
         return Result(status=status, method=method, message=f"solver status: {status}")
     Vv = np.asarray(V.value, dtype=float).reshape(problem.n, problem.m)
     Uv = np.asarray(U.value, dtype=float).ravel()
-    Vv, Uv = polish(problem, Vv, Uv)
+    if excluded is not None:
+        Vv[excluded] = [lo for lo, _ in problem.split.v_bounds]
+    Vv, Uv = polish(problem, Vv, Uv, excluded)
     res = problem.result_from_V(Vv, Uv, method, **extra)
     unit = float(np.max(problem.prob))  # _objective divided the payoff by max p
     duals = [
@@ -248,7 +297,7 @@ def value_of(problem, V, U) -> float:
     env = {str(s): c for s, c in zip(split.theta, problem.theta_columns)}
     env.update({str(v): V[:, j] for j, v in enumerate(split.V)})
     S = compiled(split.surplus, [*split.theta, *split.V]).numpy(shape=(problem.n,), **env)
-    return float(problem.prob @ (S + np.einsum("ij,ij->i", problem.a, V) + problem.b - U))
+    return float(problem.prob @ (S + np.einsum("ij,ij->i", problem.a, V) + problem.b - (1.0 - problem.rent_weight) * U))
 
 
 def minimal_rents(a, b, V, outside, sweeps: int = 100):
@@ -269,40 +318,213 @@ def minimal_rents(a, b, V, outside, sweeps: int = 100):
     return U
 
 
-def polish(problem, V, U):
-    """Tidy an interior-point solution of a one-dimensional problem with single crossing.
+def polish(problem, V, U, excluded=None):
+    """Tidy and refine an interior-point solution of a one-dimensional problem (single crossing).
 
-    Allocations near a bound are moved onto it (interior-point methods stop short of degenerate
-    bounds by about the square root of their tolerance); then U is recomputed as the least utility
-    vector meeting IC and IR for these V (a longest path along the chain of types).  Snapping
-    distances 1e-3 ... 0 are tried in turn; the first tidied menu at least as good for the
-    principal is kept, else the solver's menu.
+    1. Allocations near a bound are moved onto it (interior-point methods stop short of degenerate
+       bounds by about the square root of their tolerance); U is recomputed as the least utility
+       vector meeting IC and IR for these V (a longest path along the chain of types).  Snapping
+       distances 1e-3 ... 0 are tried in turn; the first tidied menu at least as good for the
+       principal is kept, else the solver's menu.
+    2. :func:`refine` then solves the optimality conditions exactly on the active set the solver
+       found, and keeps the refined menu when it is feasible and no worse.
     """
     if problem.multi or problem.m != 1 or problem.n < 2:
         return V, U
+    from .closed_form import groups
+
+    order, starts = groups(problem)
     a = problem.a[:, 0]
-    order = np.argsort(a, kind="stable")
     ao = a[order]
-    if not np.all(np.diff(ao) > 0):
-        return V, U
     lo, hi = problem.split.v_bounds[0]
-    candidates = []
-    for snap in (0.0, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7):
+    bo, oo = problem.b[order], problem.outside[order]
+
+    def tidy(snap):
         Vs = V[order, 0].copy()
         if math.isfinite(lo):
             Vs = np.where(np.abs(Vs - lo) <= snap * (1 + abs(lo)), lo, Vs)
         if math.isfinite(hi):
             Vs = np.where(np.abs(Vs - hi) <= snap * (1 + abs(hi)), hi, Vs)
+        if starts.size < problem.n:  # types with equal a: one allocation per group (their mean)
+            counts = np.diff(np.append(starts, problem.n))
+            Vs = np.repeat(np.add.reduceat(Vs, starts) / counts, counts)
         Vs = np.clip(np.maximum.accumulate(Vs), lo, hi)
-        Us = minimal_rents(ao, problem.b[order], Vs, problem.outside[order])
+        if excluded is not None:
+            Vs[excluded[order]] = lo
         Vn, Un = np.empty_like(V), np.empty_like(U)
-        Vn[order, 0], Un[order] = Vs, Us
-        candidates.append((value_of(problem, Vn, Un), Vn, Un))
-    base = candidates[0][0]  # the solver's allocation with the least rents: always feasible
-    for value, Vn, Un in candidates[1:]:
-        if value >= base - 1e-15 * max(1.0, abs(base)):
-            return Vn, Un
-    return candidates[0][1], candidates[0][2]
+        Vn[order, 0], Un[order] = Vs, minimal_rents(ao, bo, Vs, oo)
+        return value_of(problem, Vn, Un), Vn, Un
+
+    base = tidy(0.0)  # the solver's allocation with the least rents: always feasible
+    tol = 1e-15 * max(1.0, abs(base[0]))
+    refined = _refined(problem, base, excluded)
+    if refined is not None and refined[0] >= base[0] - tol:
+        return refined[1], refined[2]
+    for snap in (1e-3, 1e-4, 1e-5, 1e-6, 1e-7):
+        cand = tidy(snap)
+        if cand[0] >= base[0] - tol:
+            return cand[1], cand[2]
+    return base[1], base[2]
+
+
+def _refined(problem, base, excluded):
+    """:func:`refine` from the solver's allocation, repeated while the active set moves."""
+    value, Vn, Un = base
+    found = None
+    for _ in range(3):
+        try:
+            better = refine(problem, Vn, excluded)
+        except (ValueError, FloatingPointError, ArithmeticError):
+            return found
+        if better is None:
+            return found
+        new_value = value_of(problem, *better)
+        moved = float(np.max(np.abs(better[0] - Vn)))
+        value, Vn, Un = new_value, better[0], better[1]
+        found = (value, Vn, Un)
+        if moved <= 1e-14 * (1.0 + float(np.max(np.abs(Vn)))):
+            break
+    return found
+
+
+def _rents_and_anchors(a, b, V, outside):
+    """Least rents along the chain (sorted a, monotone V) and, per type, the type whose IR binds at
+    the end of its path of binding ICs (below it: upward path; above it: downward path)."""
+    n = a.size
+    up = np.diff(a) * V[:-1] + np.diff(b)  # U_k ≥ U_{k-1} + up_{k-1}
+    down = -np.diff(a) * V[1:] - np.diff(b)  # U_{k-1} ≥ U_k + down_{k-1}
+    W = np.concatenate([[0.0], np.cumsum(up)])
+    D = np.concatenate([[0.0], np.cumsum(down)])
+    f = outside - W
+    idx = np.arange(n)
+    best_f = np.maximum.accumulate(f)
+    arg_f = np.maximum.accumulate(np.where(f == best_f, idx, 0))
+    g = (outside + D)[::-1]
+    best_g = np.maximum.accumulate(g)
+    arg_g = (n - 1 - np.maximum.accumulate(np.where(g == best_g, np.arange(n), 0)))[::-1]
+    fwd, bwd = W + best_f, best_g[::-1] - D
+    U = np.maximum(fwd, bwd)
+    anchor = np.where(fwd >= bwd, arg_f, arg_g)
+    return U, anchor
+
+
+def refine(problem, V, excluded=None):
+    """The exact optimum on the solver's active set, or None.
+
+    In the order of a(θ), with the least rents U(V) along the chain: each U_k is the outside option
+    of an anchor type plus the IC steps between them, linear in V.  Hence the objective is
+    Σ_i [p_i S_i(V_i) + g_i V_i] + const with g_i = p_i a_i − (1 − α) Σ_k p_k ∂U_k/∂V_i (virtual
+    values, generalised to any anchors).  Types whose allocations the solver pooled (equal within
+    1e-6, or excluded) form blocks; each block's V solves Σ_B [p_i S_i'(V) + g_i] = 0 in its bounds
+    (Newton's method on a concave function).  The result is kept only if it stays monotone."""
+    import sympy as sp
+
+    from .closed_form import groups
+
+    split = problem.split
+    order, starts = groups(problem)
+    counts = np.diff(np.append(starts, problem.n))
+    lo, hi = split.v_bounds[0]
+    Vo = V[order, 0]
+    if starts.size < problem.n and np.any(np.abs(np.diff(Vo)[np.diff(problem.a[order, 0]) == 0]) > 0):
+        return None  # types with equal a got different allocations: no chain to refine
+    members = order  # per type, in the order of a
+    gidx = order[starts]  # one representative per group
+    a = problem.a[gidx, 0]
+    b = problem.b[gidx]
+    p = np.add.reduceat(problem.prob[order], starts)
+    Vg = Vo[starts]
+    G = a.size
+    fixed = np.zeros(G, dtype=bool) if excluded is None else excluded[gidx]
+    _, anchor = _rents_and_anchors(a, b, Vg, problem.outside[gidx])
+    # c_i = Σ_k p_k ∂U_k/∂V_i: an upward path j..k adds da_i for i in [j, k-1]; a downward path
+    # k..j adds −da_{i-1} for i in [k+1, j]
+    da = np.diff(a)
+    k = np.arange(G)
+    upward = anchor <= k
+    cover_up = np.zeros(G + 1)
+    np.add.at(cover_up, anchor[upward], p[upward])
+    np.add.at(cover_up, k[upward], -p[upward])
+    cover_down = np.zeros(G + 2)
+    np.add.at(cover_down, k[~upward] + 1, p[~upward])
+    np.add.at(cover_down, anchor[~upward] + 1, -p[~upward])
+    c = np.cumsum(cover_up)[:G] * np.append(da, 0.0)
+    c -= np.cumsum(cover_down)[:G] * np.concatenate([[0.0], da])
+    g = p * a - (1.0 - problem.rent_weight) * c
+    # blocks of pooled allocations (the solver's active monotonicity and bound constraints)
+    scale = 1e-6 * (1.0 + float(np.max(np.abs(Vg))))
+    breaks = np.flatnonzero((np.abs(np.diff(Vg)) > scale) | (fixed[1:] != fixed[:-1])) + 1
+    Vsym = split.V[0]
+    names = [*split.theta, Vsym]
+    d1 = compiled(sp.diff(split.surplus, Vsym), names)
+    d2 = compiled(sp.diff(split.surplus, Vsym, 2), names)
+    env = {str(s): col[order] for s, col in zip(split.theta, problem.theta_columns)}
+    w = problem.prob[order]
+    member_group = np.repeat(np.arange(G), counts)
+
+    def derivatives(Vgroup):
+        """Per group: Σ_members p_k S_k'(V) + g and Σ_members p_k S_k''(V)."""
+        Vm = Vgroup[member_group]
+        env[str(Vsym)] = Vm
+        f1 = np.add.reduceat(w * d1.numpy(shape=Vm.shape, **env), starts) + g
+        f2 = np.add.reduceat(w * d2.numpy(shape=Vm.shape, **env), starts)
+        return f1, f2
+
+    def solve_blocks(bstart, x):
+        block = np.repeat(np.arange(bstart.size), np.diff(np.append(bstart, G)))
+        for _ in range(60):  # Newton on each block's concave objective, clipped to the bounds
+            f1, f2 = derivatives(x[block])
+            f1, f2 = np.add.reduceat(f1, bstart), np.add.reduceat(f2, bstart)
+            if not (np.all(np.isfinite(f1)) and np.all(np.isfinite(f2))) or np.any(f2 >= 0):
+                raise ValueError("the surplus is not strictly concave on a block")
+            new = np.clip(x - f1 / f2, lo, hi)
+            done = np.all(np.abs(new - x) <= 1e-15 * (1.0 + np.abs(x)))
+            x = new
+            if done:
+                break
+        return np.where(np.add.reduceat(fixed.astype(int), bstart) > 0, lo, x), block
+
+    bstart = np.concatenate([[0], breaks])
+    x = np.add.reduceat(Vg * p, bstart) / np.add.reduceat(p, bstart)
+    for _ in range(200):  # repair the solver's blocks until the pooled optimum's conditions hold
+        x, block = solve_blocks(bstart, x)
+        drop = np.flatnonzero(np.diff(x) < 0) + 1  # monotonicity violated: merge neighbours
+        if drop.size:
+            keep = np.ones(bstart.size, dtype=bool)
+            keep[drop] = False
+            x = np.maximum.accumulate(x)[keep]
+            bstart = bstart[keep]
+            continue
+        f1, _ = derivatives(x[block])
+        splits = []
+        for bi in np.flatnonzero(np.diff(np.append(bstart, G)) > 1):
+            start, stop = bstart[bi], (bstart[bi + 1] if bi + 1 < bstart.size else G)
+            if fixed[start]:
+                continue
+            d = f1[start:stop]
+            suffix = np.cumsum(d[::-1])[::-1][1:]  # the upper part [i:] wants to rise if > 0
+            tol = 1e-12 * (1.0 + float(np.sum(np.abs(d))))
+            prefix = np.cumsum(d)[:-1]  # the lower part [:i+1] wants to fall if < 0
+            if x[bi] < hi and suffix.max() > tol:
+                splits.append(start + 1 + int(np.argmax(suffix)))
+            elif x[bi] > lo and prefix.min() < -tol:
+                splits.append(start + 1 + int(np.argmin(prefix)))
+        if not splits:
+            break
+        bstart = np.sort(np.concatenate([bstart, splits]))
+        x = x[np.searchsorted(np.append(bstart[~np.isin(bstart, splits)], G), bstart, side="right") - 1]
+    else:
+        return None
+    Vr = x[block]
+    if np.any(np.diff(Vr) < 0):
+        return None
+    U, _ = _rents_and_anchors(a, b, Vr, problem.outside[gidx])
+    Vn, Un = np.empty_like(V), np.empty(problem.n)
+    Vn[members, 0] = np.repeat(Vr, counts)
+    Un[members] = np.repeat(U, counts)
+    rents = minimal_rents(problem.a[order, 0], problem.b[order], Vn[order, 0], problem.outside[order])
+    Un[order] = rents  # the exact least rents (equal to the anchors' unless a path is not simple)
+    return Vn, Un
 
 
 def _ic_block(problem, V, U, k, l):
@@ -370,26 +592,32 @@ class _CvxpyFormulation(Formulation):
 
         return cp.Variable((problem.n, problem.m), name="V"), cp.Variable(problem.n, name="U")
 
-    def _program(self, problem, V, U, blocks):
+    def _program(self, problem, V, U, blocks, excluded=None):
         import cvxpy as cp
 
-        model = cp.Problem(_objective(problem, V, U), _bounds(problem, V) + [b[1] for b in blocks])
-        model._screening = (V, U, blocks)  # read back by recover()
+        cons = _bounds(problem, V) + [b[1] for b in blocks]
+        if excluded is not None and excluded.any():  # excluded types get q = 0
+            cons.append(V[np.flatnonzero(excluded), :] == np.asarray([lo for lo, _ in problem.split.v_bounds]))
+        model = cp.Problem(_objective(problem, V, U, excluded), cons)
+        model._screening = (V, U, blocks, excluded)  # read back by recover()
         return model
 
     def recover(self, problem, model) -> Result:
-        V, U, blocks = model._screening
+        V, U, blocks, excluded = model._screening
         status = status_from_cvxpy(model.status)
         solver = model.solver_stats.solver_name if model.solver_stats is not None else "?"
-        return _finish(problem, V, U, status, f"{self.label}/{solver}", blocks)
+        return _finish(problem, V, U, status, f"{self.label}/{solver}", blocks, excluded=excluded)
 
     def run(self, problem, solver=None, verbose=False, **options) -> Result:
-        model = self.build(problem)
-        status, method = _solve(model, solver=solver, verbose=verbose, **options)
-        if status != "optimal":
-            return Result(status=status, method=method.replace("cvxpy/", f"{self.label}/", 1),
-                          message=f"solver status: {status}")
-        return self.recover(problem, model)
+        def solve_one(excluded):
+            model = self.build(problem, excluded=excluded)
+            status, method = _solve(model, solver=solver, verbose=verbose, **options)
+            if status != "optimal":
+                return Result(status=status, method=method.replace("cvxpy/", f"{self.label}/", 1),
+                              message=f"solver status: {status}")
+            return self.recover(problem, model)
+
+        return with_exclusion(problem, solve_one)
 
 
 class CvxpyLocal(_CvxpyFormulation):
@@ -409,7 +637,7 @@ class CvxpyLocal(_CvxpyFormulation):
             return f"single crossing fails: a(theta) = {problem.split.a[0]} takes equal values for different types"
         return problem.convexity_reason
 
-    def build(self, problem, **options):
+    def build(self, problem, excluded=None, **options):
         n = problem.n
         V, U = self._variables(problem)
         order = np.argsort(problem.a[:, 0], kind="stable")
@@ -419,7 +647,7 @@ class CvxpyLocal(_CvxpyFormulation):
             down, up, mon = _ic_pairs(problem, V, U, hi, lo), _ic_pairs(problem, V, U, lo, hi), V[hi, 0] >= V[lo, 0]
             scale = _ic_scale(problem.a[hi] - problem.a[lo])  # the same for both directions
             blocks += [("IC", down, hi, lo, scale), ("IC", up, lo, hi, scale), ("MON", mon, lo, hi, 1.0)]
-        return self._program(problem, V, U, blocks)
+        return self._program(problem, V, U, blocks, excluded)
 
 
 class CvxpyAllPairs(_CvxpyFormulation):
@@ -433,9 +661,11 @@ class CvxpyAllPairs(_CvxpyFormulation):
             return "ic = 'local' was requested (the all-pairs formulation is not used)"
         if problem.split is None:
             return f"no change of variables makes IC linear: {problem.split_reason}"
+        if problem.excludable and (problem.multi or problem.m != 1):
+            return "a fixed cost with multidimensional types: the sets of excluded types are not enumerated"
         return problem.convexity_reason
 
-    def build(self, problem, pairs=None, **options):
+    def build(self, problem, pairs=None, excluded=None, **options):
         """All pairs, or the IC pairs (k, l) given as an array of rows."""
         n = problem.n
         V, U = self._variables(problem)
@@ -446,7 +676,7 @@ class CvxpyAllPairs(_CvxpyFormulation):
             k, l = pairs[:, 0], pairs[:, 1]
         if k.size:
             blocks.append(_ic_block(problem, V, U, k, l))
-        return self._program(problem, V, U, blocks)
+        return self._program(problem, V, U, blocks, excluded)
 
     def run(self, problem, solver=None, verbose=False, cg: bool | None = None, max_rounds: int = 60,
             per_type: int = 10, **options) -> Result:
@@ -459,7 +689,7 @@ class CvxpyAllPairs(_CvxpyFormulation):
         while True:
             rounds += 1
             model = self.build(problem, pairs=pairs)
-            V, U, _ = model._screening
+            V, U, *_ = model._screening
             status, method = _solve(model, CG_RUNGS, solver=solver, verbose=verbose, **options)
             if status != "optimal" or V.value is None:
                 return Result(status=status, method=method, message=f"solver status: {status}")
@@ -504,11 +734,13 @@ class Pyomo(Formulation):
     options = None  # passed to the NLP solver
 
     def applies(self, problem) -> str | None:
+        if problem.excludable and (problem.multi or problem.m != 1):
+            return "a fixed cost with multidimensional types: the sets of excluded types are not enumerated"
         if problem.split is None and problem.n > 60:
             return f"the general NLP in (q, t) has N^2 nonlinear IC constraints; N = {problem.n} is too many"
         return None
 
-    def build(self, problem, **options):
+    def build(self, problem, excluded=None, **options):
         import pyomo.environ as pyo
 
         n, m = problem.n, problem.m
@@ -540,7 +772,8 @@ class Pyomo(Formulation):
 
             obj = sum(
                 float(p[k])
-                * (surplus(k) + sum(float(a[k, j]) * model.V[k, j] for j in range(m)) + float(b[k]) - model.U[k])
+                * (surplus(k) + sum(float(a[k, j]) * model.V[k, j] for j in range(m)) + float(b[k])
+                   - (1.0 - problem.rent_weight) * model.U[k])
                 for k in range(n)
             )
             linear = split.terms is not None and all(
@@ -563,11 +796,23 @@ class Pyomo(Formulation):
             model.ir = pyo.Constraint(
                 model.K, rule=lambda mdl, k: at(problem.agent, k, k) + mdl.t[k] >= float(problem.outside[k])
             )
-            obj = sum(float(p[k]) * (at(problem.principal, k, k) - model.t[k]) for k in range(n))
+            alpha = problem.rent_weight
+            obj = sum(
+                float(p[k]) * (at(problem.principal, k, k) - model.t[k] + alpha * (at(problem.agent, k, k) + model.t[k]))
+                for k in range(n)
+            )
             linear = False
         model.obj = pyo.Objective(expr=obj, sense=pyo.maximize)
         model.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
         model.linear = linear  # a plain attribute: which solver fits
+        model.excluded = excluded
+        if excluded is not None:  # excluded types get q = 0
+            for k in np.flatnonzero(excluded).tolist():
+                for j in range(m):
+                    if problem.split is not None:
+                        model.V[k, j].fix(problem.split.v_bounds[j][0])
+                    else:
+                        model.q[k, j].fix(0.0)
         return model
 
     def recover(self, problem, model, method: str = "pyomo", local: bool = True) -> Result:
@@ -579,7 +824,7 @@ class Pyomo(Formulation):
         if problem.split is not None:
             V = np.array([[pyo.value(model.V[k, j]) for j in range(m)] for k in range(n)], dtype=float)
             U = np.array([pyo.value(model.U[k]) for k in range(n)], dtype=float)
-            V, U = polish(problem, V, U)
+            V, U = polish(problem, V, U, model.excluded)
             res = mark_binding(problem.result_from_V(V, U, method), problem, duals)
             if local:
                 res.message = (
@@ -596,14 +841,17 @@ class Pyomo(Formulation):
         return res
 
     def run(self, problem, solver=None, verbose=False, **options) -> Result:
-        model = self.build(problem)
-        solver = solver or ("highs" if model.linear else "nlp")
-        nlp = {} if solver == "highs" else {"tol": 1e-10, "bound_relax_factor": 0.0, "constr_viol_tol": 1e-12,
-                                             "mu_strategy": "adaptive"}
-        status, method, local = solve_pyomo(model, solver, verbose, **{**nlp, **options})
-        if status != "optimal":
-            return Result(status=status, method=method, message=f"solver status: {status}", local=local)
-        return self.recover(problem, model, method, local)
+        def solve_one(excluded):
+            model = self.build(problem, excluded=excluded)
+            chosen = solver or ("highs" if model.linear else "nlp")
+            nlp = {} if chosen == "highs" else {"tol": 1e-10, "bound_relax_factor": 0.0, "constr_viol_tol": 1e-12,
+                                                 "mu_strategy": "adaptive"}
+            status, method, local = solve_pyomo(model, chosen, verbose, **{**nlp, **options})
+            if status != "optimal":
+                return Result(status=status, method=method, message=f"solver status: {status}", local=local)
+            return self.recover(problem, model, method, local)
+
+        return with_exclusion(problem, solve_one)
 
 
 def _pyomo_duals(model, pairs, n):

@@ -24,6 +24,7 @@ expected payoff.  Checks (:mod:`.checks`): ``max_ic_violation`` over all pairs a
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from functools import cache, cached_property
 
@@ -87,6 +88,8 @@ class Screening(Problem):
         "outside": Field(object, 0.0, "reservation utility: a number or one per type"),
         "q_bounds": Field(object, [0.0, math.inf], "[low, high] of each allocation component"),
         "ic": Field(str, "auto", "'auto', 'all-pairs' or 'local'"),
+        "rent_weight": Field(float, 0.0, "weight α in [0, 1) of the agent's utility in the principal's objective"),
+        "fixed_cost": Field(float, 0.0, "the principal's cost of each type served with q > 0 (shutdown is a choice)"),
     }
 
     def _read(self, r) -> None:
@@ -134,6 +137,17 @@ class Screening(Problem):
         self.ic = r.string("ic", "auto", choices=("auto", "all-pairs", "local"))
         if self.ic == "local" and self.multi:
             raise r.error("ic", "local IC needs one-dimensional types (use 'auto' or 'all-pairs')")
+        self.rent_weight = r.number("rent_weight", 0.0, lo=0.0)
+        if not self.rent_weight < 1.0:
+            raise r.error("rent_weight", f"expected a weight in [0, 1), got {self.rent_weight!r}")
+        self.fixed_cost = r.number("fixed_cost", 0.0, nonneg=True)
+        if self.fixed_cost > 0 and any(lo < 0 for lo, _ in self.q_bounds):
+            raise r.error("fixed_cost", "a fixed cost of serving (q > 0) needs allocations bounded below by 0")
+
+    @property
+    def excludable(self) -> bool:
+        """Whether excluding types (q = 0) is a choice: a fixed cost and q = 0 allowed."""
+        return self.fixed_cost > 0 and all(lo == 0 for lo, _ in self.q_bounds)
 
     # -- derived quantities (lazy: sympy work only when a method needs it) -----------------------
     @property
@@ -210,11 +224,61 @@ class Screening(Problem):
 
     @cached_property
     def a(self) -> np.ndarray:
-        return np.column_stack([self.per_type(aj) for aj in self.split.a])
+        """a(θ_k) per type (N, m); values equal up to rounding (relative 1e-12) are made equal, so
+        that types the agent's preferences cannot tell apart are treated as one (pooled)."""
+        a = np.column_stack([self.per_type(aj) for aj in self.split.a])
+        if self.m == 1 and self.n > 1:
+            a[:, 0] = _snap(a[:, 0])
+        return a
 
     @cached_property
     def b(self) -> np.ndarray:
-        return self.per_type(self.split.b)
+        b = self.per_type(self.split.b)
+        if self.m == 1 and self.n > 1:  # within a group of equal a, nearly equal b are equal too
+            a = self.a[:, 0]
+            for value in np.unique(a):
+                group = np.flatnonzero(a == value)
+                if group.size > 1:
+                    b[group] = _snap(b[group])
+        return b
+
+    @cached_property
+    def finite_reason(self) -> str | None:
+        """None when the agent's and the principal's payoffs are finite numbers inside q_bounds,
+        else where they are not (a NaN or infinite payoff never makes an optimum)."""
+        samples = []
+        for lo, hi in self.q_bounds:
+            if math.isfinite(lo) and math.isfinite(hi):
+                samples.append(lo + (hi - lo) * np.array([0.25, 0.5, 0.75]))
+            elif math.isfinite(lo):
+                samples.append(lo + np.array([0.5, 1.0, 2.0]))
+            elif math.isfinite(hi):
+                samples.append(hi - np.array([0.5, 1.0, 2.0]))
+            else:
+                samples.append(np.array([-1.0, 0.5, 1.0]))
+        for name, expr in (("agent", self.agent), ("principal", self.principal)):
+            finite = np.zeros(self.n, dtype=bool)
+            for i in range(3):
+                env = self.env(np.tile([s[i] for s in samples], (self.n, 1)))
+                values = expr.numpy(shape=(self.n,), **env)
+                finite |= np.isfinite(values)
+            if not finite.all():  # not finite anywhere inside q_bounds for some type
+                k = int(np.flatnonzero(~finite)[0])
+                at = ", ".join(f"{nm} = {env[nm][k]:.4g}" for nm in [*self.theta_names, *self.q_names])
+                return f"{name} {expr.text!r} is not a finite number (at {at}: {values[k]})"
+        return None
+
+    @cached_property
+    def concavity_proof(self) -> str | None:
+        """None when the principal's surplus S(V) is proven concave on the valuation's domain: by
+        cvxpy's DCP rules, or exactly for a polynomial (S'' ≤ 0 at its critical points and ends);
+        else why not.  Sampling is never a proof."""
+        from .symbolic import proven_concave
+
+        if self.split is not None and self.m == 1 and self.split.terms is not None:
+            if proven_concave(self.split.surplus, self.split.V[0], *self.split.v_bounds[0]):
+                return None
+        return self.convexity_reason
 
     @cached_property
     def surplus_const(self) -> np.ndarray:
@@ -264,12 +328,13 @@ class Screening(Problem):
 
     def methods(self) -> list[Method]:
         """The closed form, then one method per formulation (a new route is one more entry)."""
-        return [
+        methods = [
             Method("closed-form", _run_closed_form, lambda problem: problem.closed_form_reason, closed_form=True,
                    options=frozenset()),
             NonSeparable().method(),
             *(f.method() for f in self.formulations()),
         ]
+        return [dataclasses.replace(m, applies=_finite_first(m.applies)) for m in methods]
 
     # -- hooks of the generic services -------------------------------------------------------------
     def parametric(self, names, method):
@@ -309,11 +374,26 @@ class Screening(Problem):
         u = self.agent_values(q)
         return self.result_from_qt(q, U - u, method, _u=u, **extras)
 
+    def menu_value(self, idx, V, U, p) -> float:
+        """The objective of a one-dimensional menu in the variables (V, U) for the types `idx`
+        with weights `p`: Σ p [S(V) + a V + b − (1 − α) U] − F Σ p [V > v(0)]."""
+        from .symbolic import compiled
+
+        split = self.split
+        env = {str(s): c[idx] for s, c in zip(split.theta, self.theta_columns)}
+        env[str(split.V[0])] = V
+        S = compiled(split.surplus, [*split.theta, *split.V]).numpy(shape=V.shape, **env)
+        value = p @ (S + self.a[idx, 0] * V + self.b[idx] - (1.0 - self.rent_weight) * U)
+        if self.fixed_cost > 0:
+            value -= self.fixed_cost * float(p @ (V > split.v_bounds[0][0]))
+        return float(value)
+
     def result_from_qt(self, q, t, method, _u=None, **extras) -> Result:
         q = np.asarray(q, dtype=float).reshape(self.n, self.m)
         U = (self.agent_values(q) if _u is None else _u) + t
         w = self.principal.numpy(shape=(self.n,), **self.env(q))
         payoff = w - t
+        served = np.any(q > 0, axis=1) if self.fixed_cost > 0 else None
         if not self.multi and self.m == 1:  # one float block: much faster to build
             block = np.column_stack([self.theta, self.prob, q[:, 0], t, U, payoff, U - self.outside])
             frame = pd.DataFrame(block, columns=_MENU_COLUMNS, copy=False)
@@ -329,13 +409,17 @@ class Screening(Problem):
                     "rent": U - self.outside,
                 }
             )
-        return Result(
-            status="optimal",
-            method=method,
-            objective=float(self.prob @ payoff),
-            rows=frame,
-            extras=dict(extras),
-        )
+        objective = float(self.prob @ payoff)
+        if self.rent_weight:
+            objective += self.rent_weight * float(self.prob @ U)
+        if served is not None:
+            frame["served"] = served
+            objective -= self.fixed_cost * float(self.prob @ served)
+        status, message = "optimal", ""
+        if not np.all(np.isfinite(frame.select_dtypes("number").to_numpy(dtype=float))):
+            status, message = "not_solved", "the menu has payoffs that are not finite numbers"
+        return Result(status=status, method=method, objective=objective, rows=frame, extras=dict(extras),
+                      message=message)
 
     @cached_property
     def valuations(self):
@@ -370,15 +454,40 @@ class Screening(Problem):
                 t,
             )
         ic = float(np.max(np.maximum(best - U, 0.0)))
-        if not (math.isfinite(ic) and math.isfinite(ir)):
-            ic = ic if math.isfinite(ic) else math.inf
+        # a NaN anywhere (a payoff that is not a number) is a failed check, never a silent pass
+        ic = ic if math.isfinite(ic) else math.inf
+        ir = ir if math.isfinite(ir) else math.inf
         return {"max_ic_violation": ic, "max_ir_violation": ir}
 
 
 # -- method glue -----------------------------------------------------------------------------------
+def _finite_first(applies):
+    """A method applies only where the payoffs are finite numbers (then its own assumptions)."""
+
+    def check(problem):
+        return problem.finite_reason or applies(problem)
+
+    return check
+
+
+def _snap(values: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
+    """Values equal up to `rtol` (relative to the largest) set equal to the first of their run."""
+    out = np.asarray(values, dtype=float).copy()
+    order = np.argsort(out, kind="stable")
+    v = out[order]
+    tol = rtol * max(1.0, float(np.max(np.abs(v))))
+    new_run = np.concatenate([[True], np.diff(v) > tol])
+    starts = np.flatnonzero(new_run)
+    out[order] = np.repeat(v[starts], np.diff(np.append(starts, v.size)))
+    return out
+
+
 def _run_closed_form(problem, **options) -> Result:
     cf, _ = _lazy()
-    V, U, pooled = cf.solve_menu(problem)
+    V, U, pooled, status = cf.solve_menu(problem)
+    if status != "optimal":
+        return Result(status=status, method="closed-form",
+                      message="the principal's payoff grows without bound in the allocation")
     res = problem.result_from_V(V[:, None], U, "closed-form")
     res.extras = {"pooling": pooled}
     return res

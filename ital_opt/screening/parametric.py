@@ -54,6 +54,8 @@ NAME = "cvxpy/CLARABEL"
 
 def point_solver(problem, names: list[str], method: str):
     """The fastest program built once for `names`, or None."""
+    if problem.rent_weight or problem.fixed_cost:  # not in these programs: each point is solved
+        return None
     try:
         return screening_qp(problem, names, method) or screening_dpp(problem, names, method)
     except Exception:  # noqa: BLE001 - no parametric form: each point is solved by the kind

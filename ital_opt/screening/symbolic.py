@@ -225,7 +225,55 @@ def attach_surplus(split: Split, principal_sym) -> str:
         terms[rest] = terms.get(rest, 0) + coef
     split.terms = [(sp.simplify(c), h) for h, c in terms.items()]
     split.const = sp.expand(S - sum(c * h for h, c in terms.items()))
+    names = [*split.theta, *split.V]
+    try:  # every piece must be a real, finite expression of the language (no I, zoo, nan)
+        for piece in (S, split.const, *[c for c, _ in split.terms], *[h for _, h in split.terms]):
+            compiled(piece, names)
+    except ValueError as exc:
+        return f"the principal's surplus {S} is not a finite real expression: {exc}"
     return ""
+
+
+def proven_concave(S, V, lo: float, hi: float) -> bool:
+    """True when sympy proves S'' ≤ 0 on [lo, hi]: from the sign assumptions of V on that interval
+    (e.g. S = 2√V on V ≥ 0), or exactly for a polynomial.  False means "not proven"."""
+    try:
+        d2 = sp.simplify(sp.diff(S, V, 2))
+        if d2.is_nonpositive:
+            return True
+        if lo >= 0:
+            W = sp.Symbol("W", positive=True)
+            if sp.simplify(d2.subs(V, W + lo)).is_nonpositive:
+                return True
+    except (TypeError, ValueError, AttributeError):
+        pass
+    return polynomial_concave(S, V, lo, hi)
+
+
+def polynomial_concave(S, V, lo: float, hi: float) -> bool:
+    """True when S is a polynomial in V whose second derivative is ≤ 0 on [lo, hi] (proven: at the
+    ends and at the real roots of S''', exactly; an unbounded end by the leading term)."""
+    try:
+        poly = sp.Poly(sp.expand(S), V)
+    except (sp.PolynomialError, sp.GeneratorsNeeded):
+        return False
+    if any(c.free_symbols for c in poly.all_coeffs()):
+        return False
+    d2 = poly.diff(V).diff(V)
+    if d2.is_zero:
+        return True
+    roots = sp.Poly(d2.diff(V), V).real_roots() if d2.degree() > 1 else []
+    points = [r for r in roots if lo <= float(sp.N(r, 30)) <= hi]
+    points += [sp.nsimplify(x) for x in (lo, hi) if math.isfinite(x)]
+    if any(float(sp.N(d2.eval(x), 30)) > 0 for x in points):
+        return False
+    if d2.degree() > 0:
+        lead = d2.LC()
+        if math.isinf(hi) and lead > 0:
+            return False
+        if math.isinf(lo) and lead * (-1) ** d2.degree() > 0:
+            return False
+    return bool(points) or d2.degree() == 0 and d2.LC() <= 0
 
 
 # -- numbers from sympy trees: through the one expression language ----------------------------------
