@@ -140,9 +140,14 @@ def test_polynomial_concavity_is_proven_on_a_bounded_domain():
     _agree(problem, ("pyomo",))
 
 
-@pytest.mark.parametrize("principal", ["sqrt(-1)*q - q**2", "log(0) + q - q**2", "1/(q-q) - q**2", "exp(1000) - q**2"])
+@pytest.mark.parametrize("principal", ["sqrt(-1)*q - q**2", "log(0) + q - q**2", "exp(1000) - q**2",
+                                       "sqrt(-theta)*q - q**2", "log(q-q) + q - q**2", "1/(q-q) - q**2",
+                                       "exp(1000*theta) - q**2"])
 def test_non_finite_payoffs_are_never_optimal(principal):
-    problem = ital_opt.load({**BASE, "principal": principal})
+    try:
+        problem = ital_opt.load({**BASE, "principal": principal})
+    except ital_opt.errors.SpecError:  # a constant that is not a finite number: refused when read
+        return
     for m, reason in problem.applicable():
         assert reason is not None and "not a finite number" in reason, (m.name, reason)
     with pytest.raises(ital_opt.errors.MethodNotApplicable):
