@@ -43,7 +43,9 @@ def _prior_with_top(prob: np.ndarray, p_top: float) -> list[float]:
 
 def prior(problem, p_high=None, *, method: str = "auto"):
     """Shares (with first best, dashed) and rents against p_H, the top type's probability."""
-    p_high = np.linspace(0.05, 0.95, 37) if p_high is None else np.asarray(p_high, dtype=float)
+    if p_high is None:  # each point of a non-LEN menu is a numerical solve: fewer of them
+        p_high = np.linspace(0.05, 0.95, 37 if problem.is_len else 13)
+    p_high = np.asarray(p_high, dtype=float)
     shares, fbs, rents, payoff = [], [], [], []
     for ph in p_high:
         res = problem.replace(prob=_prior_with_top(problem.prob, ph)).solve(method=method)
