@@ -468,3 +468,13 @@ def test_formulations_build_the_models_the_methods_solve():
     with pytest.raises(OptionError):
         team.solve("closed-form", starts=3)
     assert team.solve("cvxpy", solver="scs").method == "cvxpy/SCS"
+
+
+def test_too_many_members_are_refused_naming_the_field():
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(SpecError) as info:
+        Team(a=[1.0] * 100_001, rho=1.0, sigma2=0.5)
+    assert info.value.field == "a" and "100,000" in str(info.value)
+    assert time.perf_counter() - start < 5
