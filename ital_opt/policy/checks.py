@@ -9,7 +9,8 @@
 * ``budget_violation``, ``formation_violation`` (a formed alliance covers F and outside options),
   ``bound_violation`` (instruments inside their bounds);
 * ``neighbourhood_gain``: the largest SW gain found at points around the returned instruments
-  (each coordinate ± h, and a few random points within h, h = 10⁻³ of each instrument's range),
+  (each coordinate ± h — a random dozen of them when there are more — and a few random points
+  within h, h = 10⁻³ of each instrument's range),
   only among points that respect the budget; ≤ tolerance for a (local) optimum.
 
 This module imports no solver: the re-solve goes through the problem's ``evaluate`` (the
@@ -72,17 +73,20 @@ def _values(problem, result) -> list[np.ndarray]:
     return out
 
 
-def neighbourhood_gain(problem, x, sw, step=NEIGHBOURHOOD_STEP, random_points=8, seed=0) -> float:
-    """Largest SW gain over budget-feasible points near x (0 if none is better)."""
+def neighbourhood_gain(problem, x, sw, step=NEIGHBOURHOOD_STEP, random_points=8, seed=0, coordinates=12) -> float:
+    """Largest SW gain over budget-feasible points near x (0 if none is better): each coordinate
+    ± h (at most `coordinates` of them, drawn at random when there are more) and `random_points`
+    points in the box x ± h."""
     lo, hi = problem.lo, problem.hi
     h = step * np.where(hi > lo, hi - lo, 0.0)
     points = []
-    for k in range(x.size):
+    rng = np.random.default_rng(seed)
+    axes = range(x.size) if x.size <= coordinates else sorted(rng.choice(x.size, coordinates, replace=False))
+    for k in axes:
         for sign in (-1.0, 1.0):
             z = x.copy()
             z[k] = np.clip(z[k] + sign * h[k], lo[k], hi[k])
             points.append(z)
-    rng = np.random.default_rng(seed)
     for _ in range(random_points):
         points.append(np.clip(x + h * rng.uniform(-1, 1, x.size), lo, hi))
     gain = 0.0

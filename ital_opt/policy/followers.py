@@ -95,7 +95,10 @@ class TeamFollower:
         if t.cost is not None and not np.allclose(levers.cost_factor, 1.0):
             raise SpecError("instruments", "a cost subsidy scales c, so it needs the team's default cost c*e**2/2",
                             t.source)
-        seen = t.replace(**self.spec_changes(levers, y))
+        # the team's class takes the spec's fields as keywords (cheaper than replace's per-field copies)
+        fields = {k: v for k, v in t.spec.items() if k != "kind"}
+        fields.update(self.spec_changes(levers, y))
+        seen = type(t)(_source=t.source, _base_dir=t.base_dir, **fields)
         result = seen.solve() if certified else seen.select("auto").run(seen)
         if not (result.success if certified else result.status == "optimal"):
             return [Outcome(self, result, np.nan, np.nan, ok=False,

@@ -20,7 +20,8 @@ A formation grant is profiled out exactly (see :class:`~ital_opt.policy.instrume
 shares and the efforts: the effort stage's first-order conditions ((1 − s_i)c_i e_i = y a_i m_i,
 the members' problems being strictly concave) and the sharing stage's KKT conditions on the
 simplex (∂TW/∂β_j − μ + ν_j = 0, ν_j ≥ 0, β_j ≥ 0, ν_jβ_j ≤ ε), the complementarity relaxed by ε
-and tightened in steps (Scholtes 2001).  The team's welfare is concave in β, so these conditions
+and tightened in steps (Scholtes 2001), then the piece it picked (β_j = 0 or ν_j = 0 for each j)
+solved exactly as a smooth NLP.  The team's welfare is concave in β, so these conditions
 characterise the follower's answer and the program is equivalent to the bilevel one; it is solved
 by a local NLP solver (:func:`ital_opt.backends.solve_pyomo`) from the nested answer and from the
 closed form, as a cross-check.
@@ -105,7 +106,10 @@ class Nested(Formulation):
         if not (ev["ok"] and ev["feasible"] and np.isfinite(ev["social_welfare"])):
             return Result(status="infeasible" if ev["ok"] else "not_solved", method="nested",
                           message="no instruments in the box meet the budget" if ev["ok"] else ev["message"])
-        return p.result_at(ev, "nested", message=f"{note}; {f.evaluations} follower solves")
+        local = p.dim > 3
+        if local:
+            note += f"; in {p.dim} dimensions the search is local (kinks where the follower's active set changes)"
+        return p.result_at(ev, "nested", local=local, message=f"{note}; {f.evaluations} follower solves")
 
     # -- one dimension ----------------------------------------------------------------------------
     def _line(self, p, f, samples, xtol):
@@ -316,27 +320,37 @@ class Mpec(Formulation):
 
         from ..backends import solve_pyomo
 
-        points = [np.asarray(s) for s in _warm_starts(p)]
+        points = [np.asarray(s) for s in _warm_starts(p)][: starts or 2]
         best, method = None, "mpec"
         for x0 in points:
             model = self.build(p, start=x0, epsilon=1e-2)
-            status = "not_solved"
-            if hasattr(model, "eps"):
-                for eps in (1e-2, 1e-4, epsilon, epsilon * 1e-2, epsilon * 1e-4):
+            steps = (1e-2, 1e-4, epsilon) if hasattr(model, "eps") else (None,)
+            found = None
+            options.setdefault("max_iter", 1000)
+            for eps in steps:  # tighten the relaxed complementarity; keep the last solved step
+                if eps is not None:
                     model.eps = eps
-                    status, name, _ = solve_pyomo(model, verbose=verbose, **options)
-                    if status != "optimal":
-                        break
-            else:
                 status, name, _ = solve_pyomo(model, verbose=verbose, **options)
-            method = "mpec/" + name.split("/")[-1]
-            if status != "optimal":
-                continue
-            z = np.array([pyo.value(model.z[k]) for k in range(p.dim)])
-            z = np.clip(z, p.lo, p.hi)
-            value = pyo.value(model.sw)
-            if best is None or value > best[1]:
-                best = (z, value)
+                method = "mpec/" + name.split("/")[-1]
+                if status != "optimal":
+                    break
+                found = (np.clip(np.array([pyo.value(model.z[k]) for k in range(p.dim)]), p.lo, p.hi),
+                         pyo.value(model.sw))
+            if found is not None and hasattr(model, "eps"):
+                # active-set polish: fix the complementarity pieces the relaxed solution picked
+                # (β_j = 0 or ν_j = 0) and solve that smooth piece exactly
+                model.complementary.deactivate()
+                for i in model.beta:
+                    if pyo.value(model.beta[i]) < 1e-4:
+                        model.beta[i].fix(0.0)
+                    else:
+                        model.nu[i].fix(0.0)
+                status, name, _ = solve_pyomo(model, verbose=verbose, **options)
+                if status == "optimal":
+                    found = (np.clip(np.array([pyo.value(model.z[k]) for k in range(p.dim)]), p.lo, p.hi),
+                             pyo.value(model.sw))
+            if found is not None and (best is None or found[1] > best[1]):
+                best = found
         if best is None:
             return Result(status="not_solved", method=method, message="the MPEC was not solved from any start")
         # the instruments found are handed to the follower itself: SW is re-evaluated, not trusted
