@@ -273,7 +273,9 @@ def certified_max(objective: Objective, problems: int, start: np.ndarray, initia
             value, _ = objective.bound(lo, hi, owner)
         np.fmax.at(remaining, owner, np.where(np.isnan(value.hi), np.inf, value.hi))
     tail = _tail_ok(objective, upper)
-    certified = np.where(tail, np.fmax(lower, remaining), np.inf)
+    # every discarded box was bounded by the best value then known plus the tolerance
+    closed = lower + REL_TOL * (1.0 + np.abs(lower))
+    certified = np.where(tail, np.fmax(closed, remaining), np.inf)
     return lower, certified
 
 
