@@ -15,18 +15,13 @@ Methods, in order of preference:
 
 * ``closed-form`` — LEN forms only: e_i = a_i m_i/c_i (k_i = g_i m_i/d_i), water-filling welfare
   shares, the exact one-dimensional optimum of weighted welfare for two members;
-* ``cvxpy`` — LEN forms only: the welfare QP, the weighted QP and the Nash-bargaining log program
-  when they are concave (CLARABEL);
-* ``ipopt`` — linear output with a general cost expression (separable members), welfare or given
-  shares, no knowledge inputs: Ipopt through cyipopt with exact sparse derivatives
-  (:mod:`separable`), for large teams;
-* ``pyomo`` — any production and cost expressions: inputs with every member's KKT conditions as
-  constraints of an NLP (Ipopt or the bundled ripopt), run from several starting points where the
-  objective need not be concave (local optima are reported as such).
+* ``cvxpy``, ``ipopt``, ``pyomo`` — the formulations of :mod:`.formulations` (the concave
+  sharing programs of the LEN forms; large separable teams through cyipopt; every member's KKT
+  conditions in one NLP for any production and cost, multistart where not concave).
 
-Every answer is certified by :func:`checks.deviation_gains` (a certified upper bound on each
-member's gain from its own best response over its own inputs, by interval branch and bound), budget balance and IR checks computed
-from the numbers.
+Every answer is certified by :mod:`.checks`: a certified upper bound on each member's gain from
+its own best response (:func:`.checks.deviation_gains`, interval branch and bound), budget
+balance and IR, all computed from the returned numbers.
 """
 
 from __future__ import annotations
