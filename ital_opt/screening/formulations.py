@@ -472,17 +472,20 @@ def refine(problem, V, excluded=None):
 
     def solve_blocks(bstart, x):
         block = np.repeat(np.arange(bstart.size), np.diff(np.append(bstart, G)))
+        pinned = np.add.reduceat(fixed.astype(int), bstart) > 0  # excluded: V = v(0)
+        x = np.where(pinned, lo, x)
         for _ in range(60):  # Newton on each block's concave objective, clipped to the bounds
             f1, f2 = derivatives(x[block])
-            f1, f2 = np.add.reduceat(f1, bstart), np.add.reduceat(f2, bstart)
+            f1, f2 = np.add.reduceat(f1, bstart)[~pinned], np.add.reduceat(f2, bstart)[~pinned]
             if not (np.all(np.isfinite(f1)) and np.all(np.isfinite(f2))) or np.any(f2 >= 0):
                 raise ValueError("the surplus is not strictly concave on a block")
-            new = np.clip(x - f1 / f2, lo, hi)
+            new = x.copy()
+            new[~pinned] = np.clip(x[~pinned] - f1 / f2, lo, hi)
             done = np.all(np.abs(new - x) <= 1e-15 * (1.0 + np.abs(x)))
             x = new
             if done:
                 break
-        return np.where(np.add.reduceat(fixed.astype(int), bstart) > 0, lo, x), block
+        return x, block
 
     bstart = np.concatenate([[0], breaks])
     x = np.add.reduceat(Vg * p, bstart) / np.add.reduceat(p, bstart)
