@@ -27,6 +27,7 @@ answer that beats a method claiming a global optimum proves that method wrong.
 from __future__ import annotations
 
 import inspect
+import keyword
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -176,14 +177,22 @@ class BoundFormulation:
 
 
 def _signature(cls) -> inspect.Signature:
+    """Keyword-only parameters, one per declared field; a field named by a Python keyword
+    (``lambda``) cannot be a parameter and is passed as ``**{"lambda": ...}``."""
     params = []
+    spelled_otherwise = False
     for name, spec in cls.schema().items():
+        if keyword.iskeyword(name):
+            spelled_otherwise = True
+            continue
         default = inspect.Parameter.empty if spec.default is REQUIRED else spec.default
         annotation = spec.type if isinstance(spec.type, type) else inspect.Parameter.empty
         params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation))
     for name, default in (("title", ""), ("params", None), ("expected", None)):
         if name not in cls.schema():
             params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default))
+    if spelled_otherwise:
+        params.append(inspect.Parameter("keyword_fields", inspect.Parameter.VAR_KEYWORD))
     return inspect.Signature(params)
 
 

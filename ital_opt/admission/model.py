@@ -107,7 +107,7 @@ class Admission(Problem):
         Covers the default technology (output θ·e, cost c·e²/2) with any of theta, prob, c, rho,
         sigma2, outside varied; two types in every regime, K types where the relaxed second best
         is monotone and meets every IR_k (the other points are solved one by one)."""
-        from ..sweep.tidy import batch_records, field_values, varies_only
+        from ..batch import batch_records, field_values, varies_only
 
         spec = self.spec
         if not varies_only(points, BATCH_FIELDS):

@@ -183,7 +183,7 @@ class Team(Problem):
         """The LEN closed forms (:func:`.closed_form.batch`) at every sweep point at once: budget
         balanced teams of two or more members, welfare-maximising or given shares, with any of
         a, c, rho, sigma2, omega, shares, alpha, g, d varied."""
-        from ..sweep.tidy import batch_records, field_values, varies_only
+        from ..batch import batch_records, field_values, varies_only
 
         spec, mode, n = self.spec, self.mode, self.n
         if not varies_only(points, BATCH_FIELDS) or not self.is_len or self.budget_breaker:
