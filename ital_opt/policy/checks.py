@@ -60,7 +60,9 @@ def certificate(problem, result) -> dict[str, float]:
     flat = np.concatenate(values) if values else np.zeros(0)
     out["bound_violation"] = float(max(0.0, np.max(lo - flat, initial=0.0), np.max(flat - hi, initial=0.0)))
     if problem.dim and not result.get("local_only_check", False):
-        out["neighbourhood_gain"] = neighbourhood_gain(problem, x, ev["social_welfare"])
+        big = problem.dim > 100  # each point is a follower solve: fewer points for very many instruments
+        out["neighbourhood_gain"] = neighbourhood_gain(problem, x, ev["social_welfare"], random_points=4 if big else 8,
+                                                       coordinates=4 if big else 12)
     return out
 
 
