@@ -332,16 +332,16 @@ def highs_lp(options: dict | None = None, verbose: bool = False):
     return h
 
 
-def cyipopt_problem(*, verbose: bool = False, **arguments):
+def cyipopt_problem(*, verbose: bool = False, rung: str | None = None, **arguments):
     """A ``cyipopt.Problem`` (Ipopt through its Python binding) from the keyword `arguments`
     ``n, m, problem_obj, lb, ub, cl, cu``; the other keywords are Ipopt options.  Quiet (no banner,
-    print level 0) unless `verbose`."""
+    print level 0) unless `verbose`; `rung` names a step of a caller's ladder (a warm start, ...)."""
     from ._optional import require
 
     cyipopt = require("cyipopt", extra="nlp")
     shape = {k: arguments.pop(k) for k in ("n", "m", "problem_obj", "lb", "ub", "cl", "cu")}
     options = {"print_level": 5 if verbose else 0, "sb": "yes", **arguments}
-    record("cyipopt/ipopt", options)
+    record("cyipopt/ipopt", options, rung)
     problem = cyipopt.Problem(**shape)
     for key, value in options.items():
         problem.add_option(key, value)

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 
+from ._optional import MissingExtra
 from .errors import MethodNotApplicable, OptionError, SolverUnavailable, SpecError
 from .kinds import register  # noqa: F401  (re-exported for the kinds)
 from .result import Result
@@ -340,7 +341,7 @@ class Problem:
                 continue
             try:
                 result = self._run(m, kw)
-            except SolverUnavailable as exc:
+            except (SolverUnavailable, MissingExtra) as exc:
                 tried.append(f"{m.name} could not run ({exc})")
                 continue
             if result.success:

@@ -37,14 +37,13 @@ import math
 
 import numpy as np
 
-from ..errors import SolverUnavailable
 from ..problem import Formulation
 from ..result import Result
 
 CG_TOL = 1e-9
 BIG = 2e19  # Ipopt's infinity
 IPOPT_OPTIONS = dict(tol=1e-10, constr_viol_tol=1e-11, acceptable_tol=1e-9, bound_relax_factor=0.0,
-                     mu_strategy="adaptive", max_iter=500, print_level=0, sb="yes")
+                     mu_strategy="adaptive", max_iter=500)
 
 
 class _Derivatives:
@@ -200,24 +199,17 @@ class _Program:
 
 def _ipopt(problem, d, pairs, x0, bounds, mult=None, verbose=False, **options):
     """One Ipopt solve of the program with the given pairs, from x0 (warm-started with `mult`)."""
-    try:
-        import cyipopt
-    except ImportError:
-        raise SolverUnavailable("method 'ipopt' needs cyipopt (pip install cyipopt)") from None
-    from ..backends import record, stdout_to_stderr
+    from ..backends import cyipopt_problem, stdout_to_stderr
 
     prog = _Program(problem, d, pairs)
     lb, ub = bounds
-    nlp = cyipopt.Problem(n=x0.size, m=len(pairs), problem_obj=prog, lb=lb, ub=ub,
-                          cl=np.zeros(len(pairs)), cu=np.full(len(pairs), BIG))
-    opts = {**IPOPT_OPTIONS, **({"print_level": 5} if verbose else {})}
+    opts = dict(IPOPT_OPTIONS)
     if mult is not None:
         opts.update(warm_start_init_point="yes", warm_start_bound_push=1e-9, warm_start_slack_bound_push=1e-9,
                     warm_start_mult_bound_push=1e-9, mu_init=1e-7)
     opts.update(options)
-    for key, value in opts.items():
-        nlp.add_option(key, value)
-    record("cyipopt/ipopt", opts, "warm" if mult is not None else None)
+    nlp = cyipopt_problem(n=x0.size, m=len(pairs), problem_obj=prog, lb=lb, ub=ub, cl=np.zeros(len(pairs)),
+                          cu=np.full(len(pairs), BIG), verbose=verbose, rung="warm" if mult is not None else None, **opts)
     with stdout_to_stderr():
         x, info = nlp.solve(x0, lagrange=mult if mult is not None else [])
     return x, info
