@@ -29,13 +29,16 @@ MAX_POINTS = 10_000_000
 """A grid has at most this many points (the product of the --vary counts): ten million points
 are minutes of closed form and far beyond any numerical sweep; more is a typo."""
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[\d+\])?$|^params\.[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[\d+\])?$|^params\.[A-Za-z_][A-Za-z0-9_]*$"
+                   r"|^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*(\[\d+\])?$")
+"""NAME, NAME[i], params.k, or TABLE.NAME[i] for a kind whose ``replace`` takes nested fields
+(a policy's ``lower.omega``)."""
 
 
 def check_name(name: str, source: str = "--vary") -> str:
     name = name.strip()
     if not _NAME.match(name):
-        raise SpecError(name, "expected a field name NAME, NAME[i] or params.NAME", source)
+        raise SpecError(name, "expected a field name NAME, NAME[i], params.NAME or TABLE.NAME", source)
     return name
 
 
