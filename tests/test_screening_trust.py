@@ -93,6 +93,7 @@ def test_fixed_cost_makes_exclusion_a_choice(fixed_cost, served):
     assert math.isclose(closed.objective, value, rel_tol=1e-12, abs_tol=1e-12)
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.floats(0.5, 3.0), min_size=2, max_size=5, unique=True),
        st.floats(0.0, 0.9), st.floats(0.0, 0.5), st.booleans())

@@ -286,20 +286,3 @@ def values(expr, symbols, *args, shape=None):
     """`expr` evaluated with numpy at `args` (one per symbol); broadcast to `shape` when given."""
     env = {str(s): v for s, v in zip(symbols, args)}
     return compiled(expr, symbols).numpy(shape=shape if shape is not None else np.broadcast(*args).shape, **env)
-
-
-class Evaluator:
-    """Deprecated: kept for modules not yet on :func:`ital_opt.expr.from_sympy`."""
-
-    def __init__(self, expr, symbols):
-        self.names = [str(s) for s in symbols]
-        self.expr = from_sympy(expr, self.names)
-
-    def numpy(self, *args):
-        return self.expr.numpy(**dict(zip(self.names, args)))
-
-    def cvxpy(self, *args):
-        return self.expr.cvxpy(**dict(zip(self.names, args)))
-
-    def pyomo(self, *args):
-        return self.expr.pyomo(**dict(zip(self.names, args)))
