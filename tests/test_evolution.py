@@ -242,12 +242,16 @@ def test_state_dependent_payoffs_not_rational_use_numeric():
 
 
 def test_continuum_of_rest_points_is_reported():
-    # population a is indifferent: every point of the edges where b is at rest is a rest point
+    # a is indifferent (ΔF_a ≡ 0), ΔF_b = 2a − 1: the edges b ∈ {0, 1} and the line a = 1/2 are
+    # filled with rest points; both methods name the same faces
     problem = game([[[1, 1], [1, 1]], [[1, 0], [0, 1]]])
+    found = {}
     for method in ("symbolic", "numeric"):
         res = problem.solve(method)
-        assert res.extras["continua"], method
+        found[method] = res.extras["continua"]
         assert "continua" in res.message
+        assert res.rows["stability"].tolist() == ["degenerate"] * 4
+    assert found["symbolic"] == found["numeric"] == ["a free, b = 0", "a free, b = 1", "a free, b free"]
 
 
 # -- bad input ------------------------------------------------------------------------------------------
@@ -314,3 +318,66 @@ def test_figures_hook():
     assert all(isinstance(f, matplotlib.figure.Figure) for _, f in figs)
     three = game([[[[1, 0], [0, 1]], [[0, 1], [1, 0]]]] * 3, names=("a", "b", "c"), start=[0.2, 0.5, 0.7])
     assert [c for c, _ in three.figures()] == ["time paths from the start [0.2, 0.5, 0.7]"]
+
+
+def _generic(problem):
+    """Exact analysis when the game is generic: no zero corner eigenvalue, no continuum, no rest
+    point within 1e-3 of a face it does not lie on (else None)."""
+    if np.min(np.abs(problem.payoffs.corner_eigenvalues()[1])) <= 1e-9:
+        return None
+    exact = symbolic.analyse(problem)
+    if exact.continua:
+        return None
+    for r in exact.points:
+        inside = r.point[(r.point > 0) & (r.point < 1)]
+        if inside.size and min(inside.min(), 1 - inside.max()) <= 1e-3:
+            return None
+    return exact
+
+
+linear = st.tuples(entry, entry, st.sampled_from(["a", "b"])).map(lambda t: f"{t[0]} + {t[1]}*{t[2]}")
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(entry, linear), min_size=8, max_size=8))
+def test_random_state_dependent_tables_methods_agree(values):
+    # payoffs linear in the shares: ΔF_i is then quadratic and may depend on x_i itself
+    t1 = [[values[0], values[1]], [values[2], values[3]]]
+    t2 = [[values[4], values[5]], [values[6], values[7]]]
+    problem = game([t1, t2])
+    assume(_generic(problem) is not None)
+    sym, num = problem.solve("symbolic"), problem.solve("numeric")
+    assert sym.success and num.success, (sym.checks, num.checks)
+    same_rest_points(sym, num)
+
+
+cube = st.lists(entry, min_size=8, max_size=8).map(lambda v: [[[v[0], v[1]], [v[2], v[3]]], [[v[4], v[5]], [v[6], v[7]]]])
+
+
+@pytest.mark.slow
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cube, cube, cube)
+def test_random_three_population_tables_methods_agree(t1, t2, t3):
+    problem = game([t1, t2, t3], names=("a", "b", "c"))
+    assume(_generic(problem) is not None)
+    sym, num = problem.solve("symbolic"), problem.solve("numeric")
+    assert sym.success and num.success, (sym.checks, num.checks)
+    same_rest_points(sym, num)
+    corners, eig = problem.payoffs.corner_eigenvalues()
+    assert sym.objective == sum(np.all(e < 0) for e in eig)
+
+
+def test_state_dependent_edge_rest_points_by_hand():
+    # ΔF_a = 2 − 4a whatever b does (a's payoff falls with its own share), ΔF_b = a − 2(1 − a) = 3a − 2.
+    # On the edges b ∈ {0, 1}: a = 0.5; Jacobian diag(a(1−a)(−4), (1 − 2b)ΔF_b(0.5)) = diag(−1, ∓0.5):
+    # (0.5, 0) is a stable node on the edge ("ess"), (0.5, 1) a saddle.  Corners: (0, 0) (2, −2)
+    # saddle, (0, 1) (2, 2) source, (1, 0) (2, 1) source, (1, 1) (2, −1) saddle; no interior point
+    # (a = 0.5 and a = 2/3 at once).
+    problem = game([[["2 - 4*a", "2 - 4*a"], [0, 0]], [[1, 0], [0, 2]]])
+    for method in ("symbolic", "numeric"):
+        res = problem.solve(method)
+        assert res.success
+        assert np.allclose(res.rows["point"].tolist(), [[0, 0], [0, 1], [0.5, 0], [0.5, 1], [1, 0], [1, 1]])
+        assert res.rows["stability"].tolist() == ["saddle", "source", "ess", "saddle", "source", "saddle"]
+        assert np.allclose(res.rows["eigenvalues"].iloc[2], [[-1, 0], [-0.5, 0]], atol=1e-9)
+        assert res.rows["position"].iloc[2] == "edge" and res.objective == 1

@@ -31,6 +31,7 @@ from .flows import return_map
 
 SCAN = 400
 RESIDUAL = 1e-10
+MARGIN = 1e-9  # a root this close to the box's boundary belongs to the face below (solved there)
 
 
 def starts_for(k: int, starts: int | None) -> int:
@@ -117,14 +118,17 @@ def _roots_1d(face):
         if ga == 0:
             found.append(a)
         elif ga * gb < 0:
-            found.append(brentq(lambda s: face(np.array([[s]]))[0, 0], a, b, xtol=1e-15, rtol=4e-16))
+            found.append(brentq(lambda s: face(np.array([[s]]))[0, 0], a, b, xtol=1e-15, rtol=1e-15))
+    if _isolated(face, [np.array([r]) for r in found[:1] if MARGIN < r < 1 - MARGIN], tol)[1]:
+        return [], True  # ΔF vanishes along the edge
     small = np.flatnonzero((np.abs(g) < 1e-3 * _scale(g))
                            & (np.abs(g) <= np.abs(np.roll(g, 1))) & (np.abs(g) <= np.abs(np.roll(g, -1))))
     for i in small:  # touching roots: no sign change, polished from the scan's near-zero
         sol = root(lambda s: face(s[None, :])[0], t[i], method="hybr", options={"xtol": 1e-14})
         if abs(face(sol.x[None, :])[0, 0]) <= tol and 0 < sol.x[0] < 1:
             found.append(float(sol.x[0]))
-    roots = _dedup([np.array([r]) for r in found if 0 < r < 1 and abs(face(np.array([[r]]))[0, 0]) <= tol])
+    roots = _dedup([np.array([r]) for r in found
+                    if MARGIN < r < 1 - MARGIN and abs(face(np.array([[r]]))[0, 0]) <= tol])
     return _isolated(face, roots, tol)
 
 
@@ -136,17 +140,22 @@ def _roots_nd(face, k, count, seed):
     y = _newton(face, y)
     with np.errstate(invalid="ignore"):
         good = np.all((y > 0) & (y < 1), axis=1) & (np.max(np.abs(face(y)), axis=1) <= 1e-6 * scale)
+    candidates = _dedup(list(y[good]), tol=1e-6)
+    if _isolated(face, candidates, 1e-6 * scale)[1]:
+        return [], True  # ΔF vanishes along a curve or surface of this face
     found = []
-    for y0 in _dedup(list(y[good]), tol=1e-6):
+    for y0 in candidates:
         sol = root(lambda v: face(v[None, :])[0], y0, jac=lambda v: jacobian(face, v, h=1e-5), method="hybr",
                    options={"xtol": 1e-14})
-        if np.all((sol.x > 0) & (sol.x < 1)) and np.max(np.abs(face(sol.x[None, :])[0])) <= RESIDUAL * scale:
+        inside = np.all((sol.x > MARGIN) & (sol.x < 1 - MARGIN))
+        if inside and np.max(np.abs(face(sol.x[None, :])[0])) <= RESIDUAL * scale:
             found.append(sol.x)
     return _isolated(face, _dedup(found), RESIDUAL * scale)
 
 
 def _newton(face, y, iterations=40, h=1e-6):
-    """Damped Newton steps for a batch of starts (K, k), with a batched central-difference Jacobian."""
+    """Damped Newton steps for a batch of starts (K, k), with a batched central-difference Jacobian
+    (Gauss–Newton's minimum-norm step where the Jacobian is singular)."""
     count, k = y.shape
     eye = np.eye(k)
     with np.errstate(all="ignore"):
@@ -155,10 +164,10 @@ def _newton(face, y, iterations=40, h=1e-6):
             vals = face(pts.reshape(-1, k)).reshape(count, 2 * k + 1, k)
             g = vals[:, 0]
             jac = np.swapaxes((vals[:, 1:k + 1] - vals[:, k + 1:]) / (2 * h), 1, 2)  # [:, row, column]
-            ok = np.isfinite(jac).all(axis=(1, 2)) & (np.abs(np.linalg.det(np.where(np.isfinite(jac), jac, 0))) > 1e-14)
+            ok = np.isfinite(jac).all(axis=(1, 2)) & np.isfinite(g).all(axis=1)
             step = np.zeros_like(y)
-            if ok.any():
-                step[ok] = np.linalg.solve(jac[ok], g[ok][:, :, None])[:, :, 0]
+            if ok.any():  # the least-squares (pseudo-inverse) step also walks onto a curve of roots
+                step[ok] = (np.linalg.pinv(jac[ok], rcond=1e-12) @ g[ok][:, :, None])[:, :, 0]
             size = np.max(np.abs(step), axis=1, keepdims=True)
             y = np.clip(y - step * np.minimum(1.0, 0.25 / np.maximum(size, 1e-300)), -0.5, 1.5)
             if np.all(size < 1e-13):

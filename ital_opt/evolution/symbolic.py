@@ -2,10 +2,11 @@
 
 For each face of the cube (:func:`.closed_form.faces`) the equations ΔF_i = 0 of the free
 coordinates are polynomial once the payoffs are rational functions of the shares (always so
-with constant payoff tables: ΔF_i is then multilinear).  ``sympy.solve`` returns every solution
-of such a system (through a Gröbner basis), so the rest points found are all the isolated rest
-points; a solution with a free unknown is a continuum of rest points and is reported as such.
-Coefficients are made exact (``nsimplify``: 2.1 -> 21/10) before solving.
+with constant payoff tables: ΔF_i is then multilinear).  A lex Gröbner basis triangularises
+such a system, so every isolated solution is found (real roots isolated exactly, then
+back-substitution at 50 digits: :func:`_solve_face`); a system with a continuum of solutions is
+parametrised by ``sympy.solve`` and reported as a continuum of rest points.  Coefficients are
+made exact (``nsimplify``: 2.1 -> 21/10) before solving.
 
 The Jacobian is differentiated exactly and its eigenvalues are computed with mpmath at 40 digits,
 so a zero real part is a true zero (below 1e-25), not a rounding accident.  A planar rest point
@@ -48,7 +49,11 @@ def share_symbols(n: int) -> list[sp.Symbol]:
 
 
 def _exact(value):
-    return sp.nsimplify(value, rational=True) if not isinstance(value, sp.Basic) or value.has(sp.Float) else value
+    """Decimals as exact fractions (2.1 -> 21/10): a float by its shortest decimal form, as
+    ``nsimplify(rational=True)`` would write it, but without its search."""
+    if isinstance(value, (int, float)):
+        return sp.Rational(repr(float(value))) if isinstance(value, float) else sp.Integer(value)
+    return value.xreplace({f: sp.Rational(repr(float(f))) for f in value.atoms(sp.Float)})
 
 
 def _entry(entry, env):
@@ -118,10 +123,23 @@ def _real_in_open_unit(value) -> float | None:
 
 
 def _solve_face(eqs, unknowns, dens):
-    """Isolated solutions in the open unit box as {symbol: exact value}; and whether a continuum meets it."""
+    """Isolated solutions in the open unit box as {symbol: value}; and whether a continuum meets it.
+
+    A zero-dimensional system is triangularised by a lex Gröbner basis (Buchberger; Cox, Little &
+    O'Shea, *Ideals, Varieties, and Algorithms*, ch. 3): the last polynomial is univariate with
+    rational coefficients, its real roots are isolated exactly (``Poly.real_roots``), and the other
+    unknowns follow by back-substitution, each root to 50 digits.  Other systems (a continuum of
+    solutions) go to ``sympy.solve``, which parametrises them.
+    """
     if not unknowns:  # a corner
         return [{}], False
     eqs = [e for e in eqs if e != 0]
+    if eqs:
+        basis = sp.groebner(eqs, *unknowns, order="lex")
+        if basis.exprs == [1]:
+            return [], False
+        if basis.is_zero_dimensional:
+            return [v for v in _triangular(basis.exprs, unknowns) if _admissible(v, dens)], False
     sols = sp.solve(eqs, unknowns, dict=True) if eqs else [{}]
     points, continuum = [], False
     for sol in sols:
@@ -129,12 +147,40 @@ def _solve_face(eqs, unknowns, dens):
             continuum = continuum or _meets_box(sol, unknowns, eqs)
             continue
         vals = {u: sol[u] for u in unknowns}
-        if any(_real_in_open_unit(v) is None for v in vals.values()):
-            continue
-        if any(sp.N(den.subs(vals), DIGITS) == 0 for den in dens):
-            continue
-        points.append(vals)
+        if _admissible(vals, dens):
+            points.append(vals)
     return points, continuum
+
+
+def _admissible(vals, dens) -> bool:
+    """Real, strictly inside the box, and no payoff denominator vanishes there."""
+    if any(_real_in_open_unit(v) is None for v in vals.values()):
+        return False
+    return all(abs(sp.N(den.subs(vals), DIGITS)) > ZERO for den in dens)
+
+
+def _triangular(basis, unknowns) -> list[dict]:
+    """The real solutions of a zero-dimensional lex Gröbner basis by back-substitution."""
+    sols = [{}]
+    for var in reversed(unknowns):
+        found = []
+        for partial in sols:
+            polys = [sp.Poly(g.subs(partial), var) for g in basis
+                     if var in g.free_symbols and g.free_symbols <= set(partial) | {var}]
+            polys = [q for q in polys if q.degree() > 0]
+            if not polys:
+                continue
+            first = min(polys, key=lambda q: q.degree())
+            if not partial:  # rational coefficients: exact isolation of the real roots
+                roots = [sp.N(r, DIGITS + 10) for r in first.real_roots()]
+            else:
+                roots = [r for r in first.nroots(n=DIGITS + 10, maxsteps=500) if abs(sp.im(r)) <= ZERO]
+            for r in roots:
+                r = sp.re(r)
+                if all(abs(q.eval(r)) <= ZERO * max(1, *(abs(c) for c in q.coeffs())) for q in polys):
+                    found.append({**partial, var: r})
+        sols = found
+    return sols
 
 
 def _meets_box(sol, unknowns, eqs) -> bool:
