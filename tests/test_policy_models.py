@@ -161,3 +161,27 @@ def test_D_closed_form_rd_matches_follower(b):
                  instruments=[dict(name="s", type="cost_subsidy", members="all", value=0.2)])
         x = p.solve().extras["lower"]["rows"][0]["rd"]
         assert x == pytest.approx(float(cf.duopoly_rd(1.0, 3.0, b, 0.2, mode)), rel=1e-10)
+
+
+# -- an evolutionary game as the follower (BOOK.md §4.5) -------------------------------------------
+@pytest.mark.parametrize("S, ess", [(0.05, False), (0.2, True)])
+def test_evolution_follower_ess_threshold(S, ess):
+    # (1, 1) is an ESS iff S + M > max(C_F − P − αΔR + T_F, C_U − P − (1 − α)ΔR + T_U) = 2.1 in the
+    # formation stage (C = (4, 3), T = (2, 2), P = 0.5, ΔR = 6, α = 0.6), here with M = 2
+    p = load(gamma=0.0, lam=0.1, lower=str(SPECS / "evo_e1_formation.toml"), instruments=[
+        dict(name="S", type="payoff_parameter", param="S", paid="cooperators", value=S),
+        dict(name="M", type="payoff_parameter", param="M", value=2.0)])
+    r = p.solve()
+    assert r.success, r.checks
+    basin = r.extras["expected_output"]
+    assert (basin > 0) == ess
+    # SW = basin (1 per unit of cooperation) + subsidy income − (1 + λ)·outlay, outlay = S·2·basin
+    assert r.extras["outlay"] == pytest.approx(S * 2 * basin, abs=1e-12)
+    assert r.objective == pytest.approx(basin - 0.1 * S * 2 * basin, abs=1e-12)
+
+
+def test_evolution_follower_bad_parameter():
+    with pytest.raises(ital_opt.SpecError) as info:
+        load(lower=str(SPECS / "evo_e1_formation.toml"),
+             instruments=[dict(name="S", type="payoff_parameter", param="nope", value=1.0)])
+    assert info.value.field == "instruments[0].param"

@@ -183,3 +183,47 @@ class AdmissionFollower:
                 o.external = float(np.sum(out_mass * ce))
                 o.standalone_output = float(np.sum(out_mass * output))
         return chosen
+
+
+class EvolutionFollower:
+    """An evolutionary game (``kind = "evolution"``, BOOK.md §4.5) as the follower.
+
+    The government sets payoff parameters (a subsidy S to cooperators, a fine M on defectors:
+    entries of the game's ``[params]``); the populations follow the replicator dynamics.  The
+    leader values the share of initial states whose orbits reach full cooperation (the basin of the
+    all-first-strategy corner, "the probability that cooperation succeeds"), at 1 per unit (and
+    γ more outside), plus the subsidies as the members' income; the expected subsidy is paid at the
+    cooperative attractor: value × Σ_i x_i weighted by its basin.  The basins are estimated on the
+    game's ``basin_grid`` (default 21 per population)."""
+
+    kind = "evolution"
+
+    def __init__(self, problem, source: str):
+        self.problem = problem
+        self.size = len(problem.populations)
+        self.members = list(problem.populations)
+        self.grid = problem.basin_grid or 21
+
+    def group_label(self, group) -> str:
+        return "all"
+
+    def solve(self, levers, y: float = 1.0, certified: bool = True) -> list[Outcome]:
+        t = self.problem
+        seen = t.replace(**levers.changes) if levers.changes else t
+        full = np.ones(self.size)
+        if certified:
+            result = seen.replace(basin_grid=self.grid).solve()
+            if not result.success:
+                return [Outcome(self, result, np.nan, np.nan, ok=False, message=f"the game was not solved ({result.status})")]
+            rows = result.rows
+            basin = 0.0
+            for point, b in zip(rows["point"], rows.get("basin", [np.nan] * len(rows))):
+                if np.allclose(np.asarray(point, float), full, atol=1e-6) and b == b:
+                    basin = float(b)
+            labels = tuple(rows["stability"])
+        else:
+            result = None
+            basin = seen.basin_share(full, k=self.grid)
+            labels = ()
+        income = levers.paid_per_cooperator * self.size * basin  # the subsidies, as the members' income
+        return [Outcome(self, result, basin + income, basin, regime=("basin of cooperation", round(basin, 12)) + labels)]

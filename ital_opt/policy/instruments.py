@@ -43,6 +43,7 @@ class Levers:
     tier_subsidy: np.ndarray = None    # admission subsidy per admitted member of each tier
     outside_rate: float = 0.0          # standalone R&D subsidy s_o (Model B2)
     outside_delta: float | None = None  # the standalone productivity discount δ (None: no standalone option)
+    paid_per_cooperator: float = 0.0   # evolutionary games: paid to each member playing the first strategy
     changes: dict = field(default_factory=dict)  # direct changes of the follower's spec fields
 
     def __post_init__(self):
@@ -316,6 +317,40 @@ class OutsideSubsidy(Instrument):
         paid = np.where(works, s * self.delta**2 * phi / (1 - s) ** 2, 0.0)
         out_mass = outcome.follower.prob - outcome.admitted_mass
         return float(np.sum(out_mass * paid))
+
+
+@register_instrument
+class PayoffParameter(Instrument):
+    """A payoff parameter of an evolutionary game set by the government (``param``: its name in the
+    game's [params], e.g. a subsidy S or a fine M).  ``paid = "cooperators"``: the value is paid
+    to every member playing the first strategy, so the expected outlay is value × Σ_i x_i at the
+    cooperative attractor times its basin; ``paid = "none"`` (a fine, a rule): no outlay."""
+
+    type = "payoff_parameter"
+    followers = ("evolution",)
+    default_bounds = (0.0, 10.0)
+    keys = ("param", "paid")
+
+    def __init__(self, entry, follower, where, source):
+        param = entry.get("param")
+        if param not in follower.problem.params:
+            raise SpecError(f"{where}.param", f"expected the name of one of the game's [params] "
+                            f"({', '.join(follower.problem.params)}), got {param!r}", source)
+        self.param = param
+        self.paid = entry.get("paid", "none")
+        if self.paid not in ("cooperators", "none"):
+            raise SpecError(f"{where}.paid", f"expected 'cooperators' or 'none', got {self.paid!r}", source)
+        super().__init__(entry, follower, where, source)
+
+    def apply(self, levers, value):
+        levers.changes[f"params.{self.param}"] = float(value[0])
+        if self.paid == "cooperators":
+            levers.paid_per_cooperator += float(value[0])
+
+    def outlay(self, outcome, value):
+        if self.paid == "none":
+            return 0.0
+        return float(value[0]) * outcome.follower.size * outcome.expected_output
 
 
 def read_instruments(entries, follower, source: str) -> list[Instrument]:

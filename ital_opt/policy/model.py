@@ -5,7 +5,9 @@ diffusion subsidy, admission subsidies, support for standalone R&D); the allianc
 follower it is — the Chapter 4 team re-optimising its sharing rule and the members' Nash efforts
 (Model A), the Chapter 3 admission menu with exclusion (Model B), the team inside a formation →
 operation → diffusion game with a budget (Model C), a Cournot duopoly with R&D spillovers
-(Model D).  The followers are solved by their own kinds' public models with the subsidised
+(Model D), an evolutionary game whose payoff parameters (subsidy S, fine M) the government sets,
+valuing the basin of full cooperation (Model E; the basin is estimated on a grid of starts, so it
+is a step function of the parameters and a search over it is slow and approximate).  The followers are solved by their own kinds' public models with the subsidised
 parameters; social welfare is evaluated with the true ones (Laffont and Tirole 1993):
 
     SW = alliance welfare (subsidies as income) + γ·E[π] + (value outside the alliance)
@@ -49,7 +51,7 @@ from ..result import Result
 from ..spec import read_toml, set_field
 from . import checks, closed_form as cf
 from .duopoly import DuopolyFollower
-from .followers import TIE_TOL, AdmissionFollower, TeamFollower
+from .followers import TIE_TOL, AdmissionFollower, EvolutionFollower, TeamFollower
 from .instruments import FormationGrant, Levers, read_instruments
 
 RESPONSES = ("endogenous", "fixed")
@@ -128,14 +130,16 @@ class Policy(Problem):
         kind = data.get("kind")
         if kind == "duopoly":
             return DuopolyFollower(data, self.source)
-        if kind not in ("team", "admission"):
-            raise r.error("lower", f"the follower must be a team, admission or duopoly problem, got kind {kind!r}")
+        if kind not in ("team", "admission", "evolution"):
+            raise r.error("lower", f"the follower must be a team, admission, evolution or duopoly problem, got kind {kind!r}")
         from ..kinds import problem_class
 
         fields = {k: v for k, v in data.items() if k not in ("kind", "expected")}
         problem = problem_class(kind, source)(_source=source, _base_dir=base, **fields)
         if kind == "team":
             return TeamFollower(problem, self.response, self.source)
+        if kind == "evolution":
+            return EvolutionFollower(problem, self.source)
         return AdmissionFollower(problem, self.fixed_cost, self.ties, self.source)
 
     @staticmethod
@@ -357,7 +361,10 @@ def _closed_form(p: Policy):
             raise cached
         return cached
     try:
-        out = {"team": _team_rule, "admission": _admission_rule, "duopoly": _duopoly_rule}[p.follower.kind](p)
+        rules = {"team": _team_rule, "admission": _admission_rule, "duopoly": _duopoly_rule}
+        if p.follower.kind not in rules:
+            raise _NoClosedForm(f"no closed form for a {p.follower.kind} follower")
+        out = rules[p.follower.kind](p)
     except _NoClosedForm as exc:
         p.__dict__["_closed_form_cache"] = exc
         raise
