@@ -95,9 +95,8 @@ def analyse(problem, starts: int | None = None, seed: int = 0, built=None) -> An
             count = starts_for(len(free), starts)
             used += count
             roots, continuum = _roots_nd(face, len(free), count, seed)
-        if continuum:
+        if continuum:  # the face's isolated roots, if any, are still reported
             continua.append(face_name(problem.populations, free, fixed))
-            continue
         for y in roots:
             point = base.copy()
             point[free] = y
@@ -120,7 +119,7 @@ def _roots_1d(face):
         elif ga * gb < 0:
             found.append(brentq(lambda s: face(np.array([[s]]))[0, 0], a, b, xtol=1e-15, rtol=1e-15))
     if _isolated(face, [np.array([r]) for r in found[:1] if MARGIN < r < 1 - MARGIN], tol)[1]:
-        return [], True  # ΔF vanishes along the edge
+        return [], True  # ΔF, rational in one share, vanishes on an interval: on the whole edge
     small = np.flatnonzero((np.abs(g) < 1e-3 * _scale(g))
                            & (np.abs(g) <= np.abs(np.roll(g, 1))) & (np.abs(g) <= np.abs(np.roll(g, -1))))
     for i in small:  # touching roots: no sign change, polished from the scan's near-zero
@@ -140,9 +139,7 @@ def _roots_nd(face, k, count, seed):
     y = _newton(face, y)
     with np.errstate(invalid="ignore"):
         good = np.all((y > 0) & (y < 1), axis=1) & (np.max(np.abs(face(y)), axis=1) <= 1e-6 * scale)
-    candidates = _dedup(list(y[good]), tol=1e-6)
-    if _isolated(face, candidates, 1e-6 * scale)[1]:
-        return [], True  # ΔF vanishes along a curve or surface of this face
+    candidates, continuum = _isolated(face, _dedup(list(y[good]), tol=1e-6), 1e-6 * scale)
     found = []
     for y0 in candidates:
         sol = root(lambda v: face(v[None, :])[0], y0, jac=lambda v: jacobian(face, v, h=1e-5), method="hybr",
@@ -150,7 +147,8 @@ def _roots_nd(face, k, count, seed):
         inside = np.all((sol.x > MARGIN) & (sol.x < 1 - MARGIN))
         if inside and np.max(np.abs(face(sol.x[None, :])[0])) <= RESIDUAL * scale:
             found.append(sol.x)
-    return _isolated(face, _dedup(found), RESIDUAL * scale)
+    roots, more = _isolated(face, _dedup(found), RESIDUAL * scale)
+    return roots, continuum or more
 
 
 def _newton(face, y, iterations=40, h=1e-6):
@@ -184,17 +182,21 @@ def _dedup(roots, tol=1e-7):
 
 
 def _isolated(face, roots, tol):
-    """Drop the roots that lie on a continuum (singular Jacobian, ΔF = 0 along its null direction)."""
+    """(the roots not on a continuum, whether some are): a root lies on a continuum when the face
+    system's Jacobian is singular there and ΔF stays zero along its null direction."""
+    kept, continuum = [], False
     for y in roots:
-        jac = jacobian(lambda z: face(z), y, h=1e-5)
+        jac = jacobian(face, y, h=1e-5)
         sv, vt = np.linalg.svd(jac)[1:]
         if sv[-1] <= 1e-8 * max(1.0, sv[0]):
             null = vt[-1]
             step = 1e-3 * min(1.0, float(np.min(np.minimum(y, 1 - y))) * 10)
             probe = np.array([y + step * null, y - step * null])
             if np.all((probe > 0) & (probe < 1)) and np.max(np.abs(face(probe))) <= 1e3 * tol:
-                return [], True
-    return roots, False
+                continuum = True
+                continue
+        kept.append(y)
+    return kept, continuum
 
 
 def _rest_point(payoffs, point, free) -> RestPoint:
