@@ -381,3 +381,18 @@ def test_state_dependent_edge_rest_points_by_hand():
         assert res.rows["stability"].tolist() == ["saddle", "source", "ess", "saddle", "source", "saddle"]
         assert np.allclose(res.rows["eigenvalues"].iloc[2], [[-1, 0], [-0.5, 0]], atol=1e-9)
         assert res.rows["position"].iloc[2] == "edge" and res.objective == 1
+
+
+def test_sweep_and_its_basin_figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ital_opt.sweep import sweep
+
+    problem = e1().replace(basin_grid=12)
+    table = sweep(problem, {"params.S": np.array([0.5, 1.5, 2.5])}, progress=False)
+    coop = table[table["point"].map(lambda p: list(p) == [1.0, 1.0])]
+    assert coop["basin"].is_monotonic_increasing and coop["basin"].iloc[-1] > 0.9
+    (caption, fig), = problem.sweep_figures(table, ["params.S"])
+    assert caption == "basins of attraction against params.S"
+    assert isinstance(fig, matplotlib.figure.Figure)

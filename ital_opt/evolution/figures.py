@@ -4,7 +4,9 @@
   the nullclines ΔF_i = 0 (where ẋ_i = 0 inside the square), the rest points coloured by their
   stability, the orbit from ``start`` and, with ``basin_grid``, the basins of the attractors as
   shaded regions;
-* any number of populations: the time paths x_i(t) from ``start``.
+* any number of populations: the time paths x_i(t) from ``start``;
+* a sweep with ``basin_grid``: each attractor's basin share against the varied field
+  (``sweep_figures``), e.g. the share of starts that end in full cooperation against the subsidy.
 """
 
 from __future__ import annotations
@@ -102,3 +104,28 @@ def figures(problem, result) -> list[tuple[str, object]]:
     if problem.start is not None:
         out.append((f"time paths from the start {problem.start.tolist()}", time_paths(problem)))
     return out
+
+
+def basin_sweep(table, varied):
+    """Each attractor's basin share against the first varied field (a sweep with ``basin_grid``)."""
+    import pandas as pd
+
+    if "basin" not in table.columns or not varied:
+        return None
+    x = varied[0]
+    rows = table[pd.to_numeric(table["basin"], errors="coerce").notna()]
+    if not len(rows):
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.2, 3.8))
+    key = rows["point"].map(lambda p: "(" + ", ".join(f"{float(v):.3g}" for v in p) + ")")
+    for label, group in rows.groupby(key, sort=True):
+        group = group.sort_values(x)
+        ax.plot(group[x], group["basin"].astype(float), "o-", ms=3, label=f"basin of {label}")
+    ax.set_xlabel(x)
+    ax.set_ylabel("share of starts")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

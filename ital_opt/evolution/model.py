@@ -266,3 +266,9 @@ class Evolution(Problem):
         from .figures import figures
 
         return figures(self, result if result is not None else self.solve())
+
+    def sweep_figures(self, table, varied):
+        from .figures import basin_sweep
+
+        fig = basin_sweep(table, list(varied))
+        return [] if fig is None else [(f"basins of attraction against {varied[0]}", fig)]
