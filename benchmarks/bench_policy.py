@@ -4,7 +4,8 @@
 
 Targets: the closed-form policy (member-specific rates with the sharing rule fixed, BOOK.md §4.1)
 for a 10^4-member team under 50 ms; member-specific subsidies with the sharing rule re-optimised
-for 20 members under 30 s, the nested search agreeing with the MPEC to 1e-6 in SW; Model C with
+for 20 members under 30 s, the nested search agreeing with the MPEC to 1e-6 in SW (cold, and
+warm-started from the MPEC's instruments: a cold global phase is sparse in 20 dimensions); Model C with
 a budget (three instruments and formation) under 10 s, confirmed by a global search
 (differential evolution).  Times are medians (wall clock, one process, after a warm-up run) for
 the fast tasks and single runs for the searches.
@@ -65,6 +66,12 @@ def main(argv=None):
     gap = mpec.objective - nested.objective
     slow.note(f"SW {nested.objective:.10g}; mpec − nested = {gap:.3g} (target abs(gap) ≤ 1e-6: "
               f"{'met' if abs(gap) <= 1e-6 else 'NOT met'}; the nested search is local in 20 dimensions)")
+
+    warm = slow.record("20 members, β re-optimised: nested warm-started from the MPEC's instruments", 20,
+                       lambda: twenty.solve("nested", warm_start="mpec"), 30.0)
+    gap = mpec.objective - warm.objective
+    slow.note(f"SW {warm.objective:.10g}; mpec − nested = {gap:.2g} (target abs(gap) ≤ 1e-6: "
+              f"{'met' if abs(gap) <= 1e-6 else 'NOT met'}; the time includes the MPEC solve)")
 
     c = ital_opt.load(SPECS / "policy_C_three_stages.toml").replace(budget=1.0)
     local = slow.record("Model C with budget 1.0: nested (s1, s2, d; grant profiled)", 3, lambda: c.solve("nested"), 10.0)

@@ -220,3 +220,15 @@ def test_replace_lower_field_and_user_instrument():
     user = policy([dict(name="h", type="half_cost_test", value=1.0)], response="fixed")
     same = policy([dict(name="s", type="cost_subsidy", members="all", value=0.5)], response="fixed")
     assert user.solve().objective == pytest.approx(same.solve().objective, abs=1e-12)
+
+
+def test_nested_warm_started_from_mpec_is_refined_on_the_bilevel_objective():
+    from ital_opt import Team
+
+    team = Team.random(5, seed=3)
+    p = policy([EACH], lower={k: v for k, v in team.spec.items()})
+    warm, mpec = p.solve("nested", warm_start="mpec", samples=64), p.solve("mpec")
+    assert "warm-started" in warm.message and warm.success
+    assert warm.objective >= mpec.objective - 1e-9
+    with pytest.raises(ital_opt.OptionError):
+        p.solve("nested", warm_start="closed-form")

@@ -88,24 +88,44 @@ class _Cache:
 
 class Nested(Formulation):
     name = "nested"
-    options = frozenset({"global_phase", "samples", "seed", "starts", "xtol"})
+    options = frozenset({"global_phase", "samples", "seed", "starts", "xtol", "warm_start"})
 
     def applies(self, problem) -> str | None:
         return None
 
     def run(self, p, global_phase: str = "auto", samples: int | None = None, seed: int = 0, starts: int = 3,
-            xtol: float = 1e-10, **options) -> Result:
+            xtol: float = 1e-10, warm_start: str | None = None, **options) -> Result:
+        """``warm_start="mpec"`` adds the MPEC's instruments to the starting points (for many
+        instruments, where the global phase is sparse): the nested search then re-solves the
+        follower there and refines the point on the true bilevel objective."""
         f = _Cache(p)
+        extra = []
+        if warm_start not in (None, "mpec"):
+            from ..errors import OptionError
+
+            raise OptionError("warm_start", f"expected 'mpec' or nothing, got {warm_start!r}", p.source)
+        if warm_start == "mpec" and Mpec().applies(p) is None:
+            res = Mpec().run(p)
+            if res.status == "optimal":
+                from .checks import _values
+
+                extra.append(p.search_point(_values(p, res)))
         if p.dim == 0:
             return p.result_at(p.evaluate(np.zeros(0)), "nested", message="no instrument is optimised: one follower solve")
         if p.dim == 1:
             best, note = self._line(p, f, samples or 201, xtol)
         else:
-            best, note = self._box(p, f, global_phase, samples, seed, starts, xtol)
+            best, note = self._box(p, f, global_phase, samples, seed, starts, xtol, extra)
+            if extra:
+                note += "; warm-started from the MPEC's instruments"
         ev = p.evaluate(best)
         if not (ev["ok"] and ev["feasible"] and np.isfinite(ev["social_welfare"])):
             return Result(status="infeasible" if ev["ok"] else "not_solved", method="nested",
                           message="no instruments in the box meet the budget" if ev["ok"] else ev["message"])
+        if p.ties == "pessimistic" and any(f.regime(k) != f.regime(best) for k in f.store
+                                           if np.max(np.abs(np.asarray(k) - best)) <= 1e-7):
+            note += ("; the best point borders a regime boundary: under pessimistic ties the supremum there "
+                     "is approached, not attained")
         local = p.dim > 3
         if local:
             note += f"; in {p.dim} dimensions the search is local (kinks where the follower's active set changes)"
@@ -157,7 +177,7 @@ class Nested(Formulation):
                                   f"bounded Brent in each regime")
 
     # -- several dimensions -----------------------------------------------------------------------
-    def _box(self, p, f, phase, samples, seed, starts, xtol):
+    def _box(self, p, f, phase, samples, seed, starts, xtol, extra=()):
         from scipy.optimize import differential_evolution, minimize
         from scipy.stats import qmc
 
@@ -188,7 +208,7 @@ class Nested(Formulation):
             from ..errors import OptionError
 
             raise OptionError("global_phase", f"expected 'auto', 'sobol', 'grid' or 'de', got {phase!r}", p.source)
-        for x in _warm_starts(p):
+        for x in [*_warm_starts(p), *extra]:
             f.value(x)
         ranked = sorted(f.store, key=lambda k: -f.value(k))
         chosen = []
