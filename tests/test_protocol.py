@@ -147,3 +147,11 @@ def test_solver_record_names_the_solver_and_its_tolerances():
     assert result.solver["name"].startswith("cvxpy/")
     assert result.solver["options"]  # the tolerances the solver ran with
     assert "cvxpy" in ital_opt.installed_solvers()
+
+
+def test_expected_lists_of_words_compare_exactly():
+    from ital_opt.problem import compare_expected
+
+    result = ital_opt.Result(status="optimal", objective=1.0, rows=[{"label": "ess"}, {"label": "saddle"}])
+    assert compare_expected(result, {"label": ["ess", "saddle"]}, 1e-9) == []
+    assert compare_expected(result, {"label": ["ess", "source"]}, 1e-9)
