@@ -16,14 +16,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 from common import TaskTable, arguments, machine, write
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import ital_opt  # noqa: E402
-from ital_opt.policy import closed_form as cf  # noqa: E402
-from ital_opt.team.model import Team  # noqa: E402
+import ital_opt
+from ital_opt.policy import closed_form as cf
+from ital_opt.team.model import Team
 
 SPECS = Path(__file__).resolve().parents[1] / "formulations"
 

@@ -115,7 +115,8 @@ def test_AP1_budget_breaker_restores_first_best(params, gamma):
 @settings(max_examples=30, deadline=None)
 @given(st.floats(0.0, 1.0), st.floats(0.0, 1.0), st.floats(0.05, 1.0), st.floats(1e-3, 0.2))
 def test_AP2_AP3_rate_comparative_statics(gamma, lam, m, h):
-    s = lambda g, l, mm: float(cf.member_rates(np.array([mm]), g, l)[0])
+    def s(g, lam_, mm):
+        return float(cf.member_rates(np.array([mm]), g, lam_)[0])
     base = s(gamma, lam, m)
     if base > 0:  # A-P2 where the rate is interior
         assert s(gamma + h, lam, m) > base

@@ -52,7 +52,7 @@ def certificate(problem, result) -> dict[str, float]:
     if problem.budget is not None:
         out["budget_violation"] = max(0.0, ex.get("budget_outlay", ex["outlay"]) - problem.budget)
     if problem.formation_cost is not None and ex.get("formed"):
-        grant = sum(float(v[0]) for inst, v in zip(problem.instruments, values) if inst.type == "formation_grant")
+        grant = sum(float(v[0]) for inst, v in zip(problem.instruments, values, strict=False) if inst.type == "formation_grant")
         lhs = ev["outcome"].alliance_welfare + grant
         out["formation_violation"] = max(0.0, problem.formation_cost + ev["outcome"].outside_total - lhs - 1e-9)
     lo = np.concatenate([inst.lo for inst in problem.instruments]) if problem.instruments else np.zeros(0)

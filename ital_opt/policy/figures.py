@@ -3,7 +3,6 @@ against a swept parameter (γ, λ, ω, the budget: the SW–budget frontier with
 
 from __future__ import annotations
 
-import numpy as np
 
 
 def result_figures(problem, result=None):
@@ -13,7 +12,8 @@ def result_figures(problem, result=None):
 
     rows = result.rows
     label_col = "tier" if "tier" in rows else "member"
-    labels = [f"{i}" + (f" [{m}]" if m is not None and m == m else "") for i, m in zip(rows["instrument"], rows[label_col])]
+    pairs = zip(rows["instrument"], rows[label_col], strict=True)
+    labels = [f"{i}" + (f" [{m}]" if m is not None and m == m else "") for i, m in pairs]
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.barh(labels, rows["value"].to_numpy(float), color="tab:blue")
     ax.set_xlabel("value at the optimum")

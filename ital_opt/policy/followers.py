@@ -217,7 +217,7 @@ class EvolutionFollower:
                 return [Outcome(self, result, np.nan, np.nan, ok=False, message=f"the game was not solved ({result.status})")]
             rows = result.rows
             basin = 0.0
-            for point, b in zip(rows["point"], rows.get("basin", [np.nan] * len(rows))):
+            for point, b in zip(rows["point"], rows.get("basin", [np.nan] * len(rows)), strict=False):
                 if np.allclose(np.asarray(point, float), full, atol=1e-6) and b == b:
                     basin = float(b)
             labels = tuple(rows["stability"])

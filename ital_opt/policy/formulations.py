@@ -139,10 +139,11 @@ class Nested(Formulation):
         if hi <= lo:
             return np.array([lo]), "a fixed point"
         grid = sorted(set(np.linspace(lo, hi, samples).tolist()) | {float(np.clip(s[0], lo, hi)) for s in _warm_starts(p)})
-        vals = [f.value([x]) for x in grid]
+        for x in grid:
+            f.value([x])
         cells, thresholds = [], 0
         start = grid[0]
-        for a, b in zip(grid[:-1], grid[1:]):
+        for a, b in zip(grid[:-1], grid[1:], strict=False):
             if f.regime([a]) != f.regime([b]):
                 ra = f.regime([a])
                 for _ in range(60):  # locate the regime boundary
@@ -158,7 +159,6 @@ class Nested(Formulation):
                 start = b
                 thresholds += 1
         cells.append((start, grid[-1]))
-        candidates = [x for x in f.store]  # every point tried so far, boundaries included
         for a, b in cells:
             if b - a <= xtol:
                 continue
@@ -171,7 +171,7 @@ class Nested(Formulation):
             if lb - la > xtol:
                 res = minimize_scalar(lambda x: -f.value([x]), bounds=(la, lb), method="bounded",
                                       options={"xatol": xtol, "maxiter": 500})
-                candidates.append((float(res.x),))
+                f.value([float(res.x)])
         best = max(f.store, key=lambda k: f.value(k))
         return np.asarray(best), (f"grid of {samples} points, {thresholds} regime boundaries located by bisection, "
                                   f"bounded Brent in each regime")
@@ -195,14 +195,15 @@ class Nested(Formulation):
             note = f"{len(pts)} Sobol points"
         elif phase == "grid":
             k = samples or 11
-            axes = [np.linspace(a, b, k) for a, b in zip(lo, hi)]
+            axes = [np.linspace(a, b, k) for a, b in zip(lo, hi, strict=False)]
             pts = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, d)
             for x in pts:
                 f.value(x)
             note = f"grid of {len(pts)} points"
         elif phase == "de":
             res = differential_evolution(lambda x: -f.value(x) if np.isfinite(f.value(x)) else 1e30,
-                                         list(zip(lo, hi)), seed=seed, maxiter=samples or 60, polish=False, tol=1e-8)
+                                         list(zip(lo, hi, strict=True)), seed=seed, maxiter=samples or 60,
+                                         polish=False, tol=1e-8)
             note = f"differential evolution ({res.nfev} evaluations)"
         else:
             from ..errors import OptionError
@@ -223,7 +224,7 @@ class Nested(Formulation):
             self._slsqp(p, f, np.asarray(x0, float), xtol)
         if p.budget is None:  # a derivative-free polish of the best point (kinks: zero shares, formation)
             x = np.asarray(max(f.store, key=lambda k: f.value(k)), float)
-            minimize(lambda z: -f.value(np.clip(z, lo, hi)), x, method="Nelder-Mead", bounds=list(zip(lo, hi)),
+            minimize(lambda z: -f.value(np.clip(z, lo, hi)), x, method="Nelder-Mead", bounds=list(zip(lo, hi, strict=False)),
                      options={"xatol": xtol, "fatol": 1e-13, "maxfev": 150 * d, "adaptive": d > 2,
                               "initial_simplex": x + np.vstack([np.zeros(d), np.diag(1e-4 * width)])})
         best = max(f.store, key=lambda k: f.value(k))
@@ -243,7 +244,7 @@ class Nested(Formulation):
         if p.budget is not None:
             cons.append({"type": "ineq", "fun": lambda z: p.budget - f(np.clip(z, lo, hi)).get("budget_outlay", np.inf)})
         try:
-            res = minimize(obj, x, method="SLSQP", bounds=list(zip(lo, hi)), constraints=cons,
+            res = minimize(obj, x, method="SLSQP", bounds=list(zip(lo, hi, strict=False)), constraints=cons,
                            options={"ftol": 1e-14, "maxiter": 300, "eps": 1e-8})
             f.value(np.clip(res.x, lo, hi))
         except (ValueError, FloatingPointError):
@@ -294,7 +295,7 @@ class Mpec(Formulation):
             comp = [model.z[free[(j, k)]] if (j, k) in free else float(inst.fixed[k] if inst.fixed is not None else inst.lo[k])
                     for k in range(len(inst.labels))]
             if inst.type == "cost_subsidy":
-                for g, s in zip(inst.groups, comp):
+                for g, s in zip(inst.groups, comp, strict=False):
                     for i in g:
                         rate[i] = rate[i] + s
             elif inst.type == "output_reward":

@@ -24,7 +24,7 @@ to max(0, δ²φ_k/(1 − s_o) − r) (Model B2).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -170,12 +170,12 @@ class CostSubsidy(Instrument):
             raise self.error("bounds" if self.fixed is None else "value", "cost-subsidy rates must lie in [0, 1)")
 
     def apply(self, levers, value):
-        for g, s in zip(self.groups, value):
+        for g, s in zip(self.groups, value, strict=False):
             levers.cost_factor[g] *= 1.0 - s
 
     def rates(self, size, value) -> np.ndarray:
         out = np.zeros(size)
-        for g, s in zip(self.groups, value):
+        for g, s in zip(self.groups, value, strict=False):
             out[g] = s
         return out
 
@@ -272,12 +272,12 @@ class AdmissionSubsidy(Instrument):
             raise self.error("bounds" if self.fixed is None else "value", "an admission subsidy must be non-negative")
 
     def apply(self, levers, value):
-        for g, v in zip(self.groups, value):
+        for g, v in zip(self.groups, value, strict=False):
             levers.tier_subsidy[g] += v
 
     def outlay(self, outcome, value):
         paid = np.zeros(outcome.follower.size)
-        for g, v in zip(self.groups, value):
+        for g, v in zip(self.groups, value, strict=False):
             paid[g] += v
         return float(np.sum(paid * outcome.admitted_mass))
 

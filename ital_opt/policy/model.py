@@ -7,7 +7,8 @@ follower it is — the Chapter 4 team re-optimising its sharing rule and the mem
 operation → diffusion game with a budget (Model C), a Cournot duopoly with R&D spillovers
 (Model D), an evolutionary game whose payoff parameters (subsidy S, fine M) the government sets,
 valuing the basin of full cooperation (Model E; the basin is estimated on a grid of starts, so it
-is a step function of the parameters and a search over it is slow and approximate).  The followers are solved by their own kinds' public models with the subsidised
+is a step function of the parameters and a search over it is slow and approximate).  The
+followers are solved by their own kinds' public models with the subsidised
 parameters; social welfare is evaluated with the true ones (Laffont and Tirole 1993):
 
     SW = alliance welfare (subsidies as income) + γ·E[π] + (value outside the alliance)
@@ -45,7 +46,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import SpecError
 from ..problem import Method, Problem, register
 from ..result import Result
 from ..spec import read_toml, set_field
@@ -156,7 +156,7 @@ class Policy(Problem):
             return data
         return dict(spec)
 
-    def replace(self, **changes) -> "Policy":
+    def replace(self, **changes) -> Policy:
         """A new problem with fields changed; ``lower.NAME`` (or ``lower.NAME[i]``) changes a field
         of the follower (``lower.omega``, ``lower.sigma2``, ``lower.c[0]``)."""
         spec = dict(self.spec)
@@ -180,7 +180,7 @@ class Policy(Problem):
         """Every instrument's values at the search point x (fixed ones as given; grants at their
         lower bound, to be profiled)."""
         out = [inst.fixed.copy() if not inst.optimised else inst.lo.copy() for inst in self.instruments]
-        for (j, k), v in zip(self.free, np.asarray(x, float).ravel()):
+        for (j, k), v in zip(self.free, np.asarray(x, float).ravel(), strict=False):
             out[j][k] = v
         return out
 
@@ -192,7 +192,7 @@ class Policy(Problem):
         ``certified=False`` (inside searches) skips the follower's own checks."""
         vals = self.values(x)
         levers = Levers(self.follower.size)
-        for inst, v in zip(self.instruments, vals):
+        for inst, v in zip(self.instruments, vals, strict=False):
             if not isinstance(inst, FormationGrant):
                 inst.apply(levers, v)
         y, stage = 1.0 + levers.reward, {}
@@ -239,9 +239,10 @@ class Policy(Problem):
         base["values"] = vals
         if not formed:
             return {**base, "social_welfare": 0.0, "feasible": True, "formed": False, "alliance_welfare": 0.0,
-                    "outlay": 0.0, "outlays": {inst.name: 0.0 for inst in self.instruments}, "budget_outlay": 0.0, "expected_output": 0.0,
+                    "outlay": 0.0, "outlays": {inst.name: 0.0 for inst in self.instruments}, "budget_outlay": 0.0,
+                    "expected_output": 0.0,
                     "thresholds": thresholds, "external": 0.0}
-        outlays = {inst.name: float(inst.outlay(outcome, v)) for inst, v in zip(self.instruments, vals)}
+        outlays = {inst.name: float(inst.outlay(outcome, v)) for inst, v in zip(self.instruments, vals, strict=False)}
         G = float(sum(outlays.values()))
         E = outcome.expected_output
         alliance = outcome.alliance_welfare + grant - (self.formation_cost or 0.0)
@@ -249,20 +250,15 @@ class Policy(Problem):
         if stage:
             D = self.diffusion
             n = stage["adoption"]
-            d = sum(float(v[0]) for inst, v in zip(self.instruments, vals) if inst.type == "diffusion_subsidy")
+            d = sum(float(v[0]) for inst, v in zip(self.instruments, vals, strict=False) if inst.type == "diffusion_subsidy")
             # adopters' gain net of adoption cost, licence fee, plus the subsidy they receive; the external value
             external += D["delta"] * E * ((D["b"] + d + D["gamma_D"]) * n - D["K"] * n * n / 2 - stage["licence"])
         sw = alliance + self.gamma * E + external - (1.0 + self.lam) * G
-        spent = float(sum(inst.budget_outlay(outcome, v) for inst, v in zip(self.instruments, vals)))
+        spent = float(sum(inst.budget_outlay(outcome, v) for inst, v in zip(self.instruments, vals, strict=False)))
         feasible = self.budget is None or spent <= self.budget + 1e-9
         return {**base, "social_welfare": float(sw), "feasible": feasible, "formed": True, "alliance_welfare": float(alliance),
                 "outlay": G, "outlays": outlays, "budget_outlay": spent, "expected_output": float(E), "thresholds": thresholds,
                 "external": float(external)}
-
-    def objective_at(self, x) -> float:
-        """SW at x, −inf where the budget is exceeded or the follower fails (for searches)."""
-        ev = self.evaluate(x)
-        return ev["social_welfare"] if ev["feasible"] else -np.inf
 
     # -- results ----------------------------------------------------------------------------------
     def result_at(self, ev: dict, method: str, *, message: str = "", local: bool = False, extras=None) -> Result:
@@ -270,8 +266,8 @@ class Policy(Problem):
             return Result(status="not_solved", method=method, message=ev["message"] or "the follower was not solved")
         records = []
         column = "tier" if self.follower.kind == "admission" else "member"
-        for inst, v in zip(self.instruments, ev["values"]):
-            for label, value in zip(inst.labels, v):
+        for inst, v in zip(self.instruments, ev["values"], strict=False):
+            for label, value in zip(inst.labels, v, strict=False):
                 records.append({"instrument": inst.name, "type": inst.type, column: label or None, "value": float(value)})
         rows = pd.DataFrame(records, columns=["instrument", "type", column, "value"])
         lower = ev["outcome"].result
