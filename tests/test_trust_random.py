@@ -11,7 +11,9 @@ counts, per kind:
 * ``beaten``   — a global-optimum claim beaten by another method's certified answer (a bug);
 * ``disagree`` — two global claims whose values differ (verify's other disagreements);
 * ``checks``   — a result marked optimal whose own checks fail;
-* ``not_optimal`` — a method that reports a status other than optimal (honest, counted only);
+* ``refuted``  — a method reports infeasible or unbounded while another one's answer is optimal
+  with passing checks (a wrong claim of another sort, counted and listed);
+* ``not_optimal`` — a method that reports a status other than optimal (counted only);
 * ``exception``   — any traceback (a bug);
 * ``ok``       — verify passes.
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import os
 import traceback
+from pathlib import Path
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -40,8 +43,9 @@ import ital_opt
 KINDS = ("screening", "admission", "team", "coalition")
 FAST = 20
 SLOW = 500
-OUTCOMES = ("ok", "refused", "beaten", "disagree", "checks", "not_optimal", "exception")
+OUTCOMES = ("ok", "refused", "beaten", "disagree", "checks", "refuted", "not_optimal", "exception")
 BEATEN_MARK = "claims a global optimum"
+BUNDLED = sorted((Path(__file__).resolve().parents[1] / "formulations").glob("*.toml"))
 
 
 # -- generators --------------------------------------------------------------------------------
@@ -80,6 +84,7 @@ SCREENING_FAMILIES = (
     ("theta*q", "-q**2/2", {}),  # Mussa–Rosen
     ("theta*q", "-k*q**2", {"k"}),
     ("theta*q", "-k*q**2/2 - m*q", {"k", "m"}),
+    ("theta*q", "m*theta*q - q**2/2", {"m"}),  # the principal values the type too
     ("theta*sqrt(q)", "-q", {}),
     ("theta*sqrt(q)", "-k*q", {"k"}),
     ("theta*log(1 + q)", "-k*q", {"k"}),
@@ -234,6 +239,11 @@ def audit(kind: str, index: int) -> Outcome:
         if r.status != "optimal":
             out.outcomes.add("not_optimal")
             out.notes.append(f"{name}: {r.status} {r.message}")
+    certified = [name for name, r in report.results.items() if r.success]
+    for name, r in report.results.items():
+        if certified and r.status in ("infeasible", "unbounded"):
+            out.outcomes.add("refuted")
+            out.notes.append(f"{name} reports {r.status}, but {certified[0]} finds a certified optimum")
     if report.ok:
         out.outcomes.add("ok")
     return out
@@ -263,16 +273,19 @@ def tally(outcomes: list[Outcome]) -> dict[str, Counter]:
     return table
 
 
-# Known failures, each reduced to a minimal spec below (regressions), kept out of the
-# assertion so that any NEW failure still fails the test: (kind, index) -> reason.
+# Known failures not yet fixed: (kind, index) -> what is wrong.  They are kept out of the
+# audits' assertions (so that any NEW failure still fails them) and each is asserted by
+# test_known_failure below as xfail(strict=True): fixing one makes that test fail until the
+# entry is removed here.
 KNOWN: dict[tuple[str, int], str] = {}
+BUGS = {"beaten", "exception"}
 
 
-def _bugs(outcomes: list[Outcome]) -> list[str]:
+def _bugs(outcomes: list[Outcome], known=KNOWN) -> list[str]:
     return [
-        f"{o.kind} #{o.index} {sorted(o.outcomes & {'beaten', 'exception'})}: {o.spec}\n" + "\n".join(o.notes)
+        f"{o.kind} #{o.index} {sorted(o.outcomes & BUGS)}: {o.spec}\n" + "\n".join(o.notes)
         for o in outcomes
-        if o.outcomes & {"beaten", "exception"} and (o.kind, o.index) not in KNOWN
+        if o.outcomes & BUGS and (o.kind, o.index) not in known
     ]
 
 
@@ -308,3 +321,20 @@ def test_no_beaten_global_claims_many():
     for kind, counts in tally(outcomes).items():
         assert counts["instances"] == SLOW, kind
         assert counts["refused"] <= SLOW // 4, (kind, counts)
+
+
+@pytest.mark.parametrize(
+    ("kind", "index"),
+    [pytest.param(kind, index, marks=pytest.mark.xfail(strict=True, reason=why)) for (kind, index), why in KNOWN.items()],
+)
+def test_known_failure(kind, index):
+    outcome = audit(kind, index)
+    assert not _bugs([outcome], known={}), "\n".join(outcome.notes)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", BUNDLED, ids=[p.stem for p in BUNDLED])
+def test_bundled_spec_has_no_beaten_global_claim(path):
+    report = ital_opt.verify(ital_opt.load(path))
+    beaten = [d for d in report.disagreements if BEATEN_MARK in d]
+    assert not beaten, beaten
