@@ -19,7 +19,8 @@ counts, per kind:
 
 The generators draw small sizes on purpose (a few types, members or players) so that hundreds of
 instances per kind fit in minutes; they include nearly equal types, thin priors, per-type
-outside options (countervailing incentives), cost types and every team sharing rule.
+outside options (countervailing incentives), cost types, fixed costs of serving a type
+(shutdown as a choice) and every team sharing rule.
 Each instance is reproducible from (kind, index): ``spec(kind, i)``.
 
 The fast test runs ``FAST`` instances per kind; the slow one ``SLOW`` (≥ 500) per kind on two
@@ -109,6 +110,10 @@ def screening_spec(rng) -> dict:
         spec["outside"] = [float(x) for x in (np.sort(out) if mode == 3 else out)]
     if rng.random() < 0.25:
         spec["q_bounds"] = [0.0, float(rng.uniform(0.3, 3.0))]
+    if rng.random() < 0.2:  # Baron–Myerson: the principal weighs the agent's utility
+        spec["rent_weight"] = float(rng.uniform(0.0, 0.9))
+    if rng.random() < 0.25:  # serving a type costs a fixed amount: shutting types out is a choice
+        spec["fixed_cost"] = float(rng.uniform(0.0, 0.4))
     return spec
 
 
