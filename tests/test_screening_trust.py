@@ -161,3 +161,11 @@ def test_non_finite_rows_fail_the_checks():
     res.rows.loc[0, "t"] = float("nan")
     checks = problem.check(res)
     assert not all(math.isfinite(v) and v <= 1e-9 for v in checks.values())
+
+
+def test_a_route_that_does_not_model_a_field_in_use_is_not_used():
+    # the non-separable route models neither the rent weight nor the fixed cost
+    problem = ital_opt.load({**BASE, "agent": "sqrt(theta + q)", "principal": "-q**2/2", "rent_weight": 0.5})
+    reasons = dict((m.name, r) for m, r in problem.applicable())
+    assert "does not model rent_weight" in reasons["ipopt"]
+    assert reasons["pyomo"] is None

@@ -586,6 +586,7 @@ class _CvxpyFormulation(Formulation):
 
     solvers = CVXPY_SOLVERS
     label = "cvxpy"
+    handles = frozenset({"rent_weight", "fixed_cost"})
 
     def applies(self, problem) -> str | None:
         return problem.convexity_reason
@@ -734,11 +735,13 @@ class Pyomo(Formulation):
 
     name = "pyomo"
     solvers = ("nlp", "highs")  # nlp: Ipopt when installed, else the bundled ripopt
+    handles = frozenset({"rent_weight", "fixed_cost"})
     options = None  # passed to the NLP solver
 
     def applies(self, problem) -> str | None:
-        if problem.excludable and (problem.multi or problem.m != 1):
-            return "a fixed cost with multidimensional types: the sets of excluded types are not enumerated"
+        if problem.excludable and (problem.multi or problem.m != 1 or problem.split is None):
+            return ("a fixed cost needs one-dimensional types ordered by single crossing (a change of "
+                    "variables): otherwise the sets of excluded types are not enumerated")
         if problem.split is None and problem.n > 60:
             return f"the general NLP in (q, t) has N^2 nonlinear IC constraints; N = {problem.n} is too many"
         return None

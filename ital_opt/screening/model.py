@@ -328,13 +328,11 @@ class Screening(Problem):
 
     def methods(self) -> list[Method]:
         """The closed form, then one method per formulation (a new route is one more entry)."""
-        methods = [
-            Method("closed-form", _run_closed_form, lambda problem: problem.closed_form_reason, closed_form=True,
-                   options=frozenset()),
-            NonSeparable().method(),
-            *(f.method() for f in self.formulations()),
-        ]
-        return [dataclasses.replace(m, applies=_finite_first(m.applies)) for m in methods]
+        closed = Method("closed-form", _run_closed_form, lambda problem: problem.closed_form_reason,
+                        closed_form=True, options=frozenset())
+        routes = [(closed, frozenset(EXTENSIONS))]
+        routes += [(f.method(), getattr(f, "handles", frozenset())) for f in (NonSeparable(), *self.formulations())]
+        return [dataclasses.replace(m, applies=_guarded(m.applies, handles)) for m, handles in routes]
 
     # -- hooks of the generic services -------------------------------------------------------------
     def parametric(self, names, method):
@@ -461,11 +459,22 @@ class Screening(Problem):
 
 
 # -- method glue -----------------------------------------------------------------------------------
-def _finite_first(applies):
-    """A method applies only where the payoffs are finite numbers (then its own assumptions)."""
+# fields beyond the basic model: a route is used only when it declares (``handles``) those in use
+EXTENSIONS = {"rent_weight": lambda problem: problem.rent_weight > 0,
+              "fixed_cost": lambda problem: problem.fixed_cost > 0}
+
+
+def _guarded(applies, handles):
+    """A method applies only where the payoffs are finite numbers and it models every field in
+    use (then its own assumptions decide)."""
 
     def check(problem):
-        return problem.finite_reason or applies(problem)
+        if problem.finite_reason:
+            return problem.finite_reason
+        for name, used in EXTENSIONS.items():
+            if used(problem) and name not in handles:
+                return f"does not model {name} (the closed form and the cvxpy and pyomo formulations do)"
+        return applies(problem)
 
     return check
 
