@@ -231,5 +231,7 @@ def test_nested_warm_started_from_mpec_is_refined_on_the_bilevel_objective():
     warm, mpec = p.solve("nested", warm_start="mpec", samples=64), p.solve("mpec")
     assert "warm-started" in warm.message and warm.success
     assert warm.objective >= mpec.objective - 1e-9
+    default = p.solve("nested", samples=64)  # five rates: the MPEC's point is a start by default
+    assert "warm-started" in default.message and default.objective >= mpec.objective - 1e-9
     with pytest.raises(ital_opt.OptionError):
         p.solve("nested", warm_start="closed-form")

@@ -94,16 +94,21 @@ class Nested(Formulation):
         return None
 
     def run(self, p, global_phase: str = "auto", samples: int | None = None, seed: int = 0, starts: int = 3,
-            xtol: float = 1e-10, warm_start: str | None = None, **options) -> Result:
-        """``warm_start="mpec"`` adds the MPEC's instruments to the starting points (for many
-        instruments, where the global phase is sparse): the nested search then re-solves the
-        follower there and refines the point on the true bilevel objective."""
+            xtol: float = 1e-10, warm_start: str | None = "auto", **options) -> Result:
+        """``warm_start="mpec"`` adds the MPEC's instruments to the starting points: the nested
+        search then re-solves the follower there and refines the point on the true bilevel
+        objective.  ``"auto"`` (default) does so where the MPEC applies and more than three
+        instruments are optimised (the global phase is sparse there: from the closed-form starts
+        alone a 20-member search stopped at SW 13.87 where the MPEC's point refines to 20.49);
+        ``None`` never does."""
         f = _Cache(p)
         extra = []
-        if warm_start not in (None, "mpec"):
+        if warm_start not in (None, "auto", "mpec"):
             from ..errors import OptionError
 
-            raise OptionError("warm_start", f"expected 'mpec' or nothing, got {warm_start!r}", p.source)
+            raise OptionError("warm_start", f"expected 'auto', 'mpec' or nothing, got {warm_start!r}", p.source)
+        if warm_start == "auto":
+            warm_start = "mpec" if p.dim > 3 else None
         if warm_start == "mpec" and Mpec().applies(p) is None:
             res = Mpec().run(p)
             if res.status == "optimal":
