@@ -55,3 +55,16 @@ def test_missing_extra_names_it(monkeypatch):
     with pytest.raises(ImportError, match=r"ital_opt\[nlp\]"):  # still an ImportError for old fallbacks
         require("pyomo_ripopt")
     assert require("math").pi > 3
+
+
+@pytest.mark.parametrize("spec", ["ch3_example_3_1", "ch4_example_4_1", "mh_2x2_limited_liability", "coalition_glove"])
+def test_figures_without_matplotlib_name_the_extra(spec, monkeypatch, capsys, tmp_path):
+    problem = ital_opt.load(ROOT / "formulations" / f"{spec}.toml")
+    result = problem.solve()
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(MissingExtra, match=r"ital_opt\[plot\]"):
+        problem.figures(result)
+    assert main(["plot", str(ROOT / "formulations" / f"{spec}.toml"), "-o", str(tmp_path / "figures")]) == 1
+    assert "pip install 'ital_opt[plot]'" in capsys.readouterr().err

@@ -23,7 +23,8 @@ REGIME_COLOURS = {"I": "#dbe9f6", "II": "#fde0c5", "III": "#d5efd5", "IV": "#f3d
 
 
 def _figure(width=10.5, height=3.9, panels=2):
-    import matplotlib
+    from .._optional import require
+    matplotlib = require("matplotlib", extra="plot")
 
     matplotlib.use("Agg", force=True)
     from matplotlib.figure import Figure

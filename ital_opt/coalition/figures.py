@@ -9,7 +9,8 @@ COLUMNS = ("shapley", "banzhaf", "nucleolus", "allocation", "team_allocation")
 
 def allocations(problem, result) -> list[tuple[str, object]]:
     """[(caption, Figure)]: Shapley, Banzhaf, nucleolus (and given/team allocations) per player."""
-    import matplotlib
+    from .._optional import require
+    matplotlib = require("matplotlib", extra="plot")
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt

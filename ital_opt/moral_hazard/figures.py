@@ -17,7 +17,8 @@ import numpy as np
 
 
 def _plt():
-    import matplotlib
+    from .._optional import require
+    matplotlib = require("matplotlib", extra="plot")
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt

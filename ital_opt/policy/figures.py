@@ -8,7 +8,8 @@ from __future__ import annotations
 def result_figures(problem, result=None):
     if result is None or not len(result.rows):
         return []
-    import matplotlib.pyplot as plt
+    from .._optional import require
+    plt = require("matplotlib.pyplot", extra="plot")
 
     rows = result.rows
     label_col = "tier" if "tier" in rows else "member"
@@ -25,7 +26,8 @@ def result_figures(problem, result=None):
 def sweep_figures(problem, table, varied):
     if not varied or table is None or not len(table):
         return []
-    import matplotlib.pyplot as plt
+    from .._optional import require
+    plt = require("matplotlib.pyplot", extra="plot")
 
     x = varied[0]
     col = x.replace("[", "_").replace("]", "").replace(".", "_")

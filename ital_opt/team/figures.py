@@ -21,7 +21,8 @@ import numpy as np
 
 
 def _figure(panels=2, width=None, height=3.9):
-    import matplotlib
+    from .._optional import require
+    matplotlib = require("matplotlib", extra="plot")
 
     matplotlib.use("Agg", force=True)
     from matplotlib.figure import Figure
