@@ -297,7 +297,7 @@ BUGS = {"beaten", "exception", "checks"}
 TEAM_OUTSIDE_NOT_IMPOSED = "team: outside levels are checked but not imposed (optimal results fail their IR check)"
 
 
-def _known(o: Outcome) -> bool:
+def known_failure(o: Outcome) -> bool:
     if (o.kind, o.index) in KNOWN:
         return True
     # only that failure, only where it can occur: checks failing on a team with outside levels
@@ -305,7 +305,7 @@ def _known(o: Outcome) -> bool:
             and o.failed_checks == {"max_ir_violation"})
 
 
-def _bugs(outcomes: list[Outcome], known=_known) -> list[str]:
+def _bugs(outcomes: list[Outcome], known=known_failure) -> list[str]:
     return [
         f"{o.kind} #{o.index} {sorted(o.outcomes & BUGS)}: {o.spec}\n" + "\n".join(o.notes)
         for o in outcomes
