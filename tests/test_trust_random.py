@@ -20,7 +20,7 @@ counts, per kind:
 The generators draw small sizes on purpose (a few types, members or players) so that hundreds of
 instances per kind fit in minutes; they include nearly equal types, thin priors, per-type
 outside options (countervailing incentives), cost types, fixed costs of serving a type
-(shutdown as a choice) and every team sharing rule.
+(shutdown as a choice), every team sharing rule and a budget breaker.
 Each instance is reproducible from (kind, index): ``spec(kind, i)``.
 
 The audits assert no ``beaten``, ``checks`` or ``exception`` outcome apart from the known failures
@@ -160,6 +160,8 @@ def team_spec(rng) -> dict:
         alpha = rng.uniform(-0.1, 0.1, n)
         alpha -= alpha.mean()
         spec["alpha"] = [float(x) for x in alpha]
+    if rng.random() < 0.15:  # a residual claimant outside the team keeps 1 - sum(shares) (Holmström 1982)
+        spec["budget_breaker"] = True
     return spec
 
 
