@@ -122,3 +122,14 @@ def test_site_in_headless_chromium(site_url, browser):
         problems.append(f"search for 'nucleolus' did not find theory/coalition: {hits}")
     page.close()
     assert not problems, "\n".join(problems)
+
+
+def test_theory_pages_cited_in_the_code_exist():
+    """The code cites the theory pages as docs/theory/<page>.md; each must exist."""
+    cited = {}
+    for path in (ROOT / "ital_opt").rglob("*.py"):
+        for page in re.findall(r"docs/theory/(\w+)\.md", path.read_text(encoding="utf-8")):
+            cited.setdefault(page, str(path.relative_to(ROOT)))
+    assert cited, "no theory page is cited"
+    missing = {page: where for page, where in cited.items() if not (DOCS / "theory" / f"{page}.md").exists()}
+    assert not missing, f"cited but missing: {missing}"

@@ -1,4 +1,4 @@
-"""Chapter 3 of the book: the alliance's admission menu against adverse selection (BOOK.md §2)."""
+"""Chapter 3 of the book: the alliance's admission menu against adverse selection (docs/theory/admission.md)."""
 
 from .model import Admission
 

@@ -1,4 +1,4 @@
-"""Independent certificates of an admission menu (BOOK.md §2), from the returned numbers alone.
+"""Independent certificates of an admission menu (docs/theory/admission.md), from the returned numbers alone.
 
 Given the menu (β_j, t_j) the certificates recompute every type's utility from every contract,
 U_kj = t_j + v(θ_k, β_j) − rβ_j² (v(θ, β) = max_e β·y(θ, e) − C(e); β²φ_k in LEN), and report

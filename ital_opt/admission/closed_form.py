@@ -1,4 +1,4 @@
-"""Closed forms of the Chapter 3 admission menu (BOOK.md §2).
+"""Closed forms of the Chapter 3 admission menu (docs/theory/admission.md).
 
 Types θ_1 < … < θ_K with prior p_k; output π = a_k·e + ε with capability a_k (a_k = θ_k in the
 book; a_k = θ_k**γ for the exponent variant), effort cost K·e²/2 (K = c), CARA ρ, ε ~ N(0, σ²).
@@ -13,7 +13,7 @@ U_kj = t_j + β_j²(φ_k − r); the alliance earns S_k(β_k) − u_k with S_k(�
   by weighted isotonic regression of the unconstrained β_k with weights b_k (pool adjacent
   violators = ironing). The relaxed problem keeps only IR_1; its answer is the optimum whenever
   it satisfies every IR_k (always so with a common outside option).
-* Two types with g = ū_H − ū_L, Δ = φ_H − φ_L: regimes I–IV (BOOK.md §2).
+* Two types with g = ū_H − ū_L, Δ = φ_H − φ_L: regimes I–IV (docs/theory/admission.md).
 
 All functions are pure functions of numpy arrays; the ``*_batch`` functions take a leading batch
 axis (one line per parameter point: the sweeps) and the one-problem functions call them.
@@ -170,7 +170,7 @@ def regime_bounds(prob, phi, r):
 
 
 def two_type_batch(prob, phi, r, outside):
-    """Regimes I–IV of BOOK.md §2 over a leading batch axis: prob, phi, outside (N, 2), r (N,).
+    """Regimes I–IV of docs/theory/admission.md over a leading batch axis: prob, phi, outside (N, 2), r (N,).
 
     Returns (share (N, 2), utility (N, 2), regime (N,) of "I".."IV").
     """
@@ -199,7 +199,7 @@ def two_type_batch(prob, phi, r, outside):
 
 
 def two_type(prob, phi, r, outside):
-    """Two types with type-dependent outside options: regimes I–IV of BOOK.md §2."""
+    """Two types with type-dependent outside options: regimes I–IV of docs/theory/admission.md."""
     p = np.asarray(prob, dtype=float)
     phi = np.asarray(phi, dtype=float)
     ubar = np.broadcast_to(np.asarray(outside, dtype=float), (2,))

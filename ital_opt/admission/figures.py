@@ -1,9 +1,9 @@
-"""Figures of the admission menu (BOOK.md §2), reached through ``Admission.figures(result)`` and
+"""Figures of the admission menu (docs/theory/admission.md), reached through ``Admission.figures(result)`` and
 ``Admission.sweep_figures(table, varied)``.
 
 * :func:`prior` — shares (first best dashed) and information rents against p_H, the top type's
   probability (the others rescaled in proportion): the distortion below the top grows with
-  p_H/p_L while the top share stays first best (BOOK.md §2, P3.2–P3.3).
+  p_H/p_L while the top share stays first best (docs/theory/admission.md, P3.2–P3.3).
 * :func:`regimes` — two types, LEN: the alliance's payoff and the shares against the
   outside-option gap g = ū_H − ū_L, the boundaries of regimes I | II | III | IV marked (P3.4).
 * :func:`sweep_regimes` — a sweep table with a ``regime`` column: the shares per type against
@@ -79,7 +79,7 @@ def regimes(problem, g=None, *, method: str = "auto"):
 
     ``fig.regimes`` lists (g, regime) at every point."""
     if problem.n != 2 or not problem.is_len:
-        raise ValueError("the regimes figure needs two types and the LEN model (the regimes of BOOK.md §2)")
+        raise ValueError("the regimes figure needs two types and the LEN model (the regimes of docs/theory/admission.md)")
     bounds = np.array(cf.regime_bounds(problem.prob, problem.phi, problem.r))
     if g is None:
         g = np.linspace(0.0, max(1.6 * bounds[2], bounds[2] + 0.2), 161)
@@ -120,9 +120,9 @@ def figures(problem, result=None) -> list[tuple[str, object]]:
     """The comparative statics of this menu: against the prior, and (two LEN types) the regimes."""
     if problem.n < 2:
         return []
-    out = [("shares and information rents against the prior of the most capable type (BOOK.md §2)", prior(problem))]
+    out = [("shares and information rents against the prior of the most capable type (docs/theory/admission.md)", prior(problem))]
     if problem.n == 2 and problem.is_len:
-        out.append(("payoff and shares against the outside-option gap g: regimes I–IV (BOOK.md §2)", regimes(problem)))
+        out.append(("payoff and shares against the outside-option gap g: regimes I–IV (docs/theory/admission.md)", regimes(problem)))
     return out
 
 

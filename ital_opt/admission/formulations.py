@@ -1,4 +1,4 @@
-"""The numerical formulations of the admission menu (BOOK.md §2), one object each.
+"""The numerical formulations of the admission menu (docs/theory/admission.md), one object each.
 
 * :class:`CvxpyDirect` (``cvxpy-direct``) — the book's convex form in x_k = β_k² and the
   utilities u_k (LEN only): maximise Σ_k p_k [2φ_k √x_k − (φ_k + r) x_k − u_k] subject to IR

@@ -1,4 +1,4 @@
-"""Chapter 3: the alliance's admission menu against adverse selection (BOOK.md §2).
+"""Chapter 3: the alliance's admission menu against adverse selection (docs/theory/admission.md).
 
 An applicant of private capability θ_k (prior p_k) chooses a contract (β_k, t_k) from the menu:
 β ∈ [0, 1] its share of output π = θ·e + ε (ε ~ N(0, σ²)), t a fixed transfer to it (t < 0: an
@@ -256,7 +256,7 @@ class Admission(Problem):
 def _closed_form_applies(problem: Admission) -> str | None:
     if not problem.is_len:
         return ("output must be linear in e with capability increasing in theta and the cost quadratic "
-                "in e (the LEN model of BOOK.md §2)")
+                "in e (the LEN model of docs/theory/admission.md)")
     if problem.n == 2:
         return None
     menu = cf.second_best(problem.prob, problem.phi, problem.r, problem.outside)

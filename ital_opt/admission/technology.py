@@ -1,4 +1,4 @@
-"""The applicant's effort choice behind the admission menu (BOOK.md §2).
+"""The applicant's effort choice behind the admission menu (docs/theory/admission.md).
 
 Given a contract (β, t) an applicant of capability θ chooses effort e to maximise
 β·y(θ, e) − C(e) − rβ² + t, where y is the expected output (default θ·e) and C the effort cost

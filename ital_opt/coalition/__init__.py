@@ -1,4 +1,4 @@
-"""Cooperative allocation of an alliance's surplus: TU games and their solutions (BOOK.md §3, §5).
+"""Cooperative allocation of an alliance's surplus: TU games and their solutions (docs/theory/coalition.md).
 
 ``games`` builds worth vectors (tables, bankruptcy, weighted voting, airport, assignment and
 team-derived games); ``closed_form`` the values and the closed forms of structured games (numpy);

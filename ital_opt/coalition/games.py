@@ -1,4 +1,4 @@
-"""Transferable-utility games as worth vectors over bitmask-indexed coalitions (BOOK.md §5, §3).
+"""Transferable-utility games as worth vectors over bitmask-indexed coalitions (docs/theory/coalition.md).
 
 A game on players N = {0, …, n−1} is a worth function v: 2^N → R with v(∅) = 0.  Coalition S is
 the integer mask Σ_{i∈S} 2^i, so the whole game is one numpy vector ``v`` of length 2^n with
@@ -17,7 +17,7 @@ Sources of games:
 * **bankruptcy** (O'Neill 1982; Aumann & Maschler 1985) – an estate E < Σ d_i is divided among
   claimants with claims d_i; a coalition can secure what the others' claims leave over,
   v(S) = max(0, E − Σ_{j∉S} d_j).  Bankruptcy games are convex;
-* **team-derived** (BOOK.md §3, Chapter 4) – the worth of S is the total welfare of the team
+* **team-derived** (docs/theory/coalition.md, Chapter 4) – the worth of S is the total welfare of the team
   problem restricted to S's members: S shares its own output on its own simplex with shares
   re-optimised for S's welfare (budget balance within S), the same ω (mutual concern among
   S's members only) and the same a, c, ρ, σ² (and knowledge inputs g, d); outsiders contribute

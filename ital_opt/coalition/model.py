@@ -1,4 +1,4 @@
-"""``kind = "coalition"``: cooperative division of an alliance's surplus (BOOK.md §3, §5).
+"""``kind = "coalition"``: cooperative division of an alliance's surplus (docs/theory/coalition.md).
 
 Chapter 4 of the book chooses the output-sharing ratio cooperatively.  This kind gives the
 cooperative side: a TU game (see :mod:`.games`) and its solutions — Shapley and Banzhaf values,

@@ -1,1 +1,1 @@
-"""``kind = "evolution"``: multi-population replicator dynamics (BOOK.md §4.5)."""
+"""``kind = "evolution"``: multi-population replicator dynamics (docs/theory/evolution.md)."""

@@ -1,4 +1,4 @@
-"""``kind = "evolution"``: evolutionary games between populations (BOOK.md §4.5).
+"""``kind = "evolution"``: evolutionary games between populations (docs/theory/evolution.md).
 
 Boundedly rational populations — enterprises, the research side, the government — each choose
 between two strategies (cooperate / defect, support / not); x_i is the share of population i
@@ -189,7 +189,7 @@ class Evolution(Problem):
         orbits converge to `point`.
 
         Default point: everybody playing the first strategy (all cooperate), the "probability that
-        cooperation succeeds" of BOOK.md §4.5.  A point that is not an attractor gets 0.
+        cooperation succeeds" of docs/theory/evolution.md.  A point that is not an attractor gets 0.
         """
         point = np.ones(len(self.populations)) if point is None else np.asarray(point, dtype=float)
         attractors = self.attractors()

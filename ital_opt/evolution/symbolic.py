@@ -23,7 +23,7 @@ with purely imaginary eigenvalues is
 
 ESS conditions: at a corner c the Jacobian is diagonal, (1 − 2c_i)ΔF_i(c); with the spec's
 [params] as symbols each entry is an expression in the parameters and the corner is an ESS iff
-every one is negative — BOOK.md §4.5: (1, 1) is an ESS iff S + M > max(...), (0, 0) iff
+every one is negative — docs/theory/evolution.md: (1, 1) is an ESS iff S + M > max(...), (0, 0) iff
 S + P < min(C_F, C_U).
 """
 

@@ -1,4 +1,4 @@
-"""Closed forms for hidden action (BOOK.md §5): the 2x2 contract, first best, Holmström–Milgrom.
+"""Closed forms for hidden action (docs/theory/moral_hazard.md): the 2x2 contract, first best, Holmström–Milgrom.
 
 **Two actions, two outcomes** (Laffont and Martimort, 2002, §4.3–4.4).  Implementing action a
 against the other action b with utility u, inverse h = u⁻¹ (increasing, convex), reservation R and

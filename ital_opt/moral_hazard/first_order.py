@@ -1,4 +1,4 @@
-"""Continuous effort: the first-order approach and its pieces (Rogerson, 1985; BOOK.md §5).
+"""Continuous effort: the first-order approach and its pieces (Rogerson, 1985; docs/theory/moral_hazard.md).
 
 The agent chooses effort e ∈ [e_lo, e_hi]; outcome j has probability p_j(e) and the cost is c(e).
 The first-order approach (FOA) replaces the global incentive constraint

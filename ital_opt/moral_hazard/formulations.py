@@ -1,6 +1,6 @@
 """The formulations of hidden action: one object per way to write the problem as a program.
 
-**Discrete actions** (Grossman and Hart, 1983; BOOK.md §5).  Implementing action a at least cost,
+**Discrete actions** (Grossman and Hart, 1983; docs/theory/moral_hazard.md).  Implementing action a at least cost,
 written in *utility space* v_j = u(w_j), so that pay is w_j = h(v_j) with h = u⁻¹ increasing and
 convex (u concave):
 

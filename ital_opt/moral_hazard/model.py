@@ -1,4 +1,4 @@
-"""Single-agent moral hazard: ``kind = "moral_hazard"`` (BOOK.md §5; Grossman and Hart, 1983).
+"""Single-agent moral hazard: ``kind = "moral_hazard"`` (docs/theory/moral_hazard.md; Grossman and Hart, 1983).
 
 A risk-neutral principal hires an agent whose action is hidden and pays him according to the
 observed outcome.  Finitely many actions a with costs c_a, outcomes j worth x_j to the principal,

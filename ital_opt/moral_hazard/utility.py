@@ -1,4 +1,4 @@
-"""The agent's utility of money u(w), its inverse h = u⁻¹ and its domain (BOOK.md §5).
+"""The agent's utility of money u(w), its inverse h = u⁻¹ and its domain (docs/theory/moral_hazard.md).
 
 Built-in families (Laffont and Martimort, 2002, §4.4; Mas-Colell, Whinston and Green, 1995, §6.C):
 

@@ -1,4 +1,4 @@
-"""``kind = "policy"``: the government as a Stackelberg leader (BOOK.md §4); see :mod:`.model`."""
+"""``kind = "policy"``: the government as a Stackelberg leader (docs/theory/policy.md); see :mod:`.model`."""
 
 from .instruments import INSTRUMENTS, Instrument, Levers, register_instrument
 from .model import Policy

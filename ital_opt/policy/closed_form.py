@@ -1,11 +1,11 @@
-"""Closed forms of the government-as-leader models (BOOK.md §4).
+"""Closed forms of the government-as-leader models (docs/theory/policy.md).
 
 Pure numpy, vectorised over leading batch axes (the last axis indexes members where there is
 one).  Each function states the assumptions under which it is the leader's optimum; outside them
 the nested and MPEC formulations (``formulations.py``) solve the same problem, and the tests
 compare them.
 
-Conventions (BOOK.md §4): γ ≥ 0 is the social value of a unit of alliance output outside the
+Conventions (docs/theory/policy.md): γ ≥ 0 is the social value of a unit of alliance output outside the
 alliance, λ ≥ 0 the shadow cost of public funds, SW = alliance welfare (subsidies as income)
 + γ E[π] − (1 + λ) G.
 

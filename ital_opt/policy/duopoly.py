@@ -1,4 +1,4 @@
-"""Model D: a Cournot duopoly with R&D spillovers as a follower (BOOK.md §4.4).
+"""Model D: a Cournot duopoly with R&D spillovers as a follower (docs/theory/policy.md, Models C and D).
 
 d'Aspremont and Jacquemin (1988): two firms face inverse demand P = a − Q; firm i's unit cost is
 A0 − x_i − b·x_j (spillover b) and its R&D costs (1 − s_i)G x_i²/2 under an R&D subsidy s_i;

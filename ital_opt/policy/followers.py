@@ -5,16 +5,16 @@ into a follower problem (``problem.replace(**changes)``), solves it with its own
 reads back what the leader needs: the alliance's welfare with subsidies counted as income, the
 expected output at the TRUE parameters, the true effort costs, who is admitted.
 
-* :class:`TeamFollower` — the Chapter 4 team (BOOK.md §3): cost factors scale ``c``; the value y
+* :class:`TeamFollower` — the Chapter 4 team (docs/theory/team.md): cost factors scale ``c``; the value y
   of a unit of output to the alliance (1 + r + δL) scales output and its risk (``a`` → y·a, or
   ``production`` → y·(production), and σ² → y²σ²); ``response = "fixed"`` keeps the sharing rule
   of the unsubsidised team.
-* :class:`AdmissionFollower` — the Chapter 3 menu (BOOK.md §2) with a fixed cost F per admitted
+* :class:`AdmissionFollower` — the Chapter 3 menu (docs/theory/admission.md) with a fixed cost F per admitted
   member: the admitted set is an upper set {k ≥ k*}, each candidate one admission problem over
   the admitted types (prior renormalised); the alliance picks the k* with the largest payoff net
   of F and plus the admission subsidies; ties are broken for (optimistic) or against
   (pessimistic) the leader.
-* :class:`~ital_opt.policy.duopoly.DuopolyFollower` — Model D (BOOK.md §4.4).
+* :class:`~ital_opt.policy.duopoly.DuopolyFollower` — Model D (docs/theory/policy.md, Models C and D).
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ class AdmissionFollower:
 
     def _standalone(self, levers):
         """A type's standalone certainty equivalent max(0, δ²φ/(1 − s_o) − r) (subsidy as income) and
-        its standalone expected output 2δ²φ/(1 − s_o) where it works alone (BOOK.md §4.2, B2)."""
+        its standalone expected output 2δ²φ/(1 − s_o) where it works alone (docs/theory/policy.md, Model B, B2)."""
         t = self.problem
         phi = t.theta**2 / (2 * t.c)
         gross = levers.outside_delta**2 * phi / (1 - levers.outside_rate)
@@ -186,7 +186,7 @@ class AdmissionFollower:
 
 
 class EvolutionFollower:
-    """An evolutionary game (``kind = "evolution"``, BOOK.md §4.5) as the follower.
+    """An evolutionary game (``kind = "evolution"``, docs/theory/evolution.md) as the follower.
 
     The government sets payoff parameters (a subsidy S to cooperators, a fine M on defectors:
     entries of the game's ``[params]``); the populations follow the replicator dynamics.  The

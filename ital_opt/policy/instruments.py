@@ -12,7 +12,7 @@ An instrument is one class in the registry :data:`INSTRUMENTS` (add your own wit
   the TRUE parameters (``outcome.true``: the unsubsidised follower problem; ``outcome.result``:
   the follower's result at the subsidised parameters).
 
-The conventions are BOOK.md §4.1: a cost subsidy s_i pays the share s_i of member i's effort cost,
+The conventions are docs/theory/policy.md, Model A: a cost subsidy s_i pays the share s_i of member i's effort cost,
 c_i → (1 − s_i)c_i; an output reward r pays r per unit of output to the alliance, split by the
 sharing rule, so the alliance values output at 1 + r (its risk scales with it); a formation grant
 g is a lump sum paid if the alliance forms; a diffusion subsidy d pays adopters dQ per adoption

@@ -1,4 +1,4 @@
-"""``kind = "policy"``: the government as a Stackelberg leader over an alliance (BOOK.md §4).
+"""``kind = "policy"``: the government as a Stackelberg leader over an alliance (docs/theory/policy.md).
 
 The government announces instruments (cost subsidies, an output reward, a formation grant, a
 diffusion subsidy, admission subsidies, support for standalone R&D); the alliance answers as the
@@ -22,7 +22,7 @@ leader's choice is ``ties = "optimistic"`` (the answer best for SW) or ``"pessim
 
 Methods, in order of preference:
 
-* ``closed-form`` — BOOK.md §4's formulas where their assumptions hold (``applies`` names the
+* ``closed-form`` — the formulas of docs/theory/policy.md where their assumptions hold (``applies`` names the
   one that fails): member-specific, uniform and reward rates with the sharing rule fixed
   (Model A, and Model C with a fixed diffusion subsidy), the admission subsidy at Model B's
   thresholds, Hinloopen's rates at λ = 0 (Model D);
@@ -350,7 +350,7 @@ class _NoClosedForm(Exception):
 
 
 def _closed_form(p: Policy):
-    """(instrument values, extras, note) from BOOK.md §4's formulas, or _NoClosedForm(reason)."""
+    """(instrument values, extras, note) from the formulas of docs/theory/policy.md, or _NoClosedForm(reason)."""
     cached = p.__dict__.get("_closed_form_cache")
     if cached is not None:
         if isinstance(cached, _NoClosedForm):
@@ -408,7 +408,7 @@ def _team_rule(p: Policy):
     if cost:
         if not p.follower.shares_fixed:
             raise _NoClosedForm("with the sharing rule re-optimised after a cost subsidy there is no closed form "
-                                "(BOOK.md §4.1); use nested (or response = \"fixed\")")
+                                "(docs/theory/policy.md, Model A); use nested (or response = \"fixed\")")
         if fixed_cost:
             raise _NoClosedForm("another cost subsidy is fixed at a non-zero rate")
         inst = cost[0]
@@ -427,7 +427,7 @@ def _team_rule(p: Policy):
             k = p.instruments.index(reward[0])
             values[k] = np.clip(np.zeros(1), reward[0].lo, reward[0].hi)
             extras["note"] = "A-P4: with verifiable costs the output reward is not used"
-        return values, extras, "BOOK.md §4.1 closed form, the sharing rule fixed"
+        return values, extras, "docs/theory/policy.md, Model A closed form, the sharing rule fixed"
     if reward:
         if fixed_cost or p.diffusion or r0:
             raise _NoClosedForm("the reward formula assumes no other subsidy and no diffusion stage")
@@ -435,7 +435,7 @@ def _team_rule(p: Policy):
         k = p.instruments.index(inst)
         r = cf.reward_rate(A, m, R, beta, p.gamma, p.lam)
         values[k] = np.clip(np.atleast_1d(r), inst.lo, inst.hi)
-        return values, extras, "BOOK.md §4.1 closed form (an output reward does not move the sharing rule)"
+        return values, extras, "docs/theory/policy.md, Model A closed form (an output reward does not move the sharing rule)"
     return values, extras, "no instrument is optimised: the follower's answer at the given instruments"
 
 
@@ -468,8 +468,8 @@ def _admission_rule(p: Policy):
         values[j] = np.array([need])
         if p.ties == "pessimistic":
             raise _NoClosedForm("under pessimistic ties the subsidy that just admits the low type is not attained")
-        return values, extras, "BOOK.md §4.2 (B1): the subsidy just covers the admission margin"
-    return values, extras, "BOOK.md §4.2 (B1): no subsidy (the low type is admitted anyway or not worth admitting)"
+        return values, extras, "docs/theory/policy.md, Model B (B1): the subsidy just covers the admission margin"
+    return values, extras, "docs/theory/policy.md, Model B (B1): no subsidy (the low type is admitted anyway or not worth admitting)"
 
 
 def _duopoly_rule(p: Policy):

@@ -1,4 +1,4 @@
-"""Incentive checks of a screening menu, from its numbers alone (BOOK.md §2).
+"""Incentive checks of a screening menu, from its numbers alone (docs/theory/screening.md).
 
 Type k's best deviation is max_l [ u(θ_k, q_l) + t_l ].  With the split
 u = b(θ) + Σ_j a_j(θ) v_j(q_j) + c_j(q_j) of :mod:`.symbolic` it is

@@ -1,4 +1,4 @@
-"""Closed forms of screening (BOOK.md §5): two types, and N types by virtual values with ironing.
+"""Closed forms of screening (docs/theory/screening.md): two types, and N types by virtual values with ironing.
 
 Assumptions (checked by :func:`applies`; ``method="auto"`` uses the closed form only when they hold):
 one-dimensional types and allocation; the agent's utility splits as a(θ)v(q) + c(q) + b(θ)

@@ -1,4 +1,4 @@
-"""Numerical formulations of screening (BOOK.md §2 "Convex form"): cvxpy and pyomo.
+"""Numerical formulations of screening (docs/theory/screening.md, "Solving it as a convex program"): cvxpy and pyomo.
 
 In the variables of :mod:`.symbolic` (V = v(q), the agent's utility U), with a_k = a(θ_k),
 b_k = b(θ_k) and the surplus S_k(V) = principal(θ_k, v⁻¹(V)) + c(v⁻¹(V)):

@@ -1,4 +1,4 @@
-"""General adverse selection: the screening problem (BOOK.md §2, §5).
+"""General adverse selection: the screening problem (docs/theory/screening.md).
 
 A principal offers a menu {(q_k, t_k)} to an agent of private type θ_k with prior p_k.  Type k's
 utility from item l is u(θ_k, q_l) + t_l (`agent` + transfer); the principal earns

@@ -1,4 +1,4 @@
-"""Screening when the agent's utility does not split: Ipopt with exact sparse derivatives (BOOK.md §2).
+"""Screening when the agent's utility does not split: Ipopt with exact sparse derivatives (docs/theory/screening.md).
 
 One-dimensional types θ_1 < … < θ_N with prior p_k, one allocation q_k ∈ [q_lo, q_hi], and an
 agent utility u(θ, q) that admits no change of variables a(θ)v(q) + c(q) + b(θ) (for instance

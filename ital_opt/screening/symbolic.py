@@ -1,4 +1,4 @@
-"""The change of variables of screening problems (BOOK.md §2 "Convex form", §5).
+"""The change of variables of screening problems (docs/theory/screening.md, "Solving it as a convex program").
 
 An agent's gross utility u(θ, q) that splits as
 

@@ -1,4 +1,4 @@
-"""Chapter 4 of the book (BOOK.md §3): team sharing rules and mutual incentives, ``kind = "team"``.
+"""Chapter 4 of the book (docs/theory/team.md): team sharing rules and mutual incentives, ``kind = "team"``.
 
 * :mod:`.model` — the :class:`Team` problem (declared fields, methods, hooks);
 * :mod:`.formulations` — the cvxpy, ipopt (cyipopt) and pyomo formulations as objects;

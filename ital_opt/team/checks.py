@@ -1,4 +1,4 @@
-"""Independent certificates of a team's answer (BOOK.md §3): no solver, only the returned numbers.
+"""Independent certificates of a team's answer (docs/theory/team.md): no solver, only the returned numbers.
 
 :func:`certificates` reports ``max_deviation_gain`` (below), ``budget_balance_violation``
 (|Σβ − 1| and |Σα|, or (Σβ − 1)⁺ with a budget breaker), ``share_bound_violation``,

@@ -1,11 +1,11 @@
-"""Closed forms of the LEN team (BOOK.md §3, Chapter 4).
+"""Closed forms of the LEN team (docs/theory/team.md, Chapter 4).
 
 Members i = 1..n, output π = Σ_j a_j e_j + ε with ε ~ N(0, σ²), effort cost c_i e_i²/2, CARA
 risk aversion ρ_i, linear sharing rule s_i(π) = α_i + β_i π.  Shorthands A_i = a_i²/c_i,
 R_i = ρ_i σ², B = Σβ_j (B = 1 under budget balance; B ≤ 1 with a budget breaker, who keeps
 (1 − B)π and makes no effort).
 
-Knowledge sharing (BOOK.md §3, the extension): a second input k_i ≥ 0 per member with marginal
+Knowledge sharing (docs/theory/team.md, the extension): a second input k_i ≥ 0 per member with marginal
 output g_i and cost d_i k_i²/2, so π = Σ_j (a_j e_j + g_j k_j) + ε.  Member i's effort-stage
 objective m_i E[π] − c_i e_i²/2 − d_i k_i²/2 is separable in (e_i, k_i): k_i = g_i m_i / d_i
 beside e_i = a_i m_i / c_i, and every formula below holds with A_i = a_i²/c_i replaced by the
@@ -67,7 +67,7 @@ def concern(beta, omega, budget_breaker=False):
 
 
 def efforts(a, c, beta, omega=0.0, budget_breaker=False):
-    """Nash efforts e_i = a_i m_i / c_i (BOOK.md §3, stage 2)."""
+    """Nash efforts e_i = a_i m_i / c_i (docs/theory/team.md, stage 2)."""
     return np.asarray(a, float) * concern(beta, omega, budget_breaker) / np.asarray(c, float)
 
 
@@ -133,7 +133,7 @@ def water_fill(kA, D, mask, equality=True):
 
 
 def welfare_shares(a, c, rho, sigma2, omega=0.0, budget_breaker=False, g=0.0, d=1.0):
-    """Welfare-maximising shares by water filling (BOOK.md §3, stage 1); returns (β, μ).
+    """Welfare-maximising shares by water filling (docs/theory/team.md, stage 1); returns (β, μ).
 
     Budget balance: any ω ∈ [0, 1] (D_j > 0 needed: ρ_j σ² > 0 when ω = 1).  Budget breaker:
     ω = 0 only (otherwise the members' shares are coupled through B; use the QP).

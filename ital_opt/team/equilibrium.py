@@ -1,4 +1,4 @@
-"""The effort stage of the team (BOOK.md §3, stage 2) and its independent certificate.
+"""The effort stage of the team (docs/theory/team.md, stage 2) and its independent certificate.
 
 Given the sharing rule (α, β), member i chooses its inputs — effort e_i ≥ 0 and, with the
 knowledge-sharing extension, knowledge sharing k_i ≥ 0 — to maximise V_i = CE_i + ω Σ_{j≠i} CE_j,

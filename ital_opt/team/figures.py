@@ -1,8 +1,8 @@
-"""Figures of the team (BOOK.md §3), reached through ``Team.figures(result)`` and
+"""Figures of the team (docs/theory/team.md), reached through ``Team.figures(result)`` and
 ``Team.sweep_figures(table, varied)``.
 
 * :func:`sharing_ratio` — two budget-balanced members: efforts, certainty equivalents and total
-  welfare against the sharing ratio β_1 (β_2 = 1 − β_1), the welfare maximum marked (BOOK.md §3,
+  welfare against the sharing ratio β_1 (β_2 = 1 − β_1), the welfare maximum marked (docs/theory/team.md,
   "trends": each member's effort rises with its own share, welfare is single-peaked).
 * :func:`omega` — total welfare at the welfare-maximising shares and those shares against the
   weighting factor ω of mutual concern, with the first best (reached at ω = 1).
@@ -110,14 +110,14 @@ def weights(problem, lambdas=None):
 
 
 def figures(problem, result=None) -> list[tuple[str, object]]:
-    """The book's comparative statics (BOOK.md §3) for budget-balanced LEN teams of two members."""
+    """The book's comparative statics (docs/theory/team.md) for budget-balanced LEN teams of two members."""
     if not problem.is_len or problem.budget_breaker or problem.n != 2:
         return []
     if problem.mode == "weighted":
-        return [("total welfare and shares against the welfare weight λ (reading B, BOOK.md §3)", weights(problem))]
+        return [("total welfare and shares against the welfare weight λ (reading B, docs/theory/team.md)", weights(problem))]
     return [
-        ("effort, member utility and total welfare against the sharing ratio β_1 (BOOK.md §3)", sharing_ratio(problem)),
-        ("total welfare and the welfare-maximising shares against the weighting factor ω (BOOK.md §3)", omega(problem)),
+        ("effort, member utility and total welfare against the sharing ratio β_1 (docs/theory/team.md)", sharing_ratio(problem)),
+        ("total welfare and the welfare-maximising shares against the weighting factor ω (docs/theory/team.md)", omega(problem)),
     ]
 
 

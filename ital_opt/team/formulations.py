@@ -1,4 +1,4 @@
-"""The numerical formulations of the team (BOOK.md §3), one object each.
+"""The numerical formulations of the team (docs/theory/team.md), one object each.
 
 * :class:`Cvxpy` (``cvxpy``) — LEN forms only.  Given shares: the effort stage as its potential
   max Σ_i (m_i a_i e_i − c_i e_i²/2) (+ the knowledge terms), separable in each member's inputs

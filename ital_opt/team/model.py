@@ -1,10 +1,10 @@
-"""``kind = "team"``: Chapter 4's sharing problem with mutual incentives (BOOK.md §3).
+"""``kind = "team"``: Chapter 4's sharing problem with mutual incentives (docs/theory/team.md).
 
 Members choose efforts in a Nash equilibrium given a linear sharing rule (α_i + β_i π); the
 rule's shares β are chosen by total welfare, by weighted welfare Σλ_i CE_i (reading B), by
 asymmetric Nash bargaining, or given.
 
-Knowledge sharing (BOOK.md §3, the extension): with ``g`` given, or knowledge inputs k1..kn
+Knowledge sharing (docs/theory/team.md, the extension): with ``g`` given, or knowledge inputs k1..kn
 named in ``production``, each member also chooses k_i ≥ 0 at cost K_i(k_i) (default
 d_i k_i²/2, or ``knowledge_cost`` in k, d); default output π = Σ a_j e_j + Σ g_j k_j + ε.  Member
 i's effort-stage objective is m_i f(e, k) − C_i(e_i) − K_i(k_i).  In the LEN case k_i = g_i m_i/d_i
@@ -124,7 +124,7 @@ class Team(Problem):
         self.starts = r.integer("starts", 1 if concave or n > 50 else min(max(4, 2 * n), 16), lo=1, hi=MAX_STARTS)
 
     def _read_knowledge(self, r) -> None:
-        """g, d, knowledge_cost: the knowledge-sharing inputs (BOOK.md §3, the extension).
+        """g, d, knowledge_cost: the knowledge-sharing inputs (docs/theory/team.md, the extension).
 
         Knowledge inputs exist when ``g`` is given (with the default linear output) or when the
         production expression names some k_i.  ``d`` and ``knowledge_cost`` describe them and are

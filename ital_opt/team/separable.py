@@ -1,4 +1,4 @@
-"""Large separable teams by Ipopt through cyipopt (BOOK.md §3 with a general effort cost).
+"""Large separable teams by Ipopt through cyipopt (docs/theory/team.md with a general effort cost).
 
 When output is linear (π = Σ a_j e_j + ε) and each member's cost C_i(e_i) is any smooth
 expression in e and c, member i's effort condition involves only its own variables:

@@ -1,4 +1,4 @@
-"""The sharing stage of the team (BOOK.md §3, stage 1): choosing β given the effort stage.
+"""The sharing stage of the team (docs/theory/team.md, stage 1): choosing β given the effort stage.
 
 With LEN forms each CE_i is a quadratic in β (A_i = a_i²/c_i + g_i²/d_i with knowledge inputs,
 see :mod:`closed_form`).  Writing m = Mβ + m0 (budget balance:
