@@ -290,8 +290,8 @@ def tally(outcomes: list[Outcome]) -> dict[str, Counter]:
 # audits' assertions (so that any NEW failure still fails them) and each is asserted by
 # test_known_failure below as xfail(strict=True): fixing one makes that test fail until the
 # entry is removed here.
-TEAM_WEIGHTED_BUDGET_BREAKER = ("team: weighted welfare with a budget breaker: cvxpy claims a global optimum that "
-                                "pyomo's certified answer beats")
+TEAM_WEIGHTED_BUDGET_BREAKER = ("team: with shares = 'weighted' the result's objective is total welfare, not the "
+                                "maximised weighted welfare, so verify compares the wrong number and reports a beaten claim")
 KNOWN: dict[tuple[str, int], str] = {("team", 649): TEAM_WEIGHTED_BUDGET_BREAKER, ("team", 870): TEAM_WEIGHTED_BUDGET_BREAKER}
 BUGS = {"beaten", "exception", "checks"}
 
@@ -369,8 +369,10 @@ TEAM_OUTSIDE = {"kind": "team", "a": [1.2, 1.0], "c": 1.0, "rho": [1.0, 2.0], "s
 
 
 # the smallest case of TEAM_WEIGHTED_BUDGET_BREAKER (instances 649 and 870): two identical members,
-# weights 0.9/0.1, a residual claimant; cvxpy reports 8.7e-6 as the global optimum, pyomo finds a
-# share with passing checks worth 2.4e-5.
+# weights 0.9/0.1, a residual claimant.  The maximised weighted welfare is 0 at zero shares; cvxpy
+# stops at shares ~1e-5 (weighted welfare -9.8e-12), pyomo at ~3e-5 (-7.4e-11), but `objective`
+# is total welfare (8.7e-6 and 2.4e-5), so verify reports cvxpy's global claim beaten.  The fix
+# belongs to the team kind: report the maximised quantity as the objective.
 TEAM_WEIGHTED_BB = {"kind": "team", "a": 0.45, "c": 1.0, "rho": 2.0, "sigma2": 0.5, "omega": 1.0, "shares": "weighted",
                     "lambda": [0.9, 0.1], "budget_breaker": True}
 
