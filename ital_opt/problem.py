@@ -264,6 +264,14 @@ class Problem:
         """(caption, matplotlib Figure) pairs for this problem and its solution."""
         return []
 
+    def maximised(self, result: Result) -> float:
+        """The value the methods optimise (in the direction of ``sense``), by default the objective.
+
+        A kind whose reported objective is not what its methods optimise (a team whose shares
+        maximise weighted welfare reports total welfare) returns the optimised value here, so that
+        verify compares like with like when it asks whether one answer beats another."""
+        return result.objective
+
     def sweep_figures(self, table: pd.DataFrame, varied: Sequence[str]) -> list[tuple[str, Any]]:
         """(caption, Figure) pairs for a sweep table of this problem (beyond the generic line plots)."""
         return []
@@ -561,12 +569,13 @@ def _beaten(problem: Problem, first: str, a: Result, second: str, b: Result, rto
     sign = 1.0 if problem.sense == "max" else -1.0
     out = []
     for (n1, r1), (n2, r2) in (((first, a), (second, b)), ((second, b), (first, a))):
-        if r1.local or not r2.checks_ok or not (_finite(r1.objective) and _finite(r2.objective)):
+        v1, v2 = problem.maximised(r1), problem.maximised(r2)
+        if r1.local or not r2.checks_ok or not (_finite(v1) and _finite(v2)):
             continue
-        gap = sign * (float(r2.objective) - float(r1.objective))
-        if gap > atol + rtol * max(abs(float(r1.objective)), abs(float(r2.objective))):
-            out.append(f"{n2} finds a feasible answer (checks pass) with objective {float(r2.objective):.10g}, better "
-                       f"than {float(r1.objective):.10g} of {n1}, which claims a global optimum: {n1} is wrong")
+        gap = sign * (float(v2) - float(v1))
+        if gap > atol + rtol * max(abs(float(v1)), abs(float(v2))):
+            out.append(f"{n2} finds a feasible answer (checks pass) worth {float(v2):.10g}, better than "
+                       f"{float(v1):.10g} of {n1}, which claims a global optimum: {n1} is wrong")
     return out
 
 

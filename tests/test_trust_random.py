@@ -290,9 +290,7 @@ def tally(outcomes: list[Outcome]) -> dict[str, Counter]:
 # audits' assertions (so that any NEW failure still fails them) and each is asserted by
 # test_known_failure below as xfail(strict=True): fixing one makes that test fail until the
 # entry is removed here.
-TEAM_WEIGHTED_BUDGET_BREAKER = ("team: with shares = 'weighted' the result's objective is total welfare, not the "
-                                "maximised weighted welfare, so verify compares the wrong number and reports a beaten claim")
-KNOWN: dict[tuple[str, int], str] = {("team", 649): TEAM_WEIGHTED_BUDGET_BREAKER, ("team", 870): TEAM_WEIGHTED_BUDGET_BREAKER}
+KNOWN: dict[tuple[str, int], str] = {}
 BUGS = {"beaten", "exception", "checks"}
 
 # A team's `outside` levels are only checked, not imposed: every method returns the unconstrained
@@ -368,16 +366,15 @@ def test_known_failure(kind, index):
 TEAM_OUTSIDE = {"kind": "team", "a": [1.2, 1.0], "c": 1.0, "rho": [1.0, 2.0], "sigma2": 0.5, "outside": [0.45, 0.0]}
 
 
-# the smallest case of TEAM_WEIGHTED_BUDGET_BREAKER (instances 649 and 870): two identical members,
+# the smallest case of the team audit instances 649 and 870 (once reported as beaten): two identical members,
 # weights 0.9/0.1, a residual claimant.  The maximised weighted welfare is 0 at zero shares; cvxpy
 # stops at shares ~1e-5 (weighted welfare -9.8e-12), pyomo at ~3e-5 (-7.4e-11), but `objective`
-# is total welfare (8.7e-6 and 2.4e-5), so verify reports cvxpy's global claim beaten.  The fix
-# belongs to the team kind: report the maximised quantity as the objective.
+# is total welfare (8.7e-6 and 2.4e-5): verify must compare the maximised weighted welfare
+# (Problem.maximised), under which cvxpy's claim stands.
 TEAM_WEIGHTED_BB = {"kind": "team", "a": 0.45, "c": 1.0, "rho": 2.0, "sigma2": 0.5, "omega": 1.0, "shares": "weighted",
                     "lambda": [0.9, 0.1], "budget_breaker": True}
 
 
-@pytest.mark.xfail(strict=True, reason=TEAM_WEIGHTED_BUDGET_BREAKER)
 def test_team_weighted_budget_breaker_global_claim_is_not_beaten():
     report = ital_opt.verify(ital_opt.load(TEAM_WEIGHTED_BB))
     assert report.results

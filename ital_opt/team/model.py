@@ -285,6 +285,12 @@ class Team(Problem):
         columns = ("share", "effort", "knowledge", "ce", "alpha")
         return {k: result.rows[k].to_numpy(float) for k in columns if k in result.rows}
 
+    def maximised(self, result: Result) -> float:
+        """What the sharing stage maximises: total welfare, Σλ_i CE_i (``weighted``) or the log Nash
+        product Σλ_i log(CE_i − d_i) (``bargaining``); the objective reported is total welfare."""
+        key = {"weighted": "weighted_welfare", "bargaining": "nash_product_log"}.get(self.mode)
+        return result.extras.get(key, float("nan")) if key else result.objective
+
     def first_best(self) -> float:
         """First-best welfare: contractible inputs and efficient risk sharing."""
         risk = 0.0
