@@ -1,4 +1,4 @@
-"""Benchmark of the Chapter 3 admission menu (BOOK.md §2): every method against the number of types.
+"""Benchmark of the Chapter 3 admission menu (docs/theory/admission.md): every method against the number of types.
 
 For K types (random LEN instances, common outside option; the closed form irons where needed) it
 times each method (median of repeated solves) and records the largest difference in shares from

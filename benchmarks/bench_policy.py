@@ -2,7 +2,7 @@
 
     python benchmarks/bench_policy.py [--repeat 5] [--out FILE]
 
-Targets: the closed-form policy (member-specific rates with the sharing rule fixed, BOOK.md §4.1)
+Targets: the closed-form policy (member-specific rates with the sharing rule fixed, docs/theory/policy.md)
 for a 10^4-member team under 50 ms; member-specific subsidies with the sharing rule re-optimised
 for 20 members under 30 s, the nested search agreeing with the MPEC to 1e-6 in SW (cold, and
 warm-started from the MPEC's instruments: a cold global phase is sparse in 20 dimensions); Model C with

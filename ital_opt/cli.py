@@ -9,6 +9,7 @@ and nothing written.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -332,7 +333,10 @@ def _main(argv=None) -> int:
         return 2
     except MethodNotApplicable as exc:
         spec = getattr(args, "spec", "")
-        print(f"ital-opt: error: {spec}: field 'method': {exc}", file=sys.stderr)
+        if exc.method == "auto":  # the user chose no method: the problem itself fits none
+            print(f"ital-opt: error: {spec}: {exc.reason}", file=sys.stderr)
+        else:
+            print(f"ital-opt: error: {spec}: field 'method': {exc}", file=sys.stderr)
         return 2
     except (SolverUnavailable, MissingExtra) as exc:
         print(f"ital-opt: error: {exc}", file=sys.stderr)
@@ -340,6 +344,11 @@ def _main(argv=None) -> int:
     except KeyboardInterrupt:
         print("ital-opt: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of standard output went away (`ital-opt examples | head`): stop without a
+        # traceback, and keep the interpreter's final flush from failing on the closed pipe
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Chapter 3 admission menu (BOOK.md §2): worked examples, closed form vs the convex form, bad input."""
+"""Chapter 3 admission menu (docs/theory/admission.md): worked examples, closed form vs the convex form, bad input."""
 
 import json
 import subprocess
@@ -32,7 +32,7 @@ def _max_diff(a, b):
     )
 
 
-# -- worked examples (BOOK.md §2, examples 3-1 and 3-2) -------------------------------------------
+# -- worked examples (docs/theory/admission.md, examples 3-1 and 3-2) -------------------------------------------
 @pytest.mark.parametrize("name", ["ch3_example_3_1.toml", "ch3_example_3_2.toml", *(
     pytest.param(n, marks=pytest.mark.slow)
     for n in ("ch3_ironing.toml", "ch3_risk_neutral.toml", "ch3_variant_cubic_cost.toml"))])
@@ -44,7 +44,7 @@ def test_bundled_examples_verify(name):
 def test_example_3_1_second_best_and_regime_table():
     p = Admission(**EXAMPLE_31)
     assert p.first_best() == pytest.approx([0.5556, 0.7377], abs=5e-5)
-    table = {  # g: regime, beta_L, beta_H, t_L, t_H, payoff (BOOK.md §2)
+    table = {  # g: regime, beta_L, beta_H, t_L, t_H, payoff (docs/theory/admission.md)
         0.0: ("I", 0.37975, 0.73770, -0.01442, -0.30442, 0.445891),
         0.1: ("II", 0.40000, 0.73770, -0.01600, -0.29455, 0.445567),
         0.2: ("III", 0.55556, 0.73770, -0.03086, -0.19455, 0.418634),
@@ -199,7 +199,7 @@ def test_formulations_build_the_models_the_methods_solve():
     model = problem.formulation("cvxpy-direct").build()
     assert isinstance(model, cp.Problem)
     model.solve(solver="CLARABEL")
-    # the convex form's optimum is the alliance's payoff 0.445891 of example 3-1 (BOOK.md §2)
+    # the convex form's optimum is the alliance's payoff 0.445891 of example 3-1 (docs/theory/admission.md)
     assert model.value == pytest.approx(0.445891, abs=5e-7)
     assert problem.formulation("cvxpy-direct").recover(model).objective == pytest.approx(0.4458912637, abs=1e-9)
     nlp = problem.formulation("pyomo-direct").build()

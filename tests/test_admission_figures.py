@@ -1,4 +1,4 @@
-"""The admission kind's figures (BOOK.md §2), through the hooks figures() and sweep_figures()."""
+"""The admission kind's figures (docs/theory/admission.md), through the hooks figures() and sweep_figures()."""
 
 import numpy as np
 import pytest
@@ -26,7 +26,7 @@ def test_figures_of_example_3_1_write_png_and_svg(tmp_path):
 
 
 def test_regimes_figure_passes_through_every_regime():
-    # example 3-1's regime table (BOOK.md §2): I at g = 0, II at 0.1, III at 0.2, IV at 0.4
+    # example 3-1's regime table (docs/theory/admission.md): I at g = 0, II at 0.1, III at 0.2, IV at 0.4
     fig = figures.regimes(Admission(**EXAMPLE_31), np.linspace(0.0, 0.8, 9))
     names = [r for _, r in fig.regimes]
     assert names[0] == "I" and names[-1] == "IV" and {"II", "III"} <= set(names)

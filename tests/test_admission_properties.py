@@ -1,4 +1,4 @@
-"""Chapter 3's results P3.1–P3.4 (BOOK.md §2) as properties over random parameters (hypothesis).
+"""Chapter 3's results P3.1–P3.4 (docs/theory/admission.md) as properties over random parameters (hypothesis).
 
 The closed forms are exact, so the properties are checked on them, and a sample of instances is
 re-solved by the convex form (cvxpy) to confirm the same menu.

@@ -1,4 +1,4 @@
-"""Variants of the admission menu (BOOK.md §2) solved by the general engines.
+"""Variants of the admission menu (docs/theory/admission.md) solved by the general engines.
 
 * the LEN model written differently (explicit output/cost expressions, a capability exponent,
   risk-neutral applicants) is recognised and agrees with the closed form;

@@ -269,8 +269,8 @@ def test_team_game_matches_sub_team_solves():
         sub = {**TEAM, "members": [names[k] for k in idx], "a": [TEAM["a"][k] for k in idx],
                "rho": [TEAM["rho"][k] for k in idx]}
         assert v[mask] == pytest.approx(ital_opt.load(sub).solve().objective, abs=1e-7)
-    assert v[0b011] == pytest.approx(0.7555, abs=5e-5)  # BOOK.md example 4-1
-    assert v[-1] == pytest.approx(0.7862, abs=5e-5)     # BOOK.md example 4-2
+    assert v[0b011] == pytest.approx(0.7555, abs=5e-5)  # docs/theory/team.md, example 4-1
+    assert v[-1] == pytest.approx(0.7862, abs=5e-5)     # docs/theory/team.md, example 4-2
 
 
 def test_team_game_general_engine_path(tmp_path):

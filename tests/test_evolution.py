@@ -1,4 +1,4 @@
-"""kind = "evolution": BOOK.md §4.5 cases, the two methods against each other, and propositions."""
+"""kind = "evolution": docs/theory/evolution.md cases, the two methods against each other, and propositions."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from ital_opt.evolution import symbolic
 ROOT = Path(__file__).resolve().parents[1] / "formulations"
 SPECS = sorted(ROOT.glob("evo_*.toml"))
 
-# E1 of BOOK.md §4.5: enterprise (x) and research side (y); π_F, π_U cancel in the differences
+# E1 of docs/theory/evolution.md: enterprise (x) and research side (y); π_F, π_U cancel in the differences
 E1_PAYOFF = {
     "enterprise": [["piF + alpha*dR - CF + S", "piF - CF + S + P"], ["piF + TF - P - M", "piF"]],
     "research": [["piU + (1 - alpha)*dR - CU + S", "piU - CU + S + P"], ["piU + TU - P - M", "piU"]],
@@ -53,7 +53,7 @@ def test_bundled_spec_verifies(path):
 
 
 def test_e2_static_is_a_centre_with_the_book_numbers():
-    # BOOK.md §4.5 E2: rest point (0.5, 0.4), eigenvalues ±1.3416i, a centre (endless cycles)
+    # docs/theory/evolution.md E2: rest point (0.5, 0.4), eigenvalues ±1.3416i, a centre (endless cycles)
     problem = ital_opt.load(ROOT / "evo_e2_static.toml")
     for method in ("symbolic", "numeric"):
         res = problem.solve(method)
@@ -134,7 +134,7 @@ def test_basin_share_of_cooperation_grows_with_the_subsidy():
     assert problem.replace(**{"params.S": 2.0}).basin_share(k=30) == shares[-1]
 
 
-# -- the ESS conditions of BOOK.md §4.5 ----------------------------------------------------------------
+# -- the ESS conditions of docs/theory/evolution.md ----------------------------------------------------------------
 def book_11(p):
     return p["S"] + p["M"] > max(p["CF"] - p["P"] - p["alpha"] * p["dR"] + p["TF"],
                                  p["CU"] - p["P"] - (1 - p["alpha"]) * p["dR"] + p["TU"])

@@ -57,7 +57,7 @@ def test_cvxpy_build_gives_one_program_per_action():
     for action, program in programs.items():
         program.solve(solver="CLARABEL")
         net[action] = gross[action] - program.value
-    # the user's own solve of the built programs gives the kind's answer (BOOK.md §5: 6.92 for "high")
+    # the user's own solve of the built programs gives the kind's answer (docs/theory/moral_hazard.md: 6.92 for "high")
     r = mh.solve("cvxpy")
     assert max(net, key=net.get) == r.extras["action"] == "high"
     assert net["high"] == pytest.approx(r.objective, abs=1e-6) == pytest.approx(6.92, abs=1e-6)

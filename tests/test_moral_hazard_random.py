@@ -1,6 +1,6 @@
 """Random Grossman–Hart instances: no method may claim an optimum that another method beats.
 
-A seeded generator draws hidden-action problems (Grossman and Hart, 1983; BOOK.md §5) with 2–4
+A seeded generator draws hidden-action problems (Grossman and Hart, 1983; docs/theory/moral_hazard.md) with 2–4
 actions, 2–5 outcomes and a linear, square-root, log or CARA agent, including badly scaled CARA
 cases (risk aversion up to 5, outcomes worth up to 100: h(v) = −log(1 − rv)/r spans many orders
 of magnitude).  Every method solves each instance; the certificates (IC against every action, IR,

@@ -1,6 +1,6 @@
-"""kind = "policy": the government as a Stackelberg leader (BOOK.md §4), Model A.
+"""kind = "policy": the government as a Stackelberg leader (docs/theory/policy.md), Model A.
 
-Expected values are BOOK.md §4.1's worked example A (the team of example 4-1, γ = 0.5, λ = 0.3);
+Expected values are docs/theory/policy.md's worked example A (the team of example 4-1, γ = 0.5, λ = 0.3);
 propositions A-P1 … A-P5 are checked on random instances, the closed forms against the nested
 search (which knows nothing of the formulas) and the MPEC."""
 
@@ -33,7 +33,7 @@ ALL = dict(name="s", type="cost_subsidy", members="all", bounds=[0.0, 0.95])
 REWARD = dict(name="r", type="output_reward", bounds=[0.0, 2.0])
 
 
-# -- worked example A (BOOK.md §4.1, the table) ----------------------------------------------------
+# -- worked example A (docs/theory/policy.md, the table) ----------------------------------------------------
 def test_A1_member_rates_closed_form_and_nested():
     p = policy([EACH], response="fixed")
     a, b = p.solve("closed-form"), p.solve("nested")
@@ -48,7 +48,7 @@ def test_A1_member_rates_closed_form_and_nested():
 
 
 def test_A1_induced_effort_formula():
-    # e_i = (a_i/c_i)[(1+γ) + λm_i/2]/(1+λ) (BOOK.md §4.1)
+    # e_i = (a_i/c_i)[(1+γ) + λm_i/2]/(1+λ) (docs/theory/policy.md)
     r = policy([EACH], response="fixed").solve("closed-form")
     beta = np.array([row["share"] for row in r.extras["lower"]["rows"]])
     want = np.array([1.2, 1.0]) * (1.5 + 0.3 * beta / 2) / 1.3
@@ -142,7 +142,7 @@ def test_AP4_no_reward_beside_cost_subsidy(params, gamma, lam):
 def test_AP5_reoptimised_shares_can_lower_welfare():
     fixed = policy([EACH], response="fixed").solve("closed-form")
     endo = policy([EACH]).solve("nested")
-    assert endo.objective < fixed.objective - 1e-3  # 2.1581 < 2.1695 (BOOK.md §4.1)
+    assert endo.objective < fixed.objective - 1e-3  # 2.1581 < 2.1695 (docs/theory/policy.md)
 
 
 @settings(max_examples=4, deadline=None)

@@ -1,4 +1,4 @@
-"""kind = "policy", Models B, C and D (BOOK.md §4.2–4.4): worked examples, closed forms against
+"""kind = "policy", Models B, C and D (docs/theory/policy.md–4.4): worked examples, closed forms against
 the nested search, C-P1 on random instances, Hinloopen's equivalence at λ = 0."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def load(**spec):
     return ital_opt.load(dict(kind="policy", **spec))
 
 
-# -- Model B (BOOK.md §4.2, worked example B) -------------------------------------------------------
+# -- Model B (docs/theory/policy.md, worked example B) -------------------------------------------------------
 def test_B_thresholds_closed_form():
     th = cf.admission_thresholds([1.0, 1.5], [0.6, 0.4], 1.0, 2.0, 0.4, 0.25, 0.5, 0.3)
     assert th["gain_low"] == pytest.approx(0.113924, abs=5e-7)
@@ -70,7 +70,7 @@ def test_B2_outside_subsidy_moves_regimes_and_lowers_alliance_payoff():
     assert payoffs[0] > payoffs[1] > payoffs[2]
 
 
-# -- Model C (BOOK.md §4.3, worked example C) ------------------------------------------------------------
+# -- Model C (docs/theory/policy.md, worked example C) ------------------------------------------------------------
 def test_C_stage_three_values():
     d = cf.diffusion_rate(0.6, 0.2, 0.3)
     st3 = cf.diffusion(d, 0.6, 1.0, 0.2, 0.3)
@@ -128,7 +128,7 @@ def test_CP1_operation_subsidy_forms_the_alliance_more_cheaply(omega, sigma2, me
     assert dTW / dG == pytest.approx((2 - m) / m, rel=1e-3)
 
 
-# -- Model D (BOOK.md §4.4) ------------------------------------------------------------------------
+# -- Model D (docs/theory/policy.md) ------------------------------------------------------------------------
 @pytest.mark.parametrize("rd, s", [("noncooperative", 0.25), ("cooperative", 0.5)])
 def test_D_hinloopen_equivalence(rd, s):
     p = load(gamma=0.0, lam=0.0, lower=dict(kind="duopoly", D=1.0, G=2.0, b=0.2, rd=rd),
@@ -154,7 +154,7 @@ def test_D_equivalence_breaks_with_costly_funds():
 @settings(max_examples=10, deadline=None)
 @given(st.floats(0.0, 1.0))
 def test_D_closed_form_rd_matches_follower(b):
-    # x^N, x^C of BOOK.md §4.4 against the follower's own first-order system
+    # x^N, x^C of docs/theory/policy.md against the follower's own first-order system
     for rd, mode in (("noncooperative", "N"), ("cooperative", "C")):
         p = load(gamma=0.0, lam=0.0, lower=dict(kind="duopoly", D=1.0, G=3.0, b=b, rd=rd),
                  instruments=[dict(name="s", type="cost_subsidy", members="all", value=0.2)])
@@ -162,7 +162,7 @@ def test_D_closed_form_rd_matches_follower(b):
         assert x == pytest.approx(float(cf.duopoly_rd(1.0, 3.0, b, 0.2, mode)), rel=1e-10)
 
 
-# -- an evolutionary game as the follower (BOOK.md §4.5) -------------------------------------------
+# -- an evolutionary game as the follower (docs/theory/evolution.md) -------------------------------------------
 @pytest.mark.parametrize("S, ess", [(0.05, False), (0.2, True)])
 def test_evolution_follower_ess_threshold(S, ess):
     # (1, 1) is an ESS iff S + M > max(C_F − P − αΔR + T_F, C_U − P − (1 − α)ΔR + T_U) = 2.1 in the

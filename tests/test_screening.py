@@ -58,7 +58,7 @@ def test_uniform_2000_types_continuous_limit():
 
 
 def admission(theta, prob, outside=0.0, c=1.0, rho=2.0, sigma2=0.4):
-    """The Chapter 3 menu as the admission kind compiles it (BOOK.md §2)."""
+    """The Chapter 3 menu as the admission kind compiles it (docs/theory/admission.md)."""
     return Screening(
         theta=theta,
         prob=prob,
@@ -88,7 +88,7 @@ def test_admission_example_3_2_and_regime_iv():
     assert res.rows["q"].tolist() == pytest.approx([0.32129, 0.54289, 0.73770], abs=1e-5)
     assert res.rows["t"].tolist() == pytest.approx([-0.01032, -0.08333, -0.26421], abs=1e-5)
     assert res.objective == pytest.approx(0.466821, abs=1e-6)
-    # BOOK.md §2, g = 0.4: regime IV, beta_H raised above first best to 0.8
+    # docs/theory/admission.md, g = 0.4: regime IV, beta_H raised above first best to 0.8
     res = admission([1.0, 1.5], [0.6, 0.4], outside=[0.0, 0.4]).solve()
     assert res.rows["q"].tolist() == pytest.approx([0.55556, 0.8], abs=1e-5)
     assert res.objective == pytest.approx(0.336267, abs=1e-6)

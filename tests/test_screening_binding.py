@@ -2,7 +2,7 @@
 
 Names: IR[k], IC[k->l] (type k does not prefer l's contract), MON[k<l], types by 0-based index.
 Multipliers: the principal's expected payoff per unit of the agent's utility, ≥ 0.  Expected
-values from the Lagrangian of BOOK.md §5: in Mussa–Rosen without pooling IR[0] carries the whole
+values from the Lagrangian of docs/theory/screening.md: in Mussa–Rosen without pooling IR[0] carries the whole
 probability 1 and the downward IC[k+1->k] the tail Σ_{j>k} p_j; with countervailing incentives the
 high type's IR and the low type's upward IC bind instead (multipliers 1 and p_L).
 """
@@ -57,7 +57,7 @@ def slacks(problem, res):
 
 @pytest.mark.parametrize("method", FORMULATIONS)
 def test_two_types_binding_is_downward_ic_and_low_ir(method):
-    # BOOK.md §5 two types: IR_L and IC_HL bind; relaxing IC_HL lowers the rent p_H pays, IR_L all rents
+    # docs/theory/screening.md two types: IR_L and IC_HL bind; relaxing IC_HL lowers the rent p_H pays, IR_L all rents
     problem = mussa_rosen([1, 2], [0.6, 0.4])
     closed = problem.solve("closed-form")
     res = problem.solve(method)

@@ -85,7 +85,7 @@ def test_admission_two_types_regimes_match_per_point():
     slow = per_point(problem, grid)
     assert list(fast.columns) == list(slow.columns)
     assert_same(fast, slow, ["objective", "share", "transfer", "agent_utility", "rent", "effort", "regime"])
-    # worked example 3-1 by g (BOOK.md §2)
+    # worked example 3-1 by g (docs/theory/admission.md)
     g = fast[(fast["rho"] == 2.0) & (fast["row"] == 0)].set_index("outside[1]")
     assert g.loc[0.0, "regime"] == "I" and g.loc[0.1, "regime"] == "II" and g.loc[0.2, "regime"] == "III"
     np.testing.assert_allclose(g.loc[[0.0, 0.1, 0.2, 0.4, 0.8], "objective"],

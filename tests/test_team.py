@@ -1,4 +1,4 @@
-"""kind = "team" (BOOK.md §3): worked examples, agreement of the methods, textbook cases, bad input."""
+"""kind = "team" (docs/theory/team.md): worked examples, agreement of the methods, textbook cases, bad input."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def test_bundled_formulation_verifies(path):
 
 
 def test_example_4_1_preferred_shares_and_first_best():
-    # BOOK.md §3: member 1 prefers β_1 = 0.943396, member 2 prefers β_1 = 0.5; TW_FB = 1.0533
+    # docs/theory/team.md: member 1 prefers β_1 = 0.943396, member 2 prefers β_1 = 0.5; TW_FB = 1.0533
     assert closed_form.preferred_share(**EXAMPLE_4_1, member=0) == pytest.approx(0.943396, abs=5e-7)
     assert 1 - closed_form.preferred_share(**EXAMPLE_4_1, member=1) == pytest.approx(0.5, abs=5e-7)
     res = Team(**EXAMPLE_4_1).solve()
@@ -111,7 +111,7 @@ def test_coalition_welfare_matches_team_solves():
         assert worth[s] == pytest.approx(sub.solve().objective, abs=1e-10)
 
 
-# -- textbook cases (BOOK.md §5) --------------------------------------------------------------------
+# -- textbook cases (docs/theory/team.md) --------------------------------------------------------------------
 @pytest.mark.parametrize("rho,c,sigma2", [(2.0, 1.0, 0.5), (0.5, 2.0, 1.0), (4.0, 0.5, 0.25)])
 def test_holmstrom_milgrom(rho, c, sigma2):
     # Holmström–Milgrom (1987): output e + ε, a risk-neutral principal: β* = 1/(1 + ρcσ²)
@@ -417,7 +417,7 @@ def test_solved_problems_and_results_pickle():
         assert clone.solve().objective == pytest.approx(result.objective, abs=1e-9)
 
 
-# -- figures (BOOK.md §3) through the hooks ----------------------------------------------------------------
+# -- figures (docs/theory/team.md) through the hooks ----------------------------------------------------------------
 def test_book_figures_of_the_worked_examples(tmp_path):
     base = ital_opt.load("formulations/ch4_example_4_1.toml")
     pairs = base.figures(base.solve())
@@ -425,7 +425,7 @@ def test_book_figures_of_the_worked_examples(tmp_path):
     ratio = pairs[0][1]
     welfare = ratio.axes[2].lines[0].get_ydata()
     best = ratio.axes[2].lines[0].get_xdata()[int(np.argmax(welfare))]
-    assert best == pytest.approx(0.62, abs=0.01)  # β_1* = 0.619289 (BOOK.md §3, example 4-1)
+    assert best == pytest.approx(0.62, abs=0.01)  # β_1* = 0.619289 (docs/theory/team.md, example 4-1)
     weighted = ital_opt.load("formulations/ch4_example_4_1_weights.toml")
     assert [c.split(" ")[0] for c, _ in weighted.figures()] == ["total"]
     for i, (_, fig) in enumerate(pairs):
@@ -457,7 +457,7 @@ def test_formulations_build_the_models_the_methods_solve():
     model = team.formulation("cvxpy").build()
     assert isinstance(model, cp.Problem)
     model.solve(solver="CLARABEL")
-    # TW* = 0.7555 of example 4-1 (BOOK.md §3), recovered from the user's own solve
+    # TW* = 0.7555 of example 4-1 (docs/theory/team.md), recovered from the user's own solve
     assert team.formulation("cvxpy").recover(model).objective == pytest.approx(0.7555, abs=5e-5)
     nlp = team.formulation("pyomo").build()
     assert isinstance(nlp, pyo.ConcreteModel) and len(nlp.stationarity) == 2

@@ -1,4 +1,4 @@
-"""The knowledge-sharing second input of kind = "team" (BOOK.md §3, the Chapter 4 extension).
+"""The knowledge-sharing second input of kind = "team" (docs/theory/team.md, the Chapter 4 extension).
 
 Each member also chooses k_i ≥ 0 with marginal output g_i and cost d_i k_i²/2.  In the LEN case
 k_i = g_i m_i/d_i and the closed forms hold with A_i = a_i²/c_i replaced by A_i + g_i²/d_i; the

@@ -1,4 +1,4 @@
-"""The trends of BOOK.md §3 (4.4.1–4.4.3) as properties over random LEN teams (hypothesis),
+"""The trends of docs/theory/team.md (4.4.1–4.4.3) as properties over random LEN teams (hypothesis),
 including the knowledge-sharing input."""
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def test_water_filling_satisfies_kkt(n, seed, w, weak):
     assert np.all(grad[~active] <= mu + 1e-10)
 
 
-# -- the knowledge-sharing input (BOOK.md §3 extension): k_i = g_i m_i/d_i ----------------------------------
+# -- the knowledge-sharing input (docs/theory/team.md extension): k_i = g_i m_i/d_i ----------------------------------
 @st.composite
 def knowledge_pairs(draw):
     """A two-member team with knowledge inputs: (a, c, rho, sigma2, g, d)."""

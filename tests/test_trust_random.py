@@ -358,7 +358,7 @@ def test_known_failure(kind, index):
     assert not _bugs([outcome], known=lambda o: False), "\n".join(outcome.notes)
 
 
-# the smallest case of TEAM_OUTSIDE_NOT_IMPOSED: Example 4-1 of BOOK.md §3 (CE = 0.4160, 0.3395 under
+# the smallest case of TEAM_OUTSIDE_NOT_IMPOSED: Example 4-1 of docs/theory/team.md (CE = 0.4160, 0.3395 under
 # the welfare-maximising share 0.6193) with the first member's outside level raised to 0.45.  The
 # share 0.75 meets both levels (CE = 0.4519, 0.2700: beta*Y - e**2/2 - rho*sigma2*beta**2/2 with
 # e_i = beta_i*a_i), yet every method returns the unconstrained share as optimal and its IR check
