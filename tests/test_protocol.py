@@ -155,3 +155,21 @@ def test_expected_lists_of_words_compare_exactly():
     result = ital_opt.Result(status="optimal", objective=1.0, rows=[{"label": "ess"}, {"label": "saddle"}])
     assert compare_expected(result, {"label": ["ess", "saddle"]}, 1e-9) == []
     assert compare_expected(result, {"label": ["ess", "source"]}, 1e-9)
+
+
+def test_verify_takes_several_specs_in_one_process(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    specs = ["formulations/ch3_example_3_1.toml", "formulations/coalition_glove.toml"]
+    run = subprocess.run([sys.executable, "-m", "ital_opt", "verify", *specs], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count("verify: OK") == 2
+    out = subprocess.run([sys.executable, "-m", "ital_opt", "verify", *specs, "--format", "json"],
+                         capture_output=True, text=True)
+    assert sorted(json.loads(out.stdout)) == sorted(specs)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('kind = "screening"\ntheta = "x"\n')
+    refused = subprocess.run([sys.executable, "-m", "ital_opt", "verify", specs[0], str(bad)], capture_output=True, text=True)
+    assert refused.returncode == 2 and refused.stdout == "" and "field 'theta'" in refused.stderr
