@@ -62,10 +62,11 @@ def test_declared_fields_read_by_type_and_give_a_signature():
 
 def test_registered_kind_is_listed_and_builtin_classes_are_public():
     assert "quadratic_test" in ital_opt.kinds()
-    for name in ("Screening", "Admission", "Team", "Coalition", "MoralHazard"):
+    for name in ("Screening", "Admission", "Team", "Coalition", "MoralHazard", "Policy", "Evolution"):
         assert name in ital_opt.__all__ and name in dir(ital_opt)
         cls = getattr(ital_opt, name)
         assert issubclass(cls, ital_opt.Problem)
+        assert len(inspect.signature(cls).parameters) > 3  # the declared fields, not **fields
 
 
 def test_unknown_solver_or_option_is_refused():
