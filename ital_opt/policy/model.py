@@ -46,9 +46,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..problem import Method, Problem, register
+from ..problem import Field, Method, Problem, register
 from ..result import Result
-from ..spec import read_toml, set_field
+from ..spec import REQUIRED, read_toml, set_field
 from . import checks, closed_form as cf
 from .duopoly import DuopolyFollower
 from .followers import TIE_TOL, AdmissionFollower, EvolutionFollower, TeamFollower
@@ -65,6 +65,18 @@ class Policy(Problem):
 
     kind = "policy"
     compare = ("value",)
+    fields = {
+        "lower": Field(object, REQUIRED, "the follower: a path to a team or admission spec, or an inline table"),
+        "gamma": Field(float, 0.0, "social value of a unit of alliance output outside the alliance"),
+        "lambda": Field(float, 0.0, "shadow cost of public funds"),
+        "budget": Field(float, None, "cap on expected public outlay"),
+        "response": Field(str, "endogenous", "'endogenous' (the alliance re-optimises) or 'fixed'"),
+        "ties": Field(str, "optimistic", "'optimistic' or 'pessimistic' tie-breaking in the follower"),
+        "formation_cost": Field(float, None, "F: the alliance forms only if its welfare plus grants covers it"),
+        "fixed_cost": Field(float, 0.0, "admission followers: cost per admitted member"),
+        "diffusion": Field(dict, None, "third stage: b, K, gamma_D, delta"),
+        "instruments": Field(list, [], "the [[instruments]] tables: name, type, bounds or value, ..."),
+    }
 
     # -- reading ----------------------------------------------------------------------------------
     def _read(self, r) -> None:
