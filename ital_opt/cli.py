@@ -48,7 +48,7 @@ def cmd_solve(args) -> int:
         check_output(args.output)
     problem = load(args.spec)
     with stdout_to_stderr():
-        result = problem.solve(args.method)
+        result = problem.solve(args.method, solver=args.solver, verbose=args.verbose, **dict(args.option))
     if args.format == "json":
         text = result.to_json()
     elif args.format == "csv":
@@ -224,6 +224,21 @@ def _positive(name: str):
     return convert
 
 
+def _option(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` for ``--option``: the value read as a TOML value (``samples=2000``,
+    ``tol_feas=1e-9``, ``warm_start="mpec"``), else kept as text (``warm_start=mpec``)."""
+    import tomllib
+
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY a name, got {text!r}")
+    try:
+        return key, tomllib.loads(f"v = {value.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        return key, value.strip()
+
+
 def _tolerance(text: str) -> float:
     try:
         value = float(text)
@@ -252,6 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("solve", help="solve one problem")
     p.add_argument("spec")
     p.add_argument("--method", default="auto", help="auto (default), closed-form, cvxpy, pyomo, ...")
+    p.add_argument("--solver", help="one of the method's solvers (e.g. SCS for cvxpy; see installed_solvers())")
+    p.add_argument("--option", action="append", default=[], type=_option, metavar="KEY=VALUE",
+                   help="a method or solver option (samples=2000, seed=1, tol_feas=1e-9, ...); repeatable")
+    p.add_argument("--verbose", action="store_true", help="the solver's log, on standard error")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
     p.add_argument("-o", "--output", help="write to this file instead of standard output")
     p.set_defaults(func=cmd_solve)
@@ -333,6 +352,7 @@ def main(argv=None) -> int:
 
 
 def _main(argv=None) -> int:
+    args = None
     try:
         args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
@@ -340,6 +360,9 @@ def _main(argv=None) -> int:
         print(f"ital-opt: error: {exc}", file=sys.stderr)
         return 2
     except SpecError as exc:
+        spec = getattr(args, "spec", None)
+        if isinstance(spec, str):  # an error raised far from the file (a solver option) names it too
+            exc = exc.located(spec)
         print(f"ital-opt: error: {exc}", file=sys.stderr)
         return 2
     except MethodNotApplicable as exc:

@@ -174,3 +174,23 @@ def test_verify_takes_several_specs_in_one_process(tmp_path):
     bad.write_text('kind = "screening"\ntheta = "x"\n')
     refused = subprocess.run([sys.executable, "-m", "ital_opt", "verify", specs[0], str(bad)], capture_output=True, text=True)
     assert refused.returncode == 2 and refused.stdout == "" and "field 'theta'" in refused.stderr
+
+
+def test_command_line_passes_solver_and_options_and_refuses_unknown_ones():
+    import json
+    import subprocess
+    import sys
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "ital_opt", "solve", *args], capture_output=True, text=True)
+
+    talmud = "formulations/coalition_bankruptcy_talmud.toml"
+    sampled = run(talmud, "--option", "samples=400", "--option", "seed=3", "--format", "json")
+    assert sampled.returncode == 0, sampled.stderr
+    team = "formulations/ch4_example_4_1.toml"
+    out = run(team, "--method", "cvxpy", "--option", "tol_feas=1e-9", "--format", "json")
+    assert json.loads(out.stdout)["solver"]["options"]["tol_feas"] == 1e-9
+    for bad in (["--option", "bogus=1"], ["--method", "closed-form", "--solver", "SCS"], ["--option", "x"]):
+        refused = run(team, *bad)
+        assert refused.returncode == 2 and refused.stdout == "", bad
+    assert "ch4_example_4_1.toml: field 'bogus'" in run(team, "--option", "bogus=1").stderr
