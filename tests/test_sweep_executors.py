@@ -59,15 +59,15 @@ def test_killed_sweep_resumes_with_exactly_the_expected_points(tmp_path, how):
     spec = ROOT / "formulations" / "ch3_example_3_1.toml"
     out = tmp_path / "sweep.csv"
     journal = tmp_path / "sweep.csv.journal"
-    # 48 points in chunks of one: the sweep must still be running when the signal comes (with a
-    # short grid a loaded machine let it finish, and remove its journal, within the polling window)
-    values, rhos = np.linspace(0.0, 0.8, 12), [1.0, 2.0, 3.0, 4.0]
+    values, rhos = np.linspace(0.0, 0.8, 12), [1.0, 2.0]
     args = [sys.executable, "-m", "ital_opt", "sweep", str(spec), "--vary", "outside[1]=0:0.8:12",
-            "--vary", "rho=1,2,3,4", "--method", "cvxpy", "--chunk-size", "1", "--workers", "2", "--out", str(out),
-            "--quiet"]
+            "--vary", "rho=1,2", "--method", "cvxpy", "--chunk-size", "2", "--workers", "2", "--out", str(out), "--quiet"]
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    # a run started in the background of a non-interactive shell inherits SIGINT ignored (POSIX):
+    # give the sweep the default disposition, as an interactive user's Ctrl-C would find it
     proc = subprocess.Popen(args, cwd=tmp_path, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         while _committed_points(journal) < 4 and time.monotonic() < deadline and proc.poll() is None:
@@ -80,14 +80,14 @@ def test_killed_sweep_resumes_with_exactly_the_expected_points(tmp_path, how):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     done_before = _committed_points(journal)
-    assert 4 <= done_before < 48
+    assert 4 <= done_before < 24
     assert journal.exists()  # unfinished
     result = subprocess.run(args + ["--resume"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert not journal.exists()
     table = pd.read_csv(out)
     points = table[["outside[1]", "rho"]].drop_duplicates()
-    assert len(points) == 48 and len(table) == 96  # every point once, two rows each
+    assert len(points) == 24 and len(table) == 48  # every point once, two rows each
     assert table.groupby(["outside[1]", "rho"]).size().eq(2).all()
     expected = {(round(v, 12), r) for v in values for r in rhos}
     assert {(round(v, 12), r) for v, r in points.itertuples(index=False)} == expected
