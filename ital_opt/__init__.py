@@ -19,7 +19,21 @@ __version__ = "0.1.0"
 
 
 def solve(spec, method: str = "auto", **options) -> Result:
-    """Load a spec (path or dict) and solve it."""
+    """Load a spec (path or dict) and solve it.
+
+    Parameters
+    ----------
+    spec : str, pathlib.Path or mapping
+        As for :func:`load`.
+    method : str
+        ``"auto"`` (default), ``"closed-form"``, ``"cvxpy"``, ``"pyomo"`` or a kind's own method.
+    **options
+        ``solver``, ``verbose`` and the method's or solver's options, as for :meth:`Problem.solve`.
+
+    Returns
+    -------
+    Result
+    """
     return load(spec).solve(method, **options)
 
 

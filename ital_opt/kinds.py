@@ -42,7 +42,20 @@ def refresh() -> None:
 
 
 def register_kind(name: str, cls: type) -> type:
-    """Make `cls` (a :class:`~ital_opt.Problem` subclass) the problem class of kind `name`."""
+    """Make `cls` (a :class:`~ital_opt.Problem` subclass) the problem class of kind `name`.
+
+    Parameters
+    ----------
+    name : str
+        The kind's name, as specs write it in ``kind``.
+    cls : type
+        A subclass of :class:`~ital_opt.Problem`.
+
+    Returns
+    -------
+    type
+        `cls`, so that the function also serves as a class decorator's body.
+    """
     from .problem import Problem
 
     if not isinstance(name, str) or not name.isidentifier():

@@ -329,6 +329,30 @@ class Problem:
         own options or the solver's.  An unknown solver or option raises :class:`OptionError`.
         Under ``"auto"``, when the chosen method fails (a status other than optimal, failed checks,
         a missing solver), the next applicable method is tried and the message says so.
+
+        Parameters
+        ----------
+        method : str
+            ``"auto"`` or the name of one of :meth:`methods` (a prefix such as ``"cvxpy"`` picks the
+            first applicable ``cvxpy-*``).
+        solver : str, optional
+            One of the method's ``solvers``.
+        verbose : bool
+            Let the solver print its log (to standard error).
+        **options
+            The method's own options (``Method.options``) or the solver's.
+
+        Returns
+        -------
+        Result
+            With the checks computed from its numbers and ``solver`` recording what ran.
+
+        Raises
+        ------
+        OptionError
+            An unknown solver or option.
+        MethodNotApplicable
+            The method does not fit the problem (its reason says why).
         """
         if method != "auto":
             chosen = self.select(method)
@@ -580,7 +604,23 @@ def _beaten(problem: Problem, first: str, a: Result, second: str, b: Result, rto
 
 
 def verify(problem: Problem, rtol: float = VERIFY_RTOL, atol: float = VERIFY_ATOL, **options) -> Verification:
-    """Solve with every applicable method; compare methods, checks and [expected] values."""
+    """Solve with every applicable method; compare methods, checks and [expected] values.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem to verify.
+    rtol, atol : float
+        Relative and absolute tolerance of agreement between methods (``0 < rtol < 1``).
+    **options
+        Passed to every method's ``solve``.
+
+    Returns
+    -------
+    Verification
+        Each method's result, their disagreements (including a feasible answer that beats a
+        method claiming a global optimum), the failures against ``[expected]``, and ``ok``.
+    """
     if not (isinstance(rtol, (int, float)) and 0 < rtol < 1) or not (isinstance(atol, (int, float)) and 0 <= atol < 1):
         raise SpecError("--rtol", f"tolerances must satisfy 0 < rtol < 1 and 0 <= atol < 1, got rtol={rtol!r}, atol={atol!r}",
                         problem.source)

@@ -326,7 +326,25 @@ def read_toml(path: str | Path) -> dict:
 
 
 def load(spec: str | Path | Mapping[str, Any], *, source: str | None = None):
-    """Read a spec (a TOML path or a dict) and return its problem object."""
+    """Read a spec (a TOML path or a dict) and return its problem object.
+
+    Parameters
+    ----------
+    spec : str, pathlib.Path or mapping
+        A TOML file, or a dict with the same fields (``kind`` selects the problem class).
+    source : str, optional
+        The name errors cite (default: the path, or ``"<dict>"``).
+
+    Returns
+    -------
+    Problem
+        The problem of the spec's kind, its fields read and validated.
+
+    Raises
+    ------
+    SpecError
+        Naming the file and the field, for any defect of the spec.
+    """
     from .kinds import problem_class
 
     if isinstance(spec, (str, Path)):
@@ -354,7 +372,22 @@ _FIELD = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:\[(?P<index>\d+)\])?$"
 
 
 def set_field(spec: Mapping[str, Any], name: str, value: Any) -> dict:
-    """A copy of `spec` with field `name` set: ``NAME``, ``NAME[i]`` or ``params.k``."""
+    """A copy of `spec` with field `name` set: ``NAME``, ``NAME[i]`` or ``params.k``.
+
+    Parameters
+    ----------
+    spec : mapping
+        The spec's fields.
+    name : str
+        ``NAME``, ``NAME[i]`` (an entry of a list field), ``params.k`` or ``TABLE.NAME``.
+    value : object
+        The new value.
+
+    Returns
+    -------
+    dict
+        A deep copy of `spec` with the field set.
+    """
     out = copy.deepcopy(dict(spec))
     if name.startswith("params."):
         key = name.split(".", 1)[1]

@@ -103,15 +103,41 @@ def sweep(
 ) -> pd.DataFrame:
     """Solve `problem` at every point of `grid`; return the tidy table (see the module docstring).
 
-    problem: a Problem, a spec path or a spec dict.  grid: ``{field: values}`` (Cartesian
-    product), a DataFrame of points, or a :class:`Grid`.  derive: ``{field: expression}`` of
-    fields computed from the varied ones (``{"prob[0]": "1 - prob_1"}``).  executor: ``"local"``
-    or ``"dask"`` (``scheduler``: address of an existing cluster).  out / resume: the output
-    file (CSV, or Parquet for ``.parquet``) and whether to continue an interrupted sweep into
-    it.  progress: a tqdm bar on stderr (default: when stderr is a terminal).  vectorise=False
-    skips the vectorised closed form (every point solved by the kind's own methods, e.g. to
-    compare).  workers / chunk_size: processes and points per task.  Further keyword options go
-    to ``solve``.
+    Parameters
+    ----------
+    problem : Problem, str, pathlib.Path or dict
+        The problem, or a spec to load.
+    grid : dict, pandas.DataFrame or Grid
+        ``{field: values}`` (their Cartesian product), a DataFrame of points, or a :class:`Grid`;
+        fields are named ``NAME``, ``NAME[i]`` or ``params.k``.
+    executor : {"local", "dask"}
+        A process pool on this machine, or a Dask cluster (``scheduler``: its address).
+    method : str
+        The method at every point (``"auto"`` uses the vectorised closed form where it applies).
+    derive : dict, optional
+        ``{field: expression}`` of fields computed from the varied ones
+        (``{"prob[0]": "1 - prob_1"}``).
+    out : str or pathlib.Path, optional
+        The output file (CSV, or Parquet for ``.parquet``), written chunk by chunk.
+    resume : bool
+        Continue an interrupted sweep into `out` without solving finished points again.
+    workers, chunk_size : int, optional
+        Processes and points per task.
+    scheduler : str, optional
+        The address of an existing Dask scheduler.
+    progress : bool, optional
+        A tqdm bar on standard error (default: when it is a terminal).
+    validate : bool
+        Read the first and last point's problems before solving anything.
+    vectorise : bool
+        ``False`` skips the vectorised closed form (every point solved by the kind's methods).
+    **options
+        Passed to ``solve`` at every point.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One line per grid point and result row.
     """
     problem = _problem(problem)
     grid = make_grid(grid, derive)
