@@ -12,20 +12,48 @@ directory.  A regular file is replaced atomically (temporary file in the same di
 reads is refused rather than waited on.  A symbolic link is followed: the file it points to is
 replaced, the link stays.  Sweep tables (``regular=True``) must be regular files,
 because they are appended to, truncated and resumed.
+
+Provenance.  Every spec file read while a problem is built (a follower or team spec that a
+policy or coalition spec refers to by path) is recorded with the SHA-256 of its bytes
+(:func:`recording_reads`), so that a sweep's fingerprint changes when such a file changes.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Iterator
 
 from .errors import SpecError
 
 MAX_SPEC_BYTES = 256 * 2**10
 """The largest spec file read (256 KiB; the bundled specs are a few kB): reading it takes well
 under a second, and lists are limited to ``spec.MAX_ENTRIES`` entries anyway."""
+
+
+_READS: ContextVar[list[tuple[str, str]] | None] = ContextVar("spec_reads", default=None)
+
+
+@contextmanager
+def recording_reads() -> Iterator[list[tuple[str, str]]]:
+    """Collect ``(resolved path, sha256)`` of every spec file read inside the block.
+
+    Blocks nest: what an inner block records is also recorded by the enclosing one.
+    """
+    outer = _READS.get()
+    mine: list[tuple[str, str]] = []
+    token = _READS.set(mine)
+    try:
+        yield mine
+    finally:
+        _READS.reset(token)
+        if outer is not None:
+            outer.extend(mine)
 
 
 def read_spec_bytes(path: str | Path) -> bytes:
@@ -50,6 +78,9 @@ def read_spec_bytes(path: str | Path) -> bytes:
         raise SpecError(None, f"cannot read the spec: {exc.strerror or exc}", where) from None
     if len(data) > MAX_SPEC_BYTES:
         raise SpecError(None, f"is larger than {MAX_SPEC_BYTES:,} bytes", where)
+    reads = _READS.get()
+    if reads is not None:
+        reads.append((str(Path(path).resolve()), hashlib.sha256(data).hexdigest()))
     return data
 
 

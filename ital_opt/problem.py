@@ -38,6 +38,7 @@ import numpy as np
 
 from ._optional import MissingExtra
 from .errors import MethodNotApplicable, OptionError, SolverUnavailable, SpecError
+from .files import recording_reads
 from .kinds import register  # noqa: F401  (re-exported for the kinds)
 from .result import Result
 from .spec import REQUIRED, SpecReader, set_field
@@ -217,7 +218,9 @@ class Problem:
         self.title = reader.string("title", "")
         self.expected = reader.expected()
         self.params = reader.params
-        self._read(reader)
+        with recording_reads() as reads:
+            self._read(reader)
+        self.input_files = dict(reads)  # spec files this one refers to: {path: sha256}
         reader.finish()
 
     @classmethod

@@ -259,6 +259,24 @@ def test_resume_refuses_a_different_sweep(tmp_path, monkeypatch):
         sweep(problem, {"outside[1]": [0.0, 0.2]}, method="cvxpy", out=out, resume=True)
 
 
+
+def test_resume_refuses_when_a_referenced_spec_changed(tmp_path):
+    """A spec that refers to another file (a policy's follower) is fingerprinted with that file's bytes."""
+    root = Path(__file__).resolve().parents[1] / "formulations"
+    (tmp_path / "team.toml").write_text((root / "ch4_example_4_1.toml").read_text())
+    spec = tmp_path / "policy.toml"
+    spec.write_text((root / "policy_A1_member_rates.toml").read_text().replace("ch4_example_4_1.toml", "team.toml"))
+    out = tmp_path / "s.csv"
+    problem = ital_opt.load(spec)
+    assert list(problem.input_files) == [str((tmp_path / "team.toml").resolve())]
+    first = sweep(problem, {"gamma": [0.4, 0.5]}, out=out)
+    again = sweep(ital_opt.load(spec), {"gamma": [0.4, 0.5]}, out=out, resume=True)
+    pd.testing.assert_frame_equal(again, first, check_dtype=False)
+    team = tmp_path / "team.toml"
+    team.write_text(team.read_text().replace("sigma2 = 0.5", "sigma2 = 0.6"))
+    with pytest.raises(SpecError, match="referenced spec file"):
+        sweep(ital_opt.load(spec), {"gamma": [0.4, 0.5]}, out=out, resume=True)
+
 # -- formulations built once (parametric) agree with the kind's own solve ------------------------------------------
 SCREEN10 = {"kind": "screening", "theta": np.linspace(1, 2, 10).tolist(), "prob": [0.1] * 10,
             "agent": "theta*q", "principal": "-q**2/2", "outside": [0.0] * 10}

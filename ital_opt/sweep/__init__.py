@@ -74,6 +74,7 @@ def _fingerprint(problem, grid: Grid, method: str, options: dict) -> dict:
     return {
         "kind": problem.kind,
         "spec_sha256": hashlib.sha256(spec.encode()).hexdigest(),
+        "input_files": sorted(getattr(problem, "input_files", {}).values()),  # contents, not paths
         "method": method,
         "options": json.loads(json.dumps(options, sort_keys=True, default=str)),
         "grid": grid.fingerprint(),

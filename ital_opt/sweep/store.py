@@ -168,8 +168,9 @@ class FileStore:
         """Refuse to resume into a file written by another sweep; say what differs."""
         if recorded == self.fingerprint:
             return
-        what = [k for k in ("spec_sha256", "grid", "method", "options", "kind") if recorded.get(k) != self.fingerprint.get(k)]
-        names = {"spec_sha256": "spec", "grid": "grid", "method": "method", "options": "options", "kind": "kind"}
+        names = {"spec_sha256": "spec", "input_files": "referenced spec file", "grid": "grid",
+                 "method": "method", "options": "options", "kind": "kind"}
+        what = [k for k in names if recorded.get(k) != self.fingerprint.get(k)]
         differ = " and ".join(names[k] for k in what) or "fingerprint"
         if self.complete_file:
             raise SpecError("--resume", f"{self.path} is a finished sweep with another {differ}; "
