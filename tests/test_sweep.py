@@ -293,14 +293,17 @@ def test_parametric_screening_matches_the_kind(spec, grid, derive):
     fast = sweep(problem, g, method="cvxpy", workers=1)
     assert fast["method"].iloc[0] == "cvxpy/CLARABEL"
     assert (fast["status"] == "optimal").all()
-    # each point through the kind's own cvxpy formulation (no program reused)
+    # each point by the closed form where it applies, else by the kind's pyomo program (another
+    # formulation); the programs reused by the sweep are refined to rounding
     for i in range(len(g)):
-        own = problem.replace(**g.changes(i)).solve("cvxpy")
+        point = problem.replace(**g.changes(i))
+        applies = {m.name for m, reason in point.applicable() if reason is None}
+        exact = point.solve("closed-form" if "closed-form" in applies else "pyomo")
         at = fast[np.all([np.isclose(fast[k], v) for k, v in g.changes(i).items()], axis=0)]
-        assert own.status == "optimal" and len(at) == problem.n
-        assert np.isclose(at["objective"].iloc[0], own.objective, atol=1e-6)
+        assert exact.status == "optimal" and len(at) == problem.n
+        assert np.isclose(at["objective"].iloc[0], exact.objective, rtol=1e-9, atol=1e-12)
         for col in ("q", "t", "agent_utility", "rent"):
-            assert np.allclose(at[col].to_numpy(float), own.rows[col].to_numpy(float), atol=2e-4), col
+            assert np.allclose(at[col].to_numpy(float), exact.rows[col].to_numpy(float), rtol=1e-9, atol=1e-10), col
 
 
 def test_parametric_path_reports_bad_points():

@@ -13,10 +13,12 @@ calls the solver again.  One-dimensional types, ``method="cvxpy"``: the all-pair
 * otherwise, u affine and w concave in q (the program is then DPP), varying ``prob``/``outside``:
   cvxpy Parameters, canonicalised once (:func:`screening_dpp`).
 
-The result rows are those of the kind (``theta, prob, q, t, agent_utility, principal_payoff,
-rent``); IC and IR are re-checked from the returned numbers and a point whose violation exceeds
-1e-6 is reported ``not_solved``.  Both report the method as ``cvxpy/CLARABEL``, like the kind's
-own ``solve("cvxpy")``.  :func:`point_solver` returns a callable ``changes -> result`` or None
+The solver's menu is then refined on its active set exactly as the kind's own ``solve("cvxpy")``
+refines it (:func:`ital_opt.screening.formulations.polish`), so that a sweep's allocations agree
+with the closed form to rounding, not to the solver's tolerance.  The result rows are those of
+the kind (``theta, prob, q, t, agent_utility, principal_payoff, rent``); IC and IR are re-checked
+from the returned numbers and a point whose violation exceeds 1e-6 is reported ``not_solved``.
+Both report the method as ``cvxpy/CLARABEL``, like the kind's own ``solve("cvxpy")``.  :func:`point_solver` returns a callable ``changes -> result`` or None
 (then each point is solved by the kind's own ``solve``).
 """
 
@@ -56,10 +58,25 @@ def point_solver(problem, names: list[str], method: str):
     """The fastest program built once for `names`, or None."""
     if problem.rent_weight or problem.fixed_cost:  # not in these programs: each point is solved
         return None
+    import cvxpy as cp
+
     try:
         return screening_qp(problem, names, method) or screening_dpp(problem, names, method)
-    except Exception:  # noqa: BLE001 - no parametric form: each point is solved by the kind
-        return None
+    except (cp.error.DCPError, ValueError, TypeError, ArithmeticError):
+        return None  # the program cannot be written for this spec: each point is solved by the kind
+
+
+def _polished(problem, changes, qv, tv):
+    """The solver's menu (q, t) refined on its active set, as the kind's own solve refines it."""
+    from .formulations import polish
+    from .symbolic import compiled
+
+    point = problem.replace(**changes) if changes else problem
+    split = point.split
+    V = compiled(split.v[0], [split.q[0]]).numpy(shape=(point.n,), **{str(split.q[0]): qv})[:, None]
+    V, U = polish(point, V, point.agent_values(qv[:, None]) + tv)
+    q = point.q_from_V(V)
+    return q[:, 0], U - point.agent_values(q)
 
 
 def _rows_and_checks(problem, theta, prob_v, out_v, qv, tv, name, K, status_ok=True, note=""):
@@ -197,7 +214,8 @@ def screening_qp(problem, names, method):
             mapped = {"PrimalInfeasible": "infeasible", "DualInfeasible": "unbounded"}.get(status, "not_solved")
             return Light(status=mapped, method=name, message=f"Clarabel status {status}")
         x = np.asarray(sol.x, float)
-        return _rows_and_checks(problem, theta, prob_v, out_v, x[:K], x[K:], name, K,
+        qv, tv = _polished(problem, changes, x[:K], x[K:])
+        return _rows_and_checks(problem, theta, prob_v, out_v, qv, tv, name, K,
                                 status_ok=status == "Solved", note=f"Clarabel status {status}; ")
 
     return solve
@@ -264,8 +282,8 @@ def screening_dpp(problem, names, method):
         if prog.status not in ("optimal", "optimal_inaccurate") or q.value is None:
             status = {"infeasible": "infeasible", "unbounded": "unbounded"}.get(prog.status, "not_solved")
             return Light(status=status, method=name, message=f"cvxpy status {prog.status}")
-        return _rows_and_checks(problem, theta, prob_v, out_v, np.asarray(q.value, float),
-                                np.asarray(t.value, float), name, K, status_ok=prog.status == "optimal",
+        qv, tv = _polished(problem, changes, np.asarray(q.value, float), np.asarray(t.value, float))
+        return _rows_and_checks(problem, theta, prob_v, out_v, qv, tv, name, K, status_ok=prog.status == "optimal",
                                 note=f"cvxpy status {prog.status}; ")
 
     return solve

@@ -23,7 +23,8 @@ from typing import Iterable, Iterator
 
 import pandas as pd
 
-from .._optional import require
+from .._optional import MissingExtra, require
+from ..errors import MethodNotApplicable, SolverUnavailable
 from .tidy import failed, frame, records
 
 # per process: the base problem rebuilt from its spec (so each task does not rebuild it)
@@ -60,8 +61,8 @@ def _point_solver(payload: dict, problem):
         _SOLVERS.clear()
         try:
             _SOLVERS[key] = problem.parametric(payload["names"], payload["method"])
-        except Exception:  # noqa: BLE001 - no parametric form: each point is solved by the kind
-            _SOLVERS[key] = None
+        except (MethodNotApplicable, SolverUnavailable, MissingExtra, NotImplementedError):
+            _SOLVERS[key] = None  # not offered here: each point is solved by the kind's own solve
     return _SOLVERS[key]
 
 
