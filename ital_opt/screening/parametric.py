@@ -18,8 +18,9 @@ refines it (:func:`ital_opt.screening.formulations.polish`), so that a sweep's a
 with the closed form to rounding, not to the solver's tolerance.  The result rows are those of
 the kind (``theta, prob, q, t, agent_utility, principal_payoff, rent``); IC and IR are re-checked
 from the returned numbers and a point whose violation exceeds 1e-6 is reported ``not_solved``.
-Both report the method as ``cvxpy/CLARABEL``, like the kind's own ``solve("cvxpy")``.  :func:`point_solver` returns a callable ``changes -> result`` or None
-(then each point is solved by the kind's own ``solve``).
+Both report the method as ``cvxpy/CLARABEL``, like the kind's own ``solve("cvxpy")``.
+:func:`point_solver` returns a callable ``changes -> result`` or None (then each point is solved
+by the kind's own ``solve``).
 """
 
 from __future__ import annotations
