@@ -292,11 +292,14 @@ def test_a_second_sweep_on_the_same_output_is_refused(tmp_path, spec, capsys):
 
 
 def _children(pid: int) -> set[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return set()
-    return {int(p) for p in text.split()}
+    """The child processes of `pid`, whichever of its threads started them."""
+    out: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out |= {int(p) for p in (task / "children").read_text().split()}
+        except OSError:
+            pass
+    return out
 
 
 def _alive(pid: int) -> bool:
@@ -309,11 +312,14 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
-def test_pool_workers_end_when_the_sweep_is_killed(tmp_path):
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_pool_workers_end_when_the_sweep_is_killed(tmp_path, executor):
+    if executor == "dask":
+        pytest.importorskip("distributed")
     out = tmp_path / "s.csv"
     args = [sys.executable, "-m", "ital_opt", "sweep", str(ROOT / "formulations" / "ch3_example_3_1.toml"),
             "--vary", "outside[1]=0:0.8:400", "--method", "cvxpy", "--workers", "2", "--chunk-size", "1",
-            "--out", str(out), "--quiet"]
+            "--executor", executor, "--out", str(out), "--quiet"]
     proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
