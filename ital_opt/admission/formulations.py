@@ -12,7 +12,10 @@
   transfer = t.  ``build()`` returns the screening problem.
 * :class:`PyomoDirect` (``pyomo-direct``) — a nonlinear program in (β, t) with all-pairs IC for
   any output and cost (the applicant's effort choice solved symbolically by
-  :class:`.technology.Technology`), from several starting points: a local optimum.
+  :class:`.technology.Technology`), from several starting points: a local optimum.  The NLP
+  solver's answer (accurate to about 1e-8) is polished by :func:`polish_menu`: Newton's method on
+  the optimality conditions of the constraints it found binding (:func:`ital_opt.kkt.newton_kkt`),
+  kept when the certificates find it feasible and it is not worse (``solver["polish"]`` says which).
 
 Solver objects come from :mod:`ital_opt.backends` only.
 """
@@ -27,7 +30,8 @@ from ..problem import Formulation
 from ..result import Result
 from .technology import DEFAULT_COST, DEFAULT_OUTPUT
 
-__all__ = ["CvxpyDirect", "ScreeningReduction", "PyomoDirect", "FORMULATIONS", "screening_spec", "polish"]
+__all__ = ["CvxpyDirect", "ScreeningReduction", "PyomoDirect", "FORMULATIONS", "screening_spec", "polish",
+           "polish_menu"]
 
 MAX_STARTS = 1_000  # local NLP starting points
 
@@ -264,7 +268,151 @@ class PyomoDirect(Formulation):
                 best = res
         if best is None:
             return Result(kind=problem.kind, status="not_solved", method="pyomo", message="the NLP solver failed")
+        rows = best.rows
+        polished = polish_menu(problem, rows["share"].to_numpy(float), rows["agent_utility"].to_numpy(float))
+        if polished is not None:
+            better = problem.menu_result(*polished, method=best.method + "+polish", local=True, message=best.message)
+            better.solver = {**best.get("solver", {}), "polish": "newton-kkt"}
+            return better
         return best
+
+
+# -- polishing a menu in (β, u) for any technology --------------------------------------------------
+def _share_derivatives(problem):
+    """(v', v'', S', S'') as functions of (θ, β): v(θ, β) the applicant's value before the transfer
+    (:meth:`Admission.agent_value`), S = v + (1 − β)·y the surplus (derivatives in β)."""
+    r = float(problem.r)
+    if problem.is_len:
+        def v1(theta, b):
+            return 2.0 * (problem._phi_of(theta) - r) * b
+
+        def v2(theta, b):
+            return 2.0 * (problem._phi_of(theta) - r) + 0.0 * b
+
+        def s1(theta, b):
+            return 2.0 * problem._phi_of(theta) * (1.0 - b) - 2.0 * r * b
+
+        def s2(theta, b):
+            return -2.0 * (problem._phi_of(theta) + r) + 0.0 * b
+
+        return v1, v2, s1, s2
+    import sympy as sp
+
+    from ..expr import parse
+
+    theta, q = sp.symbols("theta q")
+    names = {"theta", "q"}
+    v = parse(problem.tech.agent_text, names).sympy(theta=theta, q=q) - r * q**2
+    s = v + parse(problem.tech.alliance_text, names).sympy(theta=theta, q=q)
+    funcs = [sp.lambdify((theta, q), sp.diff(f, q, order), modules="numpy") for f in (v, s) for order in (1, 2)]
+
+    def wrap(f):
+        def call(theta_, b):
+            with np.errstate(all="ignore"):
+                return np.broadcast_to(np.asarray(f(theta_, b), dtype=float), np.broadcast(theta_, b).shape)
+        return call
+
+    return tuple(wrap(f) for f in funcs)
+
+
+POLISH_ACTIVE = (1e-6, 1e-7, 1e-5, 1e-8)  # slack (relative) below which a constraint is taken as binding
+POLISH_FEASIBLE = 1e-12  # a polished menu must pass every certificate to this (relative) precision
+
+
+def polish_menu(problem, share, utility):
+    """The exact optimum on the active set of a solver's menu (β, u), or None.
+
+    Unknowns z = (β, u); the alliance maximises Σ p_k [S_k(β_k) − u_k] subject to IR_k
+    u_k ≥ ū_k, IC_kj u_k − u_j ≥ v(θ_k, β_j) − v(θ_j, β_j) and 0 ≤ β ≤ 1.  The constraints whose
+    slack at the solver's menu is within a tolerance are held as equalities and the optimality
+    conditions solved by :func:`ital_opt.kkt.newton_kkt`; several tolerances are tried.  A
+    candidate is kept when the certificates (:mod:`.checks`) pass to 1e-12, it is a
+    Karush–Kuhn–Tucker point (non-negative multipliers, :func:`ital_opt.kkt.stationarity`), it lies
+    within 1e-3 of the solver's menu and its payoff is not below the solver's by more than the
+    solver's own infeasibility could have bought (10·(1 + Σλ)·its largest violation) plus 1e-9.
+    The best kept one is returned.
+    """
+    from ..kkt import newton_kkt, stationarity
+
+    n, p, theta, outside = problem.n, problem.prob, problem.theta, problem.outside
+    share, utility = np.asarray(share, float), np.asarray(utility, float)
+    if n < 1 or not (np.all(np.isfinite(share)) and np.all(np.isfinite(utility))):
+        return None
+    v1, v2, s1, s2 = _share_derivatives(problem)
+    k_idx, j_idx = np.nonzero(~np.eye(n, dtype=bool))
+    rows = np.arange(n)
+
+    def value(z):
+        b, u = z[:n], z[n:]
+        return float(p @ (problem.alliance_gross(theta, b) + problem.agent_value(theta, b) - u))
+
+    def slack(z):
+        b, u = z[:n], z[n:]
+        ic = u[k_idx] - u[j_idx] - problem.agent_value(theta[k_idx], b[j_idx]) + problem.agent_value(theta[j_idx], b[j_idx])
+        return np.concatenate([u - outside, ic, b, 1.0 - b])
+
+    def jac_all(z):
+        b = z[:n]
+        J = np.zeros((n + k_idx.size + 2 * n, 2 * n))
+        J[rows, n + rows] = 1.0
+        r_ic = n + np.arange(k_idx.size)
+        J[r_ic, n + k_idx] += 1.0
+        J[r_ic, n + j_idx] -= 1.0
+        J[r_ic, j_idx] += -v1(theta[k_idx], b[j_idx]) + v1(theta[j_idx], b[j_idx])
+        base = n + k_idx.size
+        J[base + rows, rows] = 1.0
+        J[base + n + rows, rows] = -1.0
+        return J
+
+    def gradient(z):
+        return np.concatenate([p * s1(theta, z[:n]), -p])
+
+    def hessian(z):
+        H = np.zeros((2 * n, 2 * n))
+        H[rows, rows] = p * s2(theta, z[:n])
+        return H
+
+    z0 = np.concatenate([share, utility])
+    s0 = slack(z0)
+    size = 1.0 + float(np.max(np.abs(z0)))
+    f0, best, tried = value(z0), None, set()
+    violation0 = float(np.max(np.maximum(-s0, 0.0)))
+    for tol in POLISH_ACTIVE:
+        act = np.flatnonzero(s0 <= tol * size)
+        key = tuple(act.tolist())
+        if key in tried:
+            continue
+        tried.add(key)
+        ic_act = act[(act >= n) & (act < n + k_idx.size)] - n
+
+        def curvature(z, lam, ic_act=ic_act, act=act):
+            b = z[:n]
+            w = np.zeros(2 * n)
+            weights = lam[np.isin(act, ic_act + n)]
+            jj = j_idx[ic_act]
+            np.add.at(w, jj, weights * (-v2(theta[k_idx[ic_act]], b[jj]) + v2(theta[jj], b[jj])))
+            return np.diag(w)
+
+        z = newton_kkt(z0, gradient, hessian, lambda z, act=act: slack(z)[act],
+                       lambda z, act=act: jac_all(z)[act], curvature)
+        if z is None:
+            continue
+        z[:n] = np.clip(z[:n], 0.0, 1.0)
+        if np.max(np.abs(z - z0)) > 1e-3 * size:
+            continue
+        candidate = problem.menu_result(z[:n], z[n:], method="polish")
+        if max(problem.check(candidate).values()) > POLISH_FEASIBLE * size:
+            continue
+        g = gradient(z)
+        lam, residual = stationarity(g, jac_all(z)[act])
+        if residual > 1e-9 * (1.0 + float(np.max(np.abs(g)))):
+            continue  # a solution of the equations, but not a Karush–Kuhn–Tucker point
+        bought = 10.0 * (1.0 + float(lam.sum())) * violation0  # what the solver's infeasibility may buy
+        if value(z) < f0 - bought - 1e-9 * (1.0 + abs(f0)):
+            continue
+        if best is None or value(z) > value(best):
+            best = z
+    return None if best is None else (best[:n], best[n:])
 
 
 class _Indirect:

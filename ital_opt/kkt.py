@@ -1,0 +1,100 @@
+"""Polishing a solver's answer: Newton's method on the optimality conditions of its active set.
+
+Interior-point and local NLP solvers stop when their residuals fall below a tolerance, so their
+answers are accurate to about 1e-8 (interior point: the square root of the barrier parameter near
+degenerate constraints).  The exact optimum is the solution of the Karush–Kuhn–Tucker conditions
+with the constraints the solver found binding (its *active set*) held as equalities:
+
+    max f(z)  s.t.  c_i(z) = 0  (i active)      ⇔      ∇f(z) + J(z)ᵀλ = 0,   c(z) = 0,
+
+and Newton's method on this square system converges quadratically from the solver's answer
+(Nocedal & Wright, *Numerical Optimization*, 2nd ed., 2006, §18.1, "local SQP method").  Active
+sets are often degenerate (pooled types bind in both directions, an excluded type's constraints
+coincide), so each Newton system is solved in the least-squares sense (a minimum-norm step,
+LAPACK's complete orthogonal factorisation through :func:`scipy.linalg.lstsq`).
+
+The polished point is only a candidate: the caller accepts it when the independent checks find
+it feasible and it is at least as good as the solver's answer, and keeps the solver's otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+MAX_SIZE = 2_000  # unknowns plus active constraints: a dense Newton system beyond this is too slow
+
+
+def newton_kkt(
+    z0: np.ndarray,
+    gradient: Callable[[np.ndarray], np.ndarray],
+    hessian: Callable[[np.ndarray], np.ndarray],
+    constraints: Callable[[np.ndarray], np.ndarray],
+    jacobian: Callable[[np.ndarray], np.ndarray],
+    curvature: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    iters: int = 25,
+    full_output: bool = False,
+):
+    """The point where ∇f + Jᵀλ = 0 and c = 0, by Newton's method from `z0`; None if it fails.
+
+    `gradient` and `hessian` are those of the objective (maximised), `constraints` the active
+    constraints' values c(z) (zero at the answer) and `jacobian` their (rows × unknowns) Jacobian;
+    `curvature(z, λ)` is Σ λ_i ∇²c_i(z) for nonlinear constraints (None: they are linear).  The
+    multipliers start from the least-squares fit of stationarity at `z0`.  Returns None when the
+    system is too large for a dense solve, a value is not finite, or the steps do not settle.
+    With ``full_output`` the answer is ``(z, λ)``, λ ≥ 0 for the binding constraints of
+    ``max f s.t. c ≥ 0`` at a Karush–Kuhn–Tucker point.
+    """
+    from scipy.linalg import lstsq
+
+    z = np.array(z0, dtype=float)
+    J = np.atleast_2d(np.asarray(jacobian(z), dtype=float)).reshape(-1, z.size)
+    m = J.shape[0]
+    if z.size + m > MAX_SIZE:
+        return None
+    g = np.asarray(gradient(z), dtype=float)
+    lam = lstsq(J.T, -g, lapack_driver="gelsy")[0] if m else np.zeros(0)
+    scale = 1.0 + float(np.max(np.abs(z), initial=0.0))
+    for _ in range(iters):
+        H = np.asarray(hessian(z), dtype=float)
+        if curvature is not None and m:
+            H = H + np.asarray(curvature(z, lam), dtype=float)
+        K = np.block([[H, J.T], [J, np.zeros((m, m))]])
+        rhs = -np.concatenate([g + J.T @ lam, np.asarray(constraints(z), dtype=float)])
+        if not (np.all(np.isfinite(K)) and np.all(np.isfinite(rhs))):
+            return None
+        step = lstsq(K, rhs, lapack_driver="gelsy")[0]
+        z = z + step[: z.size]
+        lam = lam + step[z.size:]
+        if not np.all(np.isfinite(z)):
+            return None
+        g = np.asarray(gradient(z), dtype=float)
+        J = np.atleast_2d(np.asarray(jacobian(z), dtype=float)).reshape(-1, z.size)
+        if np.max(np.abs(step[: z.size]), initial=0.0) <= 1e-15 * scale:
+            break
+    else:  # no exact fixed point in the iterations: accept only a settled one
+        if np.max(np.abs(step[: z.size]), initial=0.0) > 1e-12 * scale:
+            return None
+    return (z, lam) if full_output else z
+
+
+def stationarity(gradient: np.ndarray, jacobian: np.ndarray) -> tuple[np.ndarray, float]:
+    """Non-negative multipliers λ that best satisfy ∇f + Jᵀλ = 0, and the residual's largest entry.
+
+    A feasible point of ``max f s.t. c ≥ 0`` whose binding constraints have Jacobian J is a
+    Karush–Kuhn–Tucker point when the residual is zero: the certificate that a polished point is
+    optimal on its active set, not merely a solution of its equations (non-negative least squares,
+    :func:`scipy.optimize.nnls`, so degenerate constraints with many multiplier vectors are fine).
+    """
+    from scipy.optimize import nnls
+
+    g = np.asarray(gradient, dtype=float)
+    J = np.atleast_2d(np.asarray(jacobian, dtype=float)).reshape(-1, g.size)
+    if J.shape[0] == 0:
+        return np.zeros(0), float(np.max(np.abs(g), initial=0.0))
+    lam, _ = nnls(J.T, -g)
+    return lam, float(np.max(np.abs(g + J.T @ lam), initial=0.0))
+
+
+__all__ = ["newton_kkt", "stationarity", "MAX_SIZE"]
