@@ -53,8 +53,26 @@ def jsonable(value: Any) -> Any:
         return value if math.isfinite(value) else None
     pd = sys.modules.get("pandas")  # a DataFrame exists only once pandas is imported
     if pd is not None and isinstance(value, pd.DataFrame):
-        return [jsonable(r) for r in value.to_dict(orient="records")]
+        return _records(value)
     return value
+
+
+def _records(frame) -> list[dict]:
+    """A DataFrame's rows as JSON records, column by column: a numeric column is unpacked at once
+    (non-finite values as null), any other one entry by entry."""
+    columns = []
+    for name in frame.columns:
+        col = frame[name]
+        arr = col.to_numpy()
+        if arr.dtype.kind in "iub" or (arr.dtype.kind == "f" and np.all(np.isfinite(arr))):
+            columns.append(arr.tolist())
+        else:
+            values = col.tolist()
+            plain = set(map(type, values)) <= {str, int, bool}  # nothing to unpack (names, labels)
+            columns.append(values if plain else [jsonable(v) for v in values])
+    names = [str(c) for c in frame.columns]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)] if names else \
+        [{} for _ in range(len(frame))]
 
 
 class Result(dict):

@@ -82,6 +82,19 @@ class SpecReader:
             raise self.error(name, f"expected a number of at most {MAX_MAGNITUDE:g} in absolute value, got {value:g}")
         return value
 
+    def _numbers(self, name: str, value) -> np.ndarray:
+        """A flat list (or array) of numbers as a float array: checked at once when every entry is
+        a finite int or float, entry by entry (naming the first bad one) otherwise."""
+        kinds = set(map(type, value)) if not isinstance(value, np.ndarray) else {value.dtype.type}
+        if kinds <= {float, int, np.float64, np.int64}:
+            try:
+                arr = np.array(value, dtype=float)
+            except OverflowError:
+                arr = None
+            if arr is not None and arr.ndim == 1 and np.all(np.isfinite(arr)) and np.all(np.abs(arr) <= MAX_MAGNITUDE):
+                return arr
+        return np.array([self._as_number(f"{name}[{i}]", v) for i, v in enumerate(value)], dtype=float)
+
     def _bounds(self, name, values, lo, hi, positive, nonneg):
         arr = np.atleast_1d(values)
         if positive and np.any(arr <= 0):
@@ -215,7 +228,7 @@ class SpecReader:
             if not isinstance(value, (list, tuple, np.ndarray)):
                 raise self.error(name, f"expected a list of numbers, got {_describe(value)}")
             self._size(name, len(value))
-            arr = np.array([self._as_number(f"{name}[{i}]", v) for i, v in enumerate(value)], dtype=float)
+            arr = self._numbers(name, value)
             if arr.size == 0:
                 raise self.error(name, "must not be empty")
             if n is not None and arr.size != n:

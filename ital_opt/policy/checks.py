@@ -11,7 +11,10 @@
 * ``neighbourhood_gain``: the largest SW gain found at points around the returned instruments
   (each coordinate ± h — a random dozen of them when there are more — and a few random points
   within h, h = 10⁻³ of each instrument's range),
-  only among points that respect the budget; ≤ tolerance for a (local) optimum.
+  only among points that respect the budget; ≤ tolerance for a (local) optimum.  Where the
+  follower's answer is a formula of the instruments (a LEN team whose sharing rule they do not
+  move) the points are evaluated at once by ``Policy.evaluate_batch``, after ``batch_error``
+  compares that evaluation with the re-solved follower at the answer.
 
 This module imports no solver: the re-solve goes through the problem's ``evaluate`` (the
 follower's own public model).
@@ -61,8 +64,11 @@ def certificate(problem, result) -> dict[str, float]:
     out["bound_violation"] = float(max(0.0, np.max(lo - flat, initial=0.0), np.max(flat - hi, initial=0.0)))
     if problem.dim and not result.get("local_only_check", False):
         big = problem.dim > 100  # each point is a follower solve: fewer points for very many instruments
-        out["neighbourhood_gain"] = neighbourhood_gain(problem, x, ev["social_welfare"], random_points=4 if big else 8,
-                                                       coordinates=4 if big else 12)
+        gain, at_x = _neighbourhood(problem, x, ev["social_welfare"], random_points=4 if big else 8,
+                                    coordinates=4 if big else 12)
+        out["neighbourhood_gain"] = gain
+        if at_x is not None:  # the vectorised evaluation the scan used, against the follower re-solved at x
+            out["batch_error"] = abs(at_x - ev["social_welfare"]) / max(1.0, abs(sw))
     return out
 
 
@@ -79,6 +85,12 @@ def neighbourhood_gain(problem, x, sw, step=NEIGHBOURHOOD_STEP, random_points=8,
     """Largest SW gain over budget-feasible points near x (0 if none is better): each coordinate
     ± h (at most `coordinates` of them, drawn at random when there are more) and `random_points`
     points in the box x ± h."""
+    return _neighbourhood(problem, x, sw, step, random_points, seed, coordinates)[0]
+
+
+def _neighbourhood(problem, x, sw, step=NEIGHBOURHOOD_STEP, random_points=8, seed=0, coordinates=12):
+    """(the gain of :func:`neighbourhood_gain`, SW at x by ``Policy.evaluate_batch`` or None when
+    the points were evaluated one by one)."""
     lo, hi = problem.lo, problem.hi
     h = step * np.where(hi > lo, hi - lo, 0.0)
     points = []
@@ -91,14 +103,18 @@ def neighbourhood_gain(problem, x, sw, step=NEIGHBOURHOOD_STEP, random_points=8,
             points.append(z)
     for _ in range(random_points):
         points.append(np.clip(x + h * rng.uniform(-1, 1, x.size), lo, hi))
-    gain = 0.0
-    for z in points:
-        if np.allclose(z, x):
-            continue
-        ev = problem.evaluate(z, certified=False)
-        if ev["feasible"] and np.isfinite(ev["social_welfare"]):
-            gain = max(gain, ev["social_welfare"] - sw)
-    return float(gain)
+    points = [z for z in points if not np.allclose(z, x)]
+    batch = problem.evaluate_batch(np.array([x, *points]))
+    if batch is not None:  # the follower's answer is a formula here: all points at once (x first)
+        at_x = float(batch[0][0])
+        values, feasible = batch[0][1:], batch[1][1:]
+    else:
+        at_x = None
+        evs = [problem.evaluate(z, certified=False) for z in points]
+        values = np.array([ev["social_welfare"] for ev in evs])
+        feasible = np.array([ev["feasible"] for ev in evs], dtype=bool)
+    ok = feasible & np.isfinite(values)
+    return float(max(0.0, np.max(values[ok] - sw, initial=0.0))), at_x
 
 
 __all__ = ["certificate", "neighbourhood_gain", "CHECK_TOL"]

@@ -64,6 +64,9 @@ class TeamFollower:
         if not self.base.success:
             raise SpecError("lower", f"the unsubsidised team is not solved ({self.base.status}: {self.base.message})", source)
         self.base_shares = self.base.rows["share"].to_numpy(float)
+        # the spec's fields with its lists of numbers as arrays: a team of 10^4 members is then
+        # re-read at each instrument point without converting 10^4 Python numbers per field
+        self.fields = {k: _array(v) for k, v in problem.spec.items() if k != "kind"}
 
     def group_label(self, group) -> str:
         names = [self.problem.members[i] for i in group]
@@ -76,16 +79,16 @@ class TeamFollower:
     def spec_changes(self, levers, y: float) -> dict:
         t = self.problem
         changes = dict(levers.changes)
-        changes["c"] = (t.c * levers.cost_factor).tolist()
+        changes["c"] = t.c * levers.cost_factor
         if t.production is None:
-            changes["a"] = (y * t.a).tolist()
+            changes["a"] = y * t.a
             if t.knowledge:
-                changes["g"] = (y * t.g).tolist()
+                changes["g"] = y * t.g
         elif y != 1.0:
             changes["production"] = f"{y!r}*({t.production.text})"
         changes["sigma2"] = y * y * t.sigma2
         if self.response == "fixed" and t.mode != "given":
-            changes["shares"] = self.base_shares.tolist()
+            changes["shares"] = self.base_shares
         return changes
 
     def solve(self, levers, y: float = 1.0, certified: bool = True) -> list[Outcome]:
@@ -96,8 +99,7 @@ class TeamFollower:
             raise SpecError("instruments", "a cost subsidy scales c, so it needs the team's default cost c*e**2/2",
                             t.source)
         # the team's class takes the spec's fields as keywords (cheaper than replace's per-field copies)
-        fields = {k: v for k, v in t.spec.items() if k != "kind"}
-        fields.update(self.spec_changes(levers, y))
+        fields = {**self.fields, **self.spec_changes(levers, y)}
         seen = type(t)(_source=t.source, _base_dir=t.base_dir, **fields)
         result = seen.solve() if certified else seen.select("auto").run(seen)
         if not (result.success if certified else result.status == "optimal"):
@@ -110,6 +112,14 @@ class TeamFollower:
         zero = tuple(np.flatnonzero(result.rows["share"].to_numpy(float) <= 1e-12))
         return [Outcome(self, result, float(result.objective), output, true_costs=costs, regime=("zero shares", zero),
                         outside_total=outside)]
+
+
+def _array(value):
+    """A list of plain numbers as a float array (the spec reader checks an array at once); any
+    other value as it is."""
+    if isinstance(value, list) and value and set(map(type, value)) <= {int, float}:
+        return np.asarray(value, dtype=float)
+    return value
 
 
 class AdmissionFollower:

@@ -163,6 +163,9 @@ class CostSubsidy(Instrument):
 
     def components(self, follower):
         self.groups = _members(follower, self.entry.get("members", "each"), self.where, self.source)
+        # the groups are disjoint: member_index[k] is a member, group_index[k] its group
+        self.member_index = np.concatenate([np.asarray(g, dtype=np.intp) for g in self.groups])
+        self.group_index = np.repeat(np.arange(len(self.groups)), [len(g) for g in self.groups])
         return [follower.group_label(g) for g in self.groups]
 
     def validate(self, lo, hi):
@@ -170,13 +173,11 @@ class CostSubsidy(Instrument):
             raise self.error("bounds" if self.fixed is None else "value", "cost-subsidy rates must lie in [0, 1)")
 
     def apply(self, levers, value):
-        for g, s in zip(self.groups, value, strict=False):
-            levers.cost_factor[g] *= 1.0 - s
+        levers.cost_factor[self.member_index] *= 1.0 - np.asarray(value, float)[self.group_index]
 
     def rates(self, size, value) -> np.ndarray:
         out = np.zeros(size)
-        for g, s in zip(self.groups, value, strict=False):
-            out[g] = s
+        out[self.member_index] = np.asarray(value, float)[self.group_index]
         return out
 
     def outlay(self, outcome, value):

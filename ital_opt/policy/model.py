@@ -104,8 +104,17 @@ class Policy(Problem):
                 raise r.error(f"instruments[{i}].type", "a formation grant needs formation_cost")
         self.free = [(j, k) for j, inst in enumerate(self.instruments) if inst.optimised and not self._profiled(inst)
                      for k in range(len(inst.labels))]
-        self.lo = np.array([self.instruments[j].lo[k] for j, k in self.free])
-        self.hi = np.array([self.instruments[j].hi[k] for j, k in self.free])
+        self._row_labels = np.array([label or None for inst in self.instruments for label in inst.labels], dtype=object)
+        # where each instrument's free components sit in the search point x
+        self._slots = []
+        start = 0
+        for j, inst in enumerate(self.instruments):
+            if inst.optimised and not self._profiled(inst):
+                k = len(inst.labels)
+                self._slots.append((j, slice(start, start + k)))
+                start += k
+        self.lo = np.concatenate([self.instruments[j].lo for j, _ in self._slots]) if self._slots else np.zeros(0)
+        self.hi = np.concatenate([self.instruments[j].hi for j, _ in self._slots]) if self._slots else np.zeros(0)
 
     def _read_diffusion(self, r):
         table = r.table("diffusion", None)
@@ -192,12 +201,15 @@ class Policy(Problem):
         """Every instrument's values at the search point x (fixed ones as given; grants at their
         lower bound, to be profiled)."""
         out = [inst.fixed.copy() if not inst.optimised else inst.lo.copy() for inst in self.instruments]
-        for (j, k), v in zip(self.free, np.asarray(x, float).ravel(), strict=False):
-            out[j][k] = v
+        x = np.asarray(x, float).ravel()
+        for j, where in self._slots:
+            out[j][:] = x[where]
         return out
 
     def search_point(self, values) -> np.ndarray:
-        return np.array([values[j][k] for j, k in self.free])
+        if not self._slots:
+            return np.zeros(0)
+        return np.concatenate([np.asarray(values[j], float) for j, _ in self._slots])
 
     def evaluate(self, x, certified: bool = True) -> dict:
         """The follower's answer and SW at the search point x (the leader's objective);
@@ -222,6 +234,57 @@ class Policy(Problem):
             regimes = ", ".join(f"{e['outcome'].regime[0]} {e['outcome'].regime[1]}" for e in evals)
             evals[0]["thresholds"].append(f"the follower is indifferent ({regimes}); ties are {self.ties}")
         return evals[0]
+
+    def evaluate_batch(self, X) -> tuple[np.ndarray, np.ndarray] | None:
+        """SW and budget feasibility at many search points at once (rows of X), or None where the
+        follower's answer is not a formula of the instruments.
+
+        It covers a LEN team without knowledge inputs whose sharing rule the instruments do not
+        move (``response = "fixed"`` or given shares) under cost subsidies and output rewards,
+        without formation or diffusion stages: the members' Nash efforts are then
+        e_i = y a_i m_i / (f_i c_i) (f_i the cost factor, y = 1 + r), the alliance's welfare
+        y Σ a_i e_i − Σ f_i c_i e_i²/2 − Σ ρ_i y² σ² β_i²/2, and SW as in :meth:`evaluate`.
+        The certificate compares it with :meth:`evaluate` (the follower re-solved by its own
+        kind) at the answer before trusting it around the answer."""
+        f = self.follower
+        if f.kind != "team" or not f.shares_fixed or self.diffusion or self.formation_cost is not None:
+            return None
+        t = f.problem
+        if not t.is_len or t.knowledge or t.budget_breaker:
+            return None
+        if any(inst.type not in ("cost_subsidy", "output_reward") for inst in self.instruments):
+            return None
+        X = np.atleast_2d(np.asarray(X, float))
+        N, n = X.shape[0], t.n
+        columns = []  # each instrument's values at every point, (N, k)
+        slots = dict(self._slots)
+        for j, inst in enumerate(self.instruments):
+            columns.append(X[:, slots[j]] if j in slots else np.broadcast_to(inst.fixed, (N, inst.fixed.size)))
+        factor, reward = np.ones((N, n)), np.zeros(N)
+        for inst, v in zip(self.instruments, columns, strict=True):
+            if inst.type == "cost_subsidy":
+                factor[:, inst.member_index] *= 1.0 - v[:, inst.group_index]
+            else:
+                reward += v[:, 0]
+        y = 1.0 + reward
+        beta = f.base_shares
+        m = cf.concern(beta, t.omega)
+        e = y[:, None] * t.a * m / (factor * t.c)
+        true_cost = t.c * e * e / 2.0
+        E = e @ t.a
+        risk = np.sum(t.rho * beta * beta) * t.sigma2 * y * y / 2.0
+        alliance = y * E - np.sum(factor * true_cost, axis=1) - risk
+        G, spent = np.zeros(N), np.zeros(N)
+        for inst, v in zip(self.instruments, columns, strict=True):
+            if inst.type == "cost_subsidy":
+                paid = np.sum(v[:, inst.group_index] * true_cost[:, inst.member_index], axis=1)
+            else:
+                paid = v[:, 0] * E
+            G += paid
+            spent += paid
+        sw = alliance + self.gamma * E - (1.0 + self.lam) * G
+        feasible = np.ones(N, bool) if self.budget is None else spent <= self.budget + 1e-9
+        return sw, feasible
 
     def _assemble(self, outcome, vals, stage, y) -> dict:
         vals = [v.copy() for v in vals]
@@ -276,12 +339,14 @@ class Policy(Problem):
     def result_at(self, ev: dict, method: str, *, message: str = "", local: bool = False, extras=None) -> Result:
         if not ev["ok"]:
             return Result(status="not_solved", method=method, message=ev["message"] or "the follower was not solved")
-        records = []
         column = "tier" if self.follower.kind == "admission" else "member"
-        for inst, v in zip(self.instruments, ev["values"], strict=False):
-            for label, value in zip(inst.labels, v, strict=False):
-                records.append({"instrument": inst.name, "type": inst.type, column: label or None, "value": float(value)})
-        rows = pd.DataFrame(records, columns=["instrument", "type", column, "value"])
+        sizes = [len(inst.labels) for inst in self.instruments]
+        rows = pd.DataFrame({
+            "instrument": np.repeat(np.array([inst.name for inst in self.instruments], dtype=object), sizes),
+            "type": np.repeat(np.array([inst.type for inst in self.instruments], dtype=object), sizes),
+            column: self._row_labels,
+            "value": np.concatenate([np.asarray(v, float) for v in ev["values"]]) if sizes else np.zeros(0),
+        }, columns=["instrument", "type", column, "value"])
         lower = ev["outcome"].result
         top = {
             "social_welfare": ev["social_welfare"],

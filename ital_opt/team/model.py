@@ -27,6 +27,7 @@ balance and IR, all computed from the returned numbers.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -79,7 +80,7 @@ class Team(Problem):
                           "the other per-member fields or from e1..en in production)")
         n = self._size(r)
         self.n = n
-        self.members = r.strings("members", None, n=n) or [str(i + 1) for i in range(n)]
+        self.members = r.strings("members", None, n=n) or list(_default_members(n))
         self.a = None if production else r.vector("a", n, broadcast=True, nonneg=True)
         self.c = r.vector("c", n, 1.0, broadcast=True, positive=True)
         self.rho = r.vector("rho", n, broadcast=True, nonneg=True)
@@ -115,7 +116,7 @@ class Team(Problem):
         self.disagreement = r.vector("disagreement", n, None, broadcast=True)
         if self.disagreement is None:
             self.disagreement = default_d
-        names = {f"{v}{i + 1}" for v in "ek" for i in range(n)}
+        names = {f"{v}{i + 1}" for v in "ek" for i in range(n)} if production else set()
         self.production = r.expression("production", names, None)
         self.cost = r.expression("cost", {"e", "c"}, None)
         self._read_knowledge(r)
@@ -307,6 +308,12 @@ class Team(Problem):
 
 
 # -- helpers ------------------------------------------------------------------------------------------
+@lru_cache(maxsize=8)
+def _default_members(n: int) -> tuple[str, ...]:
+    """The default member names "1".."n" (cached: a large team is re-read at many points)."""
+    return tuple(map(str, range(1, n + 1)))
+
+
 def _first_best_nlp(team) -> float:
     import pyomo.environ as pyo
 
