@@ -46,7 +46,7 @@ class Contract:
     message: str = ""
     kkt: bool = False                # the KKT conditions were verified at the returned point
 
-    def settle(self, prob_a: np.ndarray, utility: Utility, v) -> "Contract":
+    def settle(self, prob_a: np.ndarray, utility: Utility, v) -> Contract:
         """Fill pay and expected pay from the promised utilities `v`."""
         v = np.asarray(v, float)
         self.promised = v

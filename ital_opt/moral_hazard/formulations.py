@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -58,7 +59,21 @@ BINDING_TOL = 1e-7
 
 
 # -- the program's data ----------------------------------------------------------------------------
-def constraint_data(problem, a: int):
+class Rows(NamedTuple):
+    """The constraints of implementing one action in utility space: G v ≥ g and v_lo ≤ v ≤ v_hi."""
+
+    G: np.ndarray
+    g: np.ndarray
+    names: list[str]  # IR, then IC[b] for every other action b
+    v_lo: float
+    v_hi: float
+
+    def limits(self) -> tuple[float | None, float | None]:
+        """(v_lo, v_hi) with None for an infinite bound (the solvers' convention)."""
+        return (self.v_lo if math.isfinite(self.v_lo) else None, self.v_hi if math.isfinite(self.v_hi) else None)
+
+
+def constraint_data(problem, a: int) -> Rows:
     """Rows G v ≥ g (IR, then IC[b] for b ≠ a) with their names, and the bounds (v_lo, v_hi) on v."""
     prob, cost, utility = problem.prob, problem.cost, problem.utility
     m, n = prob.shape
@@ -70,16 +85,19 @@ def constraint_data(problem, a: int):
     v_hi = utility.v_upper
     if problem.max_pay is not None:
         v_hi = min(v_hi, float(utility.u(np.array(float(problem.max_pay)))))
-    return G, g, names, v_lo, v_hi
+    return Rows(G, g, names, v_lo, v_hi)
 
 
-def binding_names(G, g, names, v, v_lo, outcome_names, min_pay) -> list[str]:
-    slack = G @ v - g
-    tol = BINDING_TOL * (1.0 + np.abs(g))
-    out = [nm for nm, s, t in zip(names, slack, tol) if s <= t]
-    if min_pay is not None and math.isfinite(v_lo):
-        out += [f"LL[{outcome_names[j]}]" for j in range(len(v)) if v[j] - v_lo <= BINDING_TOL * (1 + abs(v_lo))]
-    return out
+def settle(problem, contract: Contract, rows: Rows, v) -> Contract:
+    """Fill the contract's pay from the promised utilities `v` and name the constraints that bind there."""
+    contract.settle(problem.prob[contract.action], problem.utility, v)
+    v, v_lo = contract.promised, rows.v_lo
+    tol = BINDING_TOL * (1.0 + np.abs(rows.g))
+    contract.binding = [nm for nm, s, t in zip(rows.names, rows.G @ v - rows.g, tol, strict=True) if s <= t]
+    if problem.min_pay is not None and math.isfinite(v_lo):
+        contract.binding += [f"LL[{o}]" for o, vj in zip(problem.outcome_names, v, strict=True)
+                             if vj - v_lo <= BINDING_TOL * (1 + abs(v_lo))]
+    return contract
 
 
 def new_contract(problem, a: int) -> Contract:
@@ -94,8 +112,16 @@ def new_contract(problem, a: int) -> Contract:
     return contract
 
 
-def infeasibility(G, g, v, v_lo, v_hi) -> float:
+def ll_multipliers(problem, duals) -> dict[str, float]:
+    """The multipliers of the limited-liability floors by name (none without ``min_pay``)."""
+    if problem.min_pay is None:
+        return {}
+    return {f"LL[{o}]": float(d) for o, d in zip(problem.outcome_names, np.atleast_1d(np.asarray(duals, float)), strict=True)}
+
+
+def infeasibility(rows: Rows, v) -> float:
     """The largest violation of G v ≥ g and of the bounds, relative to the right-hand sides."""
+    G, g, _, v_lo, v_hi = rows
     v = np.asarray(v, float)
     rows = float(np.max((g - G @ v) / (1.0 + np.abs(g)), initial=0.0))
     low = float(np.max(v_lo - v, initial=0.0)) if math.isfinite(v_lo) else 0.0
@@ -115,7 +141,7 @@ def kkt_point(problem, a: int, v0) -> tuple[np.ndarray, dict[str, float]] | None
     (v, multipliers by constraint name).
     """
     utility: Utility = problem.utility
-    G, g, names, v_lo, v_hi = constraint_data(problem, a)
+    rows = G, g, names, v_lo, v_hi = constraint_data(problem, a)
     v0 = np.asarray(v0, float)
     n = v0.size
     slack = G @ v0 - g
@@ -165,7 +191,7 @@ def kkt_point(problem, a: int, v0) -> tuple[np.ndarray, dict[str, float]] | None
         hp = pa * utility.inverse_derivative(v)
     scale = 1.0 + float(np.max(np.abs(hp)))
     stationarity = float(np.max(np.abs(hp - A.T @ lam - E.T @ nu), initial=0.0))
-    if (not np.all(np.isfinite(v)) or infeasibility(G, g, v, v_lo, v_hi) > 1e-12 or stationarity > 1e-9 * scale
+    if (not np.all(np.isfinite(v)) or infeasibility(rows, v) > 1e-12 or stationarity > 1e-9 * scale
             or np.any(lam < -1e-9 * scale) or np.any(nu < -1e-9 * scale)):
         return None
     mult = {nm: 0.0 for nm in names}
@@ -193,10 +219,8 @@ def polish_contract(problem, contract: Contract) -> Contract:
     cost = float(pa @ problem.utility.inverse(v))
     if cost > contract.expected_pay + 1e-6 * (1.0 + abs(contract.expected_pay)):
         return contract
-    G, g, names, v_lo, v_hi = constraint_data(problem, contract.action)
-    contract.settle(pa, problem.utility, v)
+    settle(problem, contract, constraint_data(problem, contract.action), v)
     contract.multipliers = mult
-    contract.binding = binding_names(G, g, names, v, v_lo, problem.outcome_names, problem.min_pay)
     contract.kkt = True
     return contract
 
@@ -207,11 +231,11 @@ def phase_one(problem, a: int) -> tuple[float, np.ndarray | None]:
     with t* > 0 the point v* satisfies every IR/IC row strictly (a start for a local solver)."""
     from scipy.optimize import linprog
 
-    G, g, names, v_lo, v_hi = constraint_data(problem, a)
+    rows = constraint_data(problem, a)
+    G, g = rows.G, rows.g
     n = G.shape[1]
     scale = 1.0 + np.abs(g)
-    lo = v_lo if math.isfinite(v_lo) else None
-    hi = v_hi if math.isfinite(v_hi) else None
+    lo, hi = rows.limits()
     A = np.hstack([-G / scale[:, None], np.ones((len(g), 1))])
     res = linprog(np.r_[np.zeros(n), -1.0], A_ub=A, b_ub=-g / scale, bounds=[(lo, hi)] * n + [(None, 1.0)],
                   method="highs")
@@ -335,15 +359,24 @@ class ClosedFormContracts:
 
 
 class _Discrete(Formulation):
-    """Shared run: one subproblem per candidate action, each polished, then :func:`assemble`."""
+    """Shared run: one subproblem per candidate action (unless :func:`new_contract` finds it
+    infeasible), each polished, then :func:`assemble`."""
 
     def applies(self, problem) -> str | None:
         if problem.continuous:
             return "continuous effort (use 'first-order' or 'grid')"
         return None
 
-    def contract(self, problem, a: int, **options) -> Contract:
+    def solve_contract(self, problem, contract: Contract, rows: Rows, **options) -> Contract:
+        """Solve for the cheapest `contract` (its action's program has the constraints `rows`)."""
         raise NotImplementedError
+
+    def contract(self, problem, a: int, **options) -> Contract:
+        """The cheapest contract implementing action `a`, as this formulation finds it (unpolished)."""
+        contract = new_contract(problem, a)
+        if contract.status == "infeasible":
+            return contract
+        return self.solve_contract(problem, contract, constraint_data(problem, a), **options)
 
     def run(self, problem, **options) -> Result:
         contracts = [polish_contract(problem, self.contract(problem, a, **options)) for a in problem.candidate_actions()]
@@ -426,14 +459,11 @@ class CvxpyContracts(_Discrete):
         the Newton iterations of ``run`` start."""
         return {problem.actions[a]: self.program(problem, a)[0] for a in problem.candidate_actions()}
 
-    def contract(self, problem, a: int, solver: str | None = None, verbose: bool = False, **options) -> Contract:
+    def solve_contract(self, problem, contract: Contract, rows: Rows, solver: str | None = None, verbose: bool = False,
+                       **options) -> Contract:
         from ..backends import solve_cvxpy
 
-        contract = new_contract(problem, a)
-        if contract.status == "infeasible":
-            return contract
-        utility = problem.utility
-        G, g, names, v_lo, v_hi = constraint_data(problem, a)
+        utility, a = problem.utility, contract.action
         failures = []
         # the ladder: the program as written, the same program rescaled, damped Newton with QP steps
         # (a solver named by the caller is used alone)
@@ -443,9 +473,9 @@ class CvxpyContracts(_Discrete):
         v = None
         for rung in rungs:
             if rung == "newton":
-                status, method, v, rows, floor = self._newton(problem, a, verbose)
+                status, method, v, cons, floor = self._newton(problem, a, rows, verbose)
             else:
-                prog, v_expr, rows, floor = self.program(problem, a, rescale=rung == "rescaled")
+                prog, v_expr, cons, floor = self.program(problem, a, rescale=rung == "rescaled")
                 with warnings.catch_warnings():  # an inaccurate solve is retried and reported below
                     warnings.filterwarnings("ignore", message="Solution may be inaccurate")
                     status, method = solve_cvxpy(prog, solver, verbose, rung=rung, **options)
@@ -453,7 +483,7 @@ class CvxpyContracts(_Discrete):
             if status == "infeasible" and rung == rungs[0]:
                 contract.status, contract.method = "infeasible", method
                 return contract
-            if status == "optimal" and v is not None and infeasibility(G, g, v, v_lo, v_hi) <= 1e-7:
+            if status == "optimal" and v is not None and infeasibility(rows, v) <= 1e-7:
                 contract.status = "optimal"
                 contract.method = method if rung in ("direct", "newton") else f"{method}+{rung}"
                 break
@@ -466,17 +496,14 @@ class CvxpyContracts(_Discrete):
             return contract
         if failures:
             contract.message = f"action {problem.actions[a]!r} needed a retry ({'; '.join(failures)})"
-        contract.settle(problem.prob[a], utility, v)
-        contract.binding = binding_names(G, g, names, v, v_lo, problem.outcome_names, problem.min_pay)
-        contract.multipliers = {nm: float(np.asarray(c.dual_value).item()) for nm, c in zip(names, rows)
+        settle(problem, contract, rows, v)
+        contract.multipliers = {nm: float(np.asarray(c.dual_value).item()) for nm, c in zip(rows.names, cons, strict=True)
                                 if c.dual_value is not None}
-        if problem.min_pay is not None and floor is not None and floor.dual_value is not None:
-            duals = np.atleast_1d(np.asarray(floor.dual_value, float))
-            for j, o in enumerate(problem.outcome_names):
-                contract.multipliers[f"LL[{o}]"] = float(duals[j])
+        if floor is not None and floor.dual_value is not None:
+            contract.multipliers.update(ll_multipliers(problem, floor.dual_value))
         return contract
 
-    def _newton(self, problem, a: int, verbose: bool = False, tol: float = 1e-13, max_rounds: int = 60):
+    def _newton(self, problem, a: int, rows: Rows, verbose: bool = False, tol: float = 1e-13, max_rounds: int = 60):
         """min p·h(v) over the linear constraints by damped Newton steps, each a convex QP (Clarabel).
 
         At the iterate v_k, h is replaced by its second-order model h(v_k) + h'(v_k) d + h''(v_k) d²/2;
@@ -489,10 +516,9 @@ class CvxpyContracts(_Discrete):
 
         utility = problem.utility
         p = problem.prob[a]
-        G, g, names, v_lo, v_hi = constraint_data(problem, a)
-        lo = v_lo if math.isfinite(v_lo) else utility.v_lower
-        hi = v_hi if math.isfinite(v_hi) else utility.v_upper
-        start, v, rows, floor = self.program(problem, a)
+        lo = rows.v_lo if math.isfinite(rows.v_lo) else utility.v_lower
+        hi = rows.v_hi if math.isfinite(rows.v_hi) else utility.v_upper
+        start, v, cons, floor = self.program(problem, a)
         constraints = list(start.constraints)
         if math.isfinite(hi):  # stay strictly inside u's range: h' is unbounded at a finite supremum
             hi = hi - 1e-9 * (1 + abs(hi))
@@ -502,7 +528,7 @@ class CvxpyContracts(_Discrete):
         start = cp.Problem(cp.Minimize(p @ v), constraints)
         status, method = solve_cvxpy(start, verbose=verbose, rung="newton")
         if status != "optimal":
-            return status, method + "+newton", None, rows, floor
+            return status, method + "+newton", None, cons, floor
         x = np.clip(np.asarray(v.value, float), lo, hi)
 
         def objective(y):
@@ -539,9 +565,9 @@ class CvxpyContracts(_Discrete):
             # the iterations stalled: the point stands only if the KKT conditions hold there
             found = kkt_point(problem, a, x) if utility.concave else None
             if found is None:
-                return "not_solved", method + "+newton", None, rows, floor
+                return "not_solved", method + "+newton", None, cons, floor
             x = found[0]
-        return "optimal", method + "+newton", x, rows, floor
+        return "optimal", method + "+newton", x, cons, floor
 
 
 # -- scipy -------------------------------------------------------------------------------------------
@@ -556,29 +582,25 @@ class ScipyContracts(_Discrete):
         """``{action name: dict(c, A_ub, b_ub, bounds)}``: the data scipy.optimize is called with."""
         out = {}
         for a in problem.candidate_actions():
-            G, g, names, v_lo, v_hi = constraint_data(problem, a)
-            lo, hi = self._bounds(problem, v_lo, v_hi)
-            out[problem.actions[a]] = {"c": problem.prob[a], "A_ub": -G, "b_ub": -g, "bounds": [(lo, hi)] * G.shape[1],
-                                       "constraint_names": names}
+            rows = constraint_data(problem, a)
+            out[problem.actions[a]] = {"c": problem.prob[a], "A_ub": -rows.G, "b_ub": -rows.g,
+                                       "bounds": [self._bounds(problem, rows)] * rows.G.shape[1],
+                                       "constraint_names": rows.names}
         return out
 
     @staticmethod
-    def _bounds(problem, v_lo, v_hi):
-        u = problem.utility
-        lo = v_lo if math.isfinite(v_lo) else None
-        hi = v_hi if (math.isfinite(v_hi) and (problem.max_pay is not None or not u.builtin)) else None
-        return lo, hi
+    def _bounds(problem, rows: Rows):
+        """(lo, hi) on v; a built-in utility's own supremum is left to the objective (no max_pay)."""
+        lo, hi = rows.limits()
+        return lo, (hi if problem.max_pay is not None or not problem.utility.builtin else None)
 
-    def contract(self, problem, a: int, verbose: bool = False, **options) -> Contract:
+    def solve_contract(self, problem, contract: Contract, rows: Rows, verbose: bool = False, **options) -> Contract:
         from scipy.optimize import linprog, minimize
 
-        utility = problem.utility
-        G, g, names, v_lo, v_hi = constraint_data(problem, a)
+        utility, a = problem.utility, contract.action
+        G, g, names = rows.G, rows.g, rows.names
         n = G.shape[1]
-        lo, hi = self._bounds(problem, v_lo, v_hi)
-        contract = new_contract(problem, a)
-        if contract.status == "infeasible":
-            return contract
+        lo, hi = self._bounds(problem, rows)
         pa = problem.prob[a]
         if utility.linear:
             res = linprog(pa, A_ub=-G, b_ub=-g, bounds=[(lo, hi)] * n, method="highs")
@@ -590,14 +612,12 @@ class ScipyContracts(_Discrete):
                 contract.message = res.message
                 return contract
             contract.status = "optimal"
-            contract.settle(pa, utility, res.x)
+            settle(problem, contract, rows, res.x)
             # the LP is in utility units; h' (constant for an affine u) converts its duals to pay units
             hp = float(np.atleast_1d(utility.inverse_derivative(contract.promised))[0])
-            contract.multipliers = {nm: float(d) for nm, d in zip(names, -np.asarray(res.ineqlin.marginals, float) * hp)}
-            if problem.min_pay is not None:
-                for j, o in enumerate(problem.outcome_names):
-                    contract.multipliers[f"LL[{o}]"] = float(res.lower.marginals[j])
-            contract.binding = binding_names(G, g, names, contract.promised, v_lo, problem.outcome_names, problem.min_pay)
+            duals = -np.asarray(res.ineqlin.marginals, float) * hp
+            contract.multipliers = {nm: float(d) for nm, d in zip(names, duals, strict=True)}
+            contract.multipliers.update(ll_multipliers(problem, res.lower.marginals))
             return contract
         # strictly convex program in utility space; SLSQP finds its KKT point (claimed local only)
         contract.method = "scipy/SLSQP"
@@ -633,13 +653,12 @@ class ScipyContracts(_Discrete):
             contract.kkt = True
             contract.message = f"SLSQP stopped early ({res.message}); the KKT conditions hold at the polished point"
         contract.status = "optimal"
-        contract.settle(pa, utility, vv)
+        settle(problem, contract, rows, vv)
         mult = getattr(res, "multipliers", None)  # scipy >= 1.16: the constraints' multipliers, in order
         if isinstance(mult, dict):
             mult = mult.get("ineq")
         if mult is not None and not contract.kkt:
-            contract.multipliers = {nm: float(d) for nm, d in zip(names, np.asarray(mult, float)[: len(names)])}
-        contract.binding = binding_names(G, g, names, vv, v_lo, problem.outcome_names, problem.min_pay)
+            contract.multipliers = {nm: float(d) for nm, d in zip(names, np.asarray(mult, float)[: len(names)], strict=False)}
         return contract
 
 
@@ -681,13 +700,14 @@ class PyomoContracts(_Discrete):
         import pyomo.environ as pyo
 
         utility = problem.utility
-        G, g, names, v_lo, v_hi = constraint_data(problem, a)
-        n = G.shape[1]
+        rows = constraint_data(problem, a)
+        G, g = rows.G, rows.g
         inverse = pyomo_inverse(utility)
         model = pyo.ConcreteModel(name=f"cheapest contract for {problem.actions[a]}")
-        J = range(n)
-        lo = v_lo if math.isfinite(v_lo) else None
-        cap = v_hi if (math.isfinite(v_hi) and problem.max_pay is not None) else None
+        J = range(G.shape[1])
+        lo, cap = rows.limits()
+        if problem.max_pay is None:
+            cap = None
         if cap is None and math.isfinite(utility.v_upper):
             cap = utility.v_upper - 1e-9 * (1 + abs(utility.v_upper))
         level = problem.reservation + problem.cost[a]
@@ -704,18 +724,15 @@ class PyomoContracts(_Discrete):
         """``{action name: pyomo.ConcreteModel}`` in utility space: variables ``v[j]``, rows ``cons`` (IR, IC...)."""
         return {problem.actions[a]: self.model(problem, a) for a in problem.candidate_actions()}
 
-    def contract(self, problem, a: int, solver: str | None = None, verbose: bool = False, **options) -> Contract:
+    def solve_contract(self, problem, contract: Contract, rows: Rows, solver: str | None = None, verbose: bool = False,
+                       **options) -> Contract:
         import pyomo.environ as pyo
 
         from ..backends import solve_pyomo
 
-        contract = new_contract(problem, a)
-        if contract.status == "infeasible":
-            return contract
-        utility = problem.utility
-        G, g, names, v_lo, v_hi = constraint_data(problem, a)
+        a, n = contract.action, rows.G.shape[1]
         model = self.model(problem, a)
-        solver = solver or ("highs" if utility.linear else "nlp")
+        solver = solver or ("highs" if problem.utility.linear else "nlp")
         opts = dict(options) if solver == "highs" else {"tol": 1e-11, "acceptable_tol": 1e-10, **options}
         try:
             status, method, local = solve_pyomo(model, solver, verbose=verbose, **opts)
@@ -727,7 +744,7 @@ class PyomoContracts(_Discrete):
             # once more from a point that meets every IR/IC row strictly (the phase-one LP)
             t, start = phase_one(problem, a)
             if start is not None and t > 0:
-                for j in range(G.shape[1]):
+                for j in range(n):
                     lo, hi = model.v[j].bounds
                     model.v[j].value = float(np.clip(start[j], -np.inf if lo is None else lo, np.inf if hi is None else hi))
                 try:
@@ -739,13 +756,11 @@ class PyomoContracts(_Discrete):
             if local:  # a local solver's failure or "infeasible" proves nothing: the phase-one LP decides
                 contract.status = "infeasible" if certify_infeasible(problem, a) else "not_solved"
             return contract
-        vv = np.array([pyo.value(model.v[j]) for j in range(G.shape[1])])
-        contract.settle(problem.prob[a], utility, vv)
-        for i, nm in enumerate(names):
+        settle(problem, contract, rows, [pyo.value(model.v[j]) for j in range(n)])
+        for i, nm in enumerate(rows.names):
             dual = model.dual.get(model.cons[i + 1])
             if dual is not None:
                 contract.multipliers[nm] = abs(float(dual))
-        contract.binding = binding_names(G, g, names, vv, v_lo, problem.outcome_names, problem.min_pay)
         return contract
 
 
