@@ -246,7 +246,7 @@ def voting_values(quota: int, weights) -> tuple[list[Fraction], list[Fraction]]:
         R = _without(C, w)
         lo = max(0, quota - w)
         swings = [int(c) for c in R[:, lo:quota].sum(axis=1)] if lo < quota else [0] * n  # ≤ C(n−1, s)
-        by_weight[w] = (Fraction(sum(c * k for c, k in zip(swings, coef)), n_fact),
+        by_weight[w] = (Fraction(sum(c * k for c, k in zip(swings, coef, strict=False)), n_fact),
                         Fraction(sum(swings), 2 ** (n - 1)))
     return [by_weight[w][0] for w in weights], [by_weight[w][1] for w in weights]
 
@@ -267,7 +267,7 @@ def bankruptcy_values(estate: int, claims) -> tuple[list[Fraction], list[Fractio
         cut = max(0, E - d)
         below = [int(c) * d for c in R[:, :cut].sum(axis=1)]
         above = R[:, cut:].astype(object) @ np.array([E - x for x in range(cut, E)], dtype=object)
-        gains = [b + int(a) for b, a in zip(below, above)]
+        gains = [b + int(a) for b, a in zip(below, above, strict=True)]
         by_claim[d] = (sum((Fraction(g, comb(n - 1, t)) for t, g in enumerate(gains)), Fraction(0)) / n,
                        Fraction(sum(gains), 2 ** (n - 1)))
     return [by_claim[d][0] for d in claims], [by_claim[d][1] for d in claims]

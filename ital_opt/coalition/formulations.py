@@ -62,12 +62,21 @@ __all__ = [
     "SequentialLP",
     "TightnessLP",
     "EssentialCoalitionsLP",
-    "FORMULATIONS",
 ]
 
 DUAL_TOL = 1e-9
 SPAN_TOL = 1e-9
 
+
+def _solved(h, what: str):
+    """Run the HiGHS model `h` and return its solution; any end but optimal raises RuntimeError naming `what`."""
+    import highspy
+
+    h.run()
+    status = h.getModelStatus()
+    if status != highspy.HighsModelStatus.kOptimal:
+        raise RuntimeError(f"{what}: HiGHS ended with {h.modelStatusToString(status)}")
+    return h.getSolution()
 
 
 @dataclass
@@ -188,13 +197,9 @@ def lexicographic_centre(pool: CoalitionPool, grand: float, lower=None, *, optio
     x = x0
     while rank < n and free.any():
         while True:
-            with quiet():
-                h.run()
             lps += 1
-            status = h.getModelStatus()
-            if status != highspy.HighsModelStatus.kOptimal:
-                raise RuntimeError(f"nucleolus stage LP {lps}: HiGHS ended with {h.modelStatusToString(status)}")
-            sol = h.getSolution()
+            with quiet():
+                sol = _solved(h, f"nucleolus stage LP {lps}")
             x = np.asarray(sol.col_value[:n])
             eps = float(sol.col_value[eps_col])
             e = np.where(free, w - pool.sums(x), -np.inf)
@@ -342,6 +347,14 @@ def nucleolus_by_tightness(v, lower=None, tol: float = 1e-8):
 
 
 # -- the formulations as methods ---------------------------------------------------------------------
+def _imputations_kind(v, x, tol: float) -> str | None:
+    """"prenucleolus" when the game has no imputation, "nucleolus" when the prenucleolus `x` is an
+    imputation (within `tol`): then it is the nucleolus; None when the nucleolus must be computed."""
+    if v[1 << np.arange(len(x))].sum() > v[-1] + 1e-12 * (1 + abs(v[-1])):
+        return "prenucleolus"
+    return "nucleolus" if np.all(x >= v[1 << np.arange(len(x))] - tol) else None
+
+
 def nucleolus_dense(v, options: dict | None = None, verbose: bool = False):
     """(nucleolus, least-core point, least-core value, "nucleolus" or "prenucleolus") of a dense game."""
     v = np.asarray(v, float)
@@ -349,12 +362,10 @@ def nucleolus_dense(v, options: dict | None = None, verbose: bool = False):
     pool = dense_pool(v)
     pre = lexicographic_centre(pool, v[-1], None, options=options, verbose=verbose)
     eps = pre.levels[0] if pre.levels else 0.0
-    lower = v[1 << np.arange(n)]
-    if lower.sum() > v[-1] + 1e-12 * (1 + abs(v[-1])):
-        return pre.x, pre.x, eps, "prenucleolus"
-    if np.all(pre.x >= lower - 1e-9 * (1.0 + np.abs(v).max())):
-        return pre.x, pre.x, eps, "nucleolus"
-    nuc = lexicographic_centre(pool, v[-1], lower, options=options, verbose=verbose)
+    kind = _imputations_kind(v, pre.x, 1e-9 * (1.0 + np.abs(v).max()))
+    if kind is not None:
+        return pre.x, pre.x, eps, kind
+    nuc = lexicographic_centre(pool, v[-1], v[1 << np.arange(n)], options=options, verbose=verbose)
     return nuc.x, pre.x, eps, "nucleolus"
 
 
@@ -370,10 +381,19 @@ def least_core_model(members: np.ndarray, worths: np.ndarray, grand: float):
     h.addVars(n + 1, np.full(n + 1, -inf), np.full(n + 1, inf))
     h.changeColCost(n, 1.0)
     h.addRow(float(grand), float(grand), n, np.arange(n, dtype=np.int32), np.ones(n))
-    for row, worth in zip(members, worths):
+    for row, worth in zip(members, worths, strict=True):
         idx = np.append(np.flatnonzero(row), n).astype(np.int32)
         h.addRow(float(worth), inf, len(idx), idx, np.ones(len(idx)))
     return h
+
+
+def least_core_result(problem, method: str, x, eps) -> Result:
+    """A result with the least-core point `x` (row ``least_core``, payoffs × sign) and value `eps`."""
+    import pandas as pd
+
+    rows = pd.DataFrame({"player": list(problem.players), "least_core": problem.sign * np.asarray(x, float)})
+    return Result(status="optimal", method=method, objective=float(problem.sign * problem.game.grand), rows=rows,
+                  extras={"least_core_epsilon": float(eps)})
 
 
 def _guarded(run):
@@ -401,13 +421,8 @@ class _LeastCoreBuild(Formulation):
         return least_core_model(membership(n, masks), problem.values[masks], problem.values[-1])
 
     def recover(self, problem, model) -> Result:
-        n = problem.n
         z = np.asarray(model.getSolution().col_value)
-        rows = {"player": list(problem.players), "least_core": problem.sign * z[:n]}
-        import pandas as pd
-
-        return Result(status="optimal", method=self.name, objective=float(problem.sign * problem.game.grand),
-                      rows=pd.DataFrame(rows), extras={"least_core_epsilon": float(z[n])})
+        return least_core_result(problem, self.name, z[:problem.n], z[problem.n])
 
 
 class SequentialLP(_LeastCoreBuild):
@@ -460,12 +475,8 @@ class TightnessLP(_LeastCoreBuild):
                                              membership(n, masks).astype(float) @ x + eps >= v[masks]])
 
     def recover(self, problem, model) -> Result:
-        import pandas as pd
-
         x, eps = model.variables()[0].value, model.variables()[1].value
-        return Result(status="optimal", method=self.name, objective=float(problem.sign * problem.game.grand),
-                      rows=pd.DataFrame({"player": list(problem.players), "least_core": problem.sign * np.asarray(x)}),
-                      extras={"least_core_epsilon": float(eps)})
+        return least_core_result(problem, self.name, x, eps)
 
     @_guarded
     def run(self, problem, **options) -> Result:
@@ -473,23 +484,17 @@ class TightnessLP(_LeastCoreBuild):
         from .model import assemble
 
         v = problem.values
-        n = problem.n
         lc, levels, method = nucleolus_by_tightness(v)
         eps = levels[0] if levels else 0.0
-        lower = v[1 << np.arange(n)]
-        tol = 1e-7 * (1.0 + np.abs(v).max())
-        if lower.sum() > v[-1] + 1e-12 * (1 + abs(v[-1])):
-            nuc, kind = lc, "prenucleolus"
-        elif np.all(lc >= lower - tol):
-            nuc, kind = lc, "nucleolus"
-        else:
-            nuc, _, method = nucleolus_by_tightness(v, lower)
+        nuc, kind = lc, _imputations_kind(v, lc, 1e-7 * (1.0 + np.abs(v).max()))
+        if kind is None:
+            nuc, _, method = nucleolus_by_tightness(v, v[1 << np.arange(problem.n)])
             kind = "nucleolus"
         return assemble(problem, method, shapley=shapley(v), banzhaf=banzhaf(v), nucleolus=nuc,
                         least_core=(eps, lc), kind=kind)
 
 
-class EssentialCoalitionsLP(Formulation):
+class EssentialCoalitionsLP(_LeastCoreBuild):
     """Assignment games: the LP sequence over the singletons and buyer–seller pairs only."""
 
     name = "assignment"
@@ -515,14 +520,6 @@ class EssentialCoalitionsLP(Formulation):
             M[k, m] = True
         return least_core_model(M, worths, problem.game.grand)
 
-    def recover(self, problem, model) -> Result:
-        import pandas as pd
-
-        z = np.asarray(model.getSolution().col_value)
-        return Result(status="optimal", method=self.name, objective=float(problem.game.grand),
-                      rows=pd.DataFrame({"player": list(problem.players), "least_core": z[:problem.n]}),
-                      extras={"least_core_epsilon": float(z[problem.n])})
-
     def core_extremes(self, problem, options=None) -> tuple[np.ndarray, np.ndarray]:
         """The buyer-optimal and the seller-optimal core points (Shapley & Shubik 1971): the core is
         the set of optimal dual solutions of the assignment LP, {x ≥ 0 : x_b + x_s ≥ a_bs,
@@ -544,10 +541,7 @@ class EssentialCoalitionsLP(Formulation):
                 for j in range(ns):
                     if data["surplus"][b, j] > 0:
                         h.addRow(float(data["surplus"][b, j]), inf, 2, np.array([b, nb + j], np.int32), np.ones(2))
-            h.run()
-            if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-                raise RuntimeError(f"assignment core LP: HiGHS ended with {h.modelStatusToString(h.getModelStatus())}")
-            out.append(np.asarray(h.getSolution().col_value))
+            out.append(np.asarray(_solved(h, "assignment core LP").col_value))
         return out[0], out[1]
 
     def run(self, problem, solver=None, verbose=False, samples=None, seed=None, **options) -> Result:
@@ -601,8 +595,5 @@ def least_core_dual(v) -> tuple[float, np.ndarray]:
         vals = np.append(np.ones(len(idx) - 1), -1.0)
         h.addRow(0.0, 0.0, len(idx), idx, vals)
     h.addRow(1.0, 1.0, k, np.arange(k, dtype=np.int32), np.ones(k))
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        raise RuntimeError(f"least-core dual LP: HiGHS ended with {h.modelStatusToString(h.getModelStatus())}")
-    z = np.asarray(h.getSolution().col_value)
+    z = np.asarray(_solved(h, "least-core dual LP").col_value)
     return float(-h.getInfo().objective_function_value), z[:k]

@@ -145,7 +145,7 @@ class Game:
         return float(self.worth(np.ones((1, self.n), bool))[0])
 
     @classmethod
-    def from_values(cls, players: Sequence[str], values, source: str = "table", **data) -> "Game":
+    def from_values(cls, players: Sequence[str], values, source: str = "table", **data) -> Game:
         """A game from a dense worth vector (length 2^n, entry 0 ignored and set to 0)."""
         players = tuple(players)
         v = np.array(values, dtype=float)

@@ -53,7 +53,7 @@ import pandas as pd
 from ..errors import SpecError
 from ..problem import Field, Method, Problem, register
 from ..result import Result
-from ..spec import REQUIRED, SpecReader, read_toml
+from ..spec import SpecReader, read_toml
 from . import checks as ck
 from . import closed_form as cf
 from . import formulations as fm
@@ -136,40 +136,9 @@ class Coalition(Problem):
         self.seed = r.integer("seed", 0, lo=0)
         self.team_problem = None
         self.team_path = None
-        self.sign = 1.0  # rows report sign × payoff (−1: cost shares of a cost game)
-        if self.game_type == "values":
-            default = r.number("default", None)
-            table = r.table("values")
-            try:
-                self.game = table_game(self.players, table, default)
-            except KeyError as exc:
-                raise r.error("values", f"the coalition {exc.args[0]!r} is missing (every non-empty coalition "
-                              "needs a worth, or give 'default' for the ones left out)") from None
-            except ValueError as exc:
-                key, message = exc.args[0]
-                raise r.error(f"values.{key}", message) from None
-        elif self.game_type == "bankruptcy":
-            estate = r.number("estate", nonneg=True)
-            claims = r.vector("claims", n, nonneg=True)
-            if estate > claims.sum():
-                raise r.error("estate", f"must not exceed the total claim {claims.sum():g}, got {estate:g}")
-            self.game = bankruptcy_game(self.players, estate, claims)
-        elif self.game_type == "weighted_voting":
-            quota = r.number("quota", positive=True)
-            weights = r.vector("weights", n, nonneg=True)
-            if quota > weights.sum():
-                raise r.error("quota", f"no coalition wins: the quota {quota:g} exceeds the total weight {weights.sum():g}")
-            self.game = voting_game(self.players, quota, weights)
-        elif self.game_type == "airport":
-            costs = r.vector("costs", n, nonneg=True)
-            self.game = airport_game(self.players, costs)
-            self.sign = -1.0
-        elif self.game_type == "assignment":
-            nb, ns = len(self.buyers), len(self.sellers)
-            surplus = r.matrix("surplus", (nb, ns))
-            self.game = assignment_game(self.buyers, self.sellers, surplus)
-        else:
-            self.game = self._read_team(r, r.string("team"))
+        # rows report sign × payoff: an airport game's are cost shares
+        self.sign = -1.0 if self.game_type == "airport" else 1.0
+        self.game = GAME_READERS[self.game_type](self, r)
         self.allocation = r.vector("allocation", n, None)
         self._refuse_unsolvable(r)
 
@@ -202,9 +171,10 @@ class Coalition(Problem):
                               f"expected {both}, got {players}")
         return both
 
-    def _read_team(self, r: SpecReader, path: str) -> Game:
+    def _read_team(self, r: SpecReader) -> Game:
         from ..spec import load
 
+        path = r.string("team")
         full = Path(path) if Path(path).is_absolute() else self.base_dir / path
         try:
             data = read_toml(full)
@@ -278,6 +248,47 @@ class Coalition(Problem):
         return _checks(self, result)
 
 
+# -- reading the game: one reader per game type ------------------------------------------------------
+def _read_table(problem: Coalition, r: SpecReader) -> Game:
+    default = r.number("default", None)
+    table = r.table("values")
+    try:
+        return table_game(problem.players, table, default)
+    except KeyError as exc:
+        raise r.error("values", f"the coalition {exc.args[0]!r} is missing (every non-empty coalition "
+                      "needs a worth, or give 'default' for the ones left out)") from None
+    except ValueError as exc:
+        key, message = exc.args[0]
+        raise r.error(f"values.{key}", message) from None
+
+
+def _read_bankruptcy(problem: Coalition, r: SpecReader) -> Game:
+    estate = r.number("estate", nonneg=True)
+    claims = r.vector("claims", problem.n, nonneg=True)
+    if estate > claims.sum():
+        raise r.error("estate", f"must not exceed the total claim {claims.sum():g}, got {estate:g}")
+    return bankruptcy_game(problem.players, estate, claims)
+
+
+def _read_voting(problem: Coalition, r: SpecReader) -> Game:
+    quota = r.number("quota", positive=True)
+    weights = r.vector("weights", problem.n, nonneg=True)
+    if quota > weights.sum():
+        raise r.error("quota", f"no coalition wins: the quota {quota:g} exceeds the total weight {weights.sum():g}")
+    return voting_game(problem.players, quota, weights)
+
+
+GAME_READERS = {
+    "values": _read_table,
+    "bankruptcy": _read_bankruptcy,
+    "weighted_voting": _read_voting,
+    "airport": lambda problem, r: airport_game(problem.players, r.vector("costs", problem.n, nonneg=True)),
+    "assignment": lambda problem, r: assignment_game(
+        problem.buyers, problem.sellers, r.matrix("surplus", (len(problem.buyers), len(problem.sellers)))),
+    "team": Coalition._read_team,
+}
+
+
 # -- applicability ----------------------------------------------------------------------------------
 def _integer_data(values, quota) -> int | None:
     """The scale making the data integers with the counting width within DP_MAX_WIDTH, or None."""
@@ -343,8 +354,7 @@ def assemble(problem: Coalition, method: str, *, shapley, banzhaf, nucleolus=Non
     if least_core is not None:
         eps, lc = least_core
         rows["least_core"] = _clean(sign * np.asarray(lc, float))
-        tol = _tol(problem.values) if problem.dense else 1e-7 * (1 + abs(problem.game.grand))
-        extras["core_nonempty"] = bool(eps <= tol)
+        extras["core_nonempty"] = bool(eps <= _scale_tol(problem))
         extras["least_core_epsilon"] = float(0.0 if abs(eps) < 1e-12 else eps)
         extras["least_core_allocation"] = _clean(sign * np.asarray(lc, float)).tolist()
     if problem.dense:
@@ -482,7 +492,7 @@ def _run_voting(problem: Coalition, solver: str | None = None, verbose: bool = F
         return assemble(problem, "dynamic-programming", shapley=phi, banzhaf=bz, nucleolus=x,
                         least_core=(eps, lc), kind=kind, message=message + "; nucleolus by the LP sequence")
     veto = data["weights"].sum() - data["weights"] < data["quota"]
-    extras = {"core_nonempty": bool(veto.any()), "veto_players": [p for p, b in zip(problem.players, veto) if b]}
+    extras = {"core_nonempty": bool(veto.any()), "veto_players": [p for p, b in zip(problem.players, veto, strict=True) if b]}
     message += (f"; nucleolus and least core not computed: {problem.n} players exceed the LP sequence's "
                 f"{NUCLEOLUS_MAX_PLAYERS} (the core is non-empty iff some player has a veto)")
     return assemble(problem, "dynamic-programming", shapley=phi, banzhaf=bz, extras=extras, message=message)
