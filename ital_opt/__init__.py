@@ -33,12 +33,19 @@ def solve(spec, method: str = "auto", **options) -> Result:
     Returns
     -------
     Result
+        The answer, with its checks (see :meth:`Problem.solve`).
     """
     return load(spec).solve(method, **options)
 
 
 def installed_solvers() -> dict[str, list[str]]:
-    """The solvers each back end can use on this machine (``{"cvxpy": [...], "pyomo": [...]}``)."""
+    """The solvers each back end can use on this machine.
+
+    Returns
+    -------
+    dict of str to list of str
+        ``{"cvxpy": [...], "pyomo": [...]}``: the names that ``solve(..., solver=NAME)`` takes.
+    """
     from .backends import installed_solvers as found
 
     return found()

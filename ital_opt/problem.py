@@ -28,7 +28,10 @@ from __future__ import annotations
 
 import inspect
 import keyword
+import re
+import textwrap
 import time
+import types
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,10 +57,30 @@ def _always(problem) -> str | None:
 
 @dataclass(frozen=True)
 class Field:
-    """One declared field of a kind: its type, its default (``REQUIRED`` if none) and a line of doc.
+    """One declared field of a kind: its type, its default and a line of documentation.
 
-    ``type`` is ``float``, ``int``, ``bool``, ``str``, ``list`` (of numbers), ``dict`` (a table),
-    or any other object (the raw value is kept; the kind validates it in ``_read``).
+    A kind declares ``fields = {name: Field(type, default, doc)}``; the declaration gives the
+    problem class its constructor signature and the "Parameters" section of its docstring, and
+    (unless the kind reads its fields itself) the reading and validation of the field.
+
+    Parameters
+    ----------
+    type : type or union of types, default float
+        ``float``, ``int``, ``bool``, ``str``, ``list`` (of numbers) or ``dict`` (a table): the
+        field is read and validated as such.  Any other type, or a union such as
+        ``float | list`` (a number, or one per type), keeps the raw value for the kind to
+        validate in ``_read``; the union is what the documentation shows.
+    default : object, optional
+        The value when the field is left out; ``ital_opt.spec.REQUIRED`` (the default) makes
+        the field required, None makes it optional without a value.
+    doc : str, default ""
+        What the field means, in a sentence or two: units, shape (a number, or one per member),
+        range.  Written as reStructuredText (the class docstring quotes it); a word with ``*``,
+        ``|`` or a trailing ``_`` is shown as code.
+
+    See Also
+    --------
+    Problem : Whose subclasses declare their fields.
     """
 
     type: Any = float
@@ -80,13 +103,35 @@ def read_field(r: SpecReader, name: str, spec: Field) -> Any:
 class Method:
     """One way to solve a problem: ``run(problem, **options) -> Result``.
 
-    ``applies(problem)`` returns None when the method fits the problem, else the reason it does
-    not (a closed form names the assumption that fails).  ``solvers`` names the solvers the method
-    can use (the first is its default; empty: it uses none), ``options`` the method's own option
-    names (``starts``, ``samples``, ...).  Any other keyword given to ``solve`` is a solver option,
-    refused by a method that uses no solver and checked by the solver's backend otherwise.
-    ``options=None`` declares nothing: every keyword is passed through unchecked (a closed form
-    then takes no options).
+    A kind's ``methods()`` returns these in order of preference; :meth:`Problem.solve` picks one
+    by name (or the first that applies under ``"auto"``), checks the solving options against the
+    declaration with :meth:`call_options` and calls ``run``.  Each parameter is kept as the
+    attribute of the same name.
+
+    Parameters
+    ----------
+    name : str
+        The method's name, as ``solve(method=...)`` takes it: ``"closed-form"``,
+        ``"cvxpy-lp"``, ``"pyomo-nlp"``, ...  A prefix before a dash (``"cvxpy"``) selects the
+        first applicable method of that family.
+    run : callable
+        ``run(problem, **options)`` returning a :class:`Result`.
+    applies : callable, optional
+        ``applies(problem)`` returns None when the method fits the problem, else the reason it
+        does not (a closed form names the assumption that fails).  By default it always fits.
+    closed_form : bool, default False
+        Whether the method is a closed form (it then takes no options unless it declares some).
+    solvers : tuple of str, default ()
+        The solvers the method can use, its default first; empty: it uses none.
+    options : frozenset of str or None, default None
+        The method's own option names (``starts``, ``samples``, ...).  Any other keyword given
+        to ``solve`` is a solver option, refused by a method that uses no solver and checked by
+        the solver's backend otherwise.  None declares nothing: every keyword is passed through
+        unchecked (a closed form then takes no options).
+
+    See Also
+    --------
+    Formulation.method : The Method of a formulation.
     """
 
     name: str
@@ -97,10 +142,45 @@ class Method:
     options: frozenset[str] | None = None
 
     def matches(self, wanted: str) -> bool:
+        """Whether `wanted` names this method, exactly or as the family before a dash.
+
+        Parameters
+        ----------
+        wanted : str
+            A method name (``"cvxpy-lp"``) or family (``"cvxpy"``).
+
+        Returns
+        -------
+        bool
+            True for the method's own name and for the prefix of ``NAME-...``.
+        """
         return self.name == wanted or self.name.startswith(wanted + "-")
 
     def call_options(self, problem, solver: str | None, verbose: bool, options: Mapping[str, Any]) -> dict:
-        """The keywords for ``run``, after checking `solver` and `options` against the declaration."""
+        """The keywords for ``run``, after checking `solver` and `options` against the declaration.
+
+        Parameters
+        ----------
+        problem : Problem
+            The problem to be solved (its ``source`` is named in errors).
+        solver : str or None
+            One of ``solvers`` (any case), or None for the method's default.
+        verbose : bool
+            Whether the solver prints its log.
+        options : mapping
+            The remaining keywords given to ``solve``.
+
+        Returns
+        -------
+        dict
+            `options`, with ``solver`` (spelled as declared) and ``verbose`` added when given.
+
+        Raises
+        ------
+        OptionError
+            A solver the method does not use, or an option it does not declare (for a method
+            that uses no solver).
+        """
         where = problem.source
         if solver is not None:
             if not self.solvers:
@@ -127,11 +207,19 @@ class Method:
 class Formulation:
     """One way to write a problem as a program: ``applies``, ``build`` and ``recover``.
 
-    ``build(problem, **options)`` returns the model (a ``cvxpy.Problem``, a pyomo
-    ``ConcreteModel``, ...), built with solver objects from :mod:`ital_opt.backends` only;
-    ``recover(problem, model)`` reads a solved model back into a :class:`Result`.  ``run`` (build,
-    solve, recover) is what the formulation's :class:`Method` calls; a formulation whose solve is
-    more than one call (constraint generation, polishing) overrides it.
+    A kind subclasses it once per formulation and lists the instances in its ``formulations()``
+    hook; ``problem.formulation(name).build()`` then hands the user the built model to inspect,
+    extend or export.  The subclass sets the class attributes below and takes no constructor
+    arguments.
+
+    Attributes
+    ----------
+    name : str
+        The formulation's name, also the name of its :class:`Method` (``"cvxpy-lp"``, ...).
+    solvers : tuple of str
+        The solvers ``run`` can use, its default first (see :class:`Method`).
+    options : frozenset of str
+        The formulation's own option names; other keywords are solver options.
     """
 
     name: ClassVar[str] = ""
@@ -139,18 +227,83 @@ class Formulation:
     options: ClassVar[frozenset[str]] = frozenset()
 
     def applies(self, problem) -> str | None:
+        """Whether the formulation fits `problem` (by default it always does).
+
+        Parameters
+        ----------
+        problem : Problem
+            The problem to write as a program.
+
+        Returns
+        -------
+        str or None
+            None when it fits, else the reason it does not.
+        """
         return None
 
     def build(self, problem, **options):
+        """The program of `problem`, built with solver objects from :mod:`ital_opt.backends` only.
+
+        Parameters
+        ----------
+        problem : Problem
+            The problem to write as a program.
+        **options
+            The formulation's own options.
+
+        Returns
+        -------
+        object
+            The model: a ``cvxpy.Problem``, a pyomo ``ConcreteModel``, ...
+        """
         raise NotImplementedError
 
     def recover(self, problem, model) -> Result:
+        """Read a solved model back into a result.
+
+        Parameters
+        ----------
+        problem : Problem
+            The problem the model was built from.
+        model : object
+            What :meth:`build` returned, solved.
+
+        Returns
+        -------
+        Result
+            The answer in the kind's terms (rows, objective, extras), without checks:
+            :meth:`Problem.solve` adds them.
+        """
         raise NotImplementedError
 
     def run(self, problem, **options) -> Result:
+        """Build, solve and recover: what the formulation's :class:`Method` calls.
+
+        A formulation whose solve is more than one call (constraint generation, polishing)
+        writes its own loop here.
+
+        Parameters
+        ----------
+        problem : Problem
+            The problem to solve.
+        **options
+            ``solver``, ``verbose``, the formulation's own options and the solver's.
+
+        Returns
+        -------
+        Result
+            The recovered answer.
+        """
         raise NotImplementedError
 
     def method(self) -> Method:
+        """The formulation as a :class:`Method` (its name, ``run``, ``applies``, solvers, options).
+
+        Returns
+        -------
+        Method
+            What the kind's ``methods()`` lists for this formulation.
+        """
         return Method(self.name, self.run, self.applies, solvers=self.solvers, options=self.options)
 
 
@@ -188,7 +341,7 @@ def _signature(cls) -> inspect.Signature:
             spelled_otherwise = True
             continue
         default = inspect.Parameter.empty if spec.default is REQUIRED else spec.default
-        annotation = spec.type if isinstance(spec.type, type) else inspect.Parameter.empty
+        annotation = spec.type if isinstance(spec.type, (type, types.UnionType)) else inspect.Parameter.empty
         params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation))
     for name, default in (("title", ""), ("params", None), ("expected", None)):
         if name not in cls.schema():
@@ -198,8 +351,185 @@ def _signature(cls) -> inspect.Signature:
     return inspect.Signature(params)
 
 
+# -- the Parameters section of a problem class, made from its declared fields -------------------
+COMMON_DOCS = {
+    "title": Field(str, "", "Free text naming the problem, shown in tables and reports."),
+    "params": Field(dict, None, "Named numbers that the expressions in the other fields may use (a spec's "
+                                "``[params]`` table)."),
+    "expected": Field(dict, None, "Values the answer must reproduce, checked by :func:`~ital_opt.verify` (a "
+                                  "spec's ``[expected]`` table: keys of the result, ``tol``, ``method``, "
+                                  "``cases``)."),
+}
+_SECTION = re.compile(r"^(\S[^\n]*)\n-{3,}[ \t]*$", re.M)
+_LIST_MARKER = re.compile(r"^([-*+\u2022]|\d+[.)]|#\.|\.\.)(\s|$)")
+
+
+def _code(word: str) -> str:
+    """`word` as reStructuredText: a word that markup would take for something else (``*``, ``|``,
+    a trailing or leading ``_``) is shown as code; words with backticks are the author's markup."""
+    if "`" in word:
+        return word
+    head = len(word) - len(word.lstrip("(["))
+    tail = len(word.rstrip(")],;:.!?"))
+    core = word[head:tail]
+    if core and ("*" in core or "|" in core or core.endswith("_") or core.startswith("_") or core.startswith("\\")):
+        return f"{word[:head]}``{core}``{word[tail:]}"
+    return word
+
+
+def _rst(text: str) -> str:
+    return " ".join(_code(word) for word in text.split())
+
+
+def _sentence(text: str) -> str:
+    """`text` as a sentence: capitalised (unless it starts with a symbol such as ``r`` or ``e1``;
+    "a" is taken for the article) and ending with a full stop."""
+    text = _rst(text)
+    if not text:
+        return text
+    first = text.split()[0].rstrip(",;:.").replace("-", "")
+    if (len(first) > 1 or first == "a") and first.isalpha() and first.islower():
+        text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _type_text(t: Any) -> str:
+    if isinstance(t, types.UnionType):
+        return " or ".join(_type_text(a) for a in t.__args__)
+    if t is None or t is type(None):
+        return "None"
+    if isinstance(t, type):
+        return t.__name__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+    return _rst(str(t))
+
+
+def _default_text(value: Any) -> str:
+    if value is REQUIRED:
+        return ""
+    if value is None:
+        return ", optional"
+    text = repr(value)
+    return f", default ``{text}``" if any(c in text for c in "*|_`\\") else f", default {text}"
+
+
+def _wrap(text: str, indent: str, width: int = 92) -> list[str]:
+    """Lines of `text`, none starting with what reStructuredText would read as a list marker."""
+    lines: list[str] = []
+    for line in textwrap.wrap(text, width - len(indent), break_long_words=False, break_on_hyphens=False):
+        if lines and _LIST_MARKER.match(line):
+            lines[-1] += " " + line
+        else:
+            lines.append(line)
+    return [indent + line for line in lines]
+
+
+def _entry(name: str, spec: Field) -> list[str]:
+    out = [f"{name} : {_type_text(spec.type)}{_default_text(spec.default)}"]
+    out += _wrap(_sentence(spec.doc), "    ")
+    return out
+
+
+def parameters_doc(cls) -> str:
+    """The numpydoc "Parameters" section of a problem class, one entry per declared field.
+
+    The fields every spec may have (``title``, ``params``, ``expected``) follow the kind's own; a
+    field named by a Python keyword (``lambda``) is listed under ``**keyword_fields``, the way it
+    is passed.
+    """
+    schema = cls.schema()
+    lines = ["Parameters", "----------"]
+    spelled_otherwise = []
+    for name, spec in schema.items():
+        if keyword.iskeyword(name):
+            spelled_otherwise.append((name, spec))
+        else:
+            lines += _entry(name, spec)
+    for name, spec in COMMON_DOCS.items():
+        if name not in schema:
+            lines += _entry(name, spec)
+    if spelled_otherwise:
+        example = spelled_otherwise[0][0]
+        lines.append("**keyword_fields")
+        lines += _wrap(f"The fields whose names are Python keywords, passed as ``**{{\"{example}\": value}}``:", "    ")
+        lines.append("")
+        for name, spec in spelled_otherwise:
+            item = f"``{name}`` ({_type_text(spec.type)}{_default_text(spec.default)}): {_sentence(spec.doc)}"
+            wrapped = _wrap(item, "      ")
+            lines += ["    * " + wrapped[0].lstrip(), *wrapped[1:]]
+    return "\n".join(lines)
+
+
+def _class_doc(cls) -> str:
+    """The class's own docstring (else the nearest declared one) with the Parameters section of
+    its fields placed before any other section (``Examples``, ...), unless it writes its own."""
+    own = cls.__dict__.get("__doc__")
+    declared = inspect.cleandoc(own) if own else getattr(cls, "_declared_doc", "")
+    cls._declared_doc = declared
+    if not declared:
+        declared = f"The problem class of kind {cls.kind!r}." if cls.kind else f"The problem class {cls.__name__}."
+    if re.search(r"^Parameters\n-{3,}[ \t]*$", declared, re.M):
+        return declared
+    section = parameters_doc(cls)
+    first = _SECTION.search(declared)
+    examples = re.search(r"^>>> ", declared, re.M)
+    cut = min(m.start() for m in (first, examples) if m is not None) if (first or examples) else len(declared)
+    before, after = declared[:cut].rstrip(), declared[cut:].strip()
+    if examples is not None and (first is None or examples.start() < first.start()):
+        after = "Examples\n--------\n" + after
+    return "\n\n".join(part for part in (before, section, after) if part) + "\n"
+
+
 class Problem:
-    """Base class of the problem kinds (the protocol: see the module docstring)."""
+    """Base class of the problem kinds: declared fields, methods, checks, and the solving machinery.
+
+    A kind subclasses it, sets ``kind`` and declares ``fields``; the subclass then takes its
+    fields as keyword arguments (its signature and its "Parameters" section are made from the
+    declaration), and :func:`ital_opt.load` makes it from a spec file.  The kind supplies
+    :meth:`methods` and :meth:`check`, and optionally the hooks :meth:`formulations`,
+    :meth:`closed_form_batch`, :meth:`parametric`, :meth:`figures` and :meth:`sweep_figures`;
+    the base class does the rest (:meth:`solve`, :meth:`replace`, :func:`verify`).
+
+    Parameters
+    ----------
+    _source : str, default "<python>"
+        Where the fields come from (a spec file's path), named by every :class:`SpecError`;
+        :func:`ital_opt.load` sets it.
+    _base_dir : path-like, optional
+        The folder that relative paths in the fields are read from (the spec's folder; default:
+        the current directory).
+    **fields
+        The kind's declared fields (see its "Parameters"), and ``title``, ``params`` and
+        ``expected``, which every spec may have.  Unknown fields raise :class:`SpecError`.
+
+    Attributes
+    ----------
+    kind : str
+        The kind's name, as specs write it in ``kind``.
+    fields : mapping
+        The declared schema, ``{name: type}`` or ``{name: Field(type, default, doc)}``.
+    compare : tuple of str
+        The result values (besides the objective) that :func:`verify` compares across methods.
+    sense : {"max", "min", None}
+        Whether the objective is maximised or minimised; None: it is not an optimum (a count).
+    source : str
+        The `_source` given.
+    base_dir : pathlib.Path
+        The folder relative paths are read from.
+    spec : dict
+        The fields as given, with ``kind``: what :meth:`replace` changes.
+    title : str
+        The spec's title ("" if none).
+    params : dict
+        The named numbers of the spec's ``[params]`` table.
+    expected : dict or None
+        The spec's ``[expected]`` table.
+
+    See Also
+    --------
+    Field : A declared field.
+    Method : A way to solve.
+    verify : Every applicable method, compared.
+    """
 
     kind: ClassVar[str] = ""
     fields: ClassVar[Mapping[str, Any]] = {}
@@ -209,6 +539,7 @@ class Problem:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         cls.__signature__ = _signature(cls)
+        cls.__doc__ = _class_doc(cls)
 
     def __init__(self, _source: str = "<python>", _base_dir: Path | None = None, **fields):
         self.source = _source
@@ -225,7 +556,13 @@ class Problem:
 
     @classmethod
     def schema(cls) -> dict[str, Field]:
-        """The declared fields, each as a :class:`Field`."""
+        """The declared fields, each as a :class:`Field`.
+
+        Returns
+        -------
+        dict
+            ``{name: Field}`` in declaration order (a bare type ``T`` becomes ``Field(T)``).
+        """
         return {name: spec if isinstance(spec, Field) else Field(spec) for name, spec in cls.fields.items()}
 
     # -- provided by each kind ----------------------------------------------------------------
@@ -235,36 +572,96 @@ class Problem:
             setattr(self, name, read_field(r, name, spec))
 
     def methods(self) -> list[Method]:
+        """The ways to solve this problem, in order of preference (provided by each kind).
+
+        Returns
+        -------
+        list of Method
+            The closed form first (its ``applies`` checks its assumptions), then the
+            formulations; ``"auto"`` takes the first that applies.
+        """
         raise NotImplementedError(f"kind {self.kind!r} lists no methods")
 
     def check(self, result: Result) -> dict[str, float]:
+        """The certificates of `result`, computed from its numbers alone (provided by each kind).
+
+        Parameters
+        ----------
+        result : Result
+            An answer of any method.
+
+        Returns
+        -------
+        dict of str to float
+            ``{name: violation}`` (IC and IR violations, deviation gains, budget balance, ...);
+            0 is perfect, and :attr:`Result.checks_ok` compares each with the tolerance.
+        """
         raise NotImplementedError(f"kind {self.kind!r} has no checks")
 
     # -- optional hooks (generic services call these; the defaults mean "not offered") ---------
     def formulations(self) -> list[Formulation]:
-        """The formulations behind the numerical methods."""
+        """The formulations behind the numerical methods (hook; none by default).
+
+        Returns
+        -------
+        list of Formulation
+            One object per formulation; :meth:`formulation` binds one to this problem.
+        """
         return []
 
     def closed_form_batch(self, points: pd.DataFrame) -> pd.DataFrame | None:
-        """The vectorised closed form over many parameter points, for sweeps.
+        """The vectorised closed form over many parameter points, for sweeps (hook).
 
-        ``points`` has one line per point (index: the point number) and one column per varied
-        field, named as :meth:`replace` takes them.  Returns the tidy records (column ``_point``,
-        then ``status``, ``objective``, ``row``, the row fields, scalar extras, ``method``) of the
-        points where the closed form's assumptions hold, or None; the other points are solved one
-        by one, so an answer never depends on whether this shortcut applied.
+        The points it leaves out are solved one by one, so an answer never depends on whether
+        this shortcut applied.
+
+        Parameters
+        ----------
+        points : pandas.DataFrame
+            One line per point (index: the point number) and one column per varied field,
+            named as :meth:`replace` takes them.
+
+        Returns
+        -------
+        pandas.DataFrame or None
+            The tidy records (column ``_point``, then ``status``, ``objective``, ``row``, the
+            row fields, scalar extras, ``method``) of the points where the closed form's
+            assumptions hold; None (the default) where the kind offers no such shortcut.
         """
         return None
 
     def parametric(self, names: Sequence[str], method: str) -> Callable[[dict], Result] | None:
-        """A solver built once and re-solved at many points where only `names` change, or None.
+        """A solver built once and re-solved at many points where only `names` change (hook).
 
-        The callable takes ``{field: value}`` changes and returns a Result (or an object with its
-        ``status, method, objective, rows, extras, message`` fields)."""
+        Parameters
+        ----------
+        names : sequence of str
+            The fields that change between points.
+        method : str
+            The method asked for.
+
+        Returns
+        -------
+        callable or None
+            Taking ``{field: value}`` changes and returning a :class:`Result` (or an object with
+            its ``status``, ``method``, ``objective``, ``rows``, ``extras``, ``message``); None
+            (the default) where the kind offers none for these fields and method.
+        """
         return None
 
     def figures(self, result: Result | None = None) -> list[tuple[str, Any]]:
-        """(caption, matplotlib Figure) pairs for this problem and its solution."""
+        """The kind's figures of this problem and its solution (hook; none by default).
+
+        Parameters
+        ----------
+        result : Result, optional
+            The solution to draw, if any.
+
+        Returns
+        -------
+        list of (str, matplotlib.figure.Figure)
+            Caption and figure pairs, used by ``ital-opt plot`` and ``report``.
+        """
         return []
 
     def maximised(self, result: Result) -> float:
@@ -272,23 +669,80 @@ class Problem:
 
         A kind whose reported objective is not what its methods optimise (a team whose shares
         maximise weighted welfare reports total welfare) returns the optimised value here, so that
-        verify compares like with like when it asks whether one answer beats another."""
+        verify compares like with like when it asks whether one answer beats another.
+
+        Parameters
+        ----------
+        result : Result
+            An answer of any method.
+
+        Returns
+        -------
+        float
+            The optimised value of `result`.
+        """
         return result.objective
 
     def sweep_figures(self, table: pd.DataFrame, varied: Sequence[str]) -> list[tuple[str, Any]]:
-        """(caption, Figure) pairs for a sweep table of this problem (beyond the generic line plots)."""
+        """The kind's figures of a sweep of this problem, beyond the generic line plots (hook).
+
+        Parameters
+        ----------
+        table : pandas.DataFrame
+            The sweep's tidy table (one line per point and row).
+        varied : sequence of str
+            The varied fields.
+
+        Returns
+        -------
+        list of (str, matplotlib.figure.Figure)
+            Caption and figure pairs (none by default).
+        """
         return []
 
     # -- shared machinery ---------------------------------------------------------------------
     def formulation(self, name: str) -> BoundFormulation:
-        """The formulation called `name`, bound to this problem."""
+        """The formulation called `name`, bound to this problem: ``build()`` hands over its model.
+
+        Parameters
+        ----------
+        name : str
+            One of the names in :meth:`formulations`.
+
+        Returns
+        -------
+        BoundFormulation
+            With ``build(**options)``, ``recover(model)`` and ``solve(**options)``.
+
+        Raises
+        ------
+        MethodNotApplicable
+            No formulation has that name.
+        """
         found = {f.name: f for f in self.formulations()}
         if name not in found:
             raise MethodNotApplicable(name, f"no formulation of that name (known: {', '.join(found) or 'none'})")
         return BoundFormulation(self, found[name])
 
     def replace(self, **changes) -> Problem:
-        """A new problem with fields changed; keys may be ``NAME``, ``NAME[i]`` or ``params.k``."""
+        """A new problem with fields changed, validated as the original was.
+
+        Parameters
+        ----------
+        **changes
+            ``{field: value}``; a key may be ``NAME``, ``NAME[i]`` (one entry of a list) or
+            ``params.k`` (a named number), as :func:`set_field` takes it.
+
+        Returns
+        -------
+        Problem
+            Of the same kind, from the same source.
+
+        Raises
+        ------
+        SpecError
+            A changed value is not valid for its field.
+        """
         spec = self.spec
         for name, value in changes.items():
             spec = set_field(spec, name, value)
@@ -296,12 +750,36 @@ class Problem:
         return type(self)(_source=self.source, _base_dir=self.base_dir, **fields)
 
     def applicable(self) -> list[tuple[Method, str | None]]:
-        """Each method with None or the reason it does not apply."""
+        """Each method with None or the reason it does not apply.
+
+        Returns
+        -------
+        list of (Method, str or None)
+            In the order of :meth:`methods`.
+        """
         return [(m, m.applies(self)) for m in self.methods()]
 
     def select(self, method: str = "auto") -> Method:
-        """The method to run: ``"auto"`` is the first whose assumptions hold (checked in order, only
-        until one applies); otherwise an exact name wins, then the first applicable ``NAME-*``."""
+        """The method to run for `method`.
+
+        ``"auto"`` is the first method whose assumptions hold (checked in order, only until one
+        applies); otherwise an exact name wins, then the first applicable ``NAME-*``.
+
+        Parameters
+        ----------
+        method : str
+            ``"auto"``, a method's name or a family prefix (``"cvxpy"``).
+
+        Returns
+        -------
+        Method
+            The method chosen.
+
+        Raises
+        ------
+        MethodNotApplicable
+            No method has that name, or none of those named applies (the reasons are given).
+        """
         methods = self.methods()
         if method == "auto":
             reasons = []
@@ -356,6 +834,8 @@ class Problem:
             An unknown solver or option.
         MethodNotApplicable
             The method does not fit the problem (its reason says why).
+        SolverUnavailable
+            Under ``"auto"``: every applicable method needs a solver that is not installed.
         """
         if method != "auto":
             chosen = self.select(method)
@@ -437,7 +917,28 @@ def _join(*parts: str) -> str:
 # -- verify ------------------------------------------------------------------------------------
 @dataclass
 class Verification:
-    """Every applicable method's answer, their agreement, and the comparison with [expected]."""
+    """Every applicable method's answer, their agreement, and the comparison with ``[expected]``.
+
+    What :func:`verify` returns; ``ital-opt verify`` prints :meth:`to_table` and exits 0 when
+    :attr:`ok`.  Each parameter is kept as the attribute of the same name, filled in by
+    :func:`verify`.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem verified.
+    results : dict of str to Result, optional
+        Each applicable method's answer, by method name.
+    skipped : dict of str to str, optional
+        Each method that does not apply, with the reason.
+    disagreements : list of str, optional
+        Pairs of globally optimal answers that differ beyond the tolerances, and answers that
+        beat a method claiming a global optimum.
+    expected_failures : list of str, optional
+        The differences from the spec's ``[expected]`` values (and its cases).
+    max_difference : float, default 0.0
+        The largest difference between two methods' values, relative to the tolerance scale.
+    """
 
     problem: Problem
     results: dict[str, Result] = field(default_factory=dict)
@@ -448,6 +949,11 @@ class Verification:
 
     @property
     def ok(self) -> bool:
+        """True when every method succeeded, they agree, and ``[expected]`` is reproduced.
+
+        Some method must have run; each must be optimal with its checks passing; no
+        disagreement and no failure against the ``[expected]`` values may remain.
+        """
         return (
             bool(self.results)
             and all(r.success for r in self.results.values())
@@ -456,6 +962,15 @@ class Verification:
         )
 
     def to_dict(self) -> dict:
+        """The verification as JSON data (``ital-opt verify --format json``).
+
+        Returns
+        -------
+        dict
+            ``ok``; per method its ``status``, ``method``, ``objective``, ``local``, ``checks``
+            and ``solve_time``; ``skipped``, ``max_difference``, ``disagreements`` and
+            ``expected_failures``.
+        """
         from .result import jsonable
 
         return jsonable(
@@ -494,6 +1009,13 @@ class Verification:
         return f"<div><table>{head}{body}</table><ul>{notes}</ul><p>verify: <b>{verdict}</b></p></div>"
 
     def to_table(self) -> str:
+        """The verification as text: one line per method, the differences, then the verdict.
+
+        Returns
+        -------
+        str
+            Ending with ``verify: OK`` or ``verify: FAILED``.
+        """
         lines = [f"verify {self.problem.source}" + (f" ({self.problem.title})" if self.problem.title else "")]
         lines.append(f"{'method':<22} {'status':<11} {'objective':>16} {'time [s]':>9}  checks")
         for r in self.results.values():

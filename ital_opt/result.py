@@ -1,24 +1,9 @@
 """The result of a solve, shaped like :class:`scipy.optimize.OptimizeResult`.
 
-A :class:`Result` is a dict with attribute access.  Fields:
-
-=============  ==================================================================================
-kind           the problem kind
-status         ``"optimal"``, ``"infeasible"``, ``"unbounded"`` or ``"not_solved"``
-method         the method that produced it: ``"closed-form"``, ``"cvxpy/CLARABEL"``, ``"pyomo/ripopt"``...
-objective      the objective value (the principal's expected payoff, total welfare, ...)
-rows           a :class:`pandas.DataFrame`: the menu, the members, the players, the outcomes
-checks         violations computed from the returned numbers alone, by code that does not trust the
-               solver (``max_ic_violation``, ``max_ir_violation``, ``max_deviation_gain``, ...)
-extras         further top-level fields of the JSON result (``regime``, ``expected_output``, ...)
-binding        names of the constraints that bind, where the method knows them
-multipliers    their multipliers (dual values), where the method provides them
-solver         what solved it, where a solver did: ``{"name": ..., "options": {...}, "rung": ...}``
-               (the options include the tolerances; ``rung`` names the fallback step that succeeded)
-message        a human-readable remark (why a status is not optimal, a local optimum, ...)
-local          True when only a local optimum is claimed
-solve_time     wall-clock seconds of the method
-=============  ==================================================================================
+A :class:`Result` is a dict with attribute access; its fields (``kind``, ``status``, ``method``,
+``objective``, ``rows``, ``checks``, ``extras``, ``binding``, ``multipliers``, ``solver``,
+``message``, ``local``, ``solve_time``) are documented once, in the class's "Attributes".
+``to_dict`` gives the JSON object of the external interface.
 """
 
 from __future__ import annotations
@@ -76,7 +61,55 @@ def _records(frame) -> list[dict]:
 
 
 class Result(dict):
-    """A solve's outcome, a dict with attribute access (see the module docstring for fields)."""
+    """A solve's outcome: a dict with attribute access (``result.status``, ``result["status"]``).
+
+    Methods build it with the fields they know; the others take the defaults below.
+    :meth:`Problem.solve` then sets ``kind``, ``method``, ``solve_time`` and ``solver`` and adds
+    the kind's ``checks``.
+
+    Parameters
+    ----------
+    **fields
+        Any of the attributes below; ``rows`` may be given as a list of dicts (it becomes a
+        DataFrame).  A ``status`` other than the four listed raises ValueError.
+
+    Attributes
+    ----------
+    kind : str or None
+        The problem kind.
+    status : str
+        ``"optimal"``, ``"infeasible"``, ``"unbounded"`` or ``"not_solved"`` (the default).
+    method : str or None
+        The method that produced it: ``"closed-form"``, ``"cvxpy/CLARABEL"``,
+        ``"pyomo/ripopt"``, ...
+    objective : float
+        The objective value (the principal's expected payoff, total welfare, ...); NaN when
+        not solved.
+    rows : pandas.DataFrame
+        One row per type, member, player or outcome: the menu, the shares, the allocation.
+    checks : dict of str to float
+        Violations computed from the returned numbers alone, by code that does not trust the
+        solver (``max_ic_violation``, ``max_ir_violation``, ``max_deviation_gain``, ...).
+    extras : dict
+        Further top-level fields of the JSON result (``regime``, ``expected_output``, ...).
+    binding : list of str
+        Names of the constraints that bind, where the method knows them.
+    multipliers : dict
+        Their multipliers (dual values), where the method provides them.
+    solver : dict
+        What solved it, where a solver did: ``{"name": ..., "options": {...}, "rung": ...}``
+        (the options include the tolerances; ``rung`` names the fallback step that succeeded).
+    message : str
+        A human-readable remark (why a status is not optimal, a local optimum, a fallback).
+    local : bool
+        True when only a local optimum is claimed.
+    solve_time : float
+        Wall-clock seconds of the method.
+
+    See Also
+    --------
+    scipy.optimize.OptimizeResult : The same shape.
+    """
 
     def __init__(self, **fields):
         defaults = dict(
@@ -125,15 +158,30 @@ class Result(dict):
 
     @property
     def checks_ok(self) -> bool:
+        """True when every check is a finite number within its tolerance.
+
+        The tolerance is the result's ``check_tol`` if it sets one, else the project's
+        ``CHECK_TOL``.
+        """
         tol = self.get("check_tol", CHECK_TOL)
         return all(v is not None and np.isfinite(v) and v <= tol for v in self.checks.values())
 
     @property
     def success(self) -> bool:
+        """True when the status is ``"optimal"`` and the checks pass (:attr:`checks_ok`)."""
         return self.status == "optimal" and self.checks_ok
 
     def to_dict(self) -> dict:
-        """The JSON object of INTERFACE.md."""
+        """The result as the JSON object of the external interface (``--format json``).
+
+        Returns
+        -------
+        dict
+            ``kind``, ``status``, ``method``, ``objective``, ``rows`` (a list of records),
+            ``checks`` and ``success``, then the extras and, where present, ``binding``,
+            ``multipliers``, ``solver``, ``local`` and ``message``; plain Python data, NaN and
+            infinities as None.
+        """
         out = {
             "kind": self.kind,
             "status": self.status,
@@ -158,14 +206,45 @@ class Result(dict):
         return jsonable(out)
 
     def to_json(self, indent: int | None = 2) -> str:
+        """:meth:`to_dict` as JSON text.
+
+        Parameters
+        ----------
+        indent : int or None, default 2
+            As for :func:`json.dumps`; None writes one line.
+
+        Returns
+        -------
+        str
+            Strict JSON (no NaN).
+        """
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
     def to_csv(self) -> str:
+        """The rows as CSV text.
+
+        Returns
+        -------
+        str
+            A header line with the row fields, then one line per row.
+        """
         buffer = io.StringIO()
         self.rows.to_csv(buffer, index=False)
         return buffer.getvalue()
 
     def to_table(self, title: str | None = None) -> str:
+        """The result as text, as ``ital-opt solve`` prints it.
+
+        Parameters
+        ----------
+        title : str, optional
+            A first line (the problem's title).
+
+        Returns
+        -------
+        str
+            The summary, the rows, the binding constraints and the checks.
+        """
         import pandas as pd
 
         lines = []
