@@ -45,14 +45,18 @@ class Admission(Problem):
     kind = "admission"
     compare = ("share", "transfer", "agent_utility")
     fields = {
-        "theta": Field(list, doc="applicants' capabilities θ_k, positive and strictly increasing"),
-        "prob": Field(list, doc="prior probabilities p_k, positive, summing to 1"),
-        "c": Field(float, doc="effort cost curvature (cost c·e²/2), > 0"),
-        "rho": Field(float, doc="CARA risk aversion ρ ≥ 0 (0: risk neutral)"),
-        "sigma2": Field(float, doc="output noise variance σ² ≥ 0"),
-        "outside": Field(object, 0.0, "reservation utilities ū_k: a number or one per type"),
-        "output": Field(str, DEFAULT_OUTPUT, "expected output y(theta, e)"),
-        "cost": Field(str, DEFAULT_COST, "effort cost C(e, c)"),
+        "theta": Field(list, doc="the applicants' capabilities θ_k, one per type: positive, strictly "
+                                 "increasing"),
+        "prob": Field(list, doc="prior probability p_k of each type: positive, summing to 1 (within 1e-9)"),
+        "c": Field(float, doc="effort cost curvature c > 0 (the default cost of effort e is c·e²/2)"),
+        "rho": Field(float, doc="the applicants' CARA risk aversion ρ ≥ 0 (0: risk neutral)"),
+        "sigma2": Field(float, doc="variance σ² ≥ 0 of the noise on output"),
+        "outside": Field(float | list, 0.0, "reservation utility ū_k: one number for every type, or one per "
+                                            "type"),
+        "output": Field(str, DEFAULT_OUTPUT, "expected output y(theta, e), an expression in theta and e "
+                                             "(default linear, θ·e)"),
+        "cost": Field(str, DEFAULT_COST, "effort cost C(e, c), an expression in e and c (default quadratic, "
+                                         "c·e²/2)"),
     }
 
     # -- fields ---------------------------------------------------------------------------------

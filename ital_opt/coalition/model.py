@@ -81,7 +81,7 @@ def _tol(v) -> float:
     return 1e-7 * (1.0 + float(np.abs(v).max()))
 
 
-def _f(doc, type_=object):
+def _f(doc, type_):
     return Field(type_, None, doc)
 
 
@@ -92,22 +92,31 @@ class Coalition(Problem):
     kind = "coalition"
     compare = ("shapley", "nucleolus", "banzhaf", "least_core", "least_core_epsilon")
     fields = {
-        "players": _f("player names (for an assignment game: the buyers, then the sellers; may be left out)"),
-        "values": _f("table game: worth of each coalition, keys are player names joined by '+'"),
-        "default": _f("table game: worth of the coalitions left out of `values`", float),
-        "game": _f("'bankruptcy', 'weighted_voting', 'airport' or 'assignment'", str),
-        "estate": _f("bankruptcy: the estate E", float),
-        "claims": _f("bankruptcy: each claimant's claim", list),
-        "quota": _f("weighted voting: the weight a winning coalition needs", float),
-        "weights": _f("weighted voting: each player's weight", list),
-        "costs": _f("airport: each player's runway cost", list),
-        "buyers": _f("assignment: the buyers' names"),
-        "sellers": _f("assignment: the sellers' names"),
-        "surplus": _f("assignment: one row per buyer, one entry per seller"),
-        "team": _f("path of a team spec whose sub-teams give the worths", str),
-        "allocation": _f("a payoff vector whose core membership is reported", list),
-        "samples": _f("sampled Shapley/Banzhaf estimates where no exact method fits: the number of samples", int),
-        "seed": Field(int, 0, "the random seed of sampled estimates"),
+        "players": _f("the player names (names must not contain '+'); an assignment game names them in "
+                      "buyers and sellers instead", list),
+        "values": _f("a table game: the worth of each coalition, keyed by its players' names joined by '+' "
+                     "(\"firm+univ\")", dict),
+        "default": _f("a table game: the worth of every coalition left out of values (default: every "
+                      "non-empty coalition must be given)", float),
+        "game": _f("a game given by its parameters: 'bankruptcy', 'weighted_voting', 'airport' or "
+                   "'assignment'", str),
+        "estate": _f("bankruptcy: the estate E to divide", float),
+        "claims": _f("bankruptcy: each claimant's claim, one per player", list),
+        "quota": _f("weighted voting: the weight a coalition needs to win (a winning coalition is worth 1)",
+                    float),
+        "weights": _f("weighted voting: each player's weight, one per player", list),
+        "costs": _f("airport: each player's runway cost, one per player (a cost game: v(S) is the largest "
+                    "cost in S)", list),
+        "buyers": _f("assignment: the buyers' names", list),
+        "sellers": _f("assignment: the sellers' names", list),
+        "surplus": _f("assignment: the surplus of each buyer-seller pair, one row per buyer and one entry "
+                      "per seller", list),
+        "team": _f("the path of a team spec (relative to this file): each coalition is worth the welfare of "
+                   "its sub-team", str),
+        "allocation": _f("a payoff vector, one entry per player, whose core membership is reported", list),
+        "samples": _f("the number of random orderings (Shapley) and coalitions (Banzhaf) sampled where no "
+                      "exact method fits (at least 2)", int),
+        "seed": Field(int, 0, "the random seed of the sampled estimates"),
     }
 
     # -- reading ------------------------------------------------------------------------------

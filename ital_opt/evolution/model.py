@@ -80,12 +80,17 @@ class Evolution(Problem):
     sense = None  # the objective counts ESS; it is not optimised
     compare = ("point", "eigenvalues")
     fields = {
-        "populations": Field(list, REQUIRED, "population names (two or more)"),
-        "strategies": Field(list, ["C", "D"], "names of the two strategies"),
-        "payoff": Field(dict, REQUIRED, "per population: payoffs indexed by its own, then the others' strategies"),
-        "start": Field(list, None, "initial shares for a trajectory"),
-        "horizon": Field(float, 100.0, "length of the trajectory (and of the basin integration)"),
-        "basin_grid": Field(int, None, "k: basins of attraction over a k^n grid of interior starts"),
+        "populations": Field(list, REQUIRED, "the population names, two or more; each name is also the share "
+                                             "x_i of the first strategy in that population, in expressions"),
+        "strategies": Field(list, ["C", "D"], "the names of the two strategies every population chooses from"),
+        "payoff": Field(dict, REQUIRED, "one entry per population: a nested list indexed by its own strategy, "
+                                        "then the others' in populations order; entries are numbers or "
+                                        "expressions in the params and the shares"),
+        "start": Field(list, None, "initial shares, one per population in [0, 1], for a trajectory"),
+        "horizon": Field(float, 100.0, "the length of the trajectory (and of each basin integration) in units "
+                                       "of time"),
+        "basin_grid": Field(int, None, "the number k of grid points per population: each stable rest point's "
+                                       "basin of attraction is estimated over a grid of k^n interior starts"),
     }
 
     # -- reading ------------------------------------------------------------------------------

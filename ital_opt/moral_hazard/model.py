@@ -48,23 +48,33 @@ class MoralHazard(Problem):
 
     kind = "moral_hazard"
     fields = {
-        "actions": Field(list, None, "action names (discrete actions; give either actions or effort)"),
-        "effort": Field(list, None, "[low, high]: continuous effort (then prob and cost are expressions in e)"),
-        "cost": Field(object, REQUIRED, "the agent's cost of each action (utility units), or an expression in e"),
-        "outcomes": Field(list, REQUIRED, "the principal's value of each outcome"),
+        "actions": Field(list, None, "the action names, for discrete actions (give either actions or "
+                                     "effort)"),
+        "effort": Field(list, None, "[low, high]: the interval of a continuous effort e (then prob and cost "
+                                    "are expressions in e)"),
+        "cost": Field(list | str, REQUIRED, "the agent's cost of each action, in utility units, one per "
+                                            "action; or an expression in e"),
+        "outcomes": Field(list, REQUIRED, "the principal's value of each outcome, one per outcome"),
         "outcome_names": Field(list, None, "names of the outcomes (default x1, x2, ...)"),
-        "prob": Field(object, REQUIRED, "one row per action: each outcome's probability; or one expression in e "
-                                        "per outcome"),
-        "utility": Field(str, "linear", "the agent's utility of pay w: linear, sqrt, log, cara, crra or an "
-                                        "expression in w"),
-        "risk_aversion": Field(float, None, "r for cara, gamma for crra"),
+        "prob": Field(list, REQUIRED, "one row per action, each outcome's probability (each row sums to 1); "
+                                      "or, with continuous effort, one expression in e per outcome"),
+        "utility": Field(str, "linear", "the agent's utility of pay w: 'linear', 'sqrt', 'log', 'cara', "
+                                        "'crra' or an expression in w"),
+        "risk_aversion": Field(float, None, "the coefficient of the utility: r > 0 for cara, gamma > 0 for "
+                                            "crra; required for those two, refused otherwise"),
         "reservation": Field(float, 0.0, "the agent's reservation utility"),
         "min_pay": Field(float, None, "limited liability: the lowest pay allowed"),
         "max_pay": Field(float, None, "the highest pay allowed"),
-        "implement": Field(object, None, "an action name (or an effort) to implement at least cost"),
-        "effort_grid": Field(int, 2001, "continuous effort: points of the deviation grid"),
-        "targets": Field(int, 41, "continuous effort: target efforts tried before refinement"),
-        "fallback": Field(bool, True, "continuous effort: when the FOA fails, answer from the grid program"),
+        "implement": Field(str | float, None, "an action name (or, with continuous effort, an effort) to "
+                                              "implement at least cost, instead of the principal's best "
+                                              "action"),
+        "effort_grid": Field(int, 2001, "continuous effort: the number of points (at least 11) of the grid "
+                                        "of deviations the agent is checked against"),
+        "targets": Field(int, 41, "continuous effort: the number of target efforts (at least 3) tried on a "
+                                  "grid before the best is refined"),
+        "fallback": Field(bool, True, "continuous effort: when the first-order approach gives a contract "
+                                      "that is not globally incentive compatible, answer from the grid "
+                                      "program"),
     }
     # pays need not be unique (risk-neutral agent, outcomes of zero probability) and interior-point
     # pays are accurate only to ~sqrt(tolerance) where the objective is flat: compare expected pay

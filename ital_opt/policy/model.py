@@ -66,16 +66,27 @@ class Policy(Problem):
     kind = "policy"
     compare = ("value",)
     fields = {
-        "lower": Field(object, REQUIRED, "the follower: a path to a team or admission spec, or an inline table"),
-        "gamma": Field(float, 0.0, "social value of a unit of alliance output outside the alliance"),
-        "lambda": Field(float, 0.0, "shadow cost of public funds"),
-        "budget": Field(float, None, "cap on expected public outlay"),
-        "response": Field(str, "endogenous", "'endogenous' (the alliance re-optimises) or 'fixed'"),
-        "ties": Field(str, "optimistic", "'optimistic' or 'pessimistic' tie-breaking in the follower"),
-        "formation_cost": Field(float, None, "F: the alliance forms only if its welfare plus grants covers it"),
-        "fixed_cost": Field(float, 0.0, "admission followers: cost per admitted member"),
-        "diffusion": Field(dict, None, "third stage: b, K, gamma_D, delta"),
-        "instruments": Field(list, [], "the [[instruments]] tables: name, type, bounds or value, ..."),
+        "lower": Field(str | dict, REQUIRED, "the follower: the path of a team, admission or evolution spec "
+                                             "(relative to this file), or an inline table of that spec's fields"),
+        "gamma": Field(float, 0.0, "the social value of a unit of alliance output outside the alliance (γ ≥ 0)"),
+        "lambda": Field(float, 0.0, "the shadow cost of public funds λ ≥ 0: each unit of outlay costs 1 + λ "
+                                    "in social welfare"),
+        "budget": Field(float, None, "a cap on the expected public outlay (default: no cap)"),
+        "response": Field(str, "endogenous", "'endogenous' (the alliance re-optimises its sharing rule or menu "
+                                             "after the policy) or 'fixed' (it keeps those of the unsubsidised "
+                                             "problem)"),
+        "ties": Field(str, "optimistic", "how ties in the follower's answer are broken: 'optimistic' (in the "
+                                         "government's favour) or 'pessimistic'"),
+        "formation_cost": Field(float, None, "the formation cost F: the alliance forms only if its welfare plus "
+                                             "grants covers F plus the members' outside options"),
+        "fixed_cost": Field(float, 0.0, "admission followers: the cost per admitted member, so that the "
+                                        "alliance may exclude types"),
+        "diffusion": Field(dict, None, "the third (diffusion) stage: spillover value b, adoption cost K > 0, "
+                                       "external value gamma_D (default 0) and weight delta (default 1)"),
+        "instruments": Field(list, [], "the policy instruments, one [[instruments]] table each: name, type "
+                                       "(cost_subsidy, output_reward, formation_grant, diffusion_subsidy, "
+                                       "admission_subsidy, outside_subsidy) and bounds = [lo, hi] (optimised) or "
+                                       "value (fixed)"),
     }
 
     # -- reading ----------------------------------------------------------------------------------

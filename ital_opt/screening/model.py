@@ -81,15 +81,26 @@ class Screening(Problem):
     kind = "screening"
     compare = ("q", "t")
     fields = {
-        "theta": Field(object, doc="types: strictly increasing numbers, or equal-length lists (multidimensional)"),
-        "prob": Field(list, doc="prior probabilities, positive, summing to 1"),
-        "agent": Field(str, doc="agent's gross utility u(theta, q) (the agent also receives t)"),
-        "principal": Field(str, doc="principal's gross payoff w(theta, q) (the principal pays t)"),
-        "outside": Field(object, 0.0, "reservation utility: a number or one per type"),
-        "q_bounds": Field(object, [0.0, math.inf], "[low, high] of each allocation component"),
-        "ic": Field(str, "auto", "'auto', 'all-pairs' or 'local'"),
-        "rent_weight": Field(float, 0.0, "weight α in [0, 1) of the agent's utility in the principal's objective"),
-        "fixed_cost": Field(float, 0.0, "the principal's cost of each type served with q > 0 (shutdown is a choice)"),
+        "theta": Field(list, doc="the types: numbers, strictly increasing; or equal-length lists, one per type, "
+                                 "for multidimensional types"),
+        "prob": Field(list, doc="prior probability of each type: positive, summing to 1 (within 1e-9)"),
+        "agent": Field(str, doc="the agent's gross utility u(theta, q) from allocation q, an expression in theta "
+                                "and q (multidimensional: theta1, theta2, ..., q1, q2, ...); the agent also "
+                                "receives the transfer t"),
+        "principal": Field(str, doc="the principal's gross payoff w(theta, q) from giving allocation q to type "
+                                    "theta, an expression like agent; the principal pays t"),
+        "outside": Field(float | list, 0.0, "the agent's reservation utility: one number for every type, or one "
+                                            "per type"),
+        "q_bounds": Field(list, [0.0, math.inf], "[low, high] bounds of the allocation; a multidimensional "
+                                                  "allocation takes one [low, high] per component"),
+        "ic": Field(str, "auto", "which incentive constraints the programs impose: 'all-pairs' (every type "
+                                 "against every other), 'local' (adjacent types with a monotone allocation, "
+                                 "valid under single crossing) or 'auto' (the local program where single "
+                                 "crossing holds, all pairs otherwise)"),
+        "rent_weight": Field(float, 0.0, "weight α in [0, 1) of the agent's utility in the principal's "
+                                         "objective (Baron and Myerson 1982); 0: the principal's payoff alone"),
+        "fixed_cost": Field(float, 0.0, "the principal's cost of serving a type with q > 0, so that shutting "
+                                        "a type out (q = 0) is a choice"),
     }
 
     def _read(self, r) -> None:

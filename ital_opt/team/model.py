@@ -48,27 +48,42 @@ class Team(Problem):
 
     kind = "team"
     compare = ("share", "effort", "knowledge", "ce")
-    # `lambda` (welfare weights or bargaining powers per member, summing to 1) is read too; a Python
-    # keyword cannot be a parameter of the class signature, so it is not declared here
+    # `lambda` is a Python keyword: the class signature takes it as **{"lambda": [...]}
     fields = {
-        "a": Field(object, None, "marginal output of each member's effort (a number applies to all); required "
-                    "without production, refused with it"),
-        "c": Field(object, 1.0, "effort cost coefficient per member (cost c·e²/2)"),
-        "rho": Field(object, doc="CARA risk aversion per member"),
-        "sigma2": Field(float, doc="output noise variance σ²"),
-        "omega": Field(float, 0.0, "mutual-concern weighting factor ω ∈ [0, 1]"),
-        "shares": Field(object, "welfare", "'welfare', 'weighted', 'bargaining', or a list summing to 1"),
-        "alpha": Field(object, None, "fixed transfers per member, summing to 0"),
-        "outside": Field(object, None, "IR levels per member"),
-        "disagreement": Field(object, None, "Nash-bargaining disagreement point (default: outside, else 0)"),
-        "budget_breaker": Field(bool, False, "a risk-neutral residual claimant keeps 1 − Σβ (Holmström 1982)"),
-        "members": Field(list, None, "member names"),
-        "production": Field(str, None, "expected output in e1..en (and k1..kn); replaces a"),
-        "cost": Field(str, None, "effort cost in e, c (default c*e**2/2)"),
-        "g": Field(object, None, "marginal output of each member's knowledge input"),
-        "d": Field(object, 1.0, "knowledge cost coefficient per member (cost d·k²/2)"),
-        "knowledge_cost": Field(str, None, "knowledge cost in k, d (default d*k**2/2)"),
-        "starts": Field(int, None, f"local NLP starting points (1 to {MAX_STARTS})"),
+        "a": Field(float | list, None, "marginal output a_i of each member's effort: one number for every "
+                                       "member, or one per member; required without production, refused with it"),
+        "c": Field(float | list, 1.0, "effort cost coefficient c_i > 0, one number or one per member (the "
+                                      "default cost of effort e is c·e²/2)"),
+        "rho": Field(float | list, doc="CARA risk aversion ρ_i ≥ 0, one number or one per member"),
+        "sigma2": Field(float, doc="variance σ² ≥ 0 of the noise on team output"),
+        "omega": Field(float, 0.0, "mutual-concern weight ω ∈ [0, 1]: each member maximises its own certainty "
+                                   "equivalent plus ω times the others'"),
+        "shares": Field(str | list, "welfare", "the sharing rule: 'welfare' (the shares that maximise total "
+                                               "welfare), 'weighted' (maximise Σ λ_i CE_i), 'bargaining' "
+                                               "(asymmetric Nash bargaining with powers lambda), or the shares "
+                                               "themselves, one per member, summing to 1"),
+        "lambda": Field(list, None, "welfare weights (shares = 'weighted') or bargaining powers (shares = "
+                                    "'bargaining'), one per member, non-negative, summing to 1; default equal"),
+        "alpha": Field(float | list, None, "fixed transfers α_i, one per member, summing to 0 (default none)"),
+        "outside": Field(float | list, None, "each member's reservation certainty equivalent (the IR level), "
+                                             "one number or one per member; default: no IR constraint"),
+        "disagreement": Field(float | list, None, "the Nash-bargaining disagreement point, one number or one "
+                                                  "per member (default: outside, else 0)"),
+        "budget_breaker": Field(bool, False, "add a risk-neutral residual claimant outside the team who keeps "
+                                             "1 − Σβ and makes no effort (Holmström 1982); the shares then sum "
+                                             "to at most 1"),
+        "members": Field(list, None, "member names, one per member (default 1, 2, ...)"),
+        "production": Field(str, None, "expected output as an expression in the efforts e1..en (and the "
+                                       "knowledge inputs k1..kn); replaces the linear output Σ a_i e_i"),
+        "cost": Field(str, None, "each member's effort cost as an expression in e and c (default c*e**2/2)"),
+        "g": Field(float | list, None, "marginal output g_i of each member's knowledge input, one number or one "
+                                       "per member; giving it adds the knowledge inputs"),
+        "d": Field(float | list, 1.0, "knowledge cost coefficient d_i > 0, one number or one per member (the "
+                                      "default cost of knowledge k is d·k²/2)"),
+        "knowledge_cost": Field(str, None, "each member's knowledge cost as an expression in k and d (default "
+                                           "d*k**2/2)"),
+        "starts": Field(int, None, f"number of starting points of the local NLP (1 to {MAX_STARTS}); default "
+                                   "1 where the problem is concave (or n > 50), else 2n within [4, 16]"),
     }
 
     # -- reading ----------------------------------------------------------------------------------
