@@ -118,6 +118,35 @@ def test_formation_stage_bistable_with_basins_and_trajectory():
     assert res.extras["trajectory"]["limit"] == [0.0, 0.0]
 
 
+@pytest.mark.slow
+def test_basins_on_the_sweep_executors_label_every_start_alike():
+    """Fine grids are split over a process pool or a Dask cluster; no start changes its label."""
+    from ital_opt.evolution.flows import CHUNK, basins
+
+    problem = ital_opt.load(ROOT / "evo_e1_formation.toml")
+    attractors = problem.attractors()
+    k = int(np.ceil(np.sqrt(2.5 * CHUNK)))  # three chunks
+    alone = basins(problem.payoffs, k, attractors, problem.horizon)
+    pooled = basins(problem.payoffs, k, attractors, problem.horizon, workers=2)
+    np.testing.assert_array_equal(pooled[0], alone[0])
+    assert pooled[1].tolist() == alone[1].tolist() and 0 < alone[1][0] < 1
+    if pytest.importorskip("distributed"):
+        on_dask = basins(problem.payoffs, k, attractors, problem.horizon, executor="dask", workers=2)
+        np.testing.assert_array_equal(on_dask[0], alone[0])
+    # through solve, as options (also ital-opt solve --option workers=2)
+    res = problem.solve("numeric", workers=2)
+    assert res.rows["basin"].dropna().tolist() == problem.solve("numeric").rows["basin"].dropna().tolist()
+
+
+@pytest.mark.parametrize("options, field", [({"workers": 0}, "workers"), ({"executor": "ray"}, "executor"),
+                                            ({"workers": "2"}, "workers")])
+def test_bad_basin_options_are_refused(options, field):
+    from ital_opt import OptionError
+
+    for method in ("symbolic", "numeric"):
+        with pytest.raises(OptionError, match=field):
+            e1().solve(method, **options)
+
 def test_operation_stage_cooperation_basin_is_everything():
     # ΔF = 0.5 + 4.2y > 0 and ΔU = 1 + 2.8x > 0: every interior orbit goes to (1, 1)
     problem = ital_opt.load(ROOT / "evo_e1_operation.toml").replace(basin_grid=12)

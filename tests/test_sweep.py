@@ -202,11 +202,11 @@ def test_resume_after_interruption_in_process(tmp_path, monkeypatch, suffix):
     problem = ital_opt.load(EX31)
     grid = {"outside[1]": np.linspace(0, 0.8, 12)}
     out = tmp_path / f"s{suffix}"
-    real = ex.run_local
+    real = ex.run
     calls = []
 
-    def flaky(payload, chunks, workers):
-        for i, df in enumerate(real(payload, chunks, 1)):
+    def flaky(executor, payload, chunks, workers, scheduler=None):
+        for i, df in enumerate(real(executor, payload, chunks, 1)):
             if i == 3:
                 if suffix == ".csv":
                     with open(out, "ab") as h:  # a chunk cut short by the interruption
@@ -215,20 +215,20 @@ def test_resume_after_interruption_in_process(tmp_path, monkeypatch, suffix):
             calls.append(sorted(set(df[POINT])))
             yield df
 
-    monkeypatch.setattr(ex, "run_local", flaky)
+    monkeypatch.setattr(ex, "run", flaky)
     with pytest.raises(Interrupt):
         sweep(problem, grid, method="cvxpy", out=out, chunk_size=2)
-    monkeypatch.setattr(ex, "run_local", real)
+    monkeypatch.setattr(ex, "run", real)
     solved_first = {p for c in calls for p in c}
     assert solved_first == set(range(6))
 
     seen = []
 
-    def counting(payload, chunks, workers):
+    def counting(executor, payload, chunks, workers, scheduler=None):
         seen.extend(p for c in chunks for p, _ in c)
-        yield from real(payload, chunks, 1)
+        yield from real(executor, payload, chunks, 1)
 
-    monkeypatch.setattr(ex, "run_local", counting)
+    monkeypatch.setattr(ex, "run", counting)
     table = sweep(problem, grid, method="cvxpy", out=out, chunk_size=2, resume=True)
     assert sorted(seen) == list(range(6, 12))  # finished points are not solved again
     assert len(table) == 24
@@ -248,11 +248,11 @@ def test_resume_refuses_a_different_sweep(tmp_path, monkeypatch):
     problem = ital_opt.load(EX31)
     out = tmp_path / "s.csv"
 
-    def dying(payload, chunks, workers):
+    def dying(executor, payload, chunks, workers, scheduler=None):
         raise Interrupt
         yield  # pragma: no cover
 
-    monkeypatch.setattr(ex, "run_local", dying)
+    monkeypatch.setattr(ex, "run", dying)
     with pytest.raises(Interrupt):
         sweep(problem, {"outside[1]": [0.0, 0.1]}, method="cvxpy", out=out)
     with pytest.raises(SpecError, match="different sweep"):

@@ -19,6 +19,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 from scipy.integrate import solve_ivp
 
@@ -74,15 +76,37 @@ def assign(final: np.ndarray, attractors: np.ndarray, tol: float) -> np.ndarray:
     return np.where(dist[np.arange(len(final)), best] <= tol, best, -1)
 
 
-def basins(payoffs: Payoffs, k: int, attractors, horizon: float, tol: float = 1e-3, segments: int = 20):
+def basins(payoffs: Payoffs, k: int, attractors, horizon: float, tol: float = 1e-3, segments: int = 20,
+           executor: str = "local", workers: int = 1, scheduler: str | None = None):
     """(labels (k^n,), shares per attractor, unassigned share) over the k^n grid of starts.
 
     The orbits are integrated in `segments` steps per horizon; after each, those within `tol`
-    of an attractor are settled and dropped, the others go on, up to 2^EXTEND horizons.
+    of an attractor are settled and dropped, the others go on, up to 2^EXTEND horizons.  With
+    ``workers`` > 1 or ``executor="dask"`` the starts are split into chunks solved on the sweep
+    executors (:func:`ital_opt.sweep.executors.map_chunks`): a local process pool or a Dask
+    cluster at ``scheduler``; each start's label does not depend on the split.
     """
     attractors = np.asarray(attractors, dtype=float).reshape(-1, payoffs.n)
     x0 = grid(k, payoffs.n)
     u = np.log(x0) - np.log1p(-x0)
+    settle = partial(_settle, payoffs, attractors, horizon, tol, segments)
+    if (workers <= 1 and executor == "local") or len(u) <= CHUNK or not len(attractors):
+        labels = settle(u)
+    else:
+        from ..sweep.executors import map_chunks
+
+        parts = np.array_split(u, max(workers, -(-len(u) // CHUNK)))
+        labels = np.empty(len(u), dtype=int)
+        bounds = np.cumsum([0] + [len(p) for p in parts])
+        for i, part in map_chunks(settle, parts, executor, workers, scheduler):
+            labels[bounds[i]:bounds[i + 1]] = part
+    shares = np.array([np.mean(labels == j) for j in range(len(attractors))])
+    return labels, shares, float(np.mean(labels < 0))
+
+
+def _settle(payoffs, attractors, horizon, tol, segments, u):
+    """The attractor each log-odds start in `u` converges to (−1: none within the time allowed)."""
+    u = u.copy()
     labels = np.full(len(u), -1)
     step, elapsed, limit = horizon / segments, 0.0, horizon * 2**EXTEND
     active = np.arange(len(u)) if len(attractors) else np.zeros(0, dtype=int)
@@ -91,8 +115,7 @@ def basins(payoffs: Payoffs, k: int, attractors, horizon: float, tol: float = 1e
         elapsed += step
         labels[active] = assign(expit(u[active]), attractors, tol)
         active = active[labels[active] < 0]
-    shares = np.array([np.mean(labels == j) for j in range(len(attractors))])
-    return labels, shares, float(np.mean(labels < 0))
+    return labels
 
 
 def return_map(payoffs, point, jac, amplitudes=(0.05, 0.1), tol=1e-6):

@@ -44,12 +44,12 @@ are counted apart (``asymptotically_stable``).  The objective is the number of E
 from __future__ import annotations
 
 import itertools
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 import pandas as pd
 
-from ..errors import SpecError
+from ..errors import OptionError, SpecError
 from ..expr import FUNCTIONS, Expr, parse
 from ..problem import Field, Method, Problem, register
 from ..result import Result
@@ -69,7 +69,11 @@ def _compiled(entry: float | Expr):
         return entry
     if not entry.names:  # parameters only
         return float(entry.numpy())
-    return lambda env: entry.numpy(**env)
+    return partial(_value_at, entry)  # a partial, not a lambda: payoffs pickle (basins on workers)
+
+
+def _value_at(entry: Expr, env: dict):
+    return entry.numpy(**env)
 
 
 @register
@@ -176,12 +180,27 @@ class Evolution(Problem):
             raise SpecError("start", "no start given (in the spec or as an argument)", self.source)
         return trajectory(self.payoffs, start, self.horizon if horizon is None else horizon, samples)
 
-    def basins(self, attractors, k: int | None = None, horizon: float | None = None):
-        """(labels, shares, unassigned): which of `attractors` each start of the k^n grid reaches."""
+    def basins(self, attractors, k: int | None = None, horizon: float | None = None, *,
+               executor: str = "local", workers: int = 1, scheduler: str | None = None):
+        """(labels, shares, unassigned): which of `attractors` each start of the k^n grid reaches.
+
+        ``executor``, ``workers`` and ``scheduler`` spread the starts over a local process pool or
+        a Dask cluster (as for sweeps); the labels do not depend on them."""
         from .flows import basins
 
         k = k or self.basin_grid or 50
-        return basins(self.payoffs, k, attractors, self.horizon if horizon is None else horizon)
+        return basins(self.payoffs, k, attractors, self.horizon if horizon is None else horizon,
+                      **self.basin_options(executor=executor, workers=workers, scheduler=scheduler))
+
+    def basin_options(self, executor: str = "local", workers: int = 1, scheduler: str | None = None) -> dict:
+        """The executor options of :meth:`basins`, checked (an OptionError names the bad one)."""
+        if executor not in ("local", "dask"):
+            raise OptionError("executor", f"expected 'local' or 'dask', got {executor!r}", self.source)
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise OptionError("workers", f"expected a positive whole number, got {workers!r}", self.source)
+        if scheduler is not None and not isinstance(scheduler, str):
+            raise OptionError("scheduler", f"expected a scheduler address, got {scheduler!r}", self.source)
+        return {"executor": executor, "workers": workers, "scheduler": scheduler}
 
     def attractors(self) -> list[np.ndarray]:
         """The asymptotically stable rest points ("ess", "stable focus"), by the numeric analysis."""
@@ -226,8 +245,9 @@ class Evolution(Problem):
     def methods(self) -> list[Method]:
         return [f.method() for f in self.formulations()]
 
-    def result(self, analysis, method: str, extras: dict | None = None) -> Result:
+    def result(self, analysis, method: str, extras: dict | None = None, **basin_options) -> Result:
         """The result of an analysis (a :class:`.closed_form.Analysis`): rows sorted by shares."""
+        basin_options = self.basin_options(**basin_options)
         n = len(self.populations)
         found = sorted(analysis.points, key=lambda rp: tuple(np.round(rp.point, 9)))
         rows = pd.DataFrame({
@@ -247,7 +267,7 @@ class Evolution(Problem):
             message = "continua of rest points on: " + "; ".join(analysis.continua)
         if self.basin_grid is not None:
             stable = [i for i, s in enumerate(labels) if s in ATTRACTORS]
-            _, shares, unassigned = self.basins([found[i].point for i in stable])
+            _, shares, unassigned = self.basins([found[i].point for i in stable], **basin_options)
             basin = np.full(len(rows), np.nan)
             basin[stable] = shares
             rows["basin"] = basin

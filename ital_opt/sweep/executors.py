@@ -13,13 +13,17 @@ process and re-solved with the changed numbers (cvxpy Parameters, warm starts).
 * ``dask``: ``dask.distributed``; a ``LocalCluster`` started and stopped for the sweep, or the
   existing cluster at ``scheduler`` (``tcp://host:port``).  Chunks are submitted as tasks and
   gathered as they complete.
+
+:func:`map_chunks` is the executor itself, for any picklable function of a chunk (the evolution
+kind sends its basins of attraction through it).
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from typing import Iterable, Iterator
+from functools import partial
+from typing import Callable, Iterable, Iterator
 
 import pandas as pd
 
@@ -90,24 +94,39 @@ def solve_chunk(payload: dict, chunk: list[tuple[int, dict]]) -> pd.DataFrame:
         return frame(recs, names)
 
 
-def run_local(payload: dict, chunks: list, workers: int) -> Iterator[pd.DataFrame]:
+def map_chunks(fn: Callable, chunks: list, executor: str = "local", workers: int = 1,
+               scheduler: str | None = None) -> Iterator[tuple[int, object]]:
+    """``(i, fn(chunks[i]))`` for every chunk, as each finishes, on the executor named.
+
+    ``fn`` and the chunks must pickle (a module-level function, or a ``functools.partial`` of one).
+    The sweep's points and the evolution kind's basins of attraction are both run through here.
+    """
+    if executor == "local":
+        return _map_local(fn, chunks, workers)
+    if executor == "dask":
+        return _map_dask(fn, chunks, workers, scheduler)
+    from ..errors import SpecError
+
+    raise SpecError("--executor", f"expected 'local' or 'dask', got {executor!r}")
+
+
+def _map_local(fn: Callable, chunks: list, workers: int) -> Iterator[tuple[int, object]]:
     if workers <= 1 or len(chunks) <= 1:
-        for chunk in chunks:
-            yield solve_chunk(payload, chunk)
+        for i, chunk in enumerate(chunks):
+            yield i, fn(chunk)
         return
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     # the first chunk in this process: its imports and caches are then inherited by the forked workers
-    yield solve_chunk(payload, chunks[0])
-    chunks = chunks[1:]
+    yield 0, fn(chunks[0])
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=ctx,
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks) - 1), mp_context=ctx,
                                initializer=die_with_parent, initargs=(os.getpid(),))
     try:
-        futures = [pool.submit(solve_chunk, payload, chunk) for chunk in chunks]
+        futures = {pool.submit(fn, chunk): i for i, chunk in enumerate(chunks) if i}
         for fut in as_completed(futures):
-            yield fut.result()
+            yield futures[fut], fut.result()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
@@ -139,7 +158,7 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def run_dask(payload: dict, chunks: list, workers: int, scheduler: str | None) -> Iterator[pd.DataFrame]:
+def _map_dask(fn: Callable, chunks: list, workers: int, scheduler: str | None) -> Iterator[tuple[int, object]]:
     require("distributed", extra="sweep")
     from distributed import Client, LocalCluster, as_completed
 
@@ -152,9 +171,9 @@ def run_dask(payload: dict, chunks: list, workers: int, scheduler: str | None) -
         )
         client = Client(cluster)
     try:
-        futures = [client.submit(solve_chunk, payload, chunk, pure=False) for chunk in chunks]
-        for fut in as_completed(futures):
-            yield fut.result()
+        futures = {client.submit(fn, chunk, pure=False): i for i, chunk in enumerate(chunks)}
+        for fut in as_completed(list(futures)):
+            yield futures[fut], fut.result()
     finally:
         client.close()
         if cluster is not None:
@@ -162,11 +181,5 @@ def run_dask(payload: dict, chunks: list, workers: int, scheduler: str | None) -
 
 
 def run(executor: str, payload: dict, chunks: list, workers: int, scheduler: str | None = None) -> Iterable[pd.DataFrame]:
-    if executor == "local":
-        return run_local(payload, chunks, workers)
-    if executor == "dask":
-        return run_dask(payload, chunks, workers, scheduler)
-    from ..errors import SpecError
-
-    raise SpecError("--executor", f"expected 'local' or 'dask', got {executor!r}")
-
+    """The tables of the sweep's chunks of points, as they finish."""
+    return (table for _, table in map_chunks(partial(solve_chunk, payload), chunks, executor, workers, scheduler))
