@@ -99,6 +99,25 @@ def team_outcome(a, c, rho, sigma2, beta, omega, rates, y=1.0, value=None, gamma
     return dict(effort=e, expected_output=output, alliance_welfare=welfare, outlay=outlay, social_welfare=sw)
 
 
+def team_answer(a, c, rho, sigma2, beta, omega, factor, y):
+    """The LEN team's answer with its sharing rule β fixed, under cost factors f (c_i → f_i c_i)
+    and the value y of a unit of output to the alliance (its risk scales with y²).
+
+    Members on the last axis, any leading batch axes (sigma2, omega, y with one axis fewer).
+    Returns efforts e_i = y a_i m_i/(f_i c_i), E[π] = Σ a_i e_i, the members' true effort costs
+    c_i e_i²/2 and the alliance's welfare y E[π] − Σ f_i c_i e_i²/2 − Σ ρ_i y²σ² β_i²/2 (subsidies
+    as income)."""
+    a, c, rho, beta, factor = (np.asarray(v, float) for v in (a, c, rho, beta, factor))
+    sigma2, y = np.asarray(sigma2, float)[..., None], np.asarray(y, float)[..., None]
+    m = concern(beta, np.asarray(omega, float)[..., None])
+    e = y * a * m / (factor * c)
+    true_cost = c * e * e / 2.0
+    output = np.sum(a * e, axis=-1)
+    risk = np.sum(rho * beta * beta * sigma2 * y * y, axis=-1) / 2.0
+    welfare = y[..., 0] * output - np.sum(factor * true_cost, axis=-1) - risk
+    return dict(effort=e, expected_output=output, true_cost=true_cost, alliance_welfare=welfare)
+
+
 # -- Model B ------------------------------------------------------------------------------------
 def admission_gain_low(theta, prob, c, rho, sigma2):
     """V_L: the alliance's gain from admitting the low of two types (no fixed cost)."""

@@ -266,36 +266,23 @@ class Policy(Problem):
         if any(inst.type not in ("cost_subsidy", "output_reward") for inst in self.instruments):
             return None
         X = np.atleast_2d(np.asarray(X, float))
-        N, n = X.shape[0], t.n
-        columns = []  # each instrument's values at every point, (N, k)
+        N = X.shape[0]
         slots = dict(self._slots)
-        for j, inst in enumerate(self.instruments):
-            columns.append(X[:, slots[j]] if j in slots else np.broadcast_to(inst.fixed, (N, inst.fixed.size)))
-        factor, reward = np.ones((N, n)), np.zeros(N)
-        for inst, v in zip(self.instruments, columns, strict=True):
-            if inst.type == "cost_subsidy":
-                factor[:, inst.member_index] *= 1.0 - v[:, inst.group_index]
-            else:
-                reward += v[:, 0]
-        y = 1.0 + reward
-        beta = f.base_shares
-        m = cf.concern(beta, t.omega)
-        e = y[:, None] * t.a * m / (factor * t.c)
-        true_cost = t.c * e * e / 2.0
-        E = e @ t.a
-        risk = np.sum(t.rho * beta * beta) * t.sigma2 * y * y / 2.0
-        alliance = y * E - np.sum(factor * true_cost, axis=1) - risk
-        G, spent = np.zeros(N), np.zeros(N)
-        for inst, v in zip(self.instruments, columns, strict=True):
-            if inst.type == "cost_subsidy":
-                paid = np.sum(v[:, inst.group_index] * true_cost[:, inst.member_index], axis=1)
-            else:
-                paid = v[:, 0] * E
-            G += paid
-            spent += paid
-        sw = alliance + self.gamma * E - (1.0 + self.lam) * G
-        feasible = np.ones(N, bool) if self.budget is None else spent <= self.budget + 1e-9
-        return sw, feasible
+        columns = [X[:, slots[j]] if j in slots else np.broadcast_to(inst.fixed, (N, inst.fixed.size))
+                   for j, inst in enumerate(self.instruments)]
+        out = _team_policy_outcome(self, columns, t.a, t.c, t.rho, np.full(N, t.sigma2), f.base_shares,
+                                   np.full(N, t.omega), self.gamma, self.lam)
+        feasible = np.ones(N, bool) if self.budget is None else out["outlay"] <= self.budget + 1e-9
+        return out["social_welfare"], feasible
+
+    def closed_form_batch(self, points: pd.DataFrame) -> pd.DataFrame | None:
+        """The closed-form policy at every sweep point at once (Model A: a team follower, no
+        formation or diffusion stage), with gamma, lambda, budget and the team's a, c, rho,
+        sigma2, omega (shares, where given) varied; the unsubsidised sharing rule at each point
+        comes from the team kind's own vectorised closed form.  Points where the closed form does
+        not hold (a binding budget, a rate at its bound beside a reward, invalid numbers) are
+        left to the point-by-point solve."""
+        return _closed_form_batch(self, points)
 
     def _assemble(self, outcome, vals, stage, y) -> dict:
         vals = [v.copy() for v in vals]
@@ -525,6 +512,138 @@ def _team_rule(p: Policy):
         values[k] = np.clip(np.atleast_1d(r), inst.lo, inst.hi)
         return values, extras, "docs/theory/policy.md, Model A closed form (an output reward does not move the sharing rule)"
     return values, extras, "no instrument is optimised: the follower's answer at the given instruments"
+
+
+def _team_policy_outcome(p: Policy, columns, a, c, rho, sigma2, beta, omega, gamma, lam) -> dict:
+    """SW and its parts of a team follower whose sharing rule β the instruments do not move, at N
+    points: `columns` holds each instrument's values (N, k) (cost subsidies and output rewards);
+    a, c, rho, beta (N, n) or (n,), sigma2, omega, gamma, lam (N,) or numbers."""
+    N = columns[0].shape[0] if columns else np.shape(sigma2)[0]
+    factor, reward = np.ones((N, p.follower.size)), np.zeros(N)
+    for inst, v in zip(p.instruments, columns, strict=True):
+        if inst.type == "cost_subsidy":
+            factor[:, inst.member_index] *= 1.0 - v[:, inst.group_index]
+        else:
+            reward += v[:, 0]
+    y = 1.0 + reward
+    ans = cf.team_answer(a, c, rho, sigma2, beta, omega, factor, y)
+    E, cost = ans["expected_output"], ans["true_cost"]
+    G = np.zeros(N)
+    for inst, v in zip(p.instruments, columns, strict=True):
+        G += np.sum(v[:, inst.group_index] * cost[:, inst.member_index], axis=1) if inst.type == "cost_subsidy" \
+            else v[:, 0] * E
+    sw = ans["alliance_welfare"] + gamma * E - (1.0 + lam) * G
+    return dict(social_welfare=sw, alliance_welfare=ans["alliance_welfare"], outlay=G, expected_output=E,
+                output_value=y)
+
+
+TEAM_BATCH_FIELDS = ("a", "c", "rho", "sigma2", "omega")
+
+
+def _closed_form_batch(p: Policy, points: pd.DataFrame) -> pd.DataFrame | None:
+    """Policy.closed_form_batch: the rule of :func:`_team_rule` over a leading batch axis."""
+    from ..batch import batch_records, field_values, varies_only
+
+    f = p.follower
+    if f.kind != "team" or p.diffusion or p.formation_cost is not None or not len(points):
+        return None
+    t = f.problem
+    if not t.is_len or t.knowledge or t.budget_breaker:
+        return None
+    if any(inst.type not in ("cost_subsidy", "output_reward") for inst in p.instruments):
+        return None
+    own = [col for col in points.columns if not col.startswith("lower.")]
+    if any(col not in ("gamma", "lambda", "budget") for col in own):
+        return None
+    lower_points = points[[col for col in points.columns if col.startswith("lower.")]]
+    lower_points = lower_points.rename(columns=lambda col: col[len("lower."):])
+    if not varies_only(lower_points, TEAM_BATCH_FIELDS + (("shares",) if t.mode == "given" else ())):
+        return None
+    try:  # the rule's structure at the spec's own numbers (the varied fields do not change it)
+        _team_rule(p)
+    except _NoClosedForm:
+        return None
+    moved = any(inst.type == "cost_subsidy" and (inst.optimised or np.any(inst.fixed != 0)) for inst in p.instruments)
+    if moved and not f.shares_fixed:
+        return None  # the sharing rule re-optimised after a cost subsidy: no closed form
+    N, n = len(points), t.n
+    lower = p.lower_dict()
+    a, c, rho = (field_values(lower, lower_points, name, n, default) for name, default in
+                 (("a", None), ("c", 1.0), ("rho", None)))
+    sigma2, omega = (field_values(lower, lower_points, name, None, default) for name, default in
+                     (("sigma2", None), ("omega", 0.0)))
+    gamma, lam = (field_values(p.spec, points[own], name, None, 0.0) for name in ("gamma", "lambda"))
+    budget = field_values(p.spec, points[own], "budget", None, np.inf) if p.budget is not None or "budget" in own \
+        else None
+    if any(v is None for v in (a, c, rho, sigma2, omega, gamma, lam)):
+        return None
+    ok = (gamma >= 0) & (lam >= 0) & np.all(np.isfinite(np.column_stack([gamma, lam])), axis=1)
+    if budget is not None:
+        ok &= budget >= 0
+    if len(lower_points.columns):  # the unsubsidised sharing rule at each point, by the team kind
+        table = t.closed_form_batch(lower_points)
+        if table is None:
+            return None
+        beta = np.full((N, n), np.nan)
+        if len(table):
+            beta[points.index.get_indexer(table["_point"]), table["row"].to_numpy(int)] = table["share"].to_numpy(float)
+        ok &= np.all(np.isfinite(beta), axis=1)
+        beta = np.where(np.isfinite(beta), beta, 1.0 / n)
+    else:
+        beta = np.broadcast_to(f.base_shares, (N, n))
+    with np.errstate(all="ignore"):
+        values, extras, keep = _team_rule_batch(p, a, c, rho, sigma2, beta, omega, gamma, lam)
+        ok &= keep
+        out = _team_policy_outcome(p, values, a, c, rho, sigma2, beta, omega, gamma, lam)
+    ok &= np.isfinite(out["social_welfare"])
+    top = {"social_welfare": out["social_welfare"], "alliance_welfare": out["alliance_welfare"],
+           "outlay": out["outlay"], "expected_output": out["expected_output"], "formed": True,
+           "gamma": gamma, "lambda": lam, "response": p.response, "ties": p.ties, "output_value": out["output_value"]}
+    if budget is not None:
+        ok &= out["outlay"] <= budget + 1e-9  # a binding budget: the closed form does not hold
+        top.update(budget=budget, budget_outlay=out["outlay"], budget_slack=budget - out["outlay"])
+    top.update(extras)
+    sizes = [len(inst.labels) for inst in p.instruments]
+    if not sum(sizes):
+        return None
+    rows = {"instrument": np.tile(np.repeat(np.array([i.name for i in p.instruments], dtype=object), sizes), (N, 1)),
+            "type": np.tile(np.repeat(np.array([i.type for i in p.instruments], dtype=object), sizes), (N, 1)),
+            "member": np.tile(p._row_labels, (N, 1)),
+            "value": np.concatenate(values, axis=1)}
+    return batch_records(points, out["social_welfare"], rows, extras=top, keep=ok)
+
+
+def _team_rule_batch(p: Policy, a, c, rho, sigma2, beta, omega, gamma, lam):
+    """The instruments' values of :func:`_team_rule` at N points (each (N, k)), scalar extras, and
+    where the rule holds."""
+    N = len(gamma)
+    values = [np.tile(inst.fixed if not inst.optimised else inst.lo, (N, 1)) for inst in p.instruments]
+    keep = np.ones(N, bool)
+    opt = _optimised(p)
+    cost = [inst for inst in opt if inst.type == "cost_subsidy"]
+    reward = [inst for inst in opt if inst.type == "output_reward"]
+    r0 = _fixed_value(p, "output_reward")
+    y, V = 1.0 + r0, 1.0 + gamma - lam * r0
+    m = cf.concern(beta, omega[:, None])
+    A = a**2 / c
+    extras = {}
+    if cost:
+        inst = cost[0]
+        j = p.instruments.index(inst)
+        if inst.entry.get("members", "each") == "each":
+            s = cf.member_rates(m, gamma, lam, y=y, value=V)
+        else:
+            s = cf.uniform_rate(A, m, gamma, lam, y=y, value=V)[:, None]
+        values[j] = np.clip(s, inst.lo, inst.hi)
+        if reward:
+            keep &= ~np.any(values[j] >= inst.hi - 1e-12, axis=1)
+            extras["note"] = "A-P4: with verifiable costs the output reward is not used"
+    elif reward:
+        inst = reward[0]
+        k = p.instruments.index(inst)
+        r = cf.reward_rate(A, m, rho * sigma2[:, None], beta, gamma, lam)
+        values[k] = np.clip(r[:, None], inst.lo, inst.hi)
+    return values, extras, keep
 
 
 def _admission_rule(p: Policy):
