@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-MAX_SIZE = 2_000  # unknowns plus active constraints: a dense Newton system beyond this is too slow
+MAX_SIZE = 600  # unknowns plus active constraints: a dense Newton system beyond this is too slow
 
 
 def newton_kkt(
@@ -54,23 +54,30 @@ def newton_kkt(
     if z.size + m > MAX_SIZE:
         return None
     g = np.asarray(gradient(z), dtype=float)
-    lam = lstsq(J.T, -g, lapack_driver="gelsy")[0] if m else np.zeros(0)
+    lam = np.zeros(m)
+    if curvature is not None and m:  # the multipliers enter the Hessian of the Lagrangian
+        lam = lstsq(J.T, -g, lapack_driver="gelsy")[0]
     scale = 1.0 + float(np.max(np.abs(z), initial=0.0))
     for _ in range(iters):
         H = np.asarray(hessian(z), dtype=float)
         if curvature is not None and m:
             H = H + np.asarray(curvature(z, lam), dtype=float)
         K = np.block([[H, J.T], [J, np.zeros((m, m))]])
-        rhs = -np.concatenate([g + J.T @ lam, np.asarray(constraints(z), dtype=float)])
+        rhs = -np.concatenate([g, np.asarray(constraints(z), dtype=float)])
         if not (np.all(np.isfinite(K)) and np.all(np.isfinite(rhs))):
             return None
-        step = lstsq(K, rhs, lapack_driver="gelsy")[0]
+        step = lstsq(K, rhs, lapack_driver="gelsy")[0]  # the new multipliers directly
         z = z + step[: z.size]
-        lam = lam + step[z.size:]
+        lam = step[z.size:]
         if not np.all(np.isfinite(z)):
             return None
         g = np.asarray(gradient(z), dtype=float)
         J = np.atleast_2d(np.asarray(jacobian(z), dtype=float)).reshape(-1, z.size)
+        c = np.asarray(constraints(z), dtype=float)
+        # converged when the conditions hold to rounding (no further solve needed)
+        if (np.max(np.abs(c), initial=0.0) <= 1e-14 * scale
+                and np.max(np.abs(g + J.T @ lam), initial=0.0) <= 1e-13 * (1.0 + np.max(np.abs(g), initial=0.0))):
+            break
         if np.max(np.abs(step[: z.size]), initial=0.0) <= 1e-15 * scale:
             break
     else:  # no exact fixed point in the iterations: accept only a settled one

@@ -883,8 +883,8 @@ class Problem:
         with solver_notes() as (notes, records):
             result = chosen.run(self, **kw)
         result.solve_time = time.perf_counter() - start
-        if records and not result.get("solver"):
-            result.solver = records[-1]
+        if records:  # what the method recorded itself (a polish, ...) is kept on top of the backend's record
+            result.solver = {**records[-1], **(result.get("solver") or {})}
         if notes:  # the solver doubted a point it returned: say so (the checks judge the point)
             text = "; ".join(t + (f" ({n} times)" if n > 1 else "") for t, n in Counter(notes).items())
             result.message = _join(result.message, text)

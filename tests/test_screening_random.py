@@ -106,3 +106,39 @@ def test_virtual_values_of_uniform_types():
     n = 11
     theta = np.linspace(1, 2, n)
     assert virtual_values(theta, np.full(n, 1 / n)) == pytest.approx(2 * theta - 2)
+
+
+# -- precision: multidimensional types, polished, against the closed form (1e-9 relative) ---------
+@st.composite
+def collinear_instances(draw):
+    """Types θ = (s, c·s) on a ray: agent θ1·q1 + θ2·q2 = s·x with x = q1 + c·q2, and the cheapest
+    q for a given x is x·(1, c)/(1 + c²), costing x²/(2(1 + c²)).  So the two-good problem is the
+    one-dimensional one with agent s·x and principal −x²/(2(1 + c²)), whose closed form is exact."""
+    n = draw(st.integers(2, 6))
+    gaps = draw(st.lists(st.floats(0.05, 1.0), min_size=n, max_size=n))
+    s = 1.0 + np.cumsum(gaps)
+    weights = np.array(draw(st.lists(st.floats(0.02, 1.0), min_size=n, max_size=n)))
+    prob = weights / weights.sum()
+    prob[-1] = 1.0 - prob[:-1].sum()
+    c = draw(st.floats(0.2, 3.0))
+    two = dict(theta=np.column_stack([s, c * s]).tolist(), prob=prob.tolist(), agent="theta1*q1 + theta2*q2",
+               principal="-(q1**2 + q2**2)/2")
+    one = dict(theta=s.tolist(), prob=prob.tolist(), agent="theta*q", principal="-q**2/(2*K)",
+               params={"K": 1.0 + c * c})
+    return two, one, c
+
+
+@pytest.mark.parametrize("method", ["cvxpy", "pyomo"])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(collinear_instances())
+def test_multidimensional_polished_to_the_closed_form(method, case):
+    two, one, c = case
+    exact = Screening(**one).solve("closed-form")
+    res = Screening(**two).solve(method)
+    assert res.success and res.solver.get("polish") == "newton-kkt", res.message
+    x = exact.rows["q"].to_numpy()
+    q = np.array(res.rows["q"].tolist())
+    np.testing.assert_allclose(q, np.column_stack([x, c * x]) / (1.0 + c * c), rtol=1e-9, atol=1e-12)
+    for col in ("t", "agent_utility"):
+        np.testing.assert_allclose(res.rows[col], exact.rows[col], rtol=1e-9, atol=1e-12, err_msg=col)
+    assert res.objective == pytest.approx(exact.objective, rel=1e-9, abs=1e-12)

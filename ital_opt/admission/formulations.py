@@ -330,7 +330,7 @@ def polish_menu(problem, share, utility):
     Karush–Kuhn–Tucker point (non-negative multipliers, :func:`ital_opt.kkt.stationarity`), it lies
     within 1e-3 of the solver's menu and its payoff is not below the solver's by more than the
     solver's own infeasibility could have bought (10·(1 + Σλ)·its largest violation) plus 1e-9.
-    The best kept one is returned.
+    The first kept one is returned: a feasible KKT point next to the solver's local optimum.
     """
     from ..kkt import newton_kkt, stationarity
 
@@ -375,7 +375,7 @@ def polish_menu(problem, share, utility):
     z0 = np.concatenate([share, utility])
     s0 = slack(z0)
     size = 1.0 + float(np.max(np.abs(z0)))
-    f0, best, tried = value(z0), None, set()
+    f0, tried = value(z0), set()
     violation0 = float(np.max(np.maximum(-s0, 0.0)))
     for tol in POLISH_ACTIVE:
         act = np.flatnonzero(s0 <= tol * size)
@@ -410,9 +410,8 @@ def polish_menu(problem, share, utility):
         bought = 10.0 * (1.0 + float(lam.sum())) * violation0  # what the solver's infeasibility may buy
         if value(z) < f0 - bought - 1e-9 * (1.0 + abs(f0)):
             continue
-        if best is None or value(z) > value(best):
-            best = z
-    return None if best is None else (best[:n], best[n:])
+        return z[:n], z[n:]
+    return None
 
 
 class _Indirect:

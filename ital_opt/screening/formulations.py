@@ -232,8 +232,9 @@ def _finish(problem, V, U, status, method, blocks=(), excluded=None, **extra):
     Uv = np.asarray(U.value, dtype=float).ravel()
     if excluded is not None:
         Vv[excluded] = [lo for lo, _ in problem.split.v_bounds]
+    before = Vv.copy()
     Vv, Uv = polish(problem, Vv, Uv, excluded)
-    res = problem.result_from_V(Vv, Uv, method, **extra)
+    res = _note_polish(problem.result_from_V(Vv, Uv, method, **extra), problem, before, Vv)
     unit = float(np.max(problem.prob))  # _objective divided the payoff by max p
     duals = [
         (kind, k, l, np.asarray(con.dual_value, dtype=float).ravel() * (unit * factor))
@@ -241,6 +242,13 @@ def _finish(problem, V, U, status, method, blocks=(), excluded=None, **extra):
         if con.dual_value is not None
     ]
     return mark_binding(res, problem, duals)
+
+
+def _note_polish(res, problem, before, after):
+    """Record in ``res.solver["polish"]`` that :func:`polish_kkt` replaced the solver's menu."""
+    if (problem.multi or problem.m != 1) and not np.array_equal(before, after):
+        res.solver = {**res.get("solver", {}), "polish": "newton-kkt"}
+    return res
 
 
 # -- binding constraints and their multipliers (see the module docstring) --------------------------
@@ -328,8 +336,13 @@ def polish(problem, V, U, excluded=None):
        principal is kept, else the solver's menu.
     2. :func:`refine` then solves the optimality conditions exactly on the active set the solver
        found, and keeps the refined menu when it is feasible and no worse.
+
+    Multidimensional types or allocations (no chain of types): :func:`polish_kkt`.
     """
-    if problem.multi or problem.m != 1 or problem.n < 2:
+    if problem.multi or problem.m != 1:
+        polished = polish_kkt(problem, V, U)
+        return (V, U) if polished is None else polished
+    if problem.n < 2:
         return V, U
     from .closed_form import groups
 
@@ -365,6 +378,141 @@ def polish(problem, V, U, excluded=None):
         if cand[0] >= base[0] - tol:
             return cand[1], cand[2]
     return base[1], base[2]
+
+
+POLISH_ACTIVE = (1e-6, 1e-7, 1e-5, 1e-8)  # slack (relative) below which a constraint is taken as binding
+POLISH_FEASIBLE = 1e-12  # a polished menu must pass the certificates to this (relative) precision
+
+
+def _surplus_derivatives(problem):
+    """∂S/∂V_j and ∂²S/∂V_i∂V_j as :class:`ital_opt.expr.Expr` in (θ, V), or None when a
+    derivative leaves the expression language (a kink)."""
+    import sympy as sp
+
+    split = problem.split
+    names = [*split.theta, *split.V]
+    try:
+        first = [compiled(sp.diff(split.surplus, v), names) for v in split.V]
+        second = [[compiled(sp.diff(split.surplus, vi, vj), names) for vj in split.V] for vi in split.V]
+    except ValueError:
+        return None
+    return first, second
+
+
+def polish_kkt(problem, V, U):
+    """The exact optimum on the active set of a solver's menu (V, U), any dimension, or None.
+
+    Unknowns z = (V, U); the principal maximises Σ_k p_k [S_k(V_k) + a_k·V_k + b_k − (1 − α)U_k]
+    subject to IR, all-pairs IC (linear in (V, U)) and the bounds of V.  The constraints whose
+    slack at the solver's menu is within a tolerance (several are tried) are held as equalities and
+    the optimality conditions solved by :func:`ital_opt.kkt.newton_kkt`.  A candidate is kept when
+    the certificates pass to 1e-12, it is a Karush–Kuhn–Tucker point (non-negative multipliers,
+    :func:`ital_opt.kkt.stationarity`), it lies within 1e-3 of the solver's menu and its payoff
+    is not below the solver's by more than the solver's own infeasibility could have bought
+    (10·(1 + Σλ)·its largest violation) plus 1e-9; the first kept one is returned (feasible and a
+    KKT point of a concave program, it is optimal).  Problems whose Newton system has more than
+    :data:`ital_opt.kkt.MAX_SIZE` unknowns and active constraints are not polished.
+    """
+    from ..kkt import MAX_SIZE, newton_kkt, stationarity
+
+    n, m, split = problem.n, problem.m, problem.split
+    nv = n * m
+    if split is None or problem.excludable or nv + n > MAX_SIZE:
+        return None
+    V, U = np.asarray(V, float).reshape(n, m), np.asarray(U, float).ravel()
+    if not (np.all(np.isfinite(V)) and np.all(np.isfinite(U))):
+        return None
+    derivs = _surplus_derivatives(problem)
+    if derivs is None:
+        return None
+    first, second = derivs
+    p, a, b, outside = problem.prob, problem.a, problem.b, problem.outside
+    rent_cost = 1.0 - problem.rent_weight
+    k_idx, l_idx = np.nonzero(~np.eye(n, dtype=bool))
+    bounds = [(j, lo, 1.0) for j, (lo, _) in enumerate(split.v_bounds) if math.isfinite(lo)]
+    bounds += [(j, hi, -1.0) for j, (_, hi) in enumerate(split.v_bounds) if math.isfinite(hi)]
+
+    def slack(z):
+        """A z − c of every constraint (IR, IC over all pairs, the bounds of V), in that order."""
+        Vz, Uz = z[:nv].reshape(n, m), z[nv:]
+        ic = Uz[k_idx] - Uz[l_idx] - np.einsum("ij,ij->i", a[k_idx] - a[l_idx], Vz[l_idx]) - (b[k_idx] - b[l_idx])
+        bound = [sign * (Vz[:, j] - value) for j, value, sign in bounds]
+        return np.concatenate([Uz - outside, ic, *bound])
+
+    def rows_of(act):
+        """The rows (A, c) of the constraints numbered `act`, A z >= c."""
+        A, c = np.zeros((act.size, nv + n)), np.zeros(act.size)
+        r = np.arange(act.size)
+        ir, ic, bd = act < n, (act >= n) & (act < n + k_idx.size), act >= n + k_idx.size
+        A[r[ir], nv + act[ir]] = 1.0
+        c[ir] = outside[act[ir]]
+        pair = act[ic] - n
+        k, l = k_idx[pair], l_idx[pair]
+        A[r[ic], nv + k] += 1.0
+        A[r[ic], nv + l] -= 1.0
+        for j in range(m):
+            A[r[ic], l * m + j] = -(a[k, j] - a[l, j])
+        c[ic] = b[k] - b[l]
+        which, typ = np.divmod(act[bd] - n - k_idx.size, n)
+        for i, (j, value, sign) in enumerate(bounds):
+            hit = which == i
+            A[r[bd][hit], typ[hit] * m + j] = sign
+            c[r[bd][hit]] = sign * value
+        return A, c
+
+    def env(z):
+        out = {str(s): col for s, col in zip(split.theta, problem.theta_columns)}
+        out.update({str(v): z[:nv].reshape(n, m)[:, j] for j, v in enumerate(split.V)})
+        return out
+
+    def gradient(z):
+        e = env(z)
+        gV = np.column_stack([f.numpy(shape=(n,), **e) for f in first]) + a
+        return np.concatenate([(p[:, None] * gV).ravel(), -rent_cost * p])
+
+    def hessian(z):
+        e = env(z)
+        H = np.zeros((nv + n, nv + n))
+        base = np.arange(n) * m
+        for i in range(m):
+            for j in range(m):
+                H[base + i, base + j] = p * second[i][j].numpy(shape=(n,), **e)
+        return H
+
+    z0 = np.concatenate([V.ravel(), U])
+    s0 = slack(z0)
+    size = 1.0 + float(np.max(np.abs(z0)))
+    f0, tried = value_of(problem, V, U), set()
+    violation0 = float(np.max(np.maximum(-s0, 0.0)))
+    for tol in POLISH_ACTIVE:
+        act = np.flatnonzero(s0 <= tol * size)
+        key = tuple(act.tolist())
+        if key in tried:
+            continue
+        tried.add(key)
+        if act.size + nv + n > MAX_SIZE:
+            continue
+        Aa, ca = rows_of(act)
+        z = newton_kkt(z0, gradient, hessian, lambda z, Aa=Aa, ca=ca: Aa @ z - ca, lambda z, Aa=Aa: Aa)
+        if z is None or np.max(np.abs(z - z0)) > 1e-3 * size:
+            continue
+        for j, (lo, hi) in enumerate(split.v_bounds):  # rounding past a bound
+            z[:nv].reshape(n, m)[:, j] = np.clip(z[:nv].reshape(n, m)[:, j], lo, hi)
+        Vz, Uz = z[:nv].reshape(n, m), z[nv:]
+        with np.errstate(all="ignore"):
+            candidate = problem.result_from_V(Vz, Uz, "polish")
+            checks = problem.check(candidate)
+        if not max(checks.values()) <= POLISH_FEASIBLE * size:
+            continue
+        g = gradient(z)
+        lam, residual = stationarity(g, Aa)
+        if residual > 1e-9 * (1.0 + float(np.max(np.abs(g)))):
+            continue  # a solution of the equations, but not a Karush–Kuhn–Tucker point
+        value = value_of(problem, Vz, Uz)
+        if value < f0 - 10.0 * (1.0 + float(lam.sum())) * violation0 - 1e-9 * (1.0 + abs(f0)):
+            continue
+        return Vz.copy(), Uz.copy()  # feasible and a KKT point of a concave program: the optimum
+    return None
 
 
 def _refined(problem, base, excluded):
@@ -830,8 +978,10 @@ class Pyomo(Formulation):
         if problem.split is not None:
             V = np.array([[pyo.value(model.V[k, j]) for j in range(m)] for k in range(n)], dtype=float)
             U = np.array([pyo.value(model.U[k]) for k in range(n)], dtype=float)
+            before = V.copy()
             V, U = polish(problem, V, U, model.excluded)
             res = mark_binding(problem.result_from_V(V, U, method), problem, duals)
+            _note_polish(res, problem, before, V)
             if local:
                 res.message = (
                     "local optimum (the objective is not known to be concave)"
