@@ -226,10 +226,11 @@ def test_bargaining_two_members_cvxpy_matches_pyomo_and_1d_search():
 
 
 def test_ir_check_reports_violations():
-    team = Team(**EXAMPLE_4_1, outside=[0.0, 0.5])
-    res = team.solve()
-    assert res.checks["max_ir_violation"] == pytest.approx(0.5 - res.rows["ce"][1])
-    assert not res.success
+    # at the given shares (0.6, 0.4) of Example 4-1 member 2's CE is 0.3456 (BOOK.md's table), below 0.5
+    team = Team(**EXAMPLE_4_1, shares=[0.6, 0.4], outside=[0.0, 0.5])
+    for method in ("closed-form", "cvxpy", "pyomo"):
+        res = team.solve(method)
+        assert res.status == "infeasible" and "member(s) 2 (outside level 0.5, CE 0.3456" in res.message, res.message
 
 
 def test_vectors_of_members():

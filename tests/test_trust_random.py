@@ -293,18 +293,9 @@ def tally(outcomes: list[Outcome]) -> dict[str, Counter]:
 KNOWN: dict[tuple[str, int], str] = {}
 BUGS = {"beaten", "exception", "checks"}
 
-# A team's `outside` levels are only checked, not imposed: every method returns the unconstrained
-# sharing rule as optimal, and its IR check fails when a level is above the member's CE there.
-# Reduced to TEAM_OUTSIDE below (test_team_outside_levels_are_met, strict xfail).
-TEAM_OUTSIDE_NOT_IMPOSED = "team: outside levels are checked but not imposed (optimal results fail their IR check)"
-
 
 def known_failure(o: Outcome) -> bool:
-    if (o.kind, o.index) in KNOWN:
-        return True
-    # only that failure, only where it can occur: checks failing on a team with outside levels
-    return (o.kind == "team" and "outside" in o.spec and o.outcomes & BUGS == {"checks"}
-            and o.failed_checks == {"max_ir_violation"})
+    return (o.kind, o.index) in KNOWN
 
 
 def _bugs(outcomes: list[Outcome], known=known_failure) -> list[str]:
@@ -358,11 +349,11 @@ def test_known_failure(kind, index):
     assert not _bugs([outcome], known=lambda o: False), "\n".join(outcome.notes)
 
 
-# the smallest case of TEAM_OUTSIDE_NOT_IMPOSED: Example 4-1 of docs/theory/team.md (CE = 0.4160, 0.3395 under
-# the welfare-maximising share 0.6193) with the first member's outside level raised to 0.45.  The
+# once every team method returned the unconstrained sharing rule as optimal and only checked the
+# outside levels: Example 4-1 of docs/theory/team.md (CE = 0.4160, 0.3395 under the
+# welfare-maximising share 0.6193) with the first member's outside level raised to 0.45.  The
 # share 0.75 meets both levels (CE = 0.4519, 0.2700: beta*Y - e**2/2 - rho*sigma2*beta**2/2 with
-# e_i = beta_i*a_i), yet every method returns the unconstrained share as optimal and its IR check
-# fails by 0.034.
+# e_i = beta_i*a_i), and the levels are now imposed (tests/test_team_outside.py solves it by hand).
 TEAM_OUTSIDE = {"kind": "team", "a": [1.2, 1.0], "c": 1.0, "rho": [1.0, 2.0], "sigma2": 0.5, "outside": [0.45, 0.0]}
 
 
@@ -381,12 +372,11 @@ def test_team_weighted_budget_breaker_global_claim_is_not_beaten():
     assert not [d for d in report.disagreements if BEATEN_MARK in d], report.disagreements
 
 
-@pytest.mark.xfail(strict=True, reason=TEAM_OUTSIDE_NOT_IMPOSED)
 def test_team_outside_levels_are_met():
     report = ital_opt.verify(ital_opt.load(TEAM_OUTSIDE))
-    assert report.results
+    assert report.results and report.ok, report.to_table()
     for name, result in report.results.items():
-        assert result.status != "optimal" or result.checks_ok, (name, result.checks)
+        assert result.success, (name, result.status, result.checks)
 
 
 @pytest.mark.slow

@@ -24,6 +24,11 @@ as keywords and fold them into A in :func:`shorthands`, so there is one formula 
   D_j = kA_j + R_j the KKT conditions give β_j = max(0, (kA_j − μ)/D_j) with μ chosen so that
   Σβ_j = 1 — water filling over the members ranked by kA_j.  With a budget breaker and ω = 0 the
   same formula holds with Σβ_j ≤ 1 and μ ≥ 0.
+* Outside levels (IR: CE_i ≥ u_i, with α fixed) where the shares have one degree of freedom (two
+  budget-balanced members, β = (t, 1 − t); one member beside a budget breaker, β = t): every
+  CE_i and the objective are quadratics in t on [0, 1], so the shares meeting every level are a
+  finite union of intervals bounded by the roots of CE_i(t) − u_i, and the objective's maximum
+  over them is at an end point or at the vertex of the parabola (:func:`share_meeting_levels`).
 * First best (inputs contractible): e_i = a_i/c_i, k_i = g_i/d_i and risk shared efficiently,
   TW_FB = ΣA_j/2 − 1/(2Σ_j 1/R_j) under budget balance, ΣA_j/2 with a risk-neutral breaker.
 
@@ -48,6 +53,7 @@ __all__ = [
     "first_best_welfare",
     "weighted_shares_pair",
     "preferred_share",
+    "share_meeting_levels",
     "coalition_welfare",
 ]
 
@@ -176,6 +182,55 @@ def weighted_shares_pair(a, c, rho, sigma2, lam, omega=0.0, alpha=0.0, g=0.0, d=
 def preferred_share(a, c, rho, sigma2, member=0, omega=0.0, g=0.0, d=1.0):
     """The share member `member` (0 or 1) of a two-member team would choose for itself (α = 0)."""
     return float(weighted_shares_pair(a, c, rho, sigma2, np.eye(2)[member], omega, g=g, d=d)[member])
+
+
+def _quadratic(y):
+    """(y0, lin, quad) of q(t) = y0 + lin t + quad t², the quadratic through (0, y0), (½, yh), (1, y1)."""
+    y0, yh, y1 = y
+    quad = 2 * (y0 - 2 * yh + y1)
+    return y0, y1 - y0 - quad, quad
+
+
+def _roots_in_unit(y0, lin, quad, scale):
+    """The real roots of y0 + lin t + quad t² inside (0, 1)."""
+    if abs(quad) <= 1e-14 * scale:
+        roots = [] if abs(lin) <= 1e-14 * scale else [-y0 / lin]
+    else:
+        disc = lin * lin - 4 * quad * y0
+        if disc < 0:
+            return []
+        sq = np.sqrt(disc)
+        # the stable pair of formulas (no cancellation between lin and ±sq)
+        q = -0.5 * (lin + np.copysign(sq, lin))
+        roots = [q / quad, y0 / q] if q != 0 else [0.0]
+    return [float(t) for t in roots if 0.0 < t < 1.0]
+
+
+def share_meeting_levels(objective, ce, levels, tol=1e-12):
+    """Maximise a quadratic objective over t ∈ [0, 1] subject to CE_i(t) ≥ u_i for every member.
+
+    ``objective`` holds the objective's values at t = 0, ½, 1 (3,), ``ce`` the members' certainty
+    equivalents there (3, n) and ``levels`` the outside levels u (n,): every one a quadratic in
+    t, so three values fix it exactly.  Returns t, or None when no t ∈ [0, 1] meets every level
+    (to the relative tolerance `tol`, which absorbs the rounding of CE at a root).
+    """
+    ce, levels = np.asarray(ce, float), np.asarray(levels, float)
+    slack = [_quadratic(ce[:, i] - levels[i]) for i in range(ce.shape[1])]
+    scale = 1.0 + float(np.abs(ce).max()) + float(np.abs(levels).max())
+    cuts = sorted({0.0, 1.0, *(t for q in slack for t in _roots_in_unit(*q, scale))})
+
+    def meets(t):
+        return all(y0 + lin * t + quad * t * t >= -tol * scale for y0, lin, quad in slack)
+
+    y0, lin, quad = _quadratic(np.asarray(objective, float))
+    candidates = [t for t in cuts if meets(t)]
+    for lo, hi in zip(cuts[:-1], cuts[1:]):  # an interval between cuts meets every level or none
+        if quad < 0 and lo < -lin / (2 * quad) < hi and meets((lo + hi) / 2):
+            candidates.append(-lin / (2 * quad))
+    if not candidates:
+        return None
+    values = [y0 + lin * t + quad * t * t for t in candidates]
+    return candidates[int(np.argmax(values))]
 
 
 def _argmax_quadratic(x, y):

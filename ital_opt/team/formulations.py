@@ -85,7 +85,11 @@ class Cvxpy(Formulation):
         builder = {"welfare": sharing.welfare_cvxpy, "weighted": sharing.weighted_cvxpy,
                    "bargaining": sharing.bargaining_cvxpy}[team.mode]
         model, shares = builder(team)
+        participation, skipped = sharing.ir_constraints(team, shares)
+        if participation:
+            model = cp.Problem(model.objective, model.constraints + participation)
         model.shares = shares  # the shares as a cvxpy expression of the variables, read by recover
+        model.skipped = skipped  # members whose outside level is not a convex constraint
         return model
 
     def recover(self, team, model) -> Result:
@@ -100,14 +104,33 @@ class Cvxpy(Formulation):
             value = np.clip(value, 0, None)
             if not team.budget_breaker:
                 value = value / value.sum()
-            if team.mode == "bargaining" and status == "optimal":
+            if team.mode == "bargaining" and status == "optimal" and team.outside is None:
                 value = sharing.polish_bargaining(team, value)
-        return team.len_result(value, status, method)
+        if team.outside is not None and status == "infeasible":
+            return team.infeasible(method, range(team.n), why="no shares meet every outside level (the convex "
+                                   "program with the levels as constraints is infeasible)")
+        result = team.len_result(value, status, method)
+        if team.outside is not None and result.status == "optimal":
+            # the levels left out of the convex program (a member's CE not concave) must hold at its answer
+            left = [i for i in team.unmet(result.rows["ce"].to_numpy(float)) if i in model.skipped]
+            if left:
+                return Result(status="not_solved", method=method, message=(
+                    f"the outside levels of {team.levels_text(left)} bind, and they are not convex constraints "
+                    "(a level at most α_i with a CE not concave in the shares); pyomo imposes them (a local search)"))
+        return result
 
     def run(self, team, solver=None, verbose=False, **options) -> Result:
         model = self.build(team)
         backends.solve_cvxpy(model, solver=solver, verbose=verbose, **options)
-        return self.recover(team, model)
+        result = self.recover(team, model)
+        if result.status == "infeasible" and team.outside is not None and not team.fixed_shares:
+            # name the members whose levels bind: those short of them at the program's answer without levels
+            relaxed = self.run(team.without_levels(), solver=solver, **options)
+            short = team.unmet(relaxed.rows["ce"].to_numpy(float)) if relaxed.status == "optimal" else []
+            if short:
+                result.message = (f"no shares meet every outside level (the convex program with the levels as "
+                                  f"constraints is infeasible); they bind for {team.levels_text(short)}")
+        return result
 
 
 class Ipopt(Formulation):
@@ -127,12 +150,25 @@ class Ipopt(Formulation):
         if x is None:
             return Result(status="not_solved", method="ipopt/cyipopt", message="no solution vector")
         n = team.n
-        return team.result(np.clip(x[:n], 0, None), np.clip(x[n:], 0, None), "optimal", "ipopt/cyipopt",
-                           local=team.mode != "given")
+        return self._levels_slack(team, team.result(np.clip(x[:n], 0, None), np.clip(x[n:], 0, None), "optimal",
+                                                    "ipopt/cyipopt", local=team.mode != "given"))
 
     def run(self, team, solver=None, verbose=False, **options) -> Result:
         status, method, beta, e = separable.solve(team, verbose=verbose, **options)
-        return team.result(beta, e, status, "ipopt/cyipopt", local=team.mode != "given")
+        return self._levels_slack(team, team.result(beta, e, status, "ipopt/cyipopt", local=team.mode != "given"))
+
+    @staticmethod
+    def _levels_slack(team, result) -> Result:
+        """This formulation leaves outside levels out (they would couple every member's effort in
+        one dense row): its answer stands only where they are slack."""
+        if result.status != "optimal" or team.outside is None or team.fixed_shares:
+            return result
+        short = team.unmet(result.rows["ce"].to_numpy(float))
+        if not short:
+            return result
+        return Result(status="not_solved", method=result.method, message=(
+            f"this formulation assumes the outside levels are slack, but {team.levels_text(short)} bind; "
+            "pyomo imposes them"))
 
 
 class Pyomo(Formulation):
@@ -157,8 +193,17 @@ class Pyomo(Formulation):
         _, team = self._setting(team)
         kinds = equilibrium.inputs(team)
         beta, *x = [sharing.variable_values(v, team.n) for v in (model.beta, *(getattr(model, k.var) for k in kinds))]
-        local = team.mode != "given" and not (team.is_len and team.mode == "welfare")
-        return team.result(beta, x[0], "optimal", method, k=x[1] if len(x) > 1 else None, local=local)
+        return team.result(beta, x[0], "optimal", method, k=x[1] if len(x) > 1 else None, local=self._local(team))
+
+    @staticmethod
+    def _local(team) -> bool:
+        """Whether an answer is only a local optimum: not when the shares are given, nor for the
+        LEN welfare program when every outside level is a convex constraint."""
+        if team.mode == "given":
+            return False
+        if not (team.is_len and team.mode == "welfare"):
+            return True
+        return bool(sharing.nonconvex_levels(team))
 
     def run(self, team, solver=None, verbose=False, starts=None, **options) -> Result:
         objective, team = self._setting(team)
@@ -168,7 +213,14 @@ class Pyomo(Formulation):
                               f"got {starts!r}", team.source)
         status, method, beta, e, k, n_opt = sharing.solve_pyomo(team, objective, starts=starts, verbose=verbose,
                                                                 **options)
-        local = team.mode != "given" and not (team.is_len and team.mode == "welfare")
+        local = self._local(team)
+        if status != "optimal" and team.outside is not None and team.mode != "given":
+            if status == "infeasible" and not local:  # a convex program: its infeasibility is global
+                return team.infeasible(method, range(team.n), why="no shares meet every outside level (the "
+                                       "welfare program with the levels as constraints is infeasible)")
+            return Result(status="not_solved", method=method, message=(
+                f"no starting point reached shares meeting every outside level ({starts} starting point(s), "
+                "a local search: the levels may be unattainable)"))
         extras = {}
         if team.mode in ("weighted", "bargaining") or not team.is_len:
             extras = {"local_optima": n_opt, "starts": starts if team.mode != "given" else 1}

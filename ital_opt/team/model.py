@@ -19,6 +19,12 @@ Methods, in order of preference:
   sharing programs of the LEN forms; large separable teams through cyipopt; every member's KKT
   conditions in one NLP for any production and cost, multistart where not concave).
 
+Outside levels (``outside``, IR: CE_i ≥ u_i with α fixed) are imposed by every method that
+chooses the shares: as constraints of the cvxpy and pyomo programs, exactly by the closed form
+where the shares have one degree of freedom (:func:`.closed_form.share_meeting_levels`), and
+elsewhere the closed form assumes them slack at its answer (else ``auto`` moves on).  Shares
+that cannot meet every level make the result ``infeasible``, naming the members.
+
 Every answer is certified by :mod:`.checks`: a certified upper bound on each member's gain from
 its own best response (:func:`.checks.deviation_gains`, interval branch and bound), budget
 balance and IR, all computed from the returned numbers.
@@ -34,12 +40,13 @@ import pandas as pd
 
 from ..problem import Field, Method, Problem, register
 from ..result import Result
-from . import checks, closed_form, equilibrium
+from . import checks, closed_form, equilibrium, sharing
 from .formulations import FORMULATIONS, MAX_STARTS, len_reason
 
 SHARE_RULES = ("welfare", "weighted", "bargaining")
 MAX_MEMBERS = 100_000  # per-member lists longer than this are refused (memory, certificate time)
 BATCH_FIELDS = {"a", "c", "rho", "sigma2", "omega", "shares", "alpha", "g", "d"}
+IR_TOL = 1e-9  # a level u_i counts as met when CE_i ≥ u_i − IR_TOL·(1 + |u_i|) (rounding of CE)
 
 
 @register
@@ -136,7 +143,8 @@ class Team(Problem):
         self.cost = r.expression("cost", {"e", "c"}, None)
         self._read_knowledge(r)
         # local NLP starting points: one where the problem is concave or given, several elsewhere
-        concave = self.mode == "given" or (self.mode == "welfare" and self.is_len)
+        concave = self.mode == "given" or (self.mode == "welfare" and self.is_len
+                                           and not sharing.nonconvex_levels(self))
         self.starts = r.integer("starts", 1 if concave or n > 50 else min(max(4, 2 * n), 16), lo=1, hi=MAX_STARTS)
 
     def _read_knowledge(self, r) -> None:
@@ -202,7 +210,7 @@ class Team(Problem):
         from ..batch import batch_records, field_values, varies_only
 
         spec, mode, n = self.spec, self.mode, self.n
-        if not varies_only(points, BATCH_FIELDS) or not self.is_len or self.budget_breaker:
+        if not varies_only(points, BATCH_FIELDS) or not self.is_len or self.budget_breaker or self.outside is not None:
             return None
         if mode not in ("welfare", "given") or n < 2:
             return None
@@ -236,14 +244,50 @@ class Team(Problem):
     def check(self, result: Result) -> dict[str, float]:
         return checks.certificates(self, result)
 
+    # -- outside levels (IR) -------------------------------------------------------------------------
+    @property
+    def fixed_shares(self) -> bool:
+        """The shares are not chosen: given, or one member without a budget breaker (β = 1)."""
+        return self.mode == "given" or (self.n == 1 and not self.budget_breaker)
+
+    @property
+    def one_share(self) -> bool:
+        """The chosen shares have one degree of freedom: two budget-balanced members, or one
+        member beside a budget breaker."""
+        return not self.fixed_shares and self.n == (1 if self.budget_breaker else 2)
+
+    def unmet(self, ce) -> list[int]:
+        """The members whose certainty equivalent `ce` falls short of their outside level."""
+        if self.outside is None:
+            return []
+        short = self.outside - np.asarray(ce, float) > IR_TOL * (1 + np.abs(self.outside))
+        return [int(i) for i in np.flatnonzero(short)]
+
+    def levels_text(self, members, ce=None) -> str:
+        """'member 2 (outside level 0.5, CE 0.36)' for each of `members`."""
+        parts = []
+        for i in members:
+            at = "" if ce is None else f", CE {float(ce[i]):.6g}"
+            parts.append(f"{self.members[i]} (outside level {float(self.outside[i]):.6g}{at})")
+        return "member(s) " + ", ".join(parts)
+
+    def infeasible(self, method, members, ce=None, why="no shares meet every outside level") -> Result:
+        """The result when the outside levels of `members` cannot be met."""
+        return Result(status="infeasible", method=method, message=f"{why}: {self.levels_text(members, ce)}")
+
     # -- results ------------------------------------------------------------------------------------
     def result(self, beta, e, status, method, *, k=None, local=False, extras=None, message="") -> Result:
-        """The result at shares β, efforts e and (for a team with knowledge inputs) knowledge k."""
+        """The result at shares β, efforts e and (for a team with knowledge inputs) knowledge k;
+        ``infeasible`` when the shares are fixed and a member's CE falls short of its level."""
         if beta is None or status != "optimal":
             return Result(status=status, method=method, local=local, message=message or "no solution")
         beta = np.clip(np.asarray(beta, float), 0.0, None)
         e = np.asarray(e, float)
         ce = equilibrium.certainty_equivalents(self, beta, e, k)
+        short = self.unmet(ce) if self.fixed_shares else []
+        if short:
+            return self.infeasible(method, short, ce, "at the fixed shares the certainty equivalent falls short of "
+                                   "the outside level")
         welfare = equilibrium.total_welfare(self, beta, e, k)
         first_best = self.first_best()
         columns = {"member": self.members, "share": beta, "effort": e}
@@ -280,6 +324,13 @@ class Team(Problem):
         clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
         clone.mode, clone.beta = "given", np.asarray(beta, float)
+        return clone
+
+    def without_levels(self) -> "Team":
+        """A copy of this team without outside levels (the relaxation of the IR constraints)."""
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone.outside = None
         return clone
 
     # -- Python conveniences ----------------------------------------------------------------------
@@ -349,6 +400,19 @@ def _first_best_nlp(team) -> float:
 
 
 def _closed_form_applies(team) -> str | None:
+    reason = _closed_form_scope(team)
+    if reason or team.outside is None or team.fixed_shares or team.one_share:
+        return reason
+    # two or more degrees of freedom: the closed forms hold the levels only when they are slack
+    beta, _ = _closed_form_shares(team)
+    short = team.unmet(_len_ce(team, beta))
+    if short:
+        return (f"the closed form assumes the outside levels are slack at its shares, but {team.levels_text(short)} "
+                "bind; cvxpy and pyomo impose them")
+    return None
+
+
+def _closed_form_scope(team) -> str | None:
     reason = len_reason(team)
     if reason:
         return reason
@@ -367,7 +431,43 @@ def _closed_form_applies(team) -> str | None:
     return None
 
 
+def _len_ce(team, beta):
+    return closed_form.certainty_equivalents(team.a, team.c, team.rho, team.sigma2, beta, team.omega, team.alpha,
+                                             team.budget_breaker, team.g, team.d)
+
+
 def _run_closed_form(team, **options) -> Result:
+    beta, extras = _closed_form_shares(team)
+    if team.outside is not None and team.one_share and team.unmet(_len_ce(team, beta)):
+        return _one_share_meeting_levels(team)
+    return team.len_result(beta, "optimal", "closed-form", extras=extras)
+
+
+def _one_share_meeting_levels(team) -> Result:
+    """The exact optimum of welfare or weighted welfare over the one free share subject to every
+    outside level (:func:`.closed_form.share_meeting_levels`), or ``infeasible``."""
+    grid = np.array([0.0, 0.5, 1.0])
+    betas = grid[:, None] if team.budget_breaker else np.stack([grid, 1 - grid], -1)
+    ce = _len_ce(team, betas)
+    if team.mode == "welfare":
+        objective = closed_form.total_welfare(team.a, team.c, team.rho, team.sigma2, betas, team.omega,
+                                              team.budget_breaker, team.g, team.d)
+    else:
+        objective = ce @ team.lam
+    t = closed_form.share_meeting_levels(objective, ce, team.outside)
+    if t is None:
+        # name the members that cannot reach their level at any share, else all (jointly)
+        alone = [i for i in range(team.n) if closed_form.share_meeting_levels(objective, ce[:, [i]], team.outside[[i]]) is None]
+        return team.infeasible("closed-form", alone or list(range(team.n)),
+                               why="no share reaches these outside levels" if alone else
+                               "no share meets these outside levels together")
+    beta = np.array([t]) if team.budget_breaker else np.array([t, 1 - t])
+    extras = {"local_optima": 1} if team.mode == "weighted" else {}
+    return team.len_result(beta, "optimal", "closed-form", extras=extras)
+
+
+def _closed_form_shares(team):
+    """(β, extras): the closed form's shares without outside levels."""
     knowledge = {"g": team.g, "d": team.d}
     if team.mode == "welfare":
         beta, mu = closed_form.welfare_shares(
@@ -383,4 +483,4 @@ def _run_closed_form(team, **options) -> Result:
         beta, extras = team.beta, {}
     if team.n == 1 and not team.budget_breaker:
         beta = np.ones(1)
-    return team.len_result(beta, "optimal", "closed-form", extras=extras)
+    return beta, extras

@@ -12,7 +12,9 @@ are evaluated vectorised over members.
 
 Applies when: linear output, no knowledge inputs (the knowledge-sharing extension is left to
 pyomo), a cost expression (the LEN case has closed forms), budget balance, shares "welfare" or
-given, and no member whose effort bound can bind (C'(0) = 0).  Needs the
+given, and no member whose effort bound can bind (C'(0) = 0).  Outside levels are not constraints here (each
+would be a dense row in every member's effort): an answer at which one binds is reported
+``not_solved`` (pyomo imposes them).  Needs the
 ``cyipopt`` module (``pip install cyipopt-wheels`` bundles Ipopt).
 """
 

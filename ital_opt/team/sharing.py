@@ -16,6 +16,16 @@ judged on y (ZᵀH Z negative semidefinite).
   is used when ZᵀH_λZ ⪯ 0, else only the local pyomo multistart applies.
 * ``bargaining``: maximise Σλ_i log(CE_i − d_i) (asymmetric Nash); a DCP problem when every
   ZᵀH_iZ ⪯ 0.
+* Outside levels (IR, CE_i ≥ u_i with α fixed; :func:`ir_constraints`).  CE_i is seldom concave
+  in β (β_i E[π] is bilinear), but with v_i = u_i − α_i > 0 the level forces β_i > 0, and
+  dividing by β_i gives the equivalent convex constraint (a perspective)
+      E[π] − A_i m_i²/(2β_i) − R_iβ_i/2 − v_i/β_i ≥ 0,
+  E[π] and m_i affine in β, m²/β and 1/β convex on β > 0 (Boyd & Vandenberghe 2004, §3.2.6):
+  the shares meeting the level form a convex set.  With v_i ≤ 0 the quadratic form
+  ½yᵀP_iy + q_iᵀy + r_i ≥ v_i is used where it is concave; a level neither form makes convex is
+  left out of the convex program, which is then a relaxation: its answer stands when it meets
+  that level too, and its infeasibility proves the levels infeasible.  The pyomo model carries
+  every CE_i ≥ u_i; with a concave objective and convex level sets its KKT points are global.
 * General production/cost forms: :func:`solve_pyomo` — efforts and their KKT conditions
   (equilibrium.add_effort_stage) as constraints, the sharing objective on top; a local NLP run
   from several starting points, reporting the best and the number of distinct local optima.
@@ -106,6 +116,48 @@ def _neg_sqrt_form(P):
     """L with ½yᵀPy = −½‖Ly‖² for a negative semidefinite P (tiny positive eigenvalues clipped)."""
     eig, V = np.linalg.eigh(-P)
     return (np.sqrt(np.clip(eig, 0, None)) * V).T
+
+
+def nonconvex_levels(team) -> list[int]:
+    """Members whose outside level is not a convex constraint on the shares (LEN forms): a net
+    level u_i − α_i ≤ 0 and a CE that is not concave in the shares."""
+    if team.outside is None or team.fixed_shares:
+        return []
+    H, h, k = ce_quadratics(team)
+    beta0, Z = affine_map(team)
+    return [i for i in range(team.n) if team.outside[i] - team.alpha[i] <= 0
+            and concavity_gap(reduced(H[i], h[i], k[i], beta0, Z)[0]) > EIG_TOL]
+
+
+def ir_constraints(team, shares):
+    """(cvxpy constraints CE_i ≥ u_i, members left out): the perspective form where u_i − α_i > 0,
+    else the quadratic form where it is concave (module docstring); `shares` is the cvxpy
+    expression of β."""
+    import cvxpy as cp
+
+    if team.outside is None:
+        return [], []
+    A, R = closed_form.shorthands(team.a, team.c, team.rho, team.sigma2, team.g, team.d)
+    H, h, k = ce_quadratics(team)
+    beta0, Z = affine_map(team)
+    y = shares if team.budget_breaker else shares[:-1]  # β = β0 + Zy on the share plane
+    w = team.omega
+    total = cp.sum(shares) if team.budget_breaker else 1.0
+    m = (1 - w) * shares + w * total
+    output = A @ m
+    constraints, skipped = [], []
+    for i in range(team.n):
+        v = float(team.outside[i] - team.alpha[i])
+        if v > 0:
+            constraints.append(output - A[i] / 2 * cp.quad_over_lin(m[i], shares[i]) - R[i] / 2 * shares[i]
+                               - v * cp.inv_pos(shares[i]) >= 0)
+            continue
+        P, q, r = reduced(H[i], h[i], k[i], beta0, Z)
+        if concavity_gap(P) > EIG_TOL:
+            skipped.append(i)
+            continue
+        constraints.append(_concave_quadratic(P, q, r, y) >= v)
+    return constraints, skipped
 
 
 # -- cvxpy formulations (LEN) ----------------------------------------------------------------------
@@ -203,6 +255,8 @@ def build_pyomo(team, objective: str):
         obj = sum(float(team.lam[i]) * pyo.log(model.gap[i]) for i in range(n))
     else:
         raise ValueError(objective)
+    if team.outside is not None and team.mode != "given":
+        model.participation = pyo.Constraint(range(n), rule=lambda m, i: ce[i] >= float(team.outside[i]))
     model.objective = pyo.Objective(expr=obj, sense=pyo.maximize)
     return model
 
@@ -223,6 +277,7 @@ def starting_points(team, starts, seed=0):
 
 def solve_pyomo(team, objective: str, starts: int = 1, seed: int = 0, verbose: bool = False, **solver_options):
     """Local NLP from `starts` starting points; returns (status, method, β, e, k, n_local_optima)
+    (status ``infeasible`` when every start ended locally infeasible)
     (k is None for a team without knowledge inputs).  `solver_options` go to the NLP solver (over
     the defaults of each solving strategy)."""
     import logging
@@ -252,6 +307,7 @@ def _solve_pyomo(team, objective, starts, seed, verbose, solver_options):
     kinds = equilibrium.inputs(team)
     strategies = [{**o, **solver_options} for o in (KNOWLEDGE_STRATEGIES if team.knowledge else (SOLVER_OPTIONS,))]
     best = None
+    statuses: set[str] = set()
     optima: list[np.ndarray] = []
     method = "pyomo"
     points = [None] if team.mode == "given" else starting_points(team, starts, seed)
@@ -271,6 +327,7 @@ def _solve_pyomo(team, objective, starts, seed, verbose, solver_options):
         if objective == "bargaining" and team.mode != "given":
             _set(model.gap, np.ones(team.n))
         status, method, _ = run(model, verbose=verbose, **options)
+        statuses.add(status)
         if status != "optimal":
             continue
         beta, x = variable_values(model.beta, team.n), [variable_values(getattr(model, kind.var), team.n) for kind in kinds]
@@ -280,7 +337,7 @@ def _solve_pyomo(team, objective, starts, seed, verbose, solver_options):
         if best is None or value > best[0] + 1e-12:
             best = (value, beta, x, options)
     if best is None:
-        return "not_solved", method, None, None, None, 0
+        return ("infeasible" if statuses == {"infeasible"} else "not_solved"), method, None, None, None, 0
     value, beta, x, options = best
     corner = beta < SNAP
     if team.mode != "given" and corner.any() and not corner.all():
