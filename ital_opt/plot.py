@@ -49,7 +49,7 @@ def read_table(path) -> pd.DataFrame:
     _check_table_file(path)
     try:
         df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    except Exception as exc:  # noqa: BLE001 - any unreadable table is bad input
+    except Exception as exc:  # any unreadable table is bad input
         raise SpecError(None, f"cannot read the table: {exc}", str(path)) from None
     return decode_lists(df)
 

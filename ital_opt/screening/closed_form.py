@@ -97,7 +97,7 @@ def marginal_inverse(split):
     inverse = None
     try:
         sols = sp.solve(sp.Eq(dS, nu), V)
-    except Exception:
+    except Exception:  # sympy raises many kinds when it cannot solve: bisection is used
         sols = []
     test = grid[1:-1]
     slopes = dSf.numpy(shape=test.shape, V=test)

@@ -79,7 +79,7 @@ def _is_zero(expr, symbols, rng) -> bool:
     try:
         if sp.simplify(expr) == 0:
             return True
-    except Exception:  # pragma: no cover - sympy internals
+    except Exception:  # pragma: no cover - sympy internals; the numeric test below decides
         pass
     pts = rng.uniform(0.3, 2.0, size=(20, len(symbols)))
     try:
@@ -176,7 +176,7 @@ def find_split(agent_sym, theta_syms, q_syms, theta_ref, q_bounds) -> tuple[Spli
         qpos = sp.Symbol(str(qj), nonnegative=True, real=True) if lo >= 0 else sp.Symbol(str(qj), real=True)
         try:
             sols = sp.solve(sp.Eq(v_j.subs(qj, qpos), V_j), qpos)
-        except Exception:
+        except Exception:  # sympy raises many kinds when it cannot solve: the reason says so
             sols = []
         chosen = None
         test = grid[ok][1:-1][:5]

@@ -13,10 +13,10 @@ How the points are solved, fastest first:
 
 1. **Vectorised closed form.**  A kind may offer the hook ``problem.closed_form_batch(points)
    -> DataFrame | None`` (:meth:`ital_opt.Problem.closed_form_batch`).  ``points`` is the grid
-   (one line per point, index = point number, one column per field as ``replace`` names it).  It returns the tidy records (column ``_point`` plus the columns above)
-   of the points where its assumptions hold — possibly only some of them — or None.  It is used
-   with ``method="auto"`` or ``"closed-form"`` and runs in the calling process (10^5 points in a
-   fraction of a second).
+   (one line per point, index = point number, one column per field as ``replace`` names it).  It
+   returns the tidy records (column ``_point`` plus the columns above) of the points where its
+   assumptions hold — possibly only some of them — or None.  It is used with ``method="auto"``
+   or ``"closed-form"`` and runs in the calling process (10^5 points in a fraction of a second).
 2. **Chunks of numerical solves** on the executor (``local``: a process pool; ``dask``): each
    point is ``problem.replace(**changes).solve(method)``, or the solver a kind's
    ``parametric(names, method)`` hook returns: one formulation built once per process and
@@ -144,7 +144,6 @@ def sweep(
     grid = make_grid(grid, derive)
     if executor not in ("local", "dask"):
         raise SpecError("--executor", f"expected 'local' or 'dask', got {executor!r}")
-    names = grid.names
     n = len(grid)
     if validate:  # bad fields or values fail before anything is solved (exit code 2 on the command line)
         for i in sorted({0, n - 1}):

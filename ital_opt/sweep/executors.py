@@ -82,14 +82,14 @@ def solve_chunk(payload: dict, chunk: list[tuple[int, dict]]) -> pd.DataFrame:
             for point, changes in chunk:
                 try:
                     recs += records(fast(changes), point, changes)
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:  # a failed point is a result (its record names the error)
                     recs += failed(point, changes, exc)
             return frame(recs, names)
         for point, changes in chunk:
             try:
                 result = problem.replace(**changes).solve(method, **options)
                 recs += records(result, point, changes)
-            except Exception as exc:  # noqa: BLE001 - a failed point is a result, not a crash
+            except Exception as exc:  # a failed point is a result (its record names the error)
                 recs += failed(point, changes, exc)
         return frame(recs, names)
 

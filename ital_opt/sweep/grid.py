@@ -145,7 +145,7 @@ def make_grid(grid, derive: Mapping[str, str] | None = None) -> Grid:
         if size > MAX_POINTS:
             raise SpecError(None, f"the grid has {size:,} points; at most {MAX_POINTS:,} are allowed", "--vary")
         mesh = np.meshgrid(*axes, indexing="ij")
-        points = pd.DataFrame({n: m.ravel() for n, m in zip(varied, mesh)})
+        points = pd.DataFrame({n: m.ravel() for n, m in zip(varied, mesh, strict=True)})
         derived = {}
     else:
         raise SpecError(None, f"a grid is a dict of value lists or a DataFrame, got {type(grid).__name__}", "grid")

@@ -397,7 +397,7 @@ def open_store(out, fingerprint: dict, resume: bool):
     store = cls.__new__(cls)
     try:
         cls.__init__(store, out, fingerprint, resume)
-    except BaseException:
+    except BaseException:  # the lock is released whatever stopped the opening, and the error re-raised
         lock = getattr(store, "lock", None)
         if lock is not None:
             lock.release()

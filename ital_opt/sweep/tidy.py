@@ -36,7 +36,8 @@ def records(result, point: int, values: dict[str, float]) -> list[dict]:
         return [{**head, "row": None, **tail}]
     if isinstance(rows, dict):  # columns as arrays (the parametric solvers)
         keys = list(rows)
-        rows = [dict(zip(keys, values)) for values in zip(*(np.asarray(rows[k]).tolist() for k in keys))]
+        columns = (np.asarray(rows[k]).tolist() for k in keys)
+        rows = [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
     else:
         rows = rows.to_dict(orient="records")
     out = []
