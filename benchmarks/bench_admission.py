@@ -30,8 +30,7 @@ def instance(k: int, seed: int = 0) -> Admission:
 
 
 def main(argv=None) -> int:
-    parser = arguments("admission")
-    parser.add_argument("--repeat", type=int, default=5)
+    parser = arguments("admission", repeat=5)
     parser.add_argument("--sizes", default="2,5,10,20,50")
     parser.add_argument("--pyomo-max", type=int, default=10, help="largest K for the NLP (it is local and slow)")
     args = parser.parse_args(argv)

@@ -83,8 +83,7 @@ def peers_shapley(v, n, repeat):
 
 
 def main(argv=None):
-    parser = arguments("coalition")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser = arguments("coalition", repeat=3)
     args = parser.parse_args(argv)
     info = machine(PACKAGES + ("coopgame-py", "tucoopy"))
     repeat = args.repeat

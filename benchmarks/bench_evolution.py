@@ -33,8 +33,7 @@ THREE = {
 
 
 def main(argv=None):
-    parser = arguments("evolution")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser = arguments("evolution", repeat=3)
     args = parser.parse_args(argv)
     info = machine()
     tasks = TaskTable(args.repeat, warmup=1, digits=4)

@@ -38,8 +38,7 @@ def instance(m, n, utility, seed):
 
 
 def main(argv=None):
-    parser = arguments("moral_hazard")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser = arguments("moral_hazard", repeat=3)
     args = parser.parse_args(argv)
     lines = ["# Moral hazard benchmarks", "", "Machine:", *machine(), "",
              f"medians of {args.repeat} runs; command: `python benchmarks/bench_moral_hazard.py --repeat {args.repeat}`",

@@ -48,8 +48,7 @@ def table_time(table) -> float:
 
 
 def main(argv=None):
-    parser = arguments("policy")
-    parser.add_argument("--repeat", type=int, default=5)
+    parser = arguments("policy", repeat=5)
     args = parser.parse_args(argv)
     info = machine()
     fast = TaskTable(args.repeat, warmup=1, digits=5)

@@ -50,8 +50,7 @@ ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.en
 
 
 def main() -> None:
-    parser = arguments("startup", __doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=15)
+    parser = arguments("startup", __doc__.splitlines()[0], repeat=15)
     args = parser.parse_args()
     header = machine()
     table = TaskTable(repeat=args.repeat, warmup=2, digits=3)

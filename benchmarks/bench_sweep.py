@@ -30,8 +30,7 @@ SCREEN10 = {"kind": "screening", "theta": np.linspace(1, 2, 10).tolist(), "prob"
 
 
 def main(argv=None) -> int:
-    ap = arguments("sweep")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap = arguments("sweep", repeat=3)
     args = ap.parse_args(argv)
     lines = ["# Sweep benchmarks", "", f"Command: `python benchmarks/bench_sweep.py --repeat {args.repeat}`", "",
              "Machine:", *machine(), "",

@@ -23,8 +23,7 @@ from ital_opt.team.model import Team  # noqa: E402
 
 
 def main(argv=None):
-    parser = arguments("team")
-    parser.add_argument("--repeat", type=int, default=5)
+    parser = arguments("team", repeat=5)
     args = parser.parse_args(argv)
     info = machine()
     tasks = TaskTable(args.repeat, warmup=1, digits=5)  # warm-up: imports, solver start-up

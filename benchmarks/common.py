@@ -98,11 +98,14 @@ class TaskTable:
         return out
 
 
-def arguments(name: str, description: str | None = None) -> argparse.ArgumentParser:
-    """The script's argument parser, with ``--out`` (default benchmarks/results/<name>.md)."""
+def arguments(name: str, description: str | None = None, repeat: int | None = None) -> argparse.ArgumentParser:
+    """The script's argument parser, with ``--out`` (default benchmarks/results/<name>.md) and,
+    given a default `repeat`, ``--repeat`` (how many timed runs a median is taken over)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--out", type=Path, default=RESULTS / f"{name}.md",
                         help="the markdown file to write (default: %(default)s)")
+    if repeat is not None:
+        parser.add_argument("--repeat", type=int, default=repeat, help="timed runs per task (default: %(default)s)")
     return parser
 
 

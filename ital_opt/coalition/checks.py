@@ -37,8 +37,6 @@ __all__ = [
     "voting_core_violation",
 ]
 
-#: Kohlberg certificates are checked while the excess levels fit: 2^25 coalitions
-CERTIFICATE_MAX_PLAYERS = 25
 _LEVEL_TOL = 1e-7
 
 

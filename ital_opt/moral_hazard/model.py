@@ -176,7 +176,6 @@ class MoralHazard(Problem):
             if self.utility.lower > -math.inf and self.min_pay is not None and self.min_pay < self.utility.lower:
                 raise r.error("min_pay", f"utility {name!r} is defined for pay ≥ {self.utility.lower:g}, "
                                          f"got min_pay = {self.min_pay:g}")
-            self.utility_text = name
             return
         expr = r.expression("utility", ["w"])
         lower = self.min_pay if self.min_pay is not None else 0.0
@@ -192,8 +191,6 @@ class MoralHazard(Problem):
             raise r.error("utility", f"non-monotone utility: {expr.text!r} is not finite and strictly increasing "
                                      f"on the pay domain [{lower:g}, {upper:g}] (fails near w = {where:.6g})")
         self.utility = expression_utility(func, lower, upper, text=expr.text)
-        self.utility_text = expr.text
-        self.utility_expr = expr
 
     # -- continuous effort: the model's functions of effort ----------------------------------------
     def probabilities(self, efforts) -> np.ndarray:
