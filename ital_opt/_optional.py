@@ -45,3 +45,10 @@ def require(module: str, extra: str | None = None) -> ModuleType:
         hint = f"pip install 'ital_opt[{extra}]'" if extra else f"pip install {package}"
         raise MissingExtra(f"{top} is not installed: this needs the optional dependency {package} "
                            f"({hint})", name=top) from exc
+
+
+def pyplot(module: str = "matplotlib.pyplot") -> ModuleType:
+    """`module` of matplotlib (pyplot by default) with the non-interactive Agg backend selected,
+    or :class:`MissingExtra` naming the ``[plot]`` extra: how every figure is drawn."""
+    require("matplotlib", extra="plot").use("Agg", force=True)
+    return importlib.import_module(module)

@@ -25,18 +25,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._optional import require
+from ._optional import pyplot as _plt
 from .errors import SpecError
 
 FORMATS = (".png", ".svg")
-
-
-def _plt():
-    matplotlib = require("matplotlib", extra="plot")
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def read_table(path) -> pd.DataFrame:

@@ -23,13 +23,9 @@ REGIME_COLOURS = {"I": "#dbe9f6", "II": "#fde0c5", "III": "#d5efd5", "IV": "#f3d
 
 
 def _figure(width=10.5, height=3.9, panels=2):
-    from .._optional import require
-    matplotlib = require("matplotlib", extra="plot")
+    from .._optional import pyplot
 
-    matplotlib.use("Agg", force=True)
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), layout="constrained")
+    fig = pyplot("matplotlib.figure").Figure(figsize=(width, height), layout="constrained")
     return fig, fig.subplots(1, panels)
 
 

@@ -9,11 +9,9 @@ COLUMNS = ("shapley", "banzhaf", "nucleolus", "allocation", "team_allocation")
 
 def allocations(problem, result) -> list[tuple[str, object]]:
     """[(caption, Figure)]: Shapley, Banzhaf, nucleolus (and given/team allocations) per player."""
-    from .._optional import require
-    matplotlib = require("matplotlib", extra="plot")
+    from .._optional import pyplot
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = result.rows
     present = [c for c in COLUMNS if c in rows]

@@ -15,15 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def _plt():
-    from .._optional import require
-    matplotlib = require("matplotlib", extra="plot")
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+from .._optional import pyplot as _plt
 
 
 def pay_schedule(problem, result):

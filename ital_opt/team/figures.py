@@ -21,13 +21,9 @@ import numpy as np
 
 
 def _figure(panels=2, width=None, height=3.9):
-    from .._optional import require
-    matplotlib = require("matplotlib", extra="plot")
+    from .._optional import pyplot
 
-    matplotlib.use("Agg", force=True)
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width or 5.25 * panels, height), layout="constrained")
+    fig = pyplot("matplotlib.figure").Figure(figsize=(width or 5.25 * panels, height), layout="constrained")
     return fig, fig.subplots(1, panels)
 
 
