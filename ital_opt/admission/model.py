@@ -40,7 +40,13 @@ BATCH_FIELDS = {"theta", "prob", "c", "rho", "sigma2", "outside"}
 
 @register
 class Admission(Problem):
-    """The Chapter 3 admission menu; fields theta, prob, c, rho, sigma2, outside [, output, cost]."""
+    """The alliance's admission menu: output shares and transfers that screen applicants' capability.
+
+    An applicant of private capability θ picks a (share, transfer) contract from the menu, then
+    chooses effort; the alliance maximises its expected payoff subject to incentive compatibility
+    and each type's reservation utility.  The model, its regimes and sources are on the theory
+    page (docs/theory/admission.md).
+    """
 
     kind = "admission"
     compare = ("share", "transfer", "agent_utility")

@@ -87,7 +87,13 @@ def _f(doc, type_):
 
 @register
 class Coalition(Problem):
-    """A cooperative (TU) game among named players; see the module docstring."""
+    """A cooperative (TU) game among named players, and its solutions.
+
+    The game is a table of worths, a parametric game (bankruptcy, weighted voting, airport,
+    assignment) or the sub-teams of a team spec; the result gives the Shapley and Banzhaf values,
+    the core, the least core and the nucleolus.  The theory page (docs/theory/coalition.md) has
+    the definitions and sources.
+    """
 
     kind = "coalition"
     compare = ("shapley", "nucleolus", "banzhaf", "least_core", "least_core_epsilon")

@@ -78,7 +78,13 @@ def _value_at(entry: Expr, env: dict):
 
 @register
 class Evolution(Problem):
-    """Replicator dynamics of an n-population, two-strategy game; see the module docstring."""
+    """Replicator dynamics of an n-population, two-strategy game: its rest points and their stability.
+
+    Each population's share of the first strategy follows the replicator equation; the result
+    lists every rest point with its eigenvalues and stability, and optionally a trajectory and
+    the basins of attraction.  The theory page (docs/theory/evolution.md) has the model and
+    sources.
+    """
 
     kind = "evolution"
     sense = None  # the objective counts ESS; it is not optimised

@@ -61,7 +61,13 @@ DIFFUSION_KEYS = ("b", "K", "gamma_D", "delta")
 
 @register
 class Policy(Problem):
-    """The government's problem over a follower alliance; see the module docstring."""
+    """The government as a Stackelberg leader: the policy instruments that maximise social welfare.
+
+    The alliance (a team, an admission menu or an evolutionary game, given in ``lower``) answers
+    the instruments as its own kind's model does; social welfare counts the shadow cost of
+    public funds.  The models A to E and their sources are on the theory page
+    (docs/theory/policy.md).
+    """
 
     kind = "policy"
     compare = ("value",)

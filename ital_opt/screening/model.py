@@ -76,7 +76,13 @@ def _bounds_pair(r, name, value):
 
 @register
 class Screening(Problem):
-    """Screening with a menu of (allocation, transfer); see the module docstring."""
+    """Screening: the principal's best menu of (allocation, transfer) pairs, one per type.
+
+    Each type of agent picks the item it prefers (incentive compatibility) and must do at least
+    as well as its outside option (individual rationality); the principal maximises its expected
+    payoff.  The model, its methods and their sources are on the theory page
+    (docs/theory/screening.md).
+    """
 
     kind = "screening"
     compare = ("q", "t")

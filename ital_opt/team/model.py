@@ -51,7 +51,12 @@ IR_TOL = 1e-9  # a level u_i counts as met when CE_i ≥ u_i − IR_TOL·(1 + |u
 
 @register
 class Team(Problem):
-    """A team of n members sharing output; see the module docstring."""
+    """A team of n members sharing its output by a linear rule, each choosing effort.
+
+    Members choose efforts in a Nash equilibrium given the shares; the shares maximise total
+    welfare, weighted welfare or the Nash bargaining product, or are given (Holmström 1982).  The
+    model, its closed forms and sources are on the theory page (docs/theory/team.md).
+    """
 
     kind = "team"
     compare = ("share", "effort", "knowledge", "ce")
