@@ -199,3 +199,43 @@ def face_name(names: Sequence[str], free, fixed: dict) -> str:
     """A face as text, e.g. ``firm = 1, research free``."""
     parts = [f"{names[j]} free" if j in free else f"{names[j]} = {fixed[j]}" for j in range(len(names))]
     return ", ".join(parts)
+
+
+def bimatrix(payoffs: Payoffs) -> np.ndarray | None:
+    """(a, b) with ΔF_1 = a_1 + b_1 x_2 and ΔF_2 = a_2 + b_2 x_1, for two populations whose payoffs do
+    not depend on the state (a bimatrix game); None otherwise."""
+    if payoffs.n != 2 or not payoffs.constant:
+        return None
+    (c1, _), (c2, _) = payoffs._tables  # the others' first strategy (share x_j) first, then the second
+    return np.array([[c1[1], c2[1]], [c1[0] - c1[1], c2[0] - c2[1]]])
+
+
+def bimatrix_analysis(payoffs: Payoffs) -> Analysis | None:
+    """Every rest point of a bimatrix game's replicator dynamics in closed form, or None when the
+    game is degenerate (a payoff difference vanishing on a whole edge: continua of rest points).
+
+    ΔF_1 = a_1 + b_1 y, ΔF_2 = a_2 + b_2 x.  Corners: the diagonal Jacobian of the module
+    docstring.  Edges: none (a rest point on x = c needs ΔF_2(c) = 0, a continuum).  Interior: the
+    Nash equilibrium x* = −a_2/b_2, y* = −a_1/b_1 when both lie in (0, 1), with Jacobian
+    [[0, x*(1 − x*)b_1], [y*(1 − y*)b_2, 0]]: a saddle when b_1 b_2 > 0, a centre (the first integral
+    of Hofbauer & Sigmund 1998, §10.5) when b_1 b_2 < 0.
+    """
+    ab = bimatrix(payoffs)
+    if ab is None:
+        return None
+    a, b = ab
+    ends = np.array([a, a + b])  # ΔF_i with the other population at 0 and at 1
+    if np.any(ends == 0.0):
+        return None
+    points = []
+    corners, eig = payoffs.corner_eigenvalues()
+    for c, e in zip(corners, eig, strict=True):
+        points.append(RestPoint(c, e.astype(complex), classify(e.astype(complex), ZERO * max(1.0, np.max(np.abs(e))))))
+    if np.all(b != 0):
+        star = np.array([-a[1] / b[1], -a[0] / b[0]])
+        if np.all((star > 0) & (star < 1)):
+            jac = np.array([[0.0, star[0] * (1 - star[0]) * b[0]], [star[1] * (1 - star[1]) * b[1], 0.0]])
+            eig = np.linalg.eigvals(jac).astype(complex)
+            stability = "saddle" if b[0] * b[1] > 0 else "centre"
+            points.append(RestPoint(star, eig, stability, "" if stability == "saddle" else "first integral (bimatrix game)"))
+    return Analysis(points, [], {})

@@ -19,12 +19,13 @@
 
 from __future__ import annotations
 
+import math
 from functools import partial
 
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from .closed_form import Payoffs, logit_field
+from .closed_form import Payoffs, bimatrix, logit_field
 
 CHUNK = 5_000  # small enough that numpy does not hand its vector operations to BLAS threads
 EXTEND = 3  # doublings of the horizon for orbits not yet settled
@@ -160,3 +161,103 @@ def return_map(payoffs, point, jac, amplitudes=(0.05, 0.1), tol=1e-6):
     if np.all(drift > tol):
         return "unstable focus", f"weak focus: orbits return farther (relative drift {text})"
     return "degenerate", f"the return map is inconclusive (relative drift {text})"
+
+
+# -- exact basins of two attractors in the plane: the separatrix ---------------------------------
+PERIMETER_CORNERS = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))
+
+
+def _perimeter(p) -> float:
+    """A point of the unit square's boundary as its counter-clockwise arc length from (0, 0)."""
+    x, y = float(p[0]), float(p[1])
+    side = int(np.argmin([y, 1 - x, 1 - y, x]))
+    return (x, 1 + y, 3 - x, 4 - y)[side] % 4.0
+
+
+def _cross(p, q) -> float:
+    return 0.5 * (p[0] * q[1] - p[1] * q[0])
+
+
+def separatrix(payoffs: Payoffs, saddle, jac, edge: float = 1e-10, rtol: float = 1e-10, start: float = 1e-5):
+    """The stable manifold of an interior saddle of a planar replicator field, traced to the boundary.
+
+    Both branches are integrated backward in time from saddle ± start·v_s (v_s the stable
+    eigenvector), in log-odds u = log(x/(1 − x)) (:func:`.closed_form.logit_field`), where an orbit
+    tending to the boundary runs off linearly instead of creeping along it, until they come within
+    `edge` of the square's boundary; the area integral ½∫(x dy − y dx) along them (Green's theorem)
+    is integrated with them, so that the enclosed areas need no polygon of sampled points.
+    Returns ``[(end point on the boundary, area integral from the saddle to it), ...]`` for the two
+    branches, or None when a branch does not reach the boundary (it spirals to a source, ...).
+    """
+    values, vectors = np.linalg.eig(np.asarray(jac, dtype=float))
+    if np.any(np.abs(values.imag) > 0) or not (values.real.min() < 0 < values.real.max()):
+        return None
+    v = np.real(vectors[:, int(np.argmin(values.real))])
+    v /= np.linalg.norm(v)
+    saddle = np.asarray(saddle, dtype=float)
+    rate = float(-values.real.min())
+    far = float(np.log((1 - edge) / edge))
+
+    affine = bimatrix(payoffs)
+    if affine is not None:  # a bimatrix game: ΔF affine in the other's share, evaluated on floats
+        (a1, a2), (b1, b2) = affine.tolist()
+
+        def rhs(t, z):
+            x = 1.0 / (1.0 + math.exp(-z[0])) if z[0] > -700 else 0.0
+            y = 1.0 / (1.0 + math.exp(-z[1])) if z[1] > -700 else 0.0
+            du, dv = -(a1 + b1 * y), -(a2 + b2 * x)
+            return [du, dv, 0.5 * (x * y * (1 - y) * dv - y * x * (1 - x) * du)]
+    else:
+        def rhs(t, z):
+            x = expit(z[:2])
+            du = -payoffs.differences(x[None, :])[0]
+            dx = x * (1 - x) * du
+            return [du[0], du[1], 0.5 * (x[0] * dx[1] - x[1] * dx[0])]
+
+    def boundary(t, z):
+        return far - max(abs(z[0]), abs(z[1]))
+
+    boundary.terminal = True
+    out = []
+    for sign in (1.0, -1.0):
+        z0 = saddle + sign * start * v
+        if not np.all((z0 > 0) & (z0 < 1)):
+            return None
+        u0 = np.log(z0) - np.log1p(-z0)
+        sol = solve_ivp(rhs, (0.0, 200.0 / rate + 2000.0), [u0[0], u0[1], _cross(saddle, z0)], method="DOP853",
+                        rtol=rtol, atol=1e-12, events=boundary)
+        if not sol.t_events[0].size:
+            return None
+        end = sol.y_events[0][0]
+        reached = expit(end[:2])
+        point = reached.copy()
+        side = int(np.argmin([point[0], 1 - point[0], point[1], 1 - point[1]]))
+        point[side // 2] = float(side % 2)  # onto the edge it approaches
+        out.append((point, float(end[2]) + _cross(reached, point)))
+    return out
+
+
+def separatrix_basins(payoffs: Payoffs, saddle, jac, attractors, **options):
+    """The exact shares of the unit square in the basins of two corner attractors separated by the
+    stable manifold of one interior saddle, or None when the picture is not that one.
+
+    The closed curve — the manifold from one boundary end to the other, then the boundary
+    counter-clockwise back — encloses the region holding the corners it passes; its area is the
+    area integral along the manifold plus that of the boundary polygon.  Each attractor must lie
+    on its own side.  Unlike a grid of starts the shares are smooth in the payoff parameters.
+    """
+    branches = separatrix(payoffs, saddle, jac, **options)
+    if branches is None:
+        return None
+    (end_plus, a_plus), (end_minus, a_minus) = branches
+    s_plus, s_minus = _perimeter(end_plus), _perimeter(end_minus)
+    arc = (s_minus - s_plus) % 4.0
+    passed = [k for k in range(4) if 0 < (k - s_plus) % 4.0 < arc]
+    path = [end_plus, *(np.array(PERIMETER_CORNERS[k]) for k in sorted(passed, key=lambda k: (k - s_plus) % 4.0)),
+            end_minus]
+    area = a_plus - a_minus + sum(_cross(p, q) for p, q in zip(path[:-1], path[1:], strict=True))
+    inside = {PERIMETER_CORNERS[k] for k in passed}
+    sides = [tuple(float(v) for v in a) in inside for a in np.asarray(attractors, dtype=float)]
+    if len(sides) != 2 or sides[0] == sides[1] or not 0.0 <= area <= 1.0:
+        return None
+    return np.array([area, 1.0 - area]) if sides[0] else np.array([1.0 - area, area])

@@ -228,6 +228,47 @@ class Evolution(Problem):
             return 0.0
         return float(self.basins(attractors, k)[1][near[0]])
 
+    def attractor_basins(self, points=None, k: int | None = None):
+        """(attractors (m, n), basin shares (m,), how, resolution) of the asymptotically stable points.
+
+        `points`: the rest points as (point, stability) pairs (default: the numeric analysis).
+        Exact where the phase portrait allows it — two populations, every non-corner rest point
+        accounted for: one corner attractor and no other rest point off the corners (its basin is
+        the whole square, by Poincaré–Bendixson), or two corner attractors and one interior saddle
+        (the basins are separated by the saddle's stable manifold, traced to the boundary:
+        :func:`.flows.separatrix_basins`), so the shares are smooth in the parameters; elsewhere
+        the k^n grid of starts estimates them, a step function of the parameters whose
+        ``resolution`` is one grid cell (1/k^n); exact shares have resolution 0.
+        """
+        from .closed_form import position
+        from .flows import separatrix_basins
+        from .numeric import jacobian
+
+        if points is None:
+            from .numeric import analyse
+
+            points = [(rp.point, rp.stability) for rp in analyse(self).points]
+        points = [(np.asarray(p, dtype=float), s) for p, s in points]
+        n = len(self.populations)
+        stable = [p for p, s in points if s in ATTRACTORS]
+        attractors = np.array(stable, dtype=float).reshape(-1, n)
+        off = [(p, s) for p, s in points if position(p, n) != "corner"]
+        hyperbolic = all(s != "degenerate" for p, s in points)
+        corners = all(position(p, n) == "corner" for p in stable)
+        if n == 2 and hyperbolic and corners:
+            if len(stable) == 1 and not off:
+                return attractors, np.ones(1), "one attractor, no rest point off the corners: the whole square", 0.0
+            if len(stable) == 2 and len(off) == 1 and off[0][1] == "saddle" and position(off[0][0], n) == "interior":
+                saddle = off[0][0]
+                shares = separatrix_basins(self.payoffs, saddle, jacobian(self.payoffs.field, saddle), stable)
+                if shares is not None:
+                    return attractors, shares, "separated by the interior saddle's stable manifold (exact)", 0.0
+        k = k or self.basin_grid or 50
+        if not len(stable):
+            return attractors, np.zeros(0), "no attractor", 0.0
+        shares = self.basins(stable, k)[1]
+        return attractors, shares, f"a grid of {k}^{n} starts (a step function of the parameters)", 1.0 / k**n
+
     def ess_conditions(self) -> dict[tuple[int, ...], list]:
         """{corner: [sympy expressions e_i]}: the corner is an ESS iff every e_i < 0 ([params] as symbols)."""
         from .symbolic import ess_conditions

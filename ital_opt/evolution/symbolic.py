@@ -301,3 +301,35 @@ def _planar_neutral(problem, xs, d, field, exact, values, vectors, point, jac):
         return kind, f"first Lyapunov coefficient 0; {how}"
     kind = "stable focus" if l1 < 0 else "unstable focus"
     return kind, f"weak focus: first Lyapunov coefficient {l1:.6g}"
+
+
+def affine_ess_conditions(problem, levers: list[str], values: dict | None = None) -> dict[tuple[int, ...], tuple]:
+    """Every corner's ESS conditions as affine functions of the parameters `levers`.
+
+    ``{corner: (A, b)}`` with e = A·z + b (A of shape (n, len(levers))): the corner is an ESS iff
+    every e_i < 0.  The other parameters take their spec values, overridden by `values`.  Raises
+    ValueError naming the condition that is not affine in the levers (a lever multiplying another,
+    or a share-dependent entry that does not vanish at the corners in a linear way).
+    """
+    symbols = [sp.Symbol(name, real=True) for name in levers]
+    given = {**problem.params, **(values or {})}
+    fixed = {sp.Symbol(k, real=True): _exact(float(v)) for k, v in given.items() if k not in levers}
+    out = {}
+    for corner, conditions in ess_conditions(problem).items():
+        A = np.zeros((len(conditions), len(levers)))
+        b = np.zeros(len(conditions))
+        for i, e in enumerate(conditions):
+            e = sp.expand(e.xreplace(fixed))
+            extra = e.free_symbols - set(symbols)
+            if extra:
+                raise ValueError(f"the ESS condition of {problem.populations[i]} at corner {corner} involves "
+                                 f"{', '.join(sorted(map(str, extra)))}, not only the levers")
+            poly = sp.Poly(e, *symbols) if symbols else None
+            if poly is not None and poly.total_degree() > 1:
+                raise ValueError(f"the ESS condition of {problem.populations[i]} at corner {corner} is not affine "
+                                 f"in the levers: {condition_text(e)}")
+            for k, s in enumerate(symbols):
+                A[i, k] = float(e.coeff(s))
+            b[i] = float(e.xreplace({s: 0 for s in symbols}))
+        out[corner] = (A, b)
+    return out

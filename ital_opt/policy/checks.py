@@ -11,10 +11,16 @@
 * ``neighbourhood_gain``: the largest SW gain found at points around the returned instruments
   (each coordinate ± h — a random dozen of them when there are more — and a few random points
   within h, h = 10⁻³ of each instrument's range),
-  only among points that respect the budget; ≤ tolerance for a (local) optimum.  Where the
+  only among points that respect the budget (and the follower's own constraints, such as an
+  evolutionary game's target ESS); ≤ tolerance for a (local) optimum.  Where the
   follower's answer is a formula of the instruments (a LEN team whose sharing rule they do not
   move) the points are evaluated at once by ``Policy.evaluate_batch``, after ``batch_error``
-  compares that evaluation with the re-solved follower at the answer.
+  compares that evaluation with the re-solved follower at the answer.  Where the follower's
+  objective is a step function of the instruments (basins estimated on a grid of starts), a gain
+  up to one step (``resolution``: one grid cell's share, valued at SW's largest weight on it) is
+  the estimate's own granularity and is not counted; a larger one is;
+* ``constraint_violation``: the follower's own constraints re-evaluated at the re-solved follower
+  (an evolutionary game's target must be an ESS with its margin, and the only one if asked).
 
 This module imports no solver: the re-solve goes through the problem's ``evaluate`` (the
 follower's own public model).
@@ -62,14 +68,27 @@ def certificate(problem, result) -> dict[str, float]:
     hi = np.concatenate([inst.hi for inst in problem.instruments]) if problem.instruments else np.zeros(0)
     flat = np.concatenate(values) if values else np.zeros(0)
     out["bound_violation"] = float(max(0.0, np.max(lo - flat, initial=0.0), np.max(flat - hi, initial=0.0)))
+    if ev.get("slack") is not None:
+        out["constraint_violation"] = float(max(0.0, -np.min(ev["slack"], initial=0.0)))
     if problem.dim and not result.get("local_only_check", False):
         big = problem.dim > 100  # each point is a follower solve: fewer points for very many instruments
         gain, at_x = _neighbourhood(problem, x, ev["social_welfare"], random_points=4 if big else 8,
                                     coordinates=4 if big else 12)
-        out["neighbourhood_gain"] = gain
+        out["neighbourhood_gain"] = max(0.0, gain - step_value(problem, ev))
         if at_x is not None:  # the vectorised evaluation the scan used, against the follower re-solved at x
             out["batch_error"] = abs(at_x - ev["social_welfare"]) / max(1.0, abs(sw))
     return out
+
+
+def step_value(problem, ev) -> float:
+    """SW's change from one step of a step-function follower objective (0 for an exact one): the
+    follower's ``resolution`` (a share of the states) valued at (1 + γ) plus λ per unit paid."""
+    step = float(ev.get("resolution") or 0.0)
+    if not step:
+        return 0.0
+    paid = sum(abs(float(v[0])) for inst, v in zip(problem.instruments, problem.values(problem.search_point(ev["values"])),
+                                                   strict=False) if getattr(inst, "paid", "none") == "cooperators")
+    return step * ((1.0 + problem.gamma) + problem.lam * paid * problem.follower.size)
 
 
 def _values(problem, result) -> list[np.ndarray]:

@@ -28,6 +28,7 @@ from ..errors import SpecError
 from ..result import Result
 
 TIE_TOL = 1e-9
+SLACK_TOL = 1e-9  # a constraint slack this far below 0 still counts as met (rounding)
 
 
 @dataclass
@@ -48,6 +49,9 @@ class Outcome:
     standalone_output: float = 0.0   # output of excluded applicants working alone (valued at γ)
     ok: bool = True
     message: str = ""
+    cooperators: float = 0.0         # evolutionary games: the expected number of populations' cooperators paid
+    slack: np.ndarray | None = None  # evolutionary games: the leader's constraint slacks (>= 0 when met)
+    resolution: float = 0.0          # the follower's objective is exact (0) or a step function of this step
 
 
 class TeamFollower:
@@ -195,45 +199,164 @@ class AdmissionFollower:
         return chosen
 
 
+GAME_KEYS = ("output", "target", "unique", "margin", "start")
+TARGET_MARGIN = 0.01
+
+
 class EvolutionFollower:
     """An evolutionary game (``kind = "evolution"``, docs/theory/evolution.md) as the follower.
 
-    The government sets payoff parameters (a subsidy S to cooperators, a fine M on defectors:
-    entries of the game's ``[params]``); the populations follow the replicator dynamics.  The
-    leader values the share of initial states whose orbits reach full cooperation (the basin of the
-    all-first-strategy corner, "the probability that cooperation succeeds"), at 1 per unit (and
-    γ more outside), plus the subsidies as the members' income; the expected subsidy is paid at the
-    cooperative attractor: value × Σ_i x_i weighted by its basin.  The basins are estimated on the
-    game's ``basin_grid`` (default 21 per population)."""
+    The government sets payoff parameters (a subsidy S to cooperators, a fine M on defectors, a
+    dynamic penalty's scale M̄: entries of the game's ``[params]``); the populations follow the
+    replicator dynamics.  The leader values the cooperation share of the ``output`` populations
+    (default all) at the state the game settles in, at 1 per unit (and γ more outside), plus the
+    subsidies as the members' income; a subsidy is paid to each population's cooperators there
+    (outlay: its value × Σ_i x_i).  Which state, is said by the policy's ``[game]`` table:
+
+    * by default, every attractor weighted by its basin (the share of initial states whose orbits
+      reach it: "the probability that cooperation succeeds"), exact where the phase portrait allows
+      it (:meth:`~ital_opt.evolution.model.Evolution.attractor_basins`: the separatrix of an
+      interior saddle, so the objective is smooth in the levers), else on the game's
+      ``basin_grid`` (default 21 per population; a step function of the levers, whose resolution
+      the neighbourhood certificate allows for);
+    * ``start``: the attractor the orbit from that state reaches (its exact rest point);
+    * ``target`` (a corner, e.g. ``[1, 1]``): the leader's SW is evaluated at the target, which
+      must be an ESS with every corner eigenvalue ≤ −``margin`` (the strict inequality of the ESS
+      conditions, kept with a stated margin, default 0.01 payoff units); ``unique = true``: and
+      every other corner must not be one (some eigenvalue ≥ ``margin``).  The constraint slacks
+      travel with the outcome (``slack`` ≥ 0 when feasible), for the leader's search and the
+      ``ess-lp`` method.
+    """
 
     kind = "evolution"
 
-    def __init__(self, problem, source: str):
+    def __init__(self, problem, source: str, game: dict | None = None):
         self.problem = problem
         self.size = len(problem.populations)
         self.members = list(problem.populations)
         self.grid = problem.basin_grid or 21
+        game = dict(game or {})
+        unknown = sorted(set(game) - set(GAME_KEYS))
+        if unknown:
+            raise SpecError(f"game.{unknown[0]}", f"unknown field (fields: {', '.join(GAME_KEYS)})", source)
+        output = game.get("output", self.members)
+        if not (isinstance(output, list) and output and all(o in self.members for o in output)):
+            raise SpecError("game.output", f"expected a list of population names ({', '.join(self.members)}), "
+                            f"got {output!r}", source)
+        self.output = [self.members.index(o) for o in output]
+        self.target = self._corner(game.get("target"), "game.target", source)
+        self.unique = game.get("unique", False)
+        if not isinstance(self.unique, bool):
+            raise SpecError("game.unique", f"expected true or false, got {self.unique!r}", source)
+        if self.unique and self.target is None:
+            raise SpecError("game.unique", "asks that the target be the only ESS: give game.target", source)
+        self.margin = game.get("margin", TARGET_MARGIN)
+        if isinstance(self.margin, bool) or not isinstance(self.margin, (int, float)) or not self.margin > 0:
+            raise SpecError("game.margin", f"expected a positive number, got {self.margin!r}", source)
+        self.margin = float(self.margin)
+        start = game.get("start")
+        if start is not None:
+            if not (isinstance(start, list) and len(start) == self.size
+                    and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1 for v in start)):
+                raise SpecError("game.start", f"expected {self.size} shares strictly between 0 and 1, got {start!r}", source)
+            if self.target is not None:
+                raise SpecError("game.start", "give a start (value the state reached from it) or a target, not both",
+                                source)
+            start = np.array(start, dtype=float)
+        self.start = start
+
+    def _corner(self, value, where, source):
+        if value is None:
+            return None
+        if not (isinstance(value, list) and len(value) == self.size and all(v in (0, 1) and not isinstance(v, bool)
+                                                                          for v in value)):
+            raise SpecError(where, f"expected a corner: {self.size} entries, each 0 or 1 (1: the first strategy), "
+                            f"got {value!r}", source)
+        return np.array(value, dtype=float)
+
+    @property
+    def search_samples(self) -> int | None:
+        """The leader's global phase: 41 grid points in one dimension (64 Sobol points in more) where
+        each follower solve integrates orbits; the default where only corner eigenvalues are needed."""
+        return None if self.mode == "target" else 41
+
+    @property
+    def mode(self) -> str:
+        return "target" if self.target is not None else "start" if self.start is not None else "basins"
 
     def group_label(self, group) -> str:
         return "all"
 
-    def solve(self, levers, y: float = 1.0, certified: bool = True) -> list[Outcome]:
-        t = self.problem
-        seen = t.replace(**levers.changes) if levers.changes else t
-        full = np.ones(self.size)
-        if certified:
-            result = seen.replace(basin_grid=self.grid).solve()
+    def game(self, levers):
+        return self.problem.replace(**levers.changes) if levers.changes else self.problem
+
+    def corner_slack(self, game) -> np.ndarray:
+        """The ESS constraints' slacks at the corners (≥ 0 when met): −margin − e_i at the target,
+        and, with ``unique``, max_i e_i − margin at every other corner (e: the corner eigenvalues)."""
+        corners, eig = game.payoffs.corner_eigenvalues()
+        at = [bool(np.all(c == self.target)) for c in corners]
+        slack = list(-self.margin - eig[at.index(True)])
+        if self.unique:
+            slack += [float(np.max(e)) - self.margin for c, e in zip(corners, eig, strict=True) if not np.all(c == self.target)]
+        return np.array(slack)
+
+    def rest_points(self, game, certified: bool):
+        """(result or None, [(point, stability), ...]): the kind's own solve when certified, else the
+        bimatrix closed form or the numeric analysis (inside searches)."""
+        if certified:  # the game's own rest points and checks (its orbit and grid of basins are not needed)
+            game = game.replace(start=None, basin_grid=None) if game.start is not None or game.basin_grid else game
+            result = game.solve()
             if not result.success:
-                return [Outcome(self, result, np.nan, np.nan, ok=False, message=f"the game was not solved ({result.status})")]
-            rows = result.rows
-            basin = 0.0
-            for point, b in zip(rows["point"], rows.get("basin", [np.nan] * len(rows)), strict=False):
-                if np.allclose(np.asarray(point, float), full, atol=1e-6) and b == b:
-                    basin = float(b)
-            labels = tuple(rows["stability"])
+                return result, None
+            return result, list(zip((np.asarray(p, float) for p in result.rows["point"]), result.rows["stability"], strict=True))
+        from ..evolution.closed_form import bimatrix_analysis
+        from ..evolution.numeric import analyse
+
+        analysis = bimatrix_analysis(game.payoffs) or analyse(game)
+        return None, [(rp.point, rp.stability) for rp in analysis.points]
+
+    def solve(self, levers, y: float = 1.0, certified: bool = True) -> list[Outcome]:
+        game = self.game(levers)
+        result, points = self.rest_points(game, certified)
+        if points is None:
+            return [Outcome(self, result, np.nan, np.nan, ok=False, message=f"the game was not solved ({result.status})")]
+        slack, resolution = None, 0.0
+        if self.mode == "target":
+            slack = self.corner_slack(game)
+            if certified and self.unique:  # attractors off the corners, which the corner conditions cannot see
+                others = [s for p, s in points if s in ("ess", "stable focus") and not np.allclose(p, self.target)]
+                slack = np.concatenate([slack, -np.ones(len(others))])
+            states, weights = self.target[None, :], np.ones(1)
+            regime = ("target is the ESS" + (" (unique)" if self.unique else ""), bool(np.all(slack >= -SLACK_TOL)))
+        elif self.mode == "start":
+            limit = self.limit(game, points)
+            if limit is None:
+                return [Outcome(self, result, np.nan, np.nan, ok=False,
+                                message="the orbit from the start reaches no attractor within the horizon")]
+            states, weights = limit[None, :], np.ones(1)
+            corner = bool(np.all((limit == 0) | (limit == 1)))
+            regime = ("attractor reached from the start", tuple(limit) if corner else "off the corners")
         else:
-            result = None
-            basin = seen.basin_share(full, k=self.grid)
-            labels = ()
-        income = levers.paid_per_cooperator * self.size * basin  # the subsidies, as the members' income
-        return [Outcome(self, result, basin + income, basin, regime=("basin of cooperation", round(basin, 12)) + labels)]
+            states, weights, how, resolution = game.attractor_basins(points, k=self.grid)
+            regime = ("basins", tuple(s for _, s in points))
+        output = float(np.sum(weights * states[:, self.output].mean(axis=1))) if len(states) else 0.0
+        cooperators = float(np.sum(weights * states.sum(axis=1))) if len(states) else 0.0
+        income = levers.paid_per_cooperator * cooperators  # the subsidies, as the members' income
+        return [Outcome(self, result, output + income, output, regime=regime, cooperators=cooperators, slack=slack,
+                        resolution=resolution)]
+
+    def limit(self, game, points):
+        """The attractor the orbit from ``start`` converges to (its exact rest point), or None."""
+        from ..evolution.flows import advance, assign, expit
+
+        attractors = np.array([p for p, s in points if s in ("ess", "stable focus")], dtype=float).reshape(-1, self.size)
+        if not len(attractors):
+            return None
+        u = (np.log(self.start) - np.log1p(-self.start))[None, :]
+        step = game.horizon / 10  # in segments, up to four horizons: stop as soon as the orbit has arrived
+        for _ in range(40):
+            u = advance(game.payoffs, u, step, rtol=1e-6)
+            label = assign(expit(u), attractors, 1e-3)[0]
+            if label >= 0:
+                return attractors[label]
+        return None

@@ -86,6 +86,17 @@ class _Cache:
         return len(self.store)
 
 
+def _slack_size(ev) -> int:
+    slack = ev.get("slack")
+    return 0 if slack is None else len(slack)
+
+
+def _slack(ev, size) -> np.ndarray:
+    """The follower's constraint slacks at a point (≥ 0 when met; very negative where it failed)."""
+    slack = ev.get("slack")
+    return np.full(size, -1e6) if slack is None or len(slack) != size else np.asarray(slack, float)
+
+
 class Nested(Formulation):
     name = "nested"
     options = frozenset({"global_phase", "samples", "seed", "starts", "xtol", "warm_start"})
@@ -117,6 +128,9 @@ class Nested(Formulation):
                 extra.append(p.search_point(_values(p, res)))
         if p.dim == 0:
             return p.result_at(p.evaluate(np.zeros(0)), "nested", message="no instrument is optimised: one follower solve")
+        # a follower whose solves are costly (an evolutionary game integrates orbits) may ask for a
+        # sparser global phase; regime boundaries are still located by bisection
+        samples = samples or getattr(p.follower, "search_samples", None)
         if p.dim == 1:
             best, note = self._line(p, f, samples or 201, xtol)
         else:
@@ -248,6 +262,9 @@ class Nested(Formulation):
         cons = []
         if p.budget is not None:
             cons.append({"type": "ineq", "fun": lambda z: p.budget - f(np.clip(z, lo, hi)).get("budget_outlay", np.inf)})
+        size = _slack_size(f(x))
+        if size:  # the follower's own constraints (an evolutionary game's target ESS), as the follower computes them
+            cons.append({"type": "ineq", "fun": lambda z: _slack(f(np.clip(z, lo, hi)), size)})
         try:
             res = minimize(obj, x, method="SLSQP", bounds=list(zip(lo, hi, strict=False)), constraints=cons,
                            options={"ftol": 1e-14, "maxiter": 300, "eps": 1e-8})
@@ -386,4 +403,148 @@ class Mpec(Formulation):
                                    "a local NLP solution, re-evaluated by the follower")
 
 
-FORMULATIONS = [Nested(), Mpec()]
+class EssLp(Formulation):
+    """The cheapest levers that make an evolutionary game's target corner an ESS: one LP per choice.
+
+    At a corner c the Jacobian of the replicator dynamics is diagonal, e_i = (1 − 2c_i)ΔF_i(c),
+    and c is an ESS iff every e_i < 0 (Selten 1980; docs/theory/evolution.md).  When the payoffs
+    are affine in the levers z (a subsidy S, a fine M, a dynamic penalty's scale M̄: the game's
+    [params] set by ``payoff_parameter`` instruments), so is every e_i = A_i·z + b_i
+    (:func:`ital_opt.evolution.symbolic.affine_ess_conditions`, exact in sympy).  With the state
+    at the target, the leader's SW is affine in z too: (1 + γ)·(output share at the target) −
+    λ·Σ_paid z_k·(cooperators at the target) − (1 + λ)·Σ z_k·cost_k.  So "maximise SW at the target
+    subject to the target being an ESS" is the LP
+
+        max c·z   s.t.   A_t z + b_t ≤ −margin,   lo ≤ z ≤ hi   (and the budget, if any),
+
+    the strict inequality kept with the stated ``margin`` of the policy's ``[game]`` table.  With
+    ``unique = true`` every other corner must fail to be an ESS — some e_i ≥ margin, a union of
+    half-spaces — so one LP is solved per choice of the failing eigenvalue at each other corner
+    (at most n^(2^n − 1)), each by HiGHS (:func:`ital_opt.backends.highs_lp`), and the best is
+    kept.  In a two-population game with state-independent payoffs (a bimatrix game) no rest point
+    off the corners is asymptotically stable (interior ones are saddles or centres), so the corner
+    conditions make the target the unique attractor; elsewhere ``unique`` is not offered here.
+    The answer is handed to the follower, which re-solves the game and re-checks the conditions.
+    """
+
+    name = "ess-lp"
+    solvers = ("highs",)
+    options = frozenset()
+
+    def applies(self, p) -> str | None:
+        f = p.follower
+        if f.kind != "evolution":
+            return "the ESS linear program is for evolutionary-game followers"
+        if f.target is None:
+            return "needs a target corner (the [game] table's target) that the levers must make an ESS"
+        if p.dim == 0:
+            return "no instrument is optimised"
+        params = [inst.param for inst in p.instruments]
+        if len(set(params)) < len(params):
+            return "two instruments set the same parameter"
+        if f.unique:
+            from ..evolution.closed_form import bimatrix
+
+            if bimatrix(f.problem.payoffs) is None:
+                return ("unique = true needs a two-population game with state-independent payoffs (there the "
+                        "corner conditions decide every attractor); use nested")
+        try:
+            self.conditions(p)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+    @staticmethod
+    def levers(p) -> list[str]:
+        return [p.instruments[j].param for j, _ in p.free]
+
+    @staticmethod
+    def conditions(p):
+        """{corner: (A, b)}, cached on the problem (sympy runs once per problem)."""
+        cached = p.__dict__.get("_ess_lp_conditions")
+        if cached is None:
+            from ..evolution.symbolic import affine_ess_conditions
+
+            fixed = {inst.param: float(inst.fixed[0]) for inst in p.instruments if not inst.optimised}
+            try:
+                cached = affine_ess_conditions(p.follower.problem, EssLp.levers(p), fixed)
+            except ValueError as exc:
+                cached = exc
+            p.__dict__["_ess_lp_conditions"] = cached
+        if isinstance(cached, ValueError):
+            raise cached
+        return cached
+
+    def build(self, p, choice=None, solver=None, verbose=False, **options):
+        """The HiGHS LP of one choice (a failing eigenvalue per other corner; None: the first)."""
+        import highspy
+
+        from .. import backends
+
+        f = p.follower
+        conds = self.conditions(p)
+        target = tuple(int(v) for v in f.target)
+        cooperators = float(np.sum(f.target))
+        free = [p.instruments[j] for j, _ in p.free]
+        per_unit = np.array([(cooperators if inst.paid == "cooperators" else 0.0) + inst.cost for inst in free])
+        paid = np.array([cooperators if inst.paid == "cooperators" else 0.0 for inst in free])
+        gain = -p.lam * paid - (1.0 + p.lam) * np.array([inst.cost for inst in free])
+        h = backends.highs_lp(options, verbose)
+        inf = highspy.kHighsInf
+        k = p.dim
+        for j in range(k):
+            h.addVar(float(p.lo[j]), float(p.hi[j]))
+            h.changeColCost(j, -float(gain[j]))  # HiGHS minimises
+        index = np.arange(k, dtype=np.int32)
+        A, b = conds[target]
+        for row, const in zip(A, b, strict=True):
+            h.addRow(-inf, -f.margin - float(const), k, index, row.astype(float))
+        if f.unique:
+            others = [c for c in sorted(conds) if c != target]
+            choice = choice or (0,) * len(others)
+            for c, i in zip(others, choice, strict=True):
+                A, b = conds[c]
+                h.addRow(f.margin - float(b[i]), inf, k, index, A[i].astype(float))
+        if p.budget is not None:
+            h.addRow(-inf, float(p.budget), k, index, per_unit.astype(float))
+        return h
+
+    def run(self, p, solver=None, verbose=False, **options) -> Result:
+        import itertools
+
+        import highspy
+
+        from ..backends import stdout_to_stderr
+
+        f = p.follower
+        n = f.size
+        target = tuple(int(v) for v in f.target)
+        others = [c for c in sorted(self.conditions(p)) if c != target] if f.unique else []
+        best, solved = None, 0
+        for choice in itertools.product(range(n), repeat=len(others)):
+            h = self.build(p, choice if others else None, verbose=verbose, **options)
+            with stdout_to_stderr():
+                h.run()
+            solved += 1
+            status = h.getModelStatus()
+            if status == highspy.HighsModelStatus.kOptimal:
+                z = np.clip(np.asarray(h.getSolution().col_value[: p.dim], float), p.lo, p.hi)
+                value = -float(h.getInfo().objective_function_value)
+                if best is None or value > best[1] + 1e-12:
+                    best = (z, value)
+            elif status != highspy.HighsModelStatus.kInfeasible:
+                return Result(status="not_solved", method="ess-lp/highs",
+                              message=f"HiGHS ended with {h.modelStatusToString(status)}")
+        what = "the only ESS" if f.unique else "an ESS"
+        if best is None:
+            return Result(status="infeasible", method="ess-lp/highs",
+                          message=f"no levers within the bounds make the target {list(target)} {what} "
+                                  f"(every eigenvalue ≤ −{f.margin:g}){' within the budget' if p.budget is not None else ''}")
+        ev = p.evaluate(best[0])  # the follower re-solves the game at the levers: SW and the conditions re-checked
+        return p.result_at(ev, "ess-lp/highs",
+                           message=f"{solved} LP{'s' if solved > 1 else ''} (HiGHS): the cheapest levers making "
+                                   f"{list(target)} {what} with margin {f.margin:g}",
+                           extras={"target": list(target), "margin": f.margin, "unique": f.unique})
+
+
+FORMULATIONS = [Nested(), Mpec(), EssLp()]

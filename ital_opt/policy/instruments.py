@@ -323,14 +323,17 @@ class OutsideSubsidy(Instrument):
 @register_instrument
 class PayoffParameter(Instrument):
     """A payoff parameter of an evolutionary game set by the government (``param``: its name in the
-    game's [params], e.g. a subsidy S or a fine M).  ``paid = "cooperators"``: the value is paid
-    to every member playing the first strategy, so the expected outlay is value × Σ_i x_i at the
-    cooperative attractor times its basin; ``paid = "none"`` (a fine, a rule): no outlay."""
+    game's [params], e.g. a subsidy S, a fine M or a dynamic penalty's scale M̄).  ``paid =
+    "cooperators"``: the value is paid to every member playing the first strategy, so the expected
+    outlay is value × Σ_i x_i at the state the game settles in (weighted by the basins);
+    ``paid = "none"`` (a fine, a rule): nothing is paid.  ``cost`` (default 0): a public cost per
+    unit of the value whatever the state (the enforcement capacity behind a fine, monitoring), so
+    the outlay is affine in the value: value × (paid cooperators + cost)."""
 
     type = "payoff_parameter"
     followers = ("evolution",)
     default_bounds = (0.0, 10.0)
-    keys = ("param", "paid")
+    keys = ("param", "paid", "cost")
 
     def __init__(self, entry, follower, where, source):
         param = entry.get("param")
@@ -341,6 +344,10 @@ class PayoffParameter(Instrument):
         self.paid = entry.get("paid", "none")
         if self.paid not in ("cooperators", "none"):
             raise SpecError(f"{where}.paid", f"expected 'cooperators' or 'none', got {self.paid!r}", source)
+        cost = entry.get("cost", 0.0)
+        if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not np.isfinite(cost) or cost < 0:
+            raise SpecError(f"{where}.cost", f"expected a non-negative number, got {cost!r}", source)
+        self.cost = float(cost)
         super().__init__(entry, follower, where, source)
 
     def apply(self, levers, value):
@@ -349,9 +356,8 @@ class PayoffParameter(Instrument):
             levers.paid_per_cooperator += float(value[0])
 
     def outlay(self, outcome, value):
-        if self.paid == "none":
-            return 0.0
-        return float(value[0]) * outcome.follower.size * outcome.expected_output
+        paid = outcome.cooperators if self.paid == "cooperators" else 0.0
+        return float(value[0]) * (paid + self.cost)
 
 
 def read_instruments(entries, follower, source: str) -> list[Instrument]:

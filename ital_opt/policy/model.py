@@ -5,9 +5,10 @@ diffusion subsidy, admission subsidies, support for standalone R&D); the allianc
 follower it is — the Chapter 4 team re-optimising its sharing rule and the members' Nash efforts
 (Model A), the Chapter 3 admission menu with exclusion (Model B), the team inside a formation →
 operation → diffusion game with a budget (Model C), a Cournot duopoly with R&D spillovers
-(Model D), an evolutionary game whose payoff parameters (subsidy S, fine M) the government sets,
-valuing the basin of full cooperation (Model E; the basin is estimated on a grid of starts, so it
-is a step function of the parameters and a search over it is slow and approximate).  The
+(Model D), an evolutionary game whose payoff parameters (subsidy S, fine M, a dynamic penalty's
+scale M̄) the government sets, valuing cooperation at the states the game settles in — basins
+weighted (exact through the separatrix in two-population games), from a stated start, or at a
+target corner that must be an ESS (Model E; the ``[game]`` table).  The
 followers are solved by their own kinds' public models with the subsidised
 parameters; social welfare is evaluated with the true ones (Laffont and Tirole 1993):
 
@@ -51,7 +52,7 @@ from ..result import Result
 from ..spec import REQUIRED, read_toml, set_field
 from . import checks, closed_form as cf
 from .duopoly import DuopolyFollower
-from .followers import TIE_TOL, AdmissionFollower, EvolutionFollower, TeamFollower
+from .followers import SLACK_TOL, TIE_TOL, AdmissionFollower, EvolutionFollower, TeamFollower
 from .instruments import FormationGrant, Levers, read_instruments
 
 RESPONSES = ("endogenous", "fixed")
@@ -93,6 +94,9 @@ class Policy(Problem):
                                        "(cost_subsidy, output_reward, formation_grant, diffusion_subsidy, "
                                        "admission_subsidy, outside_subsidy) and bounds = [lo, hi] (optimised) or "
                                        "value (fixed)"),
+        "game": Field(dict, None, "evolution followers: how the government values the game — output (the "
+                                  "populations whose cooperation counts), start, or a target corner that must be "
+                                  "an ESS (unique, margin)"),
     }
 
     # -- reading ----------------------------------------------------------------------------------
@@ -106,7 +110,10 @@ class Policy(Problem):
         self.formation_cost = r.number("formation_cost", None, nonneg=True)
         self.fixed_cost = r.number("fixed_cost", 0.0, nonneg=True)
         self.diffusion = self._read_diffusion(r)
+        self.game = r.table("game", None)
         self.follower = self._read_lower(r)
+        if self.follower.kind != "evolution" and self.game is not None:
+            raise r.error("game", "says how the leader values an evolutionary game: the follower is not one")
         if self.follower.kind != "admission" and r.has("fixed_cost"):
             raise r.error("fixed_cost", "is the cost per admitted member of an admission follower")
         if self.follower.kind != "team" and self.formation_cost is not None:
@@ -177,7 +184,7 @@ class Policy(Problem):
         if kind == "team":
             return TeamFollower(problem, self.response, self.source)
         if kind == "evolution":
-            return EvolutionFollower(problem, self.source)
+            return EvolutionFollower(problem, self.source, self.game)
         return AdmissionFollower(problem, self.fixed_cost, self.ties, self.source)
 
     @staticmethod
@@ -196,12 +203,15 @@ class Policy(Problem):
 
     def replace(self, **changes) -> Policy:
         """A new problem with fields changed; ``lower.NAME`` (or ``lower.NAME[i]``) changes a field
-        of the follower (``lower.omega``, ``lower.sigma2``, ``lower.c[0]``)."""
+        of the follower (``lower.omega``, ``lower.sigma2``, ``lower.c[0]``), ``game.NAME`` an entry
+        of the ``[game]`` table (``game.unique``)."""
         spec = dict(self.spec)
         lower = None
         for name, value in changes.items():
             if name.startswith("lower."):
                 lower = set_field(lower if lower is not None else self.lower_dict(), name[6:], value)
+            elif name.startswith("game."):  # an entry of the [game] table (evolutionary followers)
+                spec["game"] = {**(spec.get("game") or {}), name[5:]: value}
             else:
                 spec = set_field(spec, name, value)
         if lower is not None:
@@ -335,9 +345,12 @@ class Policy(Problem):
         sw = alliance + self.gamma * E + external - (1.0 + self.lam) * G
         spent = float(sum(inst.budget_outlay(outcome, v) for inst, v in zip(self.instruments, vals, strict=False)))
         feasible = self.budget is None or spent <= self.budget + 1e-9
+        slack = outcome.slack  # the follower's own constraints on the leader (an evolutionary game's target ESS)
+        if slack is not None:
+            feasible = feasible and bool(np.all(slack >= -SLACK_TOL))
         return {**base, "social_welfare": float(sw), "feasible": feasible, "formed": True, "alliance_welfare": float(alliance),
                 "outlay": G, "outlays": outlays, "budget_outlay": spent, "expected_output": float(E), "thresholds": thresholds,
-                "external": float(external)}
+                "external": float(external), "slack": slack, "resolution": outcome.resolution}
 
     # -- results ----------------------------------------------------------------------------------
     def result_at(self, ev: dict, method: str, *, message: str = "", local: bool = False, extras=None) -> Result:
