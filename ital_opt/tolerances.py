@@ -10,6 +10,13 @@ and imported wherever it is used (never a literal ``1e-6`` next to a comparison)
   A result may carry its own ``check_tol`` (a method that knows it is less accurate says so).
 * :data:`VERIFY_RTOL`, :data:`VERIFY_ATOL` — ``verify`` calls two methods' values equal when
   ``|a - b| <= VERIFY_ATOL + VERIFY_RTOL * max(|a|, |b|)`` (``ital-opt verify --rtol``).
+  A kind whose methods cannot reach that precision states its precision as ``Problem.verify_rtol`` (a single
+  result as its ``verify_rtol``); ``verify`` never compares that kind's answers more tightly.
+* :data:`BEAT_RTOL`, :data:`BEAT_ATOL` — ``verify`` calls a method claiming a global optimum
+  wrong when another answer that passes its checks is better by more than
+  ``BEAT_ATOL + BEAT_RTOL * max(|a|, |b|)`` (or the agreement tolerance, if looser).  An answer
+  passes its checks when infeasible by up to :data:`CHECK_TOL`, and infeasibility buys payoff
+  at the rate of the multipliers (of order one), so a smaller gain proves nothing.
 * :data:`EXPECTED_TOL` — the default absolute tolerance of a spec's ``[expected]`` values
   (a spec may set its own ``tol``; values in the literature are rounded).
 * :data:`SWEEP_POINT_TOL` — a sweep's resume accepts a finished file whose grid values equal the
@@ -21,7 +28,9 @@ from __future__ import annotations
 CHECK_TOL = 1e-6
 VERIFY_RTOL = 1e-6
 VERIFY_ATOL = 1e-7
+BEAT_RTOL = CHECK_TOL
+BEAT_ATOL = CHECK_TOL / 10
 EXPECTED_TOL = 1e-6
 SWEEP_POINT_TOL = 1e-12
 
-__all__ = ["CHECK_TOL", "VERIFY_RTOL", "VERIFY_ATOL", "EXPECTED_TOL", "SWEEP_POINT_TOL"]
+__all__ = ["CHECK_TOL", "VERIFY_RTOL", "VERIFY_ATOL", "BEAT_RTOL", "BEAT_ATOL", "EXPECTED_TOL", "SWEEP_POINT_TOL"]

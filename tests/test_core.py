@@ -154,6 +154,48 @@ def test_verify_compares_methods_and_expected():
     assert cases.ok, cases.to_table()
 
 
+def _toy_off(p, by=3e-9, **fields):
+    """The closed form with x off by `by` (relative): a method accurate to only ~1e-8."""
+    return Result(status="optimal", method="off", objective=0.0, rows={"x": [p.target * (1 + by)]}, **fields)
+
+
+def test_verify_compares_no_tighter_than_a_result_or_kind_states(monkeypatch):
+    tight = dict(rtol=1e-9, atol=1e-10)
+    monkeypatch.setattr(Toy, "methods", lambda self: [Method("closed-form", _toy_closed, closed_form=True),
+                                                      Method("off", _toy_off)])
+    report = verify(Toy(target=2.0), **tight)
+    assert not report.ok and report.disagreements == ["closed-form vs off: x differs"]
+    assert verify(Toy(target=2.0), rtol=1e-8).ok  # --rtol loosens it
+    # a result that states its precision is compared at it, and no more tightly
+    stated = lambda self: [Method("closed-form", _toy_closed, closed_form=True),  # noqa: E731
+                           Method("off", lambda p: _toy_off(p, verify_rtol=1e-8))]
+    monkeypatch.setattr(Toy, "methods", stated)
+    assert verify(Toy(target=2.0), **tight).ok
+    monkeypatch.setattr(Toy, "methods", lambda self: [Method("closed-form", _toy_closed, closed_form=True),
+                                                      Method("off", lambda p: _toy_off(p, by=3e-7, verify_rtol=1e-8))])
+    assert not verify(Toy(target=2.0), **tight).ok  # beyond its stated precision it still disagrees
+    monkeypatch.setattr(Toy, "methods", lambda self: [Method("closed-form", _toy_closed, closed_form=True),
+                                                      Method("off", _toy_off)])
+    monkeypatch.setattr(Toy, "verify_rtol", 1e-8)  # the kind states it for all its results
+    assert verify(Toy(target=2.0), **tight).ok
+
+
+def test_a_gain_within_the_check_tolerance_proves_no_method_wrong(monkeypatch):
+    """An answer that passes its checks may be infeasible by up to CHECK_TOL; a local method that is
+    better by less than that (here 1e-8 on an objective of 1) does not prove a global claim wrong,
+    while a larger gain does."""
+    def claim(p):
+        return Result(status="optimal", method="claim", objective=1.0, rows={"x": [p.target]})
+
+    def better(by):
+        return lambda p: Result(status="optimal", method="local", objective=1.0 + by, rows={"x": [p.target]}, local=True)
+
+    for by, wrong in ((1e-8, False), (1e-4, True)):
+        monkeypatch.setattr(Toy, "methods", lambda self, by=by: [Method("claim", claim), Method("local", better(by))])
+        report = verify(Toy(target=2.0), rtol=1e-9, atol=1e-10)
+        assert any("claims a global optimum" in d for d in report.disagreements) is wrong, report.disagreements
+
+
 def test_solver_doubts_reach_the_message(monkeypatch):
     from ital_opt import backends
     from ital_opt.errors import SolverWarning
