@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import MethodNotApplicable
+from ..kkt import newton_kkt
 from ..problem import Formulation
 from ..result import Result
 from .closed_form import Contract, two_by_two, two_by_two_applies
@@ -153,40 +154,30 @@ def kkt_point(problem, a: int, v0) -> tuple[np.ndarray, dict[str, float]] | None
     E = np.zeros((f, n))
     for r, j in enumerate(floor):
         E[r, j] = 1.0
+    M = np.vstack([A, E])  # the active rows: A v = g_A, v_F = floor
+    rhs = np.concatenate([g[active], np.full(f, v_lo)])
     if utility.linear:
         # a linear h: the binding constraints (with the floor) must pin v down on their own
-        M = np.vstack([A, E])
         if M.shape[0] < n or np.linalg.matrix_rank(M) < n:
             return None
-        rhs = np.concatenate([g[active], np.full(f, v_lo)])
         v = np.linalg.lstsq(M, rhs, rcond=None)[0]
         sol = np.linalg.lstsq(M.T, pa * utility.inverse_derivative(v), rcond=None)[0]
-        lam, nu = sol[:k], sol[k:]
     else:
-        v = v0.copy()
-        v[floor] = v_lo
-        lam, nu = np.zeros(k), np.zeros(f)
-        for _ in range(60):
-            with np.errstate(all="ignore"):
-                hp = pa * utility.inverse_derivative(v)
-                step = 1e-6 * (1.0 + np.abs(v))
-                hpp = pa * (utility.inverse_derivative(v + step) - utility.inverse_derivative(v - step)) / (2 * step)
-            # unknowns: v (n), λ (k), ν (f); equations: stationarity (n), A v = g_A (k), v_F = floor (f)
-            res = np.concatenate([hp - A.T @ lam - E.T @ nu, A @ v - g[active], v[floor] - v_lo if f else np.zeros(0)])
-            if not np.all(np.isfinite(res)):
-                return None
-            J = np.block([[np.diag(hpp), -A.T, -E.T], [A, np.zeros((k, k + f))], [E, np.zeros((f, k + f))]])
-            try:
-                d = np.linalg.solve(J, -res)
-            except np.linalg.LinAlgError:
-                return None
-            if not np.all(np.isfinite(d)):
-                return None
-            v, lam, nu = v + d[:n], lam + d[n:n + k], nu + d[n + k:]
-            if math.isfinite(utility.v_upper) and np.any(v >= utility.v_upper):
-                return None
-            if np.max(np.abs(d[:n]), initial=0.0) <= 1e-15 * (1.0 + np.max(np.abs(v))):
-                break
+        def curvature(v):  # p h''(v) by central differences of h'
+            step = 1e-6 * (1.0 + np.abs(v))
+            return np.diag(pa * (utility.inverse_derivative(v + step) - utility.inverse_derivative(v - step)) / (2 * step))
+
+        start = v0.copy()
+        start[floor] = v_lo
+        with np.errstate(all="ignore"):  # max −p·h(v) on the active set; ν, λ ≥ 0 at a KKT point
+            found = newton_kkt(start, lambda v: -pa * utility.inverse_derivative(v), lambda v: -curvature(v),
+                               lambda v: M @ v - rhs, lambda v: M, iters=60, full_output=True)
+        if found is None:
+            return None
+        v, sol = found
+        if math.isfinite(utility.v_upper) and np.any(v >= utility.v_upper):
+            return None
+    lam, nu = sol[:k], sol[k:]
     with np.errstate(all="ignore"):
         hp = pa * utility.inverse_derivative(v)
     scale = 1.0 + float(np.max(np.abs(hp)))
