@@ -139,9 +139,18 @@ class ShapleyEstimate:
     confidence: float
 
 
-def _estimate(total, total_sq, done, confidence) -> ShapleyEstimate:
+def _sampled(draw, n: int, samples: int, batch: int, confidence: float) -> ShapleyEstimate:
+    """Mean and confidence half-width of the (m × n) marginal contributions `draw(m)` returns,
+    over `samples` draws taken `batch` at a time."""
     from scipy.stats import norm
 
+    total, total_sq, done = np.zeros(n), np.zeros(n), 0
+    while done < samples:
+        m = min(batch, samples - done)
+        gain = draw(m)
+        total += gain.sum(0)
+        total_sq += (gain**2).sum(0)
+        done += m
     mean = total / done
     var = np.maximum(total_sq / done - mean**2, 0.0) * done / max(done - 1, 1)
     z = norm.ppf(0.5 + confidence / 2)
@@ -152,42 +161,33 @@ def shapley_sample(worth, n: int, samples: int = 1000, *, seed=None, confidence:
                    batch: int | None = None) -> ShapleyEstimate:
     """Shapley value by random orderings; `worth` maps a boolean (m × n) matrix to m worths."""
     rng = np.random.default_rng(seed)
-    batch = batch or max(1, min(samples, (1 << 22) // max(1, n * n)))
-    total, total_sq, done = np.zeros(n), np.zeros(n), 0
     steps = np.arange(n)
-    while done < samples:
-        m = min(batch, samples - done)
+
+    def draw(m):
         perms = rng.permuted(np.tile(np.arange(n), (m, 1)), axis=1)
         position = np.argsort(perms, axis=1)
         members = position[:, None, :] <= steps[None, :, None]  # (m, step, player)
         w = np.asarray(worth(members.reshape(-1, n)), float).reshape(m, n)
-        step_gain = np.diff(w, axis=1, prepend=0.0)
         marginal = np.empty((m, n))
-        np.put_along_axis(marginal, perms, step_gain, axis=1)
-        total += marginal.sum(0)
-        total_sq += (marginal**2).sum(0)
-        done += m
-    return _estimate(total, total_sq, done, confidence)
+        np.put_along_axis(marginal, perms, np.diff(w, axis=1, prepend=0.0), axis=1)
+        return marginal
+
+    return _sampled(draw, n, samples, batch or max(1, min(samples, (1 << 22) // max(1, n * n))), confidence)
 
 
 def banzhaf_sample(worth, n: int, samples: int = 1000, *, seed=None, confidence: float = 0.95,
                    batch: int | None = None) -> ShapleyEstimate:
     """Raw Banzhaf value from random coalitions (each player in with probability 1/2)."""
     rng = np.random.default_rng(seed)
-    batch = batch or max(1, min(samples, (1 << 21) // max(1, n * n)))
-    total, total_sq, done = np.zeros(n), np.zeros(n), 0
     eye = np.eye(n, dtype=bool)
-    while done < samples:
-        m = min(batch, samples - done)
+
+    def draw(m):
         R = rng.random((m, n)) < 0.5
-        with_i = R[:, None, :] | eye[None]
-        without_i = R[:, None, :] & ~eye[None]
-        gain = (np.asarray(worth(with_i.reshape(-1, n)), float)
+        with_i, without_i = R[:, None, :] | eye[None], R[:, None, :] & ~eye[None]
+        return (np.asarray(worth(with_i.reshape(-1, n)), float)
                 - np.asarray(worth(without_i.reshape(-1, n)), float)).reshape(m, n)
-        total += gain.sum(0)
-        total_sq += (gain**2).sum(0)
-        done += m
-    return _estimate(total, total_sq, done, confidence)
+
+    return _sampled(draw, n, samples, batch or max(1, min(samples, (1 << 21) // max(1, n * n))), confidence)
 
 
 # -- counting programme over (size, weight) --------------------------------------------------------
