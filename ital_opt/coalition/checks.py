@@ -129,12 +129,16 @@ def kohlberg_certificate(v, x, weights: Callable, imputations: bool = False, tol
     return out
 
 
+def _efficient_violation(x, total: float, max_excess: Callable) -> float:
+    """max(|x(N) − total|, max_excess(x')⁺), x' = x shifted equally to x'(N) = total (the excess
+    formulas of the structured games need an efficient allocation)."""
+    x = np.asarray(x, float)
+    return max(abs(x.sum() - total), max(0.0, max_excess(x - (x.sum() - total) / len(x))))
+
+
 def bankruptcy_core_violation(estate: float, claims, x) -> float:
     """Core violation in a bankruptcy game in O(n log n)."""
-    x = np.asarray(x, float)
-    efficiency = abs(x.sum() - estate)
-    shifted = x - (x.sum() - estate) / len(x)  # the excess formula needs x(N) = E
-    return max(efficiency, max(0.0, bankruptcy_max_excess(estate, claims, shifted)))
+    return _efficient_violation(x, estate, lambda y: bankruptcy_max_excess(estate, claims, y))
 
 
 def airport_max_excess(costs, shares) -> float:
@@ -160,10 +164,7 @@ def airport_max_excess(costs, shares) -> float:
 def airport_core_violation(costs, shares) -> float:
     """max(|x(N) − c(N)|, max_S (x(S) − c(S))⁺) for cost shares x in the airport game."""
     costs = np.asarray(costs, float)
-    x = np.asarray(shares, float)
-    efficiency = abs(x.sum() - costs.max())
-    shifted = x - (x.sum() - costs.max()) / len(x)
-    return max(efficiency, max(0.0, airport_max_excess(costs, shifted)))
+    return _efficient_violation(shares, costs.max(), lambda y: airport_max_excess(costs, y))
 
 
 def assignment_core_violation(surplus, x, grand: float) -> float:

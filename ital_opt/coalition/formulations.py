@@ -49,6 +49,7 @@ import numpy as np
 from .. import backends
 from ..problem import Formulation
 from ..result import Result
+from .checks import imputation_set_empty
 from .games import coalition_sums, membership
 
 __all__ = [
@@ -350,7 +351,7 @@ def nucleolus_by_tightness(v, lower=None, tol: float = 1e-8):
 def _imputations_kind(v, x, tol: float) -> str | None:
     """"prenucleolus" when the game has no imputation, "nucleolus" when the prenucleolus `x` is an
     imputation (within `tol`): then it is the nucleolus; None when the nucleolus must be computed."""
-    if v[1 << np.arange(len(x))].sum() > v[-1] + 1e-12 * (1 + abs(v[-1])):
+    if imputation_set_empty(v):
         return "prenucleolus"
     return "nucleolus" if np.all(x >= v[1 << np.arange(len(x))] - tol) else None
 
