@@ -25,6 +25,12 @@ solved exactly as a smooth NLP.  The team's welfare is concave in β, so these c
 characterise the follower's answer and the program is equivalent to the bilevel one; it is solved
 by a local NLP solver (:func:`ital_opt.backends.solve_pyomo`) from the nested answer and from the
 closed form, as a cross-check.
+
+For an admission follower (Model B) with admission subsidies, the MPEC writes, for every admitted
+set {k ≥ m}, the KKT conditions of that set's menu (the Chapter 3 convex program in x = β²,
+docs/theory/admission.md) and the alliance's discrete choice of set as value constraints (its
+payoff from the chosen set at least every other's); one program per chosen set, the best kept
+(:func:`_build_admission`).
 """
 
 from __future__ import annotations
@@ -276,13 +282,15 @@ class Nested(Formulation):
 class Mpec(Formulation):
     name = "mpec"
     solvers = ("ipopt", "ripopt")
-    options = frozenset({"epsilon", "starts"})
+    options = frozenset({"epsilon", "starts", "admitted_from"})
 
     def applies(self, p) -> str | None:
         if p.dim == 0:
             return "no instrument is optimised"
+        if p.follower.kind == "admission":
+            return _admission_applies(p)
         if p.follower.kind != "team":
-            return "the MPEC is written for team followers (the follower's KKT conditions)"
+            return "the MPEC is written for team and admission followers (the follower's KKT conditions)"
         t = p.follower.problem
         if not t.is_len or t.knowledge:
             return "the MPEC needs a LEN team (linear output, quadratic costs) whose optimality conditions it writes"
@@ -297,9 +305,16 @@ class Mpec(Formulation):
             return "formation is a discrete choice; the nested method handles it"
         return None
 
-    def build(self, p, start=None, epsilon: float = 1e-6, **options):
+    def build(self, p, start=None, epsilon: float = 1e-6, admitted_from: int | None = None, **options):
+        """The pyomo model: for a team follower the program above; for an admission follower the
+        program of :func:`_build_admission` for the admitted set {k ≥ ``admitted_from``}
+        (default: the follower's answer at `start`)."""
         import pyomo.environ as pyo
 
+        if p.follower.kind == "admission":
+            if admitted_from is None:
+                admitted_from = int(p.evaluate(p.lo if start is None else start, certified=False)["outcome"].regime[1])
+            return _build_admission(p, admitted_from, start, epsilon)
         t = p.follower.problem
         n = t.n
         model = pyo.ConcreteModel()
@@ -358,11 +373,14 @@ class Mpec(Formulation):
             model.budget = pyo.Constraint(expr=outlay <= p.budget)
         return model
 
-    def run(self, p, epsilon: float = 1e-6, starts=None, solver=None, verbose=False, **options) -> Result:
+    def run(self, p, epsilon: float = 1e-6, starts=None, solver=None, verbose=False, admitted_from=None,
+            **options) -> Result:
         import pyomo.environ as pyo
 
         from ..backends import solve_pyomo
 
+        if p.follower.kind == "admission":
+            return _run_admission(p, epsilon, admitted_from, verbose, **options)
         points = [np.asarray(s) for s in _warm_starts(p)][: starts or 2]
         best, method = None, "mpec"
         for x0 in points:
@@ -545,6 +563,207 @@ class EssLp(Formulation):
                            message=f"{solved} LP{'s' if solved > 1 else ''} (HiGHS): the cheapest levers making "
                                    f"{list(target)} {what} with margin {f.margin:g}",
                            extras={"target": list(target), "margin": f.margin, "unique": f.unique})
+
+
+# -- admission followers (Model B) -----------------------------------------------------------------
+def _admission_applies(p) -> str | None:
+    t = p.follower.problem
+    if not (t.is_len and t.tech.is_default):
+        return ("the MPEC writes the menu's convex program (linear output θ·e, quadratic cost c·e²/2, "
+                "docs/theory/admission.md); this follower is not of that form, use nested")
+    bad = [inst.type for inst in p.instruments if inst.type != "admission_subsidy"]
+    if bad:
+        return f"the MPEC for admission followers covers admission subsidies, not {bad[0]} (it moves the menus)"
+    if p.ties == "pessimistic":
+        return ("under pessimistic ties the leader's supremum sits where the alliance is indifferent about "
+                "admitting and is not attained; use nested")
+    if p.budget is not None and p.budget <= 0:
+        return "a zero budget leaves nothing to optimise"
+    return None
+
+
+def _tier_subsidy(p, model) -> list:
+    """Each tier's subsidy per admitted member: pyomo expressions in the free instruments."""
+    n = p.follower.size
+    free = {jk: k for k, jk in enumerate(p.free)}
+    g = [0.0] * n
+    for j, inst in enumerate(p.instruments):
+        for k, group in enumerate(inst.groups):
+            value = model.z[free[(j, k)]] if (j, k) in free else float(inst.fixed[k] if inst.fixed is not None
+                                                                         else inst.lo[k])
+            for i in group:
+                g[i] = g[i] + value
+    return g
+
+
+def _build_admission(p, admitted_from: int, start=None, epsilon: float = 1e-6):
+    """The single-level program for an admission follower that admits the types k ≥ `admitted_from`.
+
+    For every candidate admitted set {k ≥ m} (m = 0..K−1) the menu solves the Chapter 3 convex
+    program over those types (docs/theory/admission.md; prior q_j = p_j/P_m, P_m = Σ_{j≥m} p_j):
+    in x_j = β_j² it maximises Σ q_j [2φ_j√x_j − (φ_j + r)x_j − u_j] subject to IR u_j ≥ ū_j,
+    IC u_j ≥ u_i + x_i(φ_j − φ_i) and x_j ≤ 1, a concave objective over linear constraints, so its
+    KKT conditions characterise the menu.  They are written in β (the x-stationarity multiplied by
+    β_i > 0, which φ_i > 0 forces):
+
+        q_i[φ_i − (φ_i + r)β_i] − β_i Σ_j μ_ji(φ_j − φ_i) − β_i ν_i = 0,
+        −q_j + λ_j + Σ_i μ_ji − Σ_i μ_ij = 0,
+
+    with λ, μ, ν ≥ 0 and each product with its constraint's slack ≤ ε (Scholtes 2001).  The
+    alliance's payoff from the set is P_m V_m + Σ_{j≥m} p_j(g_j − F) (V_m the menu's value, g_j the
+    subsidy per admitted member of tier j) and it admits {k ≥ admitted_from} iff that payoff is at
+    least every other set's (admitting nobody pays 0): the follower's discrete choice written
+    exactly as value constraints.  The leader maximises SW = Σ_{j≥k*} p_j[S_j(β_j) − F + 2γφ_jβ_j
+    − λ g_j], the alliance's welfare plus γE[π] less (1 + λ) times the outlay."""
+    import pyomo.environ as pyo
+
+    t = p.follower.problem
+    n, prob, phi, r = t.n, t.prob, t.phi, t.r
+    outside = np.asarray(t.outside, float)
+    F = p.fixed_cost
+    model = pyo.ConcreteModel()
+    x0 = p.search_point(p.values(p.lo if start is None else start))
+    model.z = pyo.Var(range(p.dim), initialize=lambda m, k: float(x0[k]))
+    for k in range(p.dim):
+        model.z[k].setlb(float(p.lo[k]))
+        model.z[k].setub(float(p.hi[k]))
+    g = _tier_subsidy(p, model)
+    model.eps = pyo.Param(initialize=epsilon, mutable=True)
+    blocks = {}
+    for m in range(n):
+        T = list(range(m, n))
+        mass = float(prob[m:].sum())
+        q = {j: float(prob[j]) / mass for j in T}
+        pairs = [(j, i) for j in T for i in T if j != i]
+        menu, _ = p.follower._menu(m, outside)  # a starting point only: the KKT block decides
+        rows = menu.rows if menu.status == "optimal" else None
+        share = {j: float(rows["share"].iloc[j - m]) if rows is not None else 0.5 for j in T}
+        rent = {j: float(rows["agent_utility"].iloc[j - m]) if rows is not None else float(outside[j]) for j in T}
+        b = pyo.Block()
+        model.add_component(f"menu{m}", b)
+        b.beta = pyo.Var(T, bounds=(0.0, 1.0), initialize=share)
+        b.u = pyo.Var(T, initialize=rent)
+        b.lam = pyo.Var(T, bounds=(0.0, None), initialize=0.0)
+        b.mu = pyo.Var(pairs, bounds=(0.0, None), initialize=0.0)
+        b.nu = pyo.Var(T, bounds=(0.0, None), initialize=0.0)
+        b.ir = pyo.Expression(T, rule=lambda b, j: b.u[j] - float(outside[j]))
+        b.ic = pyo.Expression(pairs, rule=lambda b, j, i: b.u[j] - b.u[i] - b.beta[i] ** 2 * float(phi[j] - phi[i]))
+        b.top = pyo.Expression(T, rule=lambda b, j: 1.0 - b.beta[j])
+        b.ir_ok = pyo.Constraint(T, rule=lambda b, j: b.ir[j] >= 0)
+        b.ic_ok = pyo.Constraint(pairs, rule=lambda b, j, i: b.ic[j, i] >= 0)
+        b.stat_beta = pyo.Constraint(T, rule=lambda b, i: q[i] * (float(phi[i]) - float(phi[i] + r) * b.beta[i])
+                                     - b.beta[i] * sum(b.mu[j, i] * float(phi[j] - phi[i]) for j in T if j != i)
+                                     - b.beta[i] * b.nu[i] == 0)
+        b.stat_u = pyo.Constraint(T, rule=lambda b, j: -q[j] + b.lam[j] + sum(b.mu[j, i] for i in T if i != j)
+                                  - sum(b.mu[i, j] for i in T if i != j) == 0)
+        b.comp_ir = pyo.Constraint(T, rule=lambda b, j: b.lam[j] * b.ir[j] <= model.eps)
+        b.comp_ic = pyo.Constraint(pairs, rule=lambda b, j, i: b.mu[j, i] * b.ic[j, i] <= model.eps)
+        b.comp_top = pyo.Constraint(T, rule=lambda b, j: b.nu[j] * b.top[j] <= model.eps)
+        surplus = {j: 2 * float(phi[j]) * b.beta[j] - float(phi[j] + r) * b.beta[j] ** 2 for j in T}
+        b.value = pyo.Expression(expr=sum(q[j] * (surplus[j] - b.u[j]) for j in T))
+        b.payoff = pyo.Expression(expr=mass * b.value + sum(float(prob[j]) * (g[j] - F) for j in T))
+        blocks[m] = (b, T, surplus)
+    payoff = {m: blocks[m][0].payoff for m in range(n)}
+    payoff[n] = 0.0
+    k = admitted_from
+    model.choice = pyo.ConstraintList()
+    for m in range(n + 1):
+        if m != k:
+            model.choice.add(payoff[k] - payoff[m] >= 0)
+    if k == n:
+        model.sw = pyo.Objective(expr=0.0 * sum(model.z[i] for i in range(p.dim)), sense=pyo.maximize)
+        outlay = 0.0
+    else:
+        b, T, surplus = blocks[k]
+        outlay = sum(float(prob[j]) * g[j] for j in T)
+        model.sw = pyo.Objective(expr=sum(float(prob[j]) * (surplus[j] - F + 2 * p.gamma * float(phi[j]) * b.beta[j])
+                                          for j in T) - p.lam * outlay, sense=pyo.maximize)
+    if p.budget is not None:
+        model.budget = pyo.Constraint(expr=outlay <= p.budget)
+    model.admitted_from = k
+    return model
+
+
+def _polish_admission(model) -> None:
+    """Fix the complementarity piece the relaxed solution picked (each constraint binding or its
+    multiplier zero) and drop the relaxation: the smooth program left is solved exactly."""
+    import pyomo.environ as pyo
+
+    for b in model.component_objects(pyo.Block, descend_into=False):
+        for comp, ok, slack, mult in ((b.comp_ir, b.ir_ok, b.ir, b.lam), (b.comp_ic, b.ic_ok, b.ic, b.mu),
+                                      (b.comp_top, None, b.top, b.nu)):
+            comp.deactivate()
+            for idx in slack:
+                if pyo.value(mult[idx]) > abs(pyo.value(slack[idx])):  # binding: an equality
+                    if ok is not None:
+                        ok[idx].deactivate()
+                    name = f"bind_{comp.local_name}_{'_'.join(map(str, np.atleast_1d(idx)))}"
+                    b.add_component(name, pyo.Constraint(expr=slack[idx] == 0))
+                else:
+                    mult[idx].fix(0.0)
+
+
+def _run_admission(p, epsilon, admitted_from, verbose, **options) -> Result:
+    import pyomo.environ as pyo
+
+    from ..backends import solve_pyomo
+
+    n = p.follower.size
+    candidates = range(n + 1) if admitted_from is None else [int(admitted_from)]
+    # these programs are small: a solve that has not converged in a few hundred iterations is one
+    # whose admitted set the alliance would not choose anywhere in the box (an infeasible program)
+    options.setdefault("max_iter", 300)
+    best, method, tried = None, "mpec", []
+    start = _warm_starts(p)[0]
+    for k in candidates:
+        model = _build_admission(p, k, start, 1e-2)
+        found = None
+        for eps in (1e-2, 1e-4, epsilon):  # tighten the relaxed complementarity
+            model.eps = eps
+            status, name, _ = solve_pyomo(model, verbose=verbose, **options)
+            method = "mpec/" + name.split("/")[-1]
+            if status != "optimal":
+                break
+            found = np.array([pyo.value(model.z[i]) for i in range(p.dim)])
+        if found is None:
+            tried.append(f"admitting from type {k}: no solution (the alliance would not choose that set)")
+            continue
+        _polish_admission(model)
+        # tight: the leader's optimum often sits on a choice constraint (the subsidy that just admits
+        # a type), and the solver's default bound relaxation and violation tolerance would move it
+        status, _, _ = solve_pyomo(model, verbose=verbose, **{**options, "tol": 1e-12, "constr_viol_tol": 1e-13,
+                                                              "bound_relax_factor": 0.0})
+        if status == "optimal":
+            found = np.array([pyo.value(model.z[i]) for i in range(p.dim)])
+        x = np.clip(found, p.lo, p.hi)
+        ev = p.evaluate(x, certified=False)
+        # a leader's optimum on the admission threshold: nudge the subsidy onto the side the
+        # program chose if rounding left the follower just short of it
+        for step in (0.0, 1e-12, 1e-11, 1e-10, 1e-9):
+            z = np.clip(x + step, p.lo, p.hi)
+            ev = p.evaluate(z, certified=False)
+            if ev["ok"] and ev["outcome"].regime[1] == k:
+                x = z
+                break
+        sw = ev["social_welfare"] if ev["ok"] and ev["feasible"] else -np.inf
+        tried.append(f"admitting from type {k}: SW {pyo.value(model.sw):.10g}")
+        if best is None or sw > best[1]:
+            best = (x, sw)
+    if best is None or not np.isfinite(best[1]):
+        return Result(status="not_solved", method=method, message="the MPEC was not solved for any admitted set; "
+                      + "; ".join(tried))
+    x, sw = best
+    for i in range(p.dim):  # a subsidy that does not move SW (paid to no admitted tier) is not paid
+        z = x.copy()
+        z[i] = p.lo[i]
+        ev = p.evaluate(z, certified=False)
+        if z[i] != x[i] and ev["ok"] and ev["feasible"] and ev["social_welfare"] >= sw - 1e-12 * max(1.0, abs(sw)):
+            x, sw = z, ev["social_welfare"]
+    ev = p.evaluate(x)
+    return p.result_at(ev, method, local=True,
+                       message="single-level KKT program of the menus (regularised complementarity, then the "
+                               "active piece solved exactly), one per admitted set: " + "; ".join(tried)
+                               + "; re-evaluated by the follower")
 
 
 FORMULATIONS = [Nested(), Mpec(), EssLp()]

@@ -31,9 +31,11 @@ Methods, in order of preference:
   phase (grid, Sobol points or differential evolution) seeded with the closed forms, then a local
   refinement (bounded Brent in one dimension, Nelder–Mead and SLSQP with the budget), with
   regime boundaries (formation, exclusion, zero shares) located by bisection;
-* ``mpec`` — a single-level pyomo program with the team's optimality conditions (the effort
-  stage and the sharing stage's KKT on the simplex with regularised complementarity), valid where
-  the follower is convex: a cross-check.
+* ``mpec`` — a single-level pyomo program with the follower's optimality conditions, valid where
+  the follower is convex: for a team the effort stage and the sharing stage's KKT on the simplex,
+  for an admission follower the KKT conditions of each candidate admitted set's menu (the
+  Chapter 3 convex program) and the alliance's choice of set as value constraints, both with
+  regularised complementarity: a cross-check.
 
 Every answer is certified (:mod:`checks`): the follower is re-solved at the returned instruments
 and its own checks run; a neighbourhood scan finds no better instruments; the welfare
