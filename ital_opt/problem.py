@@ -409,7 +409,10 @@ def _default_text(value: Any) -> str:
     if value is None:
         return ", optional"
     text = repr(value)
-    return f", default ``{text}``" if any(c in text for c in "*|_`\\") else f", default {text}"
+    # brackets too: Sphinx splits a type line at them and would take the words between for types;
+    # and '' (smart quotes would turn it into one closing quote)
+    literal = (isinstance(value, str) and not value) or any(c in text for c in "*|_`\\[]{}()")
+    return f", default ``{text}``" if literal else f", default {text}"
 
 
 def _wrap(text: str, indent: str, width: int = 92) -> list[str]:
