@@ -66,3 +66,16 @@ html_static_path: list[str] = []
 html_show_sourcelink = False
 
 suppress_warnings = ["myst.header"]
+
+
+def _skip_data_attributes(app, what, name, obj, skip, options):
+    """Leave a class's data attributes out of autodoc's member list: each class documents them in
+    its "Attributes" section (napoleon), and autodoc would otherwise list its annotated class
+    attributes (``kind: ClassVar[str]``) a second time."""
+    if what == "class" and not (callable(obj) or isinstance(obj, (property, classmethod, staticmethod))):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_data_attributes)
