@@ -309,25 +309,78 @@ class Formulation:
 
 @dataclass(frozen=True)
 class BoundFormulation:
-    """A formulation with its problem: ``build()`` the model to inspect, extend or export it."""
+    """A formulation with its problem: ``build()`` the model to inspect, extend or export it.
+
+    What :meth:`Problem.formulation` returns.  Each parameter is kept as the attribute of the
+    same name.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem the formulation writes.
+    formulation : Formulation
+        One of the problem's :meth:`~Problem.formulations`.
+    """
 
     problem: Any
     formulation: Formulation
 
     @property
     def name(self) -> str:
+        """The formulation's name (also its method's)."""
         return self.formulation.name
 
     def build(self, **options):
+        """The problem's model, to inspect, extend (more constraints) or export.
+
+        Parameters
+        ----------
+        **options
+            The formulation's own options.
+
+        Returns
+        -------
+        object
+            A ``cvxpy.Problem``, a pyomo ``ConcreteModel``, ...; solve it, then :meth:`recover`.
+
+        Raises
+        ------
+        MethodNotApplicable
+            The formulation does not fit the problem (the reason says why).
+        """
         reason = self.formulation.applies(self.problem)
         if reason is not None:
             raise MethodNotApplicable(self.name, reason)
         return self.formulation.build(self.problem, **options)
 
     def recover(self, model) -> Result:
+        """Read a model built by :meth:`build`, once solved, back into a result.
+
+        Parameters
+        ----------
+        model : object
+            The solved model.
+
+        Returns
+        -------
+        Result
+            Without checks; ``problem.check(result)`` computes them.
+        """
         return self.formulation.recover(self.problem, model)
 
     def solve(self, **options) -> Result:
+        """Solve the problem by this formulation, as ``problem.solve(name, **options)`` does.
+
+        Parameters
+        ----------
+        **options
+            ``solver``, ``verbose``, the formulation's options and the solver's.
+
+        Returns
+        -------
+        Result
+            With its checks.
+        """
         return self.problem.solve(self.name, **options)
 
 

@@ -15,6 +15,7 @@ from numpydoc.docscrape import NumpyDocString
 from numpydoc.validate import validate
 
 import ital_opt
+import ital_opt.problem
 from ital_opt.spec import REQUIRED
 
 # numpydoc checks that are not the project's style: a "See Also" and "Examples" on every object,
@@ -34,12 +35,16 @@ def _public() -> list[str]:
     return [name for name in ital_opt.__all__ if not _problem_class(getattr(ital_opt, name)) or name in installed]
 
 
+# classes that public functions return, documented in the API reference under their module
+RETURNED = {"problem.BoundFormulation": ital_opt.problem.BoundFormulation}
+
+
 def _public_names() -> list[str]:
     """Every public function and class, and the public methods and properties of the classes
     (a problem class's methods are the protocol's, documented on Problem)."""
     names = []
-    for name in _public():
-        obj = getattr(ital_opt, name)
+    objects = {**{name: getattr(ital_opt, name) for name in _public()}, **RETURNED}
+    for name, obj in objects.items():
         names.append(f"ital_opt.{name}")
         if not inspect.isclass(obj) or _problem_class(obj):
             continue
