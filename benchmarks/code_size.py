@@ -9,7 +9,9 @@ REV:path``), so the working tree does not matter.  Groups: each kind's folder (i
 and ital_opt/sweep/) is one group; the modules directly in ital_opt/ are ``core``.  The totals
 are printed with and without the groups given by ``--without`` (default: policy and evolution,
 the kinds added by the redesign), so that the same features can be compared across revisions.
-The accounting is in benchmarks/results/code_size.md.
+``--functions`` lists the lines of every function and class (methods also as ``Class.method``,
+inside their class's count) and the module-level rest: the accounting of which features the
+lines serve, in benchmarks/results/code_size.md, is made from that list.
 """
 
 from __future__ import annotations
@@ -34,32 +36,62 @@ def docstring_lines(tree: ast.AST) -> set[int]:
     return lines
 
 
-def source_lines(text: str) -> int:
-    """The number of lines of `text` (Python source) that hold a token other than a comment or a docstring."""
+def code_lines(text: str) -> set[int]:
+    """The numbers of the lines of `text` (Python source) that hold a token other than a comment or a docstring."""
     try:
         tree = ast.parse(text)
     except SyntaxError:
-        return 0
+        return set()
     skip = docstring_lines(tree)
     layout = (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER)
     lines = set()
     for tok in tokenize.generate_tokens(io.StringIO(text).readline):
         if tok.type not in layout:
             lines.update(n for n in range(tok.start[0], tok.end[0] + 1) if n not in skip)
-    return len(lines)
+    return lines
+
+
+def source_lines(text: str) -> int:
+    """The number of source lines of `text` (see :func:`code_lines`)."""
+    return len(code_lines(text))
+
+
+def definitions(path: str, text: str):
+    """(name, source lines) of each top-level function and class of a file, then of each method as
+    ``Class.method`` (counted inside its class too), then ``<module level>`` for the rest."""
+    lines = code_lines(text)
+    if not lines:
+        return
+    covered = set()
+    for node in ast.parse(text).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            span = set(range(min([d.lineno for d in node.decorator_list] + [node.lineno]), node.end_lineno + 1))
+            covered |= span
+            yield node.name, len(span & lines)
+            for item in node.body if isinstance(node, ast.ClassDef) else ():
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    start = min([d.lineno for d in item.decorator_list] + [item.lineno])
+                    yield f"{node.name}.{item.name}", len(set(range(start, item.end_lineno + 1)) & lines)
+    yield "<module level>", len(lines - covered)
 
 
 def git(*args: str) -> str:
     return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout
 
 
+def files(rev: str):
+    """(path, text) of every Python file of the package at `rev`."""
+    for path in git("ls-tree", "-r", "--name-only", rev, "ital_opt").split():
+        if path.endswith(".py"):
+            yield path, git("show", f"{rev}:{path}")
+
+
 def groups(rev: str) -> collections.Counter:
     """Source lines per group of the package at `rev`."""
     out = collections.Counter()
-    for path in git("ls-tree", "-r", "--name-only", rev, "ital_opt").split():
-        if path.endswith(".py"):
-            parts = path.split("/")
-            out[parts[1] if len(parts) > 2 else "core"] += source_lines(git("show", f"{rev}:{path}"))
+    for path, text in files(rev):
+        parts = path.split("/")
+        out[parts[1] if len(parts) > 2 else "core"] += source_lines(text)
     return out
 
 
@@ -68,8 +100,15 @@ def main(argv=None) -> None:
     parser.add_argument("revs", nargs="*", default=["HEAD"], help="git revisions (default: HEAD)")
     parser.add_argument("--without", nargs="*", default=["policy", "evolution"],
                         help="groups left out of the second total (default: %(default)s)")
+    parser.add_argument("--functions", action="store_true",
+                        help="list the source lines of every function and class instead (path:name)")
     args = parser.parse_args(argv)
     for rev in args.revs:
+        if args.functions:
+            for path, text in files(rev):
+                for name, n in definitions(path, text):
+                    print(f"{n:5d} {path}:{name}")
+            continue
         counts = groups(rev)
         print(f"{rev}:")
         for name, n in sorted(counts.items()):
