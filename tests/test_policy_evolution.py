@@ -272,3 +272,25 @@ def test_e2_dynamic_penalty_matches_the_hand_optimum():
     assert r.objective == pytest.approx(1 / 3, abs=1e-9)
     u = (-3 + np.sqrt(9 + 12 * 6.0)) / 12.0
     assert r.extras["expected_output"] == pytest.approx(1 - u, abs=1e-9)
+
+
+@pytest.mark.slow
+def test_neighbourhood_certificate_over_grid_basins_allows_one_step_and_no_more():
+    # basins = "grid": the basin share is a step function of S (one step: a cell of the game's 40 × 40 basin_grid);
+    # the certificate passes at the search's answer, where a neighbour may gain a cell, and still
+    # fails where a better point is near (S = 1.5: SW rises steeply with S there)
+    spec = dict(kind="policy", gamma=0.0, lower=str(SPECS / "evo_e1_formation.toml"), game=dict(basins="grid"),
+                instruments=[dict(name="S", type="payoff_parameter", param="S", paid="cooperators", bounds=[1.5, 2.5]),
+                             dict(name="M", type="payoff_parameter", param="M", value=3.0)], **{"lambda": 0.1})
+    p = ital_opt.load(spec)
+    ev = p.evaluate(np.array([2.0]))
+    assert ev["resolution"] == pytest.approx(1 / 40**2)
+    from ital_opt.policy.checks import step_value
+
+    assert step_value(p, ev) == pytest.approx((1 + 0.1 * 2.0 * 2) / 40**2)  # (1 + γ) + λ·S·2 per unit of share
+    r = p.solve("nested")
+    assert r.success, r.checks
+    exact = ital_opt.load({**spec, "game": {}}).solve("nested")
+    assert abs(r.objective - exact.objective) < 0.01  # the grid's optimum is near the exact one
+    off = p.result_at(p.evaluate(np.array([1.5])), "by hand")
+    assert p.check(off)["neighbourhood_gain"] > CHECK_TOL

@@ -228,7 +228,7 @@ class Evolution(Problem):
             return 0.0
         return float(self.basins(attractors, k)[1][near[0]])
 
-    def attractor_basins(self, points=None, k: int | None = None):
+    def attractor_basins(self, points=None, k: int | None = None, exact: bool = True):
         """(attractors (m, n), basin shares (m,), how, resolution) of the asymptotically stable points.
 
         `points`: the rest points as (point, stability) pairs (default: the numeric analysis).
@@ -238,7 +238,8 @@ class Evolution(Problem):
         (the basins are separated by the saddle's stable manifold, traced to the boundary:
         :func:`.flows.separatrix_basins`), so the shares are smooth in the parameters; elsewhere
         the k^n grid of starts estimates them, a step function of the parameters whose
-        ``resolution`` is one grid cell (1/k^n); exact shares have resolution 0.
+        ``resolution`` is one grid cell (1/k^n); exact shares have resolution 0.  ``exact=False``
+        always uses the grid.
         """
         from .closed_form import position
         from .flows import separatrix_basins
@@ -255,7 +256,7 @@ class Evolution(Problem):
         off = [(p, s) for p, s in points if position(p, n) != "corner"]
         hyperbolic = all(s != "degenerate" for p, s in points)
         corners = all(position(p, n) == "corner" for p in stable)
-        if n == 2 and hyperbolic and corners:
+        if exact and n == 2 and hyperbolic and corners:
             if len(stable) == 1 and not off:
                 return attractors, np.ones(1), "one attractor, no rest point off the corners: the whole square", 0.0
             if len(stable) == 2 and len(off) == 1 and off[0][1] == "saddle" and position(off[0][0], n) == "interior":

@@ -16,9 +16,10 @@
   follower's answer is a formula of the instruments (a LEN team whose sharing rule they do not
   move) the points are evaluated at once by ``Policy.evaluate_batch``, after ``batch_error``
   compares that evaluation with the re-solved follower at the answer.  Where the follower's
-  objective is a step function of the instruments (basins estimated on a grid of starts), a gain
-  up to one step (``resolution``: one grid cell's share, valued at SW's largest weight on it) is
-  the estimate's own granularity and is not counted; a larger one is;
+  objective is a step function of the instruments (basins estimated on a grid of starts) the scan
+  is flat at h, so it also looks at 1% and 5% of each range; a gain up to one step
+  (``resolution``: one grid cell's share, valued at SW's largest weight on it) is the estimate's
+  own granularity and is not counted, a larger one is — a better plateau nearby fails the check;
 * ``constraint_violation``: the follower's own constraints re-evaluated at the re-solved follower
   (an evolutionary game's target must be an ESS with its margin, and the only one if asked).
 
@@ -33,6 +34,7 @@ import numpy as np
 from ..result import CHECK_TOL
 
 NEIGHBOURHOOD_STEP = 1e-3
+STEP_FUNCTION_SCALES = (1e-2, 5e-2)  # further rings of the scan over a step-function follower objective
 
 
 def certificate(problem, result) -> dict[str, float]:
@@ -74,7 +76,12 @@ def certificate(problem, result) -> dict[str, float]:
         big = problem.dim > 100  # each point is a follower solve: fewer points for very many instruments
         gain, at_x = _neighbourhood(problem, x, ev["social_welfare"], random_points=4 if big else 8,
                                     coordinates=4 if big else 12)
-        out["neighbourhood_gain"] = max(0.0, gain - step_value(problem, ev))
+        jump = step_value(problem, ev)
+        if jump:  # a step function is flat at 10⁻³ of the range: look a plateau or two further too
+            for h in STEP_FUNCTION_SCALES:
+                gain = max(gain, _neighbourhood(problem, x, ev["social_welfare"], step=h, random_points=4,
+                                                coordinates=4 if big else 12)[0])
+        out["neighbourhood_gain"] = max(0.0, gain - jump)
         if at_x is not None:  # the vectorised evaluation the scan used, against the follower re-solved at x
             out["batch_error"] = abs(at_x - ev["social_welfare"]) / max(1.0, abs(sw))
     return out

@@ -199,7 +199,7 @@ class AdmissionFollower:
         return chosen
 
 
-GAME_KEYS = ("output", "target", "unique", "margin", "start")
+GAME_KEYS = ("output", "target", "unique", "margin", "start", "basins")
 TARGET_MARGIN = 0.01
 
 
@@ -218,7 +218,7 @@ class EvolutionFollower:
       it (:meth:`~ital_opt.evolution.model.Evolution.attractor_basins`: the separatrix of an
       interior saddle, so the objective is smooth in the levers), else on the game's
       ``basin_grid`` (default 21 per population; a step function of the levers, whose resolution
-      the neighbourhood certificate allows for);
+      the neighbourhood certificate allows for); ``basins = "grid"`` always uses the grid;
     * ``start``: the attractor the orbit from that state reaches (its exact rest point);
     * ``target`` (a corner, e.g. ``[1, 1]``): the leader's SW is evaluated at the target, which
       must be an ESS with every corner eigenvalue ≤ −``margin`` (the strict inequality of the ESS
@@ -264,6 +264,9 @@ class EvolutionFollower:
                                 source)
             start = np.array(start, dtype=float)
         self.start = start
+        self.basins = game.get("basins", "auto")
+        if self.basins not in ("auto", "grid"):
+            raise SpecError("game.basins", f"expected 'auto' (exact where possible) or 'grid', got {self.basins!r}", source)
 
     def _corner(self, value, where, source):
         if value is None:
@@ -337,7 +340,7 @@ class EvolutionFollower:
             corner = bool(np.all((limit == 0) | (limit == 1)))
             regime = ("attractor reached from the start", tuple(limit) if corner else "off the corners")
         else:
-            states, weights, how, resolution = game.attractor_basins(points, k=self.grid)
+            states, weights, how, resolution = game.attractor_basins(points, k=self.grid, exact=self.basins == "auto")
             regime = ("basins", tuple(s for _, s in points))
         output = float(np.sum(weights * states[:, self.output].mean(axis=1))) if len(states) else 0.0
         cooperators = float(np.sum(weights * states.sum(axis=1))) if len(states) else 0.0
