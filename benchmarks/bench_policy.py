@@ -42,6 +42,41 @@ def team_policy(team: Team, **fields) -> dict:
     return spec
 
 
+def precision() -> list[str]:
+    """Markdown rows: nested and mpec against the closed form (or nested against the MPEC)."""
+    import time
+    import warnings
+
+    out = ["| spec | method | reference | SW rel. difference | rows max difference | time [s] |",
+           "|---|---|---|---|---|---|"]
+    for path in sorted(SPECS.glob("policy_*.toml")):
+        p = ital_opt.load(path)
+        found = {}
+        for name in ("closed-form", "nested", "mpec"):
+            if name != "nested" and p.methods() and not any(
+                    m.name == name and m.applies(p) is None for m in p.methods()):
+                continue
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                r = p.solve(name)
+            if r.status == "optimal":
+                found[name] = (r, time.perf_counter() - start)
+        ref = next((k for k in ("closed-form", "mpec") if k in found), None)
+        if ref is None:  # nothing independent to compare with here (verify runs the other methods)
+            out += [f"| {path.name} | {r.method} | none (no closed form, MPEC not applicable) | — | — | {t:.2f} |"
+                    for r, t in found.values()]
+        for name, (r, seconds) in found.items():
+            if ref is None or name == ref or (ref == "mpec" and name != "nested"):
+                continue
+            c = found[ref][0]
+            sw = abs(r.objective - c.objective) / max(1.0, abs(c.objective))
+            rows = float(np.max(np.abs(r.rows["value"].to_numpy(float) - c.rows["value"].to_numpy(float)),
+                                initial=0.0))
+            out.append(f"| {path.name} | {r.method} | {ref} | {sw:.1e} | {rows:.1e} | {seconds:.2f} |")
+    return out
+
+
 def table_time(table) -> float:
     """The median time of the last task recorded in `table`."""
     return table.rows[-1][2]
@@ -118,7 +153,11 @@ def main(argv=None):
     lines = ["# Policy benchmarks", "", "Machine:", "", *info, "",
              "Command: `python benchmarks/bench_policy.py`", "",
              "## Closed form (medians of repeated runs)", "", *fast.lines("members"), "",
-             "## Searches (single runs)", "", *slow.lines("members / instruments"), ""]
+             "## Searches (single runs)", "", *slow.lines("members / instruments"), "",
+             "## Precision: every bundled policy spec", "",
+             "Each numerical method against the closed form where one applies (else against the MPEC): the",
+             "relative difference of SW, the largest absolute difference of the instruments (rows), its time.",
+             "", *precision(), ""]
     write(args.out, lines)
 
 

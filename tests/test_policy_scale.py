@@ -97,3 +97,31 @@ def test_frame_records_as_before():
                           "point": [np.array([1.0, 2.0]), np.array([3.0, np.inf])], 5: [np.inf, 1.0]})
     want = [jsonable(row) for row in frame.to_dict(orient="records")]
     assert jsonable(frame) == want
+
+
+# -- precision of the nested search (its Newton polish) against the closed forms -------------------
+SPECS = __import__("pathlib").Path(__file__).resolve().parents[1] / "formulations"
+CLOSED = ["policy_A1_member_rates.toml", "policy_A2_uniform_rate.toml", "policy_A5_reward.toml",
+          "policy_B1_admission_subsidy.toml", "policy_B1_tied_subsidy.toml", "policy_C_sequential.toml",
+          "policy_D_hinloopen.toml"]
+
+
+@pytest.mark.parametrize("name", CLOSED)
+def test_nested_agrees_with_the_closed_form_to_rounding(name):
+    """SW to 1e-12 relative and the instruments to 1e-10: smooth optima are polished by Newton's
+    method on the leader's first-order conditions, threshold optima (B1) located by bisection."""
+    p = ital_opt.load(SPECS / name)
+    closed, nested = p.solve("closed-form"), p.solve("nested")
+    assert nested.success and closed.success
+    assert abs(nested.objective - closed.objective) <= 1e-12 * max(1.0, abs(closed.objective))
+    assert np.max(np.abs(nested.rows["value"].to_numpy() - closed.rows["value"].to_numpy())) <= 1e-10
+
+
+def test_newton_polish_reaches_the_first_order_conditions_from_a_rough_point():
+    from ital_opt.policy.checks import _values
+    from ital_opt.policy.formulations import _Cache, _newton_polish
+
+    p = ital_opt.load(SPECS / "policy_A1_member_rates.toml")
+    want = p.search_point(_values(p, p.solve("closed-form")))
+    x, note = _newton_polish(p, _Cache(p), want + np.array([3e-3, -2e-3]))
+    assert "Newton" in note and np.max(np.abs(x - want)) <= 1e-10

@@ -27,7 +27,10 @@ import numpy as np
 from ..errors import SpecError
 from ..result import Result
 
-TIE_TOL = 1e-9
+# payoffs this close count as a tie (the follower is indifferent): the followers' own solves are
+# accurate to ~1e-15 (closed forms, Newton-polished menus), and the leader's optimum often sits
+# exactly on such a tie (the subsidy that just admits a type), which this tolerance then widens
+TIE_TOL = 1e-12
 SLACK_TOL = 1e-9  # a constraint slack this far below 0 still counts as met (rounding)
 
 
