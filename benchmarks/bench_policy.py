@@ -64,7 +64,7 @@ def precision() -> list[str]:
                 found[name] = (r, time.perf_counter() - start)
         ref = next((k for k in ("closed-form", "mpec") if k in found), None)
         if ref is None:  # nothing independent to compare with here (verify runs the other methods)
-            out += [f"| {path.name} | {r.method} | none (no closed form, MPEC not applicable) | — | — | {t:.2f} |"
+            out += [f"| {path.name} | {r.method} | none here (no closed form, no MPEC; verify compares the kind's other methods) | — | — | {t:.2f} |"
                     for r, t in found.values()]
         for name, (r, seconds) in found.items():
             if ref is None or name == ref or (ref == "mpec" and name != "nested"):
