@@ -252,10 +252,12 @@ class Screening(Problem):
     def b(self) -> np.ndarray:
         b = self.per_type(self.split.b)
         if self.m == 1 and self.n > 1:  # within a group of equal a, nearly equal b are equal too
-            a = self.a[:, 0]
-            for value in np.unique(a):
-                group = np.flatnonzero(a == value)
-                if group.size > 1:
+            _, inverse, counts = np.unique(self.a[:, 0], return_inverse=True, return_counts=True)
+            if np.any(counts > 1):  # one pass over the groups (not one scan of all types per value)
+                members = np.argsort(inverse, kind="stable")
+                starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+                for g in np.flatnonzero(counts > 1):
+                    group = members[starts[g]:starts[g] + counts[g]]
                     b[group] = _snap(b[group])
         return b
 
