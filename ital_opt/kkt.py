@@ -24,6 +24,8 @@ from typing import Callable
 import numpy as np
 
 MAX_SIZE = 600  # unknowns plus active constraints: a dense Newton system beyond this is too slow
+ACTIVE = (1e-6, 1e-7, 1e-5, 1e-8)  # slack (relative) below which a constraint is taken as binding
+FEASIBLE = 1e-12  # a polished point must pass the certificates to this (relative) precision
 
 
 def newton_kkt(
@@ -104,4 +106,47 @@ def stationarity(gradient: np.ndarray, jacobian: np.ndarray) -> tuple[np.ndarray
     return lam, float(np.max(np.abs(g + J.T @ lam), initial=0.0))
 
 
-__all__ = ["newton_kkt", "stationarity", "MAX_SIZE"]
+def polish_active_set(z0, slack, value, gradient, hessian, system, violation, project=lambda z: z):
+    """The exact optimum of ``max value(z) s.t. slack(z) ≥ 0`` on the active set of a solver's `z0`.
+
+    The constraints whose slack at `z0` is within a tolerance (each of :data:`ACTIVE`, relative to
+    1 + max|z0|) are held as equalities: ``system(act)`` gives, for the numbers `act` of those
+    constraints, ``(constraints, jacobian, curvature)`` for :func:`newton_kkt` (None: not tried).
+    The Newton point, passed through `project` (rounding past a bound), is kept when it lies within
+    1e-3 of `z0`, the caller's certificates find it feasible (``violation(z)`` to :data:`FEASIBLE`),
+    it is a Karush–Kuhn–Tucker point (non-negative multipliers, :func:`stationarity`) and its value
+    is not below the solver's by more than the solver's own infeasibility could have bought
+    (10·(1 + Σλ)·its largest violation) plus 1e-9.  The first kept point is returned, else None.
+    """
+    s0 = slack(z0)
+    size = 1.0 + float(np.max(np.abs(z0)))
+    f0, tried = value(z0), set()
+    violation0 = float(np.max(np.maximum(-s0, 0.0)))
+    for tol in ACTIVE:
+        act = np.flatnonzero(s0 <= tol * size)
+        key = tuple(act.tolist())
+        if key in tried:
+            continue
+        tried.add(key)
+        equations = system(act)
+        if equations is None:
+            continue
+        constraints, jacobian, curvature = equations
+        z = newton_kkt(z0, gradient, hessian, constraints, jacobian, curvature)
+        if z is None:
+            continue
+        z = project(z)
+        if np.max(np.abs(z - z0)) > 1e-3 * size or not violation(z) <= FEASIBLE * size:
+            continue
+        g = gradient(z)
+        lam, residual = stationarity(g, jacobian(z))
+        if residual > 1e-9 * (1.0 + float(np.max(np.abs(g)))):
+            continue  # a solution of the equations, but not a Karush–Kuhn–Tucker point
+        bought = 10.0 * (1.0 + float(lam.sum())) * violation0  # what the solver's infeasibility may buy
+        if value(z) < f0 - bought - 1e-9 * (1.0 + abs(f0)):
+            continue
+        return z
+    return None
+
+
+__all__ = ["newton_kkt", "stationarity", "polish_active_set", "MAX_SIZE", "ACTIVE", "FEASIBLE"]

@@ -315,10 +315,6 @@ def _share_derivatives(problem):
     return tuple(wrap(f) for f in funcs)
 
 
-POLISH_ACTIVE = (1e-6, 1e-7, 1e-5, 1e-8)  # slack (relative) below which a constraint is taken as binding
-POLISH_FEASIBLE = 1e-12  # a polished menu must pass every certificate to this (relative) precision
-
-
 def polish_menu(problem, share, utility):
     """The exact optimum on the active set of a solver's menu (β, u), or None.
 
@@ -332,7 +328,7 @@ def polish_menu(problem, share, utility):
     solver's own infeasibility could have bought (10·(1 + Σλ)·its largest violation) plus 1e-9.
     The first kept one is returned: a feasible KKT point next to the solver's local optimum.
     """
-    from ..kkt import newton_kkt, stationarity
+    from ..kkt import polish_active_set
 
     n, p, theta, outside = problem.n, problem.prob, problem.theta, problem.outside
     share, utility = np.asarray(share, float), np.asarray(utility, float)
@@ -372,20 +368,10 @@ def polish_menu(problem, share, utility):
         H[rows, rows] = p * s2(theta, z[:n])
         return H
 
-    z0 = np.concatenate([share, utility])
-    s0 = slack(z0)
-    size = 1.0 + float(np.max(np.abs(z0)))
-    f0, tried = value(z0), set()
-    violation0 = float(np.max(np.maximum(-s0, 0.0)))
-    for tol in POLISH_ACTIVE:
-        act = np.flatnonzero(s0 <= tol * size)
-        key = tuple(act.tolist())
-        if key in tried:
-            continue
-        tried.add(key)
+    def system(act):
         ic_act = act[(act >= n) & (act < n + k_idx.size)] - n
 
-        def curvature(z, lam, ic_act=ic_act, act=act):
+        def curvature(z, lam):
             b = z[:n]
             w = np.zeros(2 * n)
             weights = lam[np.isin(act, ic_act + n)]
@@ -393,25 +379,17 @@ def polish_menu(problem, share, utility):
             np.add.at(w, jj, weights * (-v2(theta[k_idx[ic_act]], b[jj]) + v2(theta[jj], b[jj])))
             return np.diag(w)
 
-        z = newton_kkt(z0, gradient, hessian, lambda z, act=act: slack(z)[act],
-                       lambda z, act=act: jac_all(z)[act], curvature)
-        if z is None:
-            continue
+        return lambda z: slack(z)[act], lambda z: jac_all(z)[act], curvature
+
+    def project(z):
         z[:n] = np.clip(z[:n], 0.0, 1.0)
-        if np.max(np.abs(z - z0)) > 1e-3 * size:
-            continue
-        candidate = problem.menu_result(z[:n], z[n:], method="polish")
-        if max(problem.check(candidate).values()) > POLISH_FEASIBLE * size:
-            continue
-        g = gradient(z)
-        lam, residual = stationarity(g, jac_all(z)[act])
-        if residual > 1e-9 * (1.0 + float(np.max(np.abs(g)))):
-            continue  # a solution of the equations, but not a Karush–Kuhn–Tucker point
-        bought = 10.0 * (1.0 + float(lam.sum())) * violation0  # what the solver's infeasibility may buy
-        if value(z) < f0 - bought - 1e-9 * (1.0 + abs(f0)):
-            continue
-        return z[:n], z[n:]
-    return None
+        return z
+
+    def violation(z):
+        return max(problem.check(problem.menu_result(z[:n], z[n:], method="polish")).values())
+
+    z = polish_active_set(np.concatenate([share, utility]), slack, value, gradient, hessian, system, violation, project)
+    return None if z is None else (z[:n], z[n:])
 
 
 class _Indirect:

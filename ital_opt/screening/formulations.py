@@ -380,10 +380,6 @@ def polish(problem, V, U, excluded=None):
     return base[1], base[2]
 
 
-POLISH_ACTIVE = (1e-6, 1e-7, 1e-5, 1e-8)  # slack (relative) below which a constraint is taken as binding
-POLISH_FEASIBLE = 1e-12  # a polished menu must pass the certificates to this (relative) precision
-
-
 def _surplus_derivatives(problem):
     """∂S/∂V_j and ∂²S/∂V_i∂V_j as :class:`ital_opt.expr.Expr` in (θ, V), or None when a
     derivative leaves the expression language (a kink)."""
@@ -413,7 +409,7 @@ def polish_kkt(problem, V, U):
     KKT point of a concave program, it is optimal).  Problems whose Newton system has more than
     :data:`ital_opt.kkt.MAX_SIZE` unknowns and active constraints are not polished.
     """
-    from ..kkt import MAX_SIZE, newton_kkt, stationarity
+    from ..kkt import MAX_SIZE, polish_active_set
 
     n, m, split = problem.n, problem.m, problem.split
     nv = n * m
@@ -479,40 +475,27 @@ def polish_kkt(problem, V, U):
                 H[base + i, base + j] = p * second[i][j].numpy(shape=(n,), **e)
         return H
 
-    z0 = np.concatenate([V.ravel(), U])
-    s0 = slack(z0)
-    size = 1.0 + float(np.max(np.abs(z0)))
-    f0, tried = value_of(problem, V, U), set()
-    violation0 = float(np.max(np.maximum(-s0, 0.0)))
-    for tol in POLISH_ACTIVE:
-        act = np.flatnonzero(s0 <= tol * size)
-        key = tuple(act.tolist())
-        if key in tried:
-            continue
-        tried.add(key)
+    def system(act):
         if act.size + nv + n > MAX_SIZE:
-            continue
+            return None
         Aa, ca = rows_of(act)
-        z = newton_kkt(z0, gradient, hessian, lambda z, Aa=Aa, ca=ca: Aa @ z - ca, lambda z, Aa=Aa: Aa)
-        if z is None or np.max(np.abs(z - z0)) > 1e-3 * size:
-            continue
+        return (lambda z: Aa @ z - ca), (lambda z: Aa), None
+
+    def project(z):
         for j, (lo, hi) in enumerate(split.v_bounds):  # rounding past a bound
             z[:nv].reshape(n, m)[:, j] = np.clip(z[:nv].reshape(n, m)[:, j], lo, hi)
-        Vz, Uz = z[:nv].reshape(n, m), z[nv:]
+        return z
+
+    def value(z):
+        return value_of(problem, z[:nv].reshape(n, m), z[nv:])
+
+    def violation(z):
         with np.errstate(all="ignore"):
-            candidate = problem.result_from_V(Vz, Uz, "polish")
-            checks = problem.check(candidate)
-        if not max(checks.values()) <= POLISH_FEASIBLE * size:
-            continue
-        g = gradient(z)
-        lam, residual = stationarity(g, Aa)
-        if residual > 1e-9 * (1.0 + float(np.max(np.abs(g)))):
-            continue  # a solution of the equations, but not a Karush–Kuhn–Tucker point
-        value = value_of(problem, Vz, Uz)
-        if value < f0 - 10.0 * (1.0 + float(lam.sum())) * violation0 - 1e-9 * (1.0 + abs(f0)):
-            continue
-        return Vz.copy(), Uz.copy()  # feasible and a KKT point of a concave program: the optimum
-    return None
+            return max(problem.check(problem.result_from_V(z[:nv].reshape(n, m), z[nv:], "polish")).values())
+
+    z = polish_active_set(np.concatenate([V.ravel(), U]), slack, value, gradient, hessian, system, violation, project)
+    # feasible and a KKT point of a concave program: the optimum
+    return None if z is None else (z[:nv].reshape(n, m).copy(), z[nv:].copy())
 
 
 def _refined(problem, base, excluded):
