@@ -504,6 +504,12 @@ class Mpec(Formulation):
             return Result(status="not_solved", method=method, message="the MPEC was not solved from any start")
         # the instruments found are handed to the follower itself: SW is re-evaluated, not trusted
         ev = p.evaluate(best[0])
+        if not ev["feasible"] and p.budget is not None and ev["formed"]:
+            ev = _within_budget(p, best[0]) or ev
+        if not ev["feasible"]:  # a local solution proves nothing about the problem's feasibility
+            return Result(status="not_solved", method=method, message=(
+                f"the MPEC's instruments, re-evaluated by the follower, break the budget (outlay "
+                f"{ev.get('budget_outlay', float('nan')):.10g} > {p.budget})"))
         return p.result_at(ev, method, local=True,
                            message=f"single-level KKT program (regularised complementarity), MPEC value {best[1]:.10g}; "
                                    "a local NLP solution, re-evaluated by the follower")
@@ -851,6 +857,17 @@ def _run_admission(p, epsilon, admitted_from, verbose, **options) -> Result:
                        message="single-level KKT program of the menus (regularised complementarity, then the "
                                "active piece solved exactly), one per admitted set: " + "; ".join(tried)
                                + "; re-evaluated by the follower")
+
+
+def _within_budget(p, x):
+    """The NLP meets the budget only to its constraint tolerance (~1e-9), the follower's
+    re-evaluation exactly: pull the instruments towards their lower bounds (outlay falls with
+    them) by the smallest step that meets the budget; None if no step of at most 10% does."""
+    for shrink in (1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1):
+        ev = p.evaluate(p.lo + (1 - shrink) * (np.asarray(x, float) - p.lo))
+        if ev["feasible"]:
+            return ev
+    return None
 
 
 FORMULATIONS = [Nested(), Mpec(), EssLp()]

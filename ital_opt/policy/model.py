@@ -460,6 +460,17 @@ def _closed_form(p: Policy):
     except _NoClosedForm as exc:
         p.__dict__["_closed_form_cache"] = exc
         raise
+    if p.formation_cost is not None and _optimised(p):
+        # the formulas ignore formation: they hold where it is slack at their answer (SW with a
+        # binding formation constraint is SW without it minus λ·grant, so a slack answer is optimal)
+        ev = p.evaluate(p.search_point(out[0]), certified=False)
+        o = ev["outcome"]
+        need = p.formation_cost + o.outside_total - o.alliance_welfare
+        if not np.isfinite(need) or need > -TIE_TOL:
+            exc = _NoClosedForm(f"formation binds at the closed-form instruments (a grant of {need:.6g} is needed to "
+                                "cover the formation cost), which the formulas ignore; use nested")
+            p.__dict__["_closed_form_cache"] = exc
+            raise exc
     if p.budget is not None:
         ev = p.evaluate(p.search_point(out[0]), certified=False)
         if ev["budget_outlay"] > p.budget + 1e-9:
@@ -685,6 +696,10 @@ def _admission_rule(p: Policy):
     if tiers not in ([0, 1], [0]) or inst.lo[0] != 0:
         raise _NoClosedForm("Model B1's closed form covers a flat (tiers = \"all\") or entry-tier (tiers = [0]) "
                             "subsidy with lower bound 0")
+    ev = p.evaluate(p.search_point(values), certified=False)  # no subsidy
+    if int(ev["outcome"].regime[1]) >= t.n:
+        raise _NoClosedForm("Model B1's thresholds assume the high type is admitted without a subsidy; here the "
+                            "alliance admits no type (the fixed cost exceeds what the high type brings); use nested")
     th = cf.admission_thresholds(t.theta, t.prob, t.c, t.rho, t.sigma2, p.fixed_cost, p.gamma, p.lam)
     flat = tiers == [0, 1]
     threshold = th["flat_threshold"] if flat else th["tied_threshold"]
