@@ -3,13 +3,15 @@
 ``ital_opt.verify`` solves a problem with every applicable method and fails when a feasible
 answer (its independent checks pass) has a better objective than a method claiming a global
 optimum (``result.local`` False): a global claim that a certified answer beats is wrong, whatever
-the solver said.  This file draws random instances of the screening, admission, team and
-coalition kinds through the public API only (``ital_opt.load(dict)``, ``ital_opt.verify``) and
+the solver said.  This file draws random instances of the screening, admission, team,
+coalition, policy and evolution kinds through the public API only (``ital_opt.load(dict)``, ``ital_opt.verify``) and
 counts, per kind:
 
 * ``refused``  — a draw the spec reader refuses (SpecError): not an instance, counted only;
 * ``beaten``   — a global-optimum claim beaten by another method's certified answer (a bug);
-* ``disagree`` — two global claims whose values differ (verify's other disagreements);
+* ``disagree`` — two global claims whose values differ (verify's other disagreements); for
+  evolution also the exact (symbolic) and numeric rest points or stability labels differing
+  (:func:`rest_point_mismatch`), which is a failure there: both claim the complete list;
 * ``checks``   — a result marked optimal whose own checks fail (a bug);
 * ``refuted``  — a method reports infeasible or unbounded while another one's answer is optimal
   with passing checks (a wrong claim of another sort, counted and listed);
@@ -20,7 +22,12 @@ counts, per kind:
 The generators draw small sizes on purpose (a few types, members or players) so that hundreds of
 instances per kind fit in minutes; they include nearly equal types, thin priors, per-type
 outside options (countervailing incentives), cost types, fixed costs of serving a type
-(shutdown as a choice), every team sharing rule and a budget breaker.
+(shutdown as a choice), every team sharing rule, outside levels and a budget breaker; policies
+over small inline team and admission followers (cost subsidies for all or each member, an output
+reward, formation grants, a diffusion stage, admission subsidies, budgets, γ and λ, fixed and
+endogenous responses, pessimistic ties) with one or two optimised dimensions; evolutionary games
+of two and three populations with numeric payoffs (integers now and then, for ties) and some
+expression payoffs in parameters and shares.
 Each instance is reproducible from (kind, index): ``spec(kind, i)``.
 
 The audits assert no ``beaten``, ``checks`` or ``exception`` outcome apart from the known failures
@@ -44,7 +51,7 @@ import pytest
 import ital_opt
 from ital_opt.tolerances import CHECK_TOL
 
-KINDS = ("screening", "admission", "team", "coalition")
+KINDS = ("screening", "admission", "team", "coalition", "policy", "evolution")
 FAST = 20
 SLOW = 500
 OUTCOMES = ("ok", "refused", "beaten", "disagree", "checks", "refuted", "not_optimal", "exception")
@@ -200,8 +207,91 @@ def coalition_spec(rng) -> dict:
     return spec
 
 
+def _policy_team(rng) -> dict:
+    """A small LEN team follower (two members, sometimes three), inline."""
+    n = 2 if rng.random() < 0.8 else 3
+    team = {"kind": "team", "a": [float(x) for x in rng.uniform(0.5, 1.8, n)], "c": float(rng.uniform(0.6, 1.6)),
+            "rho": [float(x) for x in rng.uniform(0.2, 2.5, n)], "sigma2": float(rng.uniform(0.1, 1.0)),
+            "omega": float(rng.choice([0.0, rng.uniform(0.0, 0.8)]))}
+    if rng.random() < 0.2:
+        s = rng.dirichlet(np.ones(n))
+        s[-1] = 1.0 - s[:-1].sum()
+        team["shares"] = [float(x) for x in s]
+    return team
+
+
+def policy_spec(rng) -> dict:
+    """The government over a team (cost subsidies, output reward, formation grant, diffusion) or an
+    admission menu (admission subsidy, exclusion by a fixed cost); one or two optimised dimensions."""
+    spec = {"kind": "policy", "gamma": float(rng.uniform(0.0, 1.0)), "lambda": float(rng.choice([0.0, rng.uniform(0.0, 0.5)]))}
+    if rng.random() < 0.7:
+        team = _policy_team(rng)
+        spec["lower"] = team
+        n = len(team["a"])
+        spec["response"] = str(rng.choice(["endogenous", "fixed"]))
+        first = rng.integers(4)
+        if first == 0:
+            inst = [{"name": "subsidy", "type": "cost_subsidy", "members": "all", "bounds": [0.0, 0.9]}]
+        elif first == 1 and n == 2:
+            inst = [{"name": "subsidy", "type": "cost_subsidy", "members": "each", "bounds": [0.0, 0.9]}]
+        else:
+            inst = [{"name": "reward", "type": "output_reward", "bounds": [0.0, float(rng.uniform(0.5, 2.0))]}]
+        if rng.random() < 0.25 and inst[0]["type"] != "output_reward":  # a fixed second instrument
+            inst.append({"name": "reward", "type": "output_reward", "value": float(rng.uniform(0.0, 0.5))})
+        if rng.random() < 0.2:  # formation: the grant is profiled out exactly
+            spec["formation_cost"] = float(rng.uniform(0.3, 2.0))
+            inst.append({"name": "grant", "type": "formation_grant", "bounds": [0.0, 3.0]})
+        elif rng.random() < 0.15:
+            spec["diffusion"] = {"b": float(rng.uniform(0.2, 1.0)), "K": float(rng.uniform(0.5, 2.0)),
+                                 "gamma_D": float(rng.uniform(0.0, 0.5)), "delta": float(rng.uniform(0.5, 1.0))}
+            inst.append({"name": "diffusion", "type": "diffusion_subsidy", "value": float(rng.uniform(0.0, 0.5))})
+    else:
+        k = int(rng.integers(2, 4))
+        spec["lower"] = {"kind": "admission", "theta": _types(rng, k, 0.5, 2.0), "prob": _prior(rng, k),
+                         "c": float(rng.uniform(0.5, 2.0)), "rho": float(rng.uniform(0.0, 2.0)),
+                         "sigma2": float(rng.uniform(0.0, 1.0))}
+        spec["fixed_cost"] = float(rng.uniform(0.0, 0.4))
+        inst = [{"name": "admission", "type": "admission_subsidy", "tiers": "all", "bounds": [0.0, 1.0]}]
+        if rng.random() < 0.3:
+            spec["ties"] = "pessimistic"
+    if rng.random() < 0.2:
+        spec["budget"] = float(rng.uniform(0.05, 0.6))
+    spec["instruments"] = inst
+    return spec
+
+
+def _payoff_entry(rng, params: list[str], shares: list[str]):
+    """A number (an integer now and then: ties), or an expression in the parameters and shares."""
+    if params and rng.random() < 0.3:
+        p = str(rng.choice(params))
+        if rng.random() < 0.5:  # a dynamic policy: the payoff moves with another population's share
+            return f"{rng.uniform(-2, 2):.3f} + {p}*(1 - {rng.choice(shares)})"
+        return f"{rng.uniform(-2, 2):.3f} - {p}"
+    return float(rng.integers(-3, 4)) if rng.random() < 0.3 else float(np.round(rng.uniform(-3, 3), 3))
+
+
+def evolution_spec(rng) -> dict:
+    """Two or three populations with two strategies each: numeric tables, a few expression payoffs."""
+    n = 2 if rng.random() < 0.6 else 3
+    names = ["firm", "lab", "gov"][:n]
+    spec = {"kind": "evolution", "populations": names}
+    expressions = rng.random() < 0.35
+    params = {}
+    if expressions:
+        params = {"S": float(np.round(rng.uniform(0.0, 3.0), 3)), "M": float(np.round(rng.uniform(0.0, 3.0), 3))}
+        spec["params"] = params
+
+    def table(depth):
+        if depth == 0:
+            return _payoff_entry(rng, list(params), names)
+        return [table(depth - 1), table(depth - 1)]
+
+    spec["payoff"] = {name: table(n) for name in names}
+    return spec
+
+
 GENERATORS = {"screening": screening_spec, "admission": admission_spec, "team": team_spec,
-              "coalition": coalition_spec}
+              "coalition": coalition_spec, "policy": policy_spec, "evolution": evolution_spec}
 
 
 def spec(kind: str, index: int) -> dict:
@@ -252,6 +342,11 @@ def audit(kind: str, index: int) -> Outcome:
         if r.status != "optimal":
             out.outcomes.add("not_optimal")
             out.notes.append(f"{name}: {r.status} {r.message}")
+    if kind == "evolution":
+        note = rest_point_mismatch(report)
+        if note:
+            out.outcomes.add("disagree")
+            out.notes.append(note)
     certified = [name for name, r in report.results.items() if r.success]
     for name, r in report.results.items():
         if certified and r.status in ("infeasible", "unbounded"):
@@ -260,6 +355,24 @@ def audit(kind: str, index: int) -> Outcome:
     if report.ok:
         out.outcomes.add("ok")
     return out
+
+
+def rest_point_mismatch(report) -> str | None:
+    """Evolution: the exact (symbolic) and the numeric lists of rest points must match — the same
+    points, in the same order, with the same stability labels.  (``verify`` compares points and
+    eigenvalues only when both lists have the same length.)"""
+    a, b = report.results.get("symbolic"), report.results.get("numeric")
+    if a is None or b is None or a.status != "optimal" or b.status != "optimal":
+        return None
+    if a.extras.get("continua") or b.extras.get("continua"):
+        return None  # a face filled by rest points: the lists are samples, not comparable
+    pa, pb = a.rows["point"].tolist(), b.rows["point"].tolist()
+    if len(pa) != len(pb) or not np.allclose(np.array(pa, float), np.array(pb, float), atol=1e-6):
+        return f"symbolic vs numeric: rest points differ: {pa} vs {pb}"
+    la, lb = a.rows["stability"].tolist(), b.rows["stability"].tolist()
+    if la != lb:
+        return f"symbolic vs numeric: stabilities differ at {pa}: {la} vs {lb}"
+    return None
 
 
 def _audit_pair(args):
@@ -294,15 +407,21 @@ KNOWN: dict[tuple[str, int], str] = {}
 BUGS = {"beaten", "exception", "checks"}
 
 
+def bugs_of(o: Outcome) -> set[str]:
+    """The failures of an instance: BUGS, and for evolution any disagreement between the exact
+    and the numeric rest points (both claim the complete list)."""
+    return o.outcomes & (BUGS | ({"disagree"} if o.kind == "evolution" else set()))
+
+
 def known_failure(o: Outcome) -> bool:
     return (o.kind, o.index) in KNOWN
 
 
 def _bugs(outcomes: list[Outcome], known=known_failure) -> list[str]:
     return [
-        f"{o.kind} #{o.index} {sorted(o.outcomes & BUGS)}: {o.spec}\n" + "\n".join(o.notes)
+        f"{o.kind} #{o.index} {sorted(bugs_of(o))}: {o.spec}\n" + "\n".join(o.notes)
         for o in outcomes
-        if o.outcomes & BUGS and not known(o)
+        if bugs_of(o) and not known(o)
     ]
 
 
@@ -377,6 +496,56 @@ def test_team_outside_levels_are_met():
     assert report.results and report.ok, report.to_table()
     for name, result in report.results.items():
         assert result.success, (name, result.status, result.checks)
+
+
+# found by the policy audit (instances 32 and 59, numbers rounded).  Model B1's closed form put the
+# subsidy at 0, SW 0, where no type is admitted without a subsidy (the fixed cost 0.2874 exceeds what
+# the high type brings), and a flat subsidy of 0.03 admits the high type: SW 0.1334 (nested).
+POLICY_B1_NOBODY = {"kind": "policy", "gamma": 0.3377, "lambda": 0.0, "fixed_cost": 0.2874,
+                    "lower": {"kind": "admission", "theta": [0.5005, 0.8714], "prob": [0.1013, 0.8987], "c": 0.897,
+                              "rho": 1.6586, "sigma2": 0.3199},
+                    "instruments": [{"name": "admission", "type": "admission_subsidy", "tiers": "all", "bounds": [0.0, 1.0]}]}
+# Model A's reward formula ignored formation: with F = 1.5316 the alliance needs a grant at the formula's
+# reward 0.553 (SW 0.2203), and a larger reward 0.672 that makes the grant unnecessary gives SW 0.2640.
+POLICY_FORMATION_BINDS = {"kind": "policy", "gamma": 0.9988, "lambda": 0.2582, "response": "fixed",
+                          "formation_cost": 1.5316,
+                          "lower": {"kind": "team", "a": [1.2218, 1.1027], "c": 1.338, "rho": [1.1376, 1.9558],
+                                    "sigma2": 0.5862, "omega": 0.0},
+                          "instruments": [{"name": "reward", "type": "output_reward", "bounds": [0.0, 0.8866]},
+                                          {"name": "grant", "type": "formation_grant", "bounds": [0.0, 3.0]}]}
+# the MPEC meets a binding budget only to its NLP's tolerance; re-evaluated by the follower, its point broke
+# the budget by 4e-9 and the result said the problem was infeasible (instance 0).
+POLICY_MPEC_BUDGET = {"kind": "policy", "gamma": 0.9431, "lambda": 0.2557, "budget": 0.3849, "response": "endogenous",
+                      "lower": {"kind": "team", "a": [0.9894, 1.5425], "c": 0.7745, "rho": [2.2048, 1.4511],
+                                "sigma2": 0.912, "omega": 0.3817},
+                      "instruments": [{"name": "reward", "type": "output_reward", "bounds": [0.0, 1.9762]}]}
+
+
+@pytest.mark.parametrize(("spec", "reason"), [(POLICY_B1_NOBODY, "admits no type"),
+                                              (POLICY_FORMATION_BINDS, "formation binds")])
+def test_policy_closed_form_declines_outside_its_assumptions(spec, reason):
+    problem = ital_opt.load(spec)
+    why = {m.name: r for m, r in problem.applicable()}["closed-form"]
+    assert why is not None and reason in why, why
+    result = problem.solve()
+    assert result.success and result.method == "nested" and result.objective > 0.13, (result.method, result.objective)
+
+
+def test_policy_mpec_point_within_the_budget_tolerance_is_not_infeasible():
+    result = ital_opt.load(POLICY_MPEC_BUDGET).solve("mpec")
+    assert result.status == "optimal" and result.success, (result.status, result.message, result.checks)
+    assert result.objective == pytest.approx(4.7753, abs=1e-3)
+
+
+def test_evolution_rest_point_comparison_can_fail():
+    report = ital_opt.verify(ital_opt.load(BUNDLED[0].parent / "evo_e1_formation.toml"))
+    assert rest_point_mismatch(report) is None
+    numeric = report.results["numeric"]
+    numeric.rows = numeric.rows.copy()
+    numeric.rows.loc[0, "stability"] = "saddle"  # the exact list says "ess" at (0, 0)
+    assert "stabilities differ" in rest_point_mismatch(report)
+    numeric.rows = numeric.rows.iloc[1:]
+    assert "rest points differ" in rest_point_mismatch(report)
 
 
 @pytest.mark.slow
