@@ -1,4 +1,5 @@
-"""The leader's problem solved numerically: nested search, and the single-level MPEC.
+"""The leader's problem solved numerically: nested search, the single-level MPEC, and the ESS
+linear program over an evolutionary game (:class:`EssLp`, described there).
 
 **Nested** (``method="nested"``).  The follower is solved by its own best method at every point
 the leader tries, so the lower level may be anything its kind solves (re-optimised sharing rules,
@@ -644,7 +645,8 @@ class EssLp(Formulation):
                 value = -float(h.getInfo().objective_function_value)
                 if best is None or value > best[1] + 1e-12:
                     best = (z, value)
-            elif status != highspy.HighsModelStatus.kInfeasible:
+            elif status not in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+                # (every lever is bounded, so "unbounded or infeasible" is infeasible)
                 return Result(status="not_solved", method="ess-lp/highs",
                               message=f"HiGHS ended with {h.modelStatusToString(status)}")
         what = "the only ESS" if f.unique else "an ESS"
@@ -870,4 +872,4 @@ def _within_budget(p, x):
     return None
 
 
-FORMULATIONS = [Nested(), Mpec(), EssLp()]
+FORMULATIONS = [EssLp(), Nested(), Mpec()]  # an exact method first, where it applies

@@ -27,6 +27,9 @@ Methods, in order of preference:
   one that fails): member-specific, uniform and reward rates with the sharing rule fixed
   (Model A, and Model C with a fixed diffusion subsidy), the admission subsidy at Model B's
   thresholds, Hinloopen's rates at λ = 0 (Model D);
+* ``ess-lp`` — for an evolutionary game with a target corner: the cheapest levers that make it an
+  ESS (the only one, if asked), a linear program solved by HiGHS where the ESS conditions are
+  affine in the levers (Model E; :class:`.formulations.EssLp`);
 * ``nested`` — the follower solved by its own best method inside the leader's search: a global
   phase (grid, Sobol points or differential evolution) seeded with the closed forms, then a local
   refinement (bounded Brent in one dimension, Nelder–Mead and SLSQP with the budget), with
