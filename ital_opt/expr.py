@@ -46,50 +46,20 @@ _UNARY: dict[type, Callable[[Any], Any]] = {
 }
 
 
-def _numpy_functions():
-    import numpy as np
-
-    # numbers as numpy floats, so that 1/0 is inf and (-8)**(1/3) NaN, as for arrays
-    return {"sqrt": np.sqrt, "log": np.log, "exp": np.exp, "abs": np.abs, "square": np.square,
-            "__number__": np.float64}
+_MODULES = {"numpy": "numpy", "cvxpy": "cvxpy", "pyomo": "pyomo.environ", "sympy": "sympy"}
 
 
-def _cvxpy_functions():
-    import cvxpy as cp
+def _functions(backend: str) -> dict[str, Callable]:
+    """The backend's own sqrt, log, exp, abs and square (pyomo and sympy: x**2; pyomo: Python's abs)."""
+    import importlib
 
-    return {"sqrt": cp.sqrt, "log": cp.log, "exp": cp.exp, "abs": cp.abs, "square": cp.square}
-
-
-def _pyomo_functions():
-    import pyomo.environ as pyo
-
-    return {
-        "sqrt": pyo.sqrt,
-        "log": pyo.log,
-        "exp": pyo.exp,
-        "abs": abs,
-        "square": lambda x: x**2,
-    }
-
-
-def _sympy_functions():
-    import sympy
-
-    return {
-        "sqrt": sympy.sqrt,
-        "log": sympy.log,
-        "exp": sympy.exp,
-        "abs": sympy.Abs,
-        "square": lambda x: x**2,
-    }
-
-
-_BACKENDS = {
-    "numpy": _numpy_functions,
-    "cvxpy": _cvxpy_functions,
-    "pyomo": _pyomo_functions,
-    "sympy": _sympy_functions,
-}
+    module = importlib.import_module(_MODULES[backend])
+    out = {name: getattr(module, name) for name in ("sqrt", "log", "exp")}
+    out["abs"] = abs if backend == "pyomo" else getattr(module, "Abs" if backend == "sympy" else "abs")
+    out["square"] = (lambda x: x**2) if backend in ("pyomo", "sympy") else module.square
+    if backend == "numpy":  # numbers as numpy floats, so that 1/0 is inf and (-8)**(1/3) NaN, as for arrays
+        out["__number__"] = module.float64
+    return out
 
 
 @dataclass(frozen=True)
@@ -102,7 +72,7 @@ class Expr:
     constants: Mapping[str, float] = field(default_factory=dict, repr=False, compare=False)
 
     def evaluate(self, backend: str, env: Mapping[str, Any]) -> Any:
-        functions = _BACKENDS[backend]()
+        functions = _functions(backend)
         scope = {**self.constants, **env}
         if backend == "numpy":  # numpy scalars: (-2.0)**0.5 is NaN, not a Python complex number
             import numpy as np
@@ -172,7 +142,7 @@ def _fold(node: ast.expr) -> ast.expr:
         import numpy as np
 
         with np.errstate(all="ignore"):
-            value = float(_walk(node, {}, _numpy_functions()))
+            value = float(_walk(node, {}, _functions("numpy")))
         return _number(value) if math.isfinite(value) else node
     if isinstance(node, ast.BinOp):
         left, right = node.left, node.right
