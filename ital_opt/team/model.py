@@ -324,19 +324,18 @@ class Team(Problem):
         e, k = equilibrium.len_efforts(self, beta), equilibrium.len_knowledge(self, beta)
         return self.result(beta, e, status, method, k=k, **kwargs)
 
+    def _copy(self, **changes) -> "Team":
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__, **changes)
+        return clone
+
     def with_shares(self, beta) -> "Team":
         """A copy of this team with the shares fixed at `beta` (``shares`` given)."""
-        clone = object.__new__(type(self))
-        clone.__dict__.update(self.__dict__)
-        clone.mode, clone.beta = "given", np.asarray(beta, float)
-        return clone
+        return self._copy(mode="given", beta=np.asarray(beta, float))
 
     def without_levels(self) -> "Team":
         """A copy of this team without outside levels (the relaxation of the IR constraints)."""
-        clone = object.__new__(type(self))
-        clone.__dict__.update(self.__dict__)
-        clone.outside = None
-        return clone
+        return self._copy(outside=None)
 
     # -- Python conveniences ----------------------------------------------------------------------
     @classmethod
