@@ -193,16 +193,9 @@ class Result(dict):
         }
         for key, value in self.extras.items():
             out.setdefault(key, value)
-        if self.binding:
-            out.setdefault("binding", list(self.binding))
-        if self.multipliers:
-            out.setdefault("multipliers", self.multipliers)
-        if self.get("solver"):
-            out.setdefault("solver", self.solver)
-        if self.local:
-            out.setdefault("local", True)
-        if self.message:
-            out.setdefault("message", self.message)
+        for key in ("binding", "multipliers", "solver", "local", "message"):
+            if self.get(key):
+                out.setdefault(key, self[key])
         return jsonable(out)
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -247,19 +240,8 @@ class Result(dict):
         """
         import pandas as pd
 
-        lines = []
-        if title:
-            lines.append(title)
-        lines.append(f"kind:      {self.kind}")
-        lines.append(f"status:    {self.status}" + ("  (local optimum)" if self.local else ""))
-        lines.append(f"method:    {self.method}")
-        lines.append(f"objective: {_fmt(self.objective)}")
-        for key, value in self.extras.items():
-            if isinstance(value, (dict, list, pd.DataFrame)):
-                continue
-            lines.append(f"{key + ':':<10} {_fmt(value)}")
-        if self.message:
-            lines.append(f"message:   {self.message}")
+        lines = [title] if title else []
+        lines += [f"{key + ':':<10} {value}" for key, value in self._summary()]
         if len(self.rows):
             with pd.option_context("display.width", 120, "display.max_columns", 30, "display.max_rows", 60):
                 lines.append("")
@@ -276,6 +258,15 @@ class Result(dict):
             lines.append(f"  {key:<24} {_fmt(value)}")
         return "\n".join(lines)
 
+    def _summary(self) -> list[tuple[str, str]]:
+        """(name, text) of the summary lines: kind, status, method, objective, the plain extras, message."""
+        import pandas as pd
+
+        head = [("kind", self.kind), ("status", self.status + ("  (local optimum)" if self.local else "")),
+                ("method", self.method), ("objective", _fmt(self.objective))]
+        head += [(k, _fmt(v)) for k, v in self.extras.items() if not isinstance(v, (dict, list, pd.DataFrame))]
+        return head + ([("message", self.message)] if self.message else [])
+
     def __repr__(self) -> str:
         return self.to_table()
 
@@ -283,15 +274,8 @@ class Result(dict):
         """The result in a notebook: the summary, the rows and the checks as HTML tables."""
         from html import escape
 
-        import pandas as pd
-
-        head = [("kind", self.kind), ("status", self.status + (" (local optimum)" if self.local else "")),
-                ("method", self.method), ("objective", _fmt(self.objective))]
-        head += [(k, _fmt(v)) for k, v in self.extras.items() if not isinstance(v, (dict, list, pd.DataFrame))]
-        if self.message:
-            head.append(("message", self.message))
         summary = "".join(f"<tr><th style='text-align:left'>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>"
-                          for k, v in head)
+                          for k, v in self._summary())
         checks = "".join(f"<tr><td>{escape(k)}</td><td>{escape(_fmt(v))}</td></tr>" for k, v in self.checks.items())
         ok = "ok" if self.checks_ok else "FAILED"
         rows = self.rows.to_html(index=False, float_format=lambda v: f"{v:.6g}") if len(self.rows) else ""
