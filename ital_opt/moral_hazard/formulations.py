@@ -151,9 +151,7 @@ def kkt_point(problem, a: int, v0) -> tuple[np.ndarray, dict[str, float]] | None
     pa = problem.prob[a]
     A = G[active]
     k, f = len(active), len(floor)
-    E = np.zeros((f, n))
-    for r, j in enumerate(floor):
-        E[r, j] = 1.0
+    E = np.eye(n)[floor]
     M = np.vstack([A, E])  # the active rows: A v = g_A, v_F = floor
     rhs = np.concatenate([g[active], np.full(f, v_lo)])
     if utility.linear:
