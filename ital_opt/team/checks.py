@@ -31,6 +31,10 @@ powers, exp, log, abs); rounding errors are covered by the relative tolerance of
 
 from __future__ import annotations
 
+import functools
+import itertools
+import operator
+
 import numpy as np
 
 from . import equilibrium
@@ -108,9 +112,8 @@ def _power(x: Interval, p: float) -> Interval:
             return _power(x, -n).reciprocal()
         if n % 2:
             return _monotone(x, lambda v: v**n)
-        lo_abs = np.where((x.lo <= 0) & (x.hi >= 0), 0.0, np.minimum(np.abs(x.lo), np.abs(x.hi)))
-        hi_abs = np.maximum(np.abs(x.lo), np.abs(x.hi))
-        return Interval(lo_abs**n, hi_abs**n)
+        size = _abs(x)
+        return Interval(size.lo**n, size.hi**n)
     x = Interval(np.maximum(x.lo, 0.0), np.maximum(x.hi, 0.0))
     return _monotone(x, lambda v: v**p, increasing=p > 0)
 
@@ -137,16 +140,8 @@ def enclose(expr, env) -> Interval:
     if expr.is_Number:
         return Interval(float(expr))
     args = [enclose(a, env) for a in expr.args] if not expr.is_Pow else None
-    if expr.is_Add:
-        out = args[0]
-        for a in args[1:]:
-            out = out + a
-        return out
-    if expr.is_Mul:
-        out = args[0]
-        for a in args[1:]:
-            out = out * a
-        return out
+    if expr.is_Add or expr.is_Mul:
+        return functools.reduce(operator.add if expr.is_Add else operator.mul, args)
     if expr.is_Pow:
         base, power = expr.args
         if power.is_Number:
@@ -222,8 +217,7 @@ def certified_max(objective: Objective, problems: int, start: np.ndarray, initia
     # the start point and 16 cells per coordinate of [0, U] to begin with
     cells = 16
     steps = np.linspace(0.0, 1.0, cells + 1)
-    grids = np.meshgrid(*([np.arange(cells)] * dims), indexing="ij")
-    cell = np.stack([g.ravel() for g in grids], 1)  # (cells^d, d)
+    cell = np.array(list(itertools.product(range(cells), repeat=dims)))  # (cells^d, d)
     owner = np.repeat(np.arange(problems), len(cell))
     lo = upper[owner] * steps[np.tile(cell, (problems, 1))]
     hi = upper[owner] * steps[np.tile(cell, (problems, 1)) + 1]
