@@ -230,7 +230,11 @@ def bimatrix_analysis(payoffs: Payoffs) -> Analysis | None:
     points = []
     corners, eig = payoffs.corner_eigenvalues()
     for c, e in zip(corners, eig, strict=True):
-        points.append(RestPoint(c, e.astype(complex), classify(e.astype(complex), ZERO * max(1.0, np.max(np.abs(e))))))
+        stability = classify(e.astype(complex), ZERO * max(1.0, np.max(np.abs(e))))
+        if stability == "neutral":  # a zero eigenvalue at a corner (a bifurcation): not decided here
+            points.append(RestPoint(c, e.astype(complex), "degenerate", "a zero eigenvalue at a corner"))
+        else:
+            points.append(RestPoint(c, e.astype(complex), stability))
     if np.all(b != 0):
         star = np.array([-a[1] / b[1], -a[0] / b[0]])
         if np.all((star > 0) & (star < 1)):

@@ -195,6 +195,7 @@ def separatrix(payoffs: Payoffs, saddle, jac, edge: float = 1e-10, rtol: float =
     v = np.real(vectors[:, int(np.argmin(values.real))])
     v /= np.linalg.norm(v)
     saddle = np.asarray(saddle, dtype=float)
+    start = min(start, 0.01 * float(np.min(np.minimum(saddle, 1 - saddle))))  # a saddle near an edge: closer
     rate = float(-values.real.min())
     far = float(np.log((1 - edge) / edge))
 
