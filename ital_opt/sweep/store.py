@@ -25,6 +25,7 @@ file is refused instead of corrupting it.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import shutil
@@ -218,12 +219,7 @@ class CSVStore(FileStore):
                 p.unlink()
         self._forget_finished()
         self.path.touch()
-        header = json.dumps({"sweep": self.fingerprint}) + "\n"
-        tmp = self.journal.with_name(self.journal.name + ".tmp")
-        tmp.write_text(header)
-        with open(tmp, "rb+") as h:
-            os.fsync(h.fileno())
-        os.replace(tmp, self.journal)
+        _write_atomic(self.journal, json.dumps({"sweep": self.fingerprint}) + "\n")
         _fsync_dir(self.path.parent)
 
     def _recover(self) -> None:
@@ -290,14 +286,10 @@ class CSVStore(FileStore):
         if not self.segments:
             return pd.DataFrame()
         data = self.path.read_bytes()
-        frames, i = [], 0
-        while i < len(self.segments):  # consecutive chunks with the same columns are read at once
-            start, end, cols = self.segments[i]
-            while i + 1 < len(self.segments) and self.segments[i + 1][2] == cols:
-                i += 1
-                end = self.segments[i][1]
-            frames.append(pd.read_csv(io.BytesIO(data[start:end]), header=None, names=cols))
-            i += 1
+        frames = []
+        for cols, run in itertools.groupby(self.segments, key=lambda s: s[2]):  # same columns: read at once
+            chunks = list(run)
+            frames.append(pd.read_csv(io.BytesIO(data[chunks[0][0]:chunks[-1][1]]), header=None, names=cols))
         columns = _union([list(f.columns) for f in frames])
         df = pd.concat(frames, ignore_index=True).reindex(columns=columns) if len(frames) > 1 else frames[0]
         return decode_lists(df)
