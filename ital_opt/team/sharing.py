@@ -39,7 +39,7 @@ from . import closed_form, equilibrium
 
 EIG_TOL = 1e-10
 SNAP = 1e-6  # shares below this are treated as zero by the pyomo polish
-SOLVER_OPTIONS = {"tol": 1e-10}
+SOLVER_OPTIONS = {"tol": 1e-10, "bound_relax_factor": 0.0, "constr_viol_tol": 1e-12}
 # With knowledge inputs the KKT model has a second block of stationarity conditions, and ripopt's
 # default (monotone) barrier update stalled from the LEN starting point on 5 of 120 random
 # corner-share teams ("search direction becomes too small", reported as converged, far from
