@@ -414,18 +414,10 @@ class Screening(Problem):
         if not self.multi and self.m == 1:  # one float block: much faster to build
             block = np.column_stack([self.theta, self.prob, q[:, 0], t, U, payoff, U - self.outside])
             frame = pd.DataFrame(block, columns=_MENU_COLUMNS, copy=False)
-        else:
-            frame = pd.DataFrame(
-                {
-                    "theta": list(self.theta.tolist()) if self.multi else self.theta,
-                    "prob": self.prob,
-                    "q": q[:, 0] if self.m == 1 else list(q.tolist()),
-                    "t": t,
-                    "agent_utility": U,
-                    "principal_payoff": payoff,
-                    "rent": U - self.outside,
-                }
-            )
+        else:  # a vector type or allocation per row: lists in those columns
+            theta = list(self.theta.tolist()) if self.multi else self.theta
+            columns = [theta, self.prob, q[:, 0] if self.m == 1 else list(q.tolist()), t, U, payoff, U - self.outside]
+            frame = pd.DataFrame(dict(zip(_MENU_COLUMNS, columns, strict=True)))
         objective = float(self.prob @ payoff)
         if self.rent_weight:
             objective += self.rent_weight * float(self.prob @ U)
