@@ -266,11 +266,7 @@ def solve_pyomo(model, solver: str = "nlp", verbose: bool = False, **options) ->
             res.solution_loader.load_vars()
             _import_duals(model, res.solution_loader)
             return "optimal", "pyomo/highs", False
-        if "infeasible" in tc:
-            return "infeasible", "pyomo/highs", False
-        if "unbounded" in tc:
-            return "unbounded", "pyomo/highs", False
-        return "not_solved", "pyomo/highs", False
+        return next((s for s in ("infeasible", "unbounded") if s in tc), "not_solved"), "pyomo/highs", False
     name, opt = nlp_solver()
     for key, value in options.items():
         opt.options[key] = value
@@ -300,11 +296,8 @@ def solve_pyomo(model, solver: str = "nlp", verbose: bool = False, **options) ->
         finally:
             logger.setLevel(level)
         return "optimal", f"pyomo/{name}", True
-    if tc in (TC.infeasible, TC.infeasibleOrUnbounded):
-        return "infeasible", f"pyomo/{name}", True
-    if tc == TC.unbounded:
-        return "unbounded", f"pyomo/{name}", True
-    return "not_solved", f"pyomo/{name}", True
+    status = {TC.infeasible: "infeasible", TC.infeasibleOrUnbounded: "infeasible", TC.unbounded: "unbounded"}
+    return status.get(tc, "not_solved"), f"pyomo/{name}", True
 
 
 HIGHS_LP_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
