@@ -346,16 +346,14 @@ def _solve_pyomo(team, objective, starts, seed, verbose, solver_options):
         _set(model.beta, beta)
         for kind, values in zip(kinds, x):
             _set(getattr(model, kind.var), values)
-        for i in range(team.n):
-            if corner[i]:
-                model.beta[i].fix(0.0)
+        for i in np.flatnonzero(corner):
+            model.beta[int(i)].fix(0.0)
         status, method, _ = run(model, verbose=verbose, **options)
         # the first solve may sit outside the bounds by the solver's bound relaxation (~1e-8 per
         # share) and so look slightly better than any feasible point: allow for that
         if status == "optimal" and pyo.value(model.objective) >= value - 1e-6 * max(1.0, abs(value)):
             beta, x = variable_values(model.beta, team.n), [variable_values(getattr(model, kind.var), team.n) for kind in kinds]
-        for i in range(team.n):
-            model.beta[i].unfix()
+        model.beta.unfix()
     return "optimal", method, beta, x[0], (x[1] if len(x) > 1 else None), len(optima)
 
 
