@@ -202,13 +202,11 @@ class Coalition(Problem):
         except SpecError as exc:
             raise r.error("team", f"the team spec {path!r} is invalid: {exc}") from None
         n = len(self.players)
-        members = team.n
-        if members != n:
-            raise r.error("team", f"the team {path!r} has {members} members but there are {n} players")
+        if team.n != n:
+            raise r.error("team", f"the team {path!r} has {team.n} members but there are {n} players")
         params = {name: np.broadcast_to(np.asarray(getattr(team, name), float), (n,)).copy()
                   for name in ("a", "c", "rho", "g", "d")}
-        params["sigma2"] = float(team.sigma2)
-        params["omega"] = float(team.omega)
+        params.update(sigma2=float(team.sigma2), omega=float(team.omega))
         self.team_problem = team
         self.team_path = str(full)
         return team_game(self.players, params, team, spec=data)
