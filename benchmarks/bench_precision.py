@@ -5,8 +5,9 @@ closed form is solved, then every other applicable method, and the script report
 difference of the objective and of every numeric row value the two results share (same column,
 same number of rows), absolute and relative (``|a − b| / max(|a|, |b|)``, over the entries whose
 magnitude is at least 1e-9; smaller entries count only in the absolute column).  A second table
-gives, for every spec (with or without a closed form), the largest such difference between any
-two methods that ended optimal: what ``verify`` compares.  Those numbers are what ``verify``'s
+gives, for every spec (with or without a closed form), the largest difference between any two
+methods that ended optimal over what ``verify`` compares (the objective and the kind's compared
+row fields).  Those numbers are what ``verify``'s
 default tolerances (ital_opt/tolerances.py) are chosen against.
 
     python benchmarks/bench_precision.py [--kinds screening,admission] [--out FILE]
@@ -32,13 +33,14 @@ from ital_opt.tolerances import VERIFY_ATOL, VERIFY_RTOL  # noqa: E402
 TINY = 1e-9  # entries smaller than this in both results count only in the absolute column
 
 
-def differences(a, b) -> tuple[float, float, str]:
-    """Largest absolute and relative difference between two results, and where the relative one is."""
+def differences(a, b, columns=None) -> tuple[float, float, str]:
+    """Largest absolute and relative difference between two results (the objective and the numeric
+    row values both carry, or only the row `columns` given), and where the relative one is."""
     pairs = [("objective", np.array([a.objective], float), np.array([b.objective], float))]
     ra, rb = a.rows, b.rows
     if len(ra) == len(rb):
         for col in ra.columns:
-            if col not in rb.columns:
+            if col not in rb.columns or (columns is not None and col not in columns):
                 continue
             try:
                 x, y = ra[col].to_numpy(dtype=float), rb[col].to_numpy(dtype=float)
@@ -88,7 +90,7 @@ def main() -> None:
         worst = (0.0, 0.0, "", "")
         for i, (n1, r1) in enumerate(optimal):
             for n2, r2 in optimal[i + 1:]:
-                d_abs, d_rel, where = differences(r1, r2)
+                d_abs, d_rel, where = differences(r1, r2, problem.compare)
                 if d_rel >= worst[1]:
                     worst = (d_abs, d_rel, f"{r1.method} vs {r2.method}", where)
         if len(optimal) > 1:
@@ -133,8 +135,8 @@ def main() -> None:
         worst = max(measured, key=lambda r: r[5])
         lines += ["", f"Largest relative difference: {worst[5]:.1e} ({worst[2]} on {worst[0]}, {worst[6]})."]
     lines += ["", "## Between methods, every spec", "",
-              "The largest relative difference between two methods that ended optimal (objective and every",
-              "numeric row value both carry), and the pair; what `verify` compares.", "",
+              "The largest relative difference between two methods that ended optimal over what `verify`",
+              "compares (the objective and the kind's compared row fields), and the pair.", "",
               "| spec | kind | optimal methods | max abs diff | max rel diff | pair | where |",
               "|---|---|---:|---:|---:|---|---|"]
     for spec, kind, count, d_abs, d_rel, pair, where in pairs:
