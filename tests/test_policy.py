@@ -196,7 +196,8 @@ def test_cli_bad_input_exit_2(tmp_path):
     f = tmp_path / "bad.toml"
     f.write_text('kind = "policy"\nlower = "missing.toml"\n')
     out = subprocess.run([sys.executable, "-m", "ital_opt", "solve", str(f)], capture_output=True, text=True)
-    assert out.returncode == 2 and "missing.toml" in out.stderr and "Traceback" not in out.stderr
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "bad.toml: field 'lower'" in out.stderr and "missing.toml: file not found" in out.stderr
 
 
 def test_replace_lower_field_and_user_instrument():

@@ -52,6 +52,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import SpecError
 from ..problem import Field, Method, Problem, register
 from ..result import Result
 from ..spec import REQUIRED, read_toml, set_field
@@ -168,7 +169,10 @@ class Policy(Problem):
             path = Path(spec)
             if not path.is_absolute():
                 path = self.base_dir / path
-            data = read_toml(path)
+            try:
+                data = read_toml(path)
+            except SpecError as exc:  # the file cannot be read: say which spec and field named it
+                raise r.error("lower", f"cannot read the follower spec: {exc}") from None
             source = str(path)
             base = path.resolve().parent
         elif isinstance(spec, dict):
