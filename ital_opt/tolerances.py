@@ -16,10 +16,11 @@ and imported wherever it is used (never a literal ``1e-6`` next to a comparison)
   conditions of the constraints the solver found binding (:mod:`ital_opt.kkt`) — and kept only
   when the independent checks pass.  benchmarks/bench_precision.py measures every method against
   the closed forms and every pair of methods on the bundled specs (benchmarks/results/precision.md).
-  A kind whose methods cannot reach that precision states its precision as ``Problem.verify_rtol`` (a single
-  result as its ``verify_rtol``); ``verify`` never compares that kind's answers more tightly.
-  Today: the policy kind's ``nested`` search over an evolutionary game states 1e-8 (its levers
-  approach the target-ESS boundary without a Newton step on it).
+  A kind whose methods cannot reach that precision states its precision as
+  ``Problem.verify_rtol`` (a single result as its ``verify_rtol``); ``verify`` never compares that
+  kind's answers more tightly.  The one such case: the policy kind's ``nested`` search over an
+  evolutionary game states 1e-8 (its levers approach the target-ESS boundary without a Newton
+  step on it).
 * :data:`BEAT_RTOL`, :data:`BEAT_ATOL` — ``verify`` calls a method claiming a global optimum
   wrong when another answer that passes its checks is better by more than
   ``BEAT_ATOL + BEAT_RTOL * max(|a|, |b|)`` (or the agreement tolerance, if looser).  An answer
