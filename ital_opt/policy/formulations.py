@@ -780,7 +780,7 @@ def _build_admission(p, admitted_from: int, start=None, epsilon: float = 1e-6):
         outlay = sum(float(prob[j]) * g[j] for j in T)
         model.sw = pyo.Objective(expr=sum(float(prob[j]) * (surplus[j] - F + 2 * p.gamma * float(phi[j]) * b.beta[j])
                                           for j in T) - p.lam * outlay, sense=pyo.maximize)
-    if p.budget is not None:
+    if p.budget is not None and k != n:  # admitting no one spends nothing
         model.budget = pyo.Constraint(expr=outlay <= p.budget)
     model.admitted_from = k
     return model
