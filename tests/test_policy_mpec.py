@@ -76,6 +76,37 @@ def test_random_admission_mpec_against_nested(n, c, rho, gamma, lam, F, outside,
     assert mpec.objective == pytest.approx(closed.objective, rel=1e-6, abs=1e-6)
 
 
+def test_B1_closed_form_declines_positive_outside_options():
+    """Found by the random comparison above: with θ = (0.918, 1.153), p = (0.712, 0.288), c = ρ = 1,
+    σ² = 0.5, F = 0, γ = 1, λ = 0 and a common outside option 0.25 the alliance admits only the high
+    type without support, and a flat subsidy ≥ 0.019 makes it admit both (SW 0.932 against 0.418);
+    B1's V_L is the gain with zero outside options, so the closed form said "no subsidy"."""
+    rng = np.random.default_rng(0)
+    theta = (0.5 + np.cumsum(rng.uniform(0.1, 0.6, 2))).tolist()
+    lower = _instance(theta, rng.dirichlet(np.ones(2) * 2.0).tolist(), 1.0, 1.0, 0.5, [0.25, 0.25])
+    p = load(lower=lower, gamma=1.0, lam=0.0, fixed_cost=0.0, instruments=[subsidy()])
+    with pytest.raises(ital_opt.MethodNotApplicable, match="zero outside options"):
+        p.solve("closed-form")
+    best = p.solve()
+    assert best.success and best.objective == pytest.approx(0.9320495060, abs=1e-9)
+    assert p.solve("mpec").objective == pytest.approx(best.objective, rel=1e-9)
+
+def test_mpec_optimum_on_an_admission_threshold_is_moved_onto_the_chosen_set():
+    """A seeded random instance of the trust audit: the piece admitting from type 1 peaks where its
+    subsidy just admits type 1, and the program's answer was 1e-6 short of that threshold, so the
+    follower (re-solved there) still admitted from type 2 (SW 1.0359) and another piece's worse point
+    (subsidy 0.3599, SW 1.1307) was returned.  The nested search, which bisects the threshold with
+    the follower itself, finds SW 1.2525856 at subsidy 0.0956931."""
+    lower = dict(kind="admission", theta=[0.5, 1.25, 2.0], prob=[0.02681529474251769, 0.6079283145282885,
+                 0.3652563907291938], c=1.4199344215279956, rho=0.8544903294557529, sigma2=0.1816341051504281)
+    p = load(lower=lower, gamma=0.7141969396170498, lam=0.47410676878850766, fixed_cost=0.3604262762592298,
+             instruments=[subsidy()])
+    mpec, nested = p.solve("mpec"), p.solve("nested")
+    assert mpec.success and nested.success, (mpec.checks, nested.checks)
+    assert mpec.objective == pytest.approx(1.2525856, abs=1e-7)
+    assert mpec.objective == pytest.approx(nested.objective, rel=1e-9)
+    assert mpec.rows["value"].iloc[0] == pytest.approx(nested.rows["value"].iloc[0], abs=1e-9)
+
 def test_mpec_applies_names_what_it_does_not_cover():
     from ital_opt.policy.formulations import Mpec
 

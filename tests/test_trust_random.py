@@ -403,11 +403,7 @@ def tally(outcomes: list[Outcome]) -> dict[str, Counter]:
 # audits' assertions (so that any NEW failure still fails them) and each is asserted by
 # test_known_failure below as xfail(strict=True): fixing one makes that test fail until the
 # entry is removed here.
-KNOWN: dict[tuple[str, int], str] = {
-    ("policy", 35): "policy mpec (admission follower): its piece 'admitting from type 1' reaches SW 1.252589, but the "
-                    "point returned (subsidy 0.3599) re-evaluates to SW 1.130684 and its neighbourhood scan finds a "
-                    "gain of 4.6e-4 (nested: SW 1.252586 at 0.0957)",
-}
+KNOWN: dict[tuple[str, int], str] = {}
 BUGS = {"beaten", "exception", "checks"}
 
 

@@ -836,16 +836,7 @@ def _run_admission(p, epsilon, admitted_from, verbose, **options) -> Result:
         status, _, _ = solve_pyomo(model, verbose=verbose, **{**options, **TIGHT})
         if status == "optimal":
             found = np.array([pyo.value(model.z[i]) for i in range(p.dim)])
-        x = np.clip(found, p.lo, p.hi)
-        ev = p.evaluate(x, certified=False)
-        # a leader's optimum on the admission threshold: nudge the subsidy onto the side the
-        # program chose if rounding left the follower just short of it
-        for step in (0.0, 1e-12, 1e-11, 1e-10, 1e-9):
-            z = np.clip(x + step, p.lo, p.hi)
-            ev = p.evaluate(z, certified=False)
-            if ev["ok"] and ev["outcome"].regime[1] == k:
-                x = z
-                break
+        x, ev = _onto_admitted_set(p, np.clip(found, p.lo, p.hi), k)
         sw = ev["social_welfare"] if ev["ok"] and ev["feasible"] else -np.inf
         tried.append(f"admitting from type {k}: SW {pyo.value(model.sw):.10g}")
         if best is None or sw > best[1]:
@@ -865,6 +856,39 @@ def _run_admission(p, epsilon, admitted_from, verbose, **options) -> Result:
                        message="single-level KKT program of the menus (regularised complementarity, then the "
                                "active piece solved exactly), one per admitted set: " + "; ".join(tried)
                                + "; re-evaluated by the follower")
+
+
+def _onto_admitted_set(p, x, k):
+    """(x, the follower's answer there), x moved onto the admitted set {j ≥ k} the program chose.
+
+    A leader's optimum often sits on an admission threshold, and the program meets its choice
+    constraints only to its tolerance (about ε when the exact piece was not solved), which can
+    leave the follower just on the other side.  The smallest uniform step of the instruments
+    (either sign, 1e-12 to 1e-4) that lands in the set is found, then bisected to the threshold,
+    so x is the point of the set nearest the program's answer.  Unchanged if no step lands there."""
+    def at(z):
+        z = np.clip(z, p.lo, p.hi)
+        ev = p.evaluate(z, certified=False)
+        return z, ev, bool(ev["ok"] and ev["outcome"].regime[1] == k)
+
+    z, ev, inside = at(x)
+    if inside:
+        return z, ev
+    for step in 10.0 ** np.arange(-12, -3):
+        for sign in (1.0, -1.0):
+            zs, evs, inside = at(x + sign * step)
+            if not inside:
+                continue
+            lo, hi = 0.0, step  # x + sign*lo is outside the set, x + sign*hi inside
+            while hi - lo > 1e-15 * max(1.0, float(np.max(np.abs(x)))):
+                mid = 0.5 * (lo + hi)
+                zm, evm, inside = at(x + sign * mid)
+                if inside:
+                    hi, zs, evs = mid, zm, evm
+                else:
+                    lo = mid
+            return zs, evs
+    return z, ev
 
 
 def _within_budget(p, x):

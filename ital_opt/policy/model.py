@@ -690,8 +690,8 @@ def _admission_rule(p: Policy):
     opt = _optimised(p)
     if t.n != 2 or not t.is_len:
         raise _NoClosedForm("Model B's thresholds are for two LEN types")
-    if np.ptp(t.outside) > 0 or any(inst.type == "outside_subsidy" for inst in p.instruments):
-        raise _NoClosedForm("Model B1's thresholds assume a common outside option")
+    if np.any(t.outside != 0) or any(inst.type == "outside_subsidy" for inst in p.instruments):
+        raise _NoClosedForm("Model B1's thresholds assume zero outside options")
     values = [inst.fixed.copy() if not inst.optimised else inst.lo.copy() for inst in p.instruments]
     if not opt:
         return values, {}, "no instrument is optimised: the follower's answer at the given instruments"
