@@ -282,20 +282,15 @@ class Policy(Problem):
         y Σ a_i e_i − Σ f_i c_i e_i²/2 − Σ ρ_i y² σ² β_i²/2, and SW as in :meth:`evaluate`.
         The certificate compares it with :meth:`evaluate` (the follower re-solved by its own
         kind) at the answer before trusting it around the answer."""
-        f = self.follower
-        if f.kind != "team" or not f.shares_fixed or self.diffusion or self.formation_cost is not None:
-            return None
-        t = f.problem
-        if not t.is_len or t.knowledge or t.budget_breaker:
-            return None
-        if any(inst.type not in ("cost_subsidy", "output_reward") for inst in self.instruments):
+        t = _len_team(self)
+        if t is None or not self.follower.shares_fixed:
             return None
         X = np.atleast_2d(np.asarray(X, float))
         N = X.shape[0]
         slots = dict(self._slots)
         columns = [X[:, slots[j]] if j in slots else np.broadcast_to(inst.fixed, (N, inst.fixed.size))
                    for j, inst in enumerate(self.instruments)]
-        out = _team_policy_outcome(self, columns, t.a, t.c, t.rho, np.full(N, t.sigma2), f.base_shares,
+        out = _team_policy_outcome(self, columns, t.a, t.c, t.rho, np.full(N, t.sigma2), self.follower.base_shares,
                                    np.full(N, t.omega), self.gamma, self.lam)
         feasible = np.ones(N, bool) if self.budget is None else out["outlay"] <= self.budget + 1e-9
         return out["social_welfare"], feasible
@@ -579,18 +574,29 @@ def _team_policy_outcome(p: Policy, columns, a, c, rho, sigma2, beta, omega, gam
 TEAM_BATCH_FIELDS = ("a", "c", "rho", "sigma2", "omega")
 
 
-def _closed_form_batch(p: Policy, points: pd.DataFrame) -> pd.DataFrame | None:
-    """Policy.closed_form_batch: the rule of :func:`_team_rule` over a leading batch axis."""
-    from ..batch import batch_records, field_values, varies_only
-
+def _len_team(p: Policy):
+    """The follower team when SW is a formula of the instruments (Model A: a LEN team without
+    knowledge inputs or budget breaker, under cost subsidies and output rewards only, with no
+    formation or diffusion stage), else None."""
     f = p.follower
-    if f.kind != "team" or p.diffusion or p.formation_cost is not None or not len(points):
+    if f.kind != "team" or p.diffusion or p.formation_cost is not None:
         return None
     t = f.problem
     if not t.is_len or t.knowledge or t.budget_breaker:
         return None
     if any(inst.type not in ("cost_subsidy", "output_reward") for inst in p.instruments):
         return None
+    return t
+
+
+def _closed_form_batch(p: Policy, points: pd.DataFrame) -> pd.DataFrame | None:
+    """Policy.closed_form_batch: the rule of :func:`_team_rule` over a leading batch axis."""
+    from ..batch import batch_records, field_values, varies_only
+
+    t = _len_team(p)
+    if t is None or not len(points):
+        return None
+    f = p.follower
     own = [col for col in points.columns if not col.startswith("lower.")]
     if any(col not in ("gamma", "lambda", "budget") for col in own):
         return None
