@@ -24,6 +24,7 @@ file is refused instead of corrupting it.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import json
@@ -39,16 +40,12 @@ from .tidy import POINT, decode_lists, encode_lists
 
 
 def _fsync_dir(path: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):  # a directory that cannot be opened or synced is left as it is
         fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _append(path: Path, data: bytes) -> int:
@@ -73,14 +70,7 @@ def _union(column_lists: list[list[str]]) -> list[str]:
     then columns only other chunks have, in order of appearance."""
     if not column_lists:
         return []
-    out = list(max(column_lists, key=len))
-    seen = set(out)
-    for cols in column_lists:
-        for c in cols:
-            if c not in seen:
-                out.append(c)
-                seen.add(c)
-    return out
+    return list(dict.fromkeys(itertools.chain(max(column_lists, key=len), *column_lists)))
 
 
 def _sorted(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -123,10 +113,7 @@ class Lock:
     def release(self) -> None:
         if self.fd is None:
             return
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
+        self.path.unlink(missing_ok=True)
         os.close(self.fd)  # closing releases the flock
         self.fd = None
 
@@ -153,7 +140,9 @@ class MemoryStore:
 
 
 class FileStore:
-    """What CSV and Parquet outputs share: the lock and the fingerprint of a finished sweep."""
+    """What CSV and Parquet outputs share: the lock and the fingerprint of a finished sweep.
+
+    The subclass's ``_open(resume)`` starts or recovers the output once the lock is held."""
 
     def __init__(self, path: Path, fingerprint: dict, resume: bool):
         self.path = Path(path)
@@ -161,6 +150,11 @@ class FileStore:
         self.record = self.path.with_name(self.path.name + ".sweep.json")
         self.complete_file = False
         self.lock = Lock(self.path)
+        try:
+            self._open(resume)
+        except BaseException:  # the lock is released whatever stopped the opening, and the error re-raised
+            self.lock.release()
+            raise
 
     def close(self) -> None:
         self.lock.release()
@@ -187,10 +181,6 @@ class FileStore:
                             "wrote it) is missing or unreadable; start again without --resume") from None
         self._compare(recorded)
 
-    def _forget_finished(self) -> None:
-        if self.record.exists():
-            self.record.unlink()
-
     def _record_finished(self) -> None:
         _write_atomic(self.record, json.dumps({"sweep": self.fingerprint}) + "\n")
 
@@ -198,8 +188,7 @@ class FileStore:
 class CSVStore(FileStore):
     """CSV file + append-only journal (see the module docstring)."""
 
-    def __init__(self, path: Path, fingerprint: dict, resume: bool):
-        super().__init__(path, fingerprint, resume)
+    def _open(self, resume: bool) -> None:
         self.journal = self.path.with_name(self.path.name + ".journal")
         self.segments: list[tuple[int, int, list[str]]] = []  # (start, end, columns) of committed chunks
         self.columns: list[str] | None = None
@@ -214,10 +203,8 @@ class CSVStore(FileStore):
             self._start()
 
     def _start(self) -> None:
-        for p in (self.path, self.journal):
-            if p.exists():
-                p.unlink()
-        self._forget_finished()
+        for p in (self.path, self.journal, self.record):
+            p.unlink(missing_ok=True)
         self.path.touch()
         _write_atomic(self.journal, json.dumps({"sweep": self.fingerprint}) + "\n")
         _fsync_dir(self.path.parent)
@@ -319,11 +306,9 @@ class CSVStore(FileStore):
 
 
 class ParquetStore(FileStore):
-    """A directory of atomically written part files, joined at the end."""
+    """A directory of atomically written part files, joined at the end (pyarrow: see :func:`open_store`)."""
 
-    def __init__(self, path: Path, fingerprint: dict, resume: bool):
-        require("pyarrow", extra="sweep")
-        super().__init__(path, fingerprint, resume)
+    def _open(self, resume: bool) -> None:
         self.parts = self.path.with_name(self.path.name + ".parts")
         self.seq = 0
         self._done: set[int] = set()
@@ -343,7 +328,7 @@ class ParquetStore(FileStore):
         else:
             if self.parts.exists():
                 shutil.rmtree(self.parts)
-            self._forget_finished()
+            self.record.unlink(missing_ok=True)
             self.parts.mkdir()
             meta.write_text(json.dumps(self.fingerprint))
 
@@ -385,13 +370,7 @@ def open_store(out, fingerprint: dict, resume: bool):
 
     out = Path(out)
     check_output(out, "--out", regular=True)
-    cls = ParquetStore if out.suffix == ".parquet" else CSVStore
-    store = cls.__new__(cls)
-    try:
-        cls.__init__(store, out, fingerprint, resume)
-    except BaseException:  # the lock is released whatever stopped the opening, and the error re-raised
-        lock = getattr(store, "lock", None)
-        if lock is not None:
-            lock.release()
-        raise
-    return store
+    if out.suffix != ".parquet":
+        return CSVStore(out, fingerprint, resume)
+    require("pyarrow", extra="sweep")
+    return ParquetStore(out, fingerprint, resume)
