@@ -75,23 +75,18 @@ def solve_chunk(payload: dict, chunk: list[tuple[int, dict]]) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         problem = base_problem(payload)
-        method, options, names = payload["method"], payload["options"], payload["names"]
+
+        def replace_and_solve(changes):
+            return problem.replace(**changes).solve(payload["method"], **payload["options"])
+
+        solve = _point_solver(payload, problem) or replace_and_solve
         recs: list[dict] = []
-        fast = _point_solver(payload, problem)
-        if fast is not None:
-            for point, changes in chunk:
-                try:
-                    recs += records(fast(changes), point, changes)
-                except Exception as exc:  # a failed point is a result (its record names the error)
-                    recs += failed(point, changes, exc)
-            return frame(recs, names)
         for point, changes in chunk:
             try:
-                result = problem.replace(**changes).solve(method, **options)
-                recs += records(result, point, changes)
+                recs += records(solve(changes), point, changes)
             except Exception as exc:  # a failed point is a result (its record names the error)
                 recs += failed(point, changes, exc)
-        return frame(recs, names)
+        return frame(recs, payload["names"])
 
 
 def map_chunks(fn: Callable, chunks: list, executor: str = "local", workers: int = 1,
@@ -162,14 +157,10 @@ def _map_dask(fn: Callable, chunks: list, workers: int, scheduler: str | None) -
     require("distributed", extra="sweep")
     from distributed import Client, LocalCluster, as_completed
 
-    cluster = None
-    if scheduler:
-        client = Client(scheduler)
-    else:
-        cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
-        )
-        client = Client(cluster)
+    cluster = None if scheduler else LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+    )
+    client = Client(scheduler or cluster)
     try:
         futures = {client.submit(fn, chunk, pure=False): i for i, chunk in enumerate(chunks)}
         for fut in as_completed(list(futures)):

@@ -60,10 +60,6 @@ def failed(point: int, values: dict[str, float], exc: BaseException) -> list[dic
 def frame(recs: list[dict], names: list[str]) -> pd.DataFrame:
     """Records -> DataFrame with the standard column order."""
     df = pd.DataFrame.from_records(recs)
-    return order(df, names)
-
-
-def order(df: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     first = [POINT, *names, *FIXED]
     cols = [c for c in first if c in df.columns] + [c for c in df.columns if c not in first]
     return df[cols]
@@ -71,15 +67,20 @@ def order(df: pd.DataFrame, names: list[str]) -> pd.DataFrame:
 
 def encode_lists(df: pd.DataFrame) -> pd.DataFrame:
     """Vector-valued cells (multidimensional types) as JSON text, for CSV and Parquet."""
-    out = df
-    for col in df.columns:
-        if df[col].dtype == object and df[col].map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any():
-            if out is df:
-                out = df.copy()
-            out[col] = df[col].map(
-                lambda v: json.dumps(np.asarray(v).tolist()) if isinstance(v, (list, tuple, np.ndarray)) else v
-            )
+    lists = [col for col in df.columns if df[col].dtype == object and df[col].map(_is_list).any()]
+    if not lists:
+        return df
+    out = df.copy()
+    out[lists] = df[lists].map(_json_cell)
     return out
+
+
+def _is_list(value) -> bool:
+    return isinstance(value, (list, tuple, np.ndarray))
+
+
+def _json_cell(value):
+    return json.dumps(np.asarray(value).tolist()) if _is_list(value) else value
 
 
 def decode_lists(df: pd.DataFrame) -> pd.DataFrame:
