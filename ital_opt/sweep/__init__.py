@@ -41,9 +41,10 @@ import pandas as pd
 from .._optional import require
 from ..errors import SpecError
 from .grid import Grid, make_grid, parse_derive, parse_vary
+from .store import open_store
 from .tidy import POINT
 
-__all__ = ["sweep", "SweepWarning", "make_grid", "parse_vary", "parse_derive", "grid_from_args", "Grid", "closed_form_points"]
+__all__ = ["sweep", "SweepWarning", "make_grid", "parse_vary", "parse_derive", "grid_from_args", "Grid"]
 
 
 def grid_from_args(vary: list[str], derive: list[str]) -> Grid:
@@ -64,11 +65,6 @@ def _problem(problem):
     return problem
 
 
-def closed_form_points(problem, points: pd.DataFrame) -> pd.DataFrame | None:
-    """The vectorised closed form's records for the points it covers, or None."""
-    return problem.closed_form_batch(points)
-
-
 def _fingerprint(problem, grid: Grid, method: str, options: dict) -> dict:
     spec = json.dumps(problem.spec, sort_keys=True, default=str)
     return {
@@ -79,10 +75,6 @@ def _fingerprint(problem, grid: Grid, method: str, options: dict) -> dict:
         "options": json.loads(json.dumps(options, sort_keys=True, default=str)),
         "grid": grid.fingerprint(),
     }
-
-
-def _chunks(items: list, size: int) -> list[list]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def sweep(
@@ -154,7 +146,7 @@ def sweep(
     for name, value in (("--workers", workers), ("--chunk-size", chunk_size)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
             raise SpecError(name, f"must be a whole number of at least 1, got {value!r}")
-    store = _open(out, _fingerprint(problem, grid, method, options), resume)
+    store = open_store(out, _fingerprint(problem, grid, method, options), resume)
     try:
         if store.complete_file:  # --resume of a finished sweep (the same one): nothing to solve
             return store.finish().drop(columns=[POINT], errors="ignore")
@@ -175,16 +167,16 @@ def _solve_into(store, problem, grid: Grid, method, options, executor, workers, 
     bar = _progress(n, len(store.done()), progress)
     try:
         if todo and vectorise and method in ("auto", "closed-form"):
-            covered = closed_form_points(problem, grid.points.loc[todo])
+            covered = problem.closed_form_batch(grid.points.loc[todo])
             if covered is not None and len(covered):
                 covered = covered.sort_values(POINT, kind="stable").reset_index(drop=True)
                 ids = covered[POINT].to_numpy()
                 starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])  # first line of each point
+                bounds = np.r_[starts, len(ids)]
                 for first in range(0, len(starts), 20000):  # commit blocks of 20,000 points
-                    lo = starts[first]
-                    hi = starts[first + 20000] if first + 20000 < len(starts) else len(ids)
-                    store.append(covered.iloc[lo:hi])
-                    bar.update(min(20000, len(starts) - first))
+                    last = min(first + 20000, len(starts))
+                    store.append(covered.iloc[bounds[first]:bounds[last]])
+                    bar.update(last - first)
                 solved = set(ids[starts].tolist())
                 todo = [p for p in todo if p not in solved]
         if todo:
@@ -202,18 +194,13 @@ def _solve_into(store, problem, grid: Grid, method, options, executor, workers, 
                 "options": options,
                 "names": names,
             }
-            chunks = _chunks([(p, grid.changes(p)) for p in todo], size)
+            points = [(p, grid.changes(p)) for p in todo]
+            chunks = [points[i : i + size] for i in range(0, len(points), size)]
             for df in run(executor, payload, chunks, workers, scheduler):
                 store.append(df)
                 bar.update(int(df[POINT].nunique()))
     finally:
         bar.close()
-
-
-def _open(out, fingerprint, resume):
-    from .store import open_store
-
-    return open_store(out, fingerprint, resume)
 
 
 def _progress(total: int, initial: int, enabled: bool | None):

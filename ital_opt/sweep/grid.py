@@ -171,5 +171,3 @@ def _evaluate(name: str, text: str, points: pd.DataFrame) -> np.ndarray:
         raise SpecError(name, f"expression {text!r} is not finite at every grid point", "--derive")
     return values
 
-
-__all__ = ["Grid", "make_grid", "parse_vary", "parse_derive", "identifier", "check_name"]
