@@ -24,18 +24,6 @@ import numpy as np
 from .closed_form import bankruptcy_max_excess, excesses
 from .games import membership
 
-__all__ = [
-    "scale_of",
-    "imputation_set_empty",
-    "core_violation",
-    "in_core",
-    "kohlberg_certificate",
-    "bankruptcy_core_violation",
-    "airport_max_excess",
-    "airport_core_violation",
-    "assignment_core_violation",
-    "voting_core_violation",
-]
 
 _LEVEL_TOL = 1e-7
 

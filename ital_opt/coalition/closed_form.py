@@ -7,7 +7,7 @@ Games are dense worth vectors ``v`` over bitmask coalitions (bit i = player i, s
   as φ_i = Σ_{S∋i} w⁺(|S|) v(S) − Σ_{S∌i} w⁻(|S|) v(S) with w⁺(s) = 1/(n·C(n−1, s−1)) and
   w⁻(s) = 1/(n·C(n−1, s)), and summed over blocks of 2^16 coalitions: the only array of size
   2^n is v itself (2^25 float64 = 256 MiB), so exact values for table games up to
-  :data:`MAX_EXACT_PLAYERS` = 25 players take O(n 2^n) time and O(2^n) memory.
+  :data:`.games.DENSE_MAX_PLAYERS` = 25 players take O(n 2^n) time and O(2^n) memory.
 * **Banzhaf value** (Banzhaf 1965; raw, not normalised): ψ_i = 2^{1−n} Σ_{S∌i} (v(S∪i) − v(S)).
 * Sampling estimates (:func:`shapley_sample`, :func:`banzhaf_sample`): random orderings
   (Castro, Gómez & Tejada 2009) and random coalitions, with normal confidence half-widths; each
@@ -43,28 +43,7 @@ import numpy as np
 
 from .games import coalition_sums
 
-__all__ = [
-    "MAX_EXACT_PLAYERS",
-    "player_count",
-    "shapley",
-    "banzhaf",
-    "shapley_sample",
-    "banzhaf_sample",
-    "ShapleyEstimate",
-    "excesses",
-    "talmud",
-    "constrained_equal_awards",
-    "bankruptcy_max_excess",
-    "bankruptcy_values",
-    "integer_scale",
-    "voting_values",
-    "airport_shapley",
-    "airport_banzhaf",
-    "airport_nucleolus",
-]
 
-#: exact values by enumeration up to this many players (the worth vector: 2^25 float64 = 256 MiB)
-MAX_EXACT_PLAYERS = 25
 _BLOCK = 16  # coalitions are summed in blocks of 2^16
 
 

@@ -52,18 +52,6 @@ from ..result import Result
 from .checks import imputation_set_empty
 from .games import coalition_sums, membership
 
-__all__ = [
-    "CoalitionPool",
-    "dense_pool",
-    "list_pool",
-    "Lexmin",
-    "lexicographic_centre",
-    "balancing_weights",
-    "nucleolus_by_tightness",
-    "SequentialLP",
-    "TightnessLP",
-    "EssentialCoalitionsLP",
-]
 
 DUAL_TOL = 1e-9
 SPAN_TOL = 1e-9

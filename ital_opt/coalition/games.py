@@ -42,21 +42,6 @@ import numpy as np
 
 from ..spec import MAX_MAGNITUDE
 
-__all__ = [
-    "Game",
-    "DENSE_MAX_PLAYERS",
-    "membership",
-    "coalition_sums",
-    "coalition_mask",
-    "coalition_name",
-    "table_game",
-    "bankruptcy_game",
-    "voting_game",
-    "airport_game",
-    "assignment_game",
-    "team_game",
-    "is_convex",
-]
 
 #: the largest game tabulated as a dense worth vector (2^25 float64 = 256 MiB)
 DENSE_MAX_PLAYERS = 25
