@@ -57,18 +57,8 @@ from ..spec import SpecReader, read_toml
 from . import checks as ck
 from . import closed_form as cf
 from . import formulations as fm
-from .games import (
-    DENSE_MAX_PLAYERS,
-    Game,
-    TeamFailure,
-    airport_game,
-    assignment_game,
-    bankruptcy_game,
-    is_convex,
-    table_game,
-    team_game,
-    voting_game,
-)
+from . import games
+from .games import DENSE_MAX_PLAYERS, Game, TeamFailure
 
 GAMES = ("bankruptcy", "weighted_voting", "airport", "assignment")
 NUCLEOLUS_MAX_PLAYERS = DENSE_MAX_PLAYERS  # the LP sequence over 2^n coalitions (constraint generation)
@@ -209,7 +199,7 @@ class Coalition(Problem):
         params.update(sigma2=float(team.sigma2), omega=float(team.omega))
         self.team_problem = team
         self.team_path = str(full)
-        return team_game(self.players, params, team, spec=data)
+        return games.team_game(self.players, params, team, spec=data)
 
     # -- the game -------------------------------------------------------------------------------
     @property
@@ -266,7 +256,7 @@ def _read_table(problem: Coalition, r: SpecReader) -> Game:
     default = r.number("default", None)
     table = r.table("values")
     try:
-        return table_game(problem.players, table, default)
+        return games.table_game(problem.players, table, default)
     except KeyError as exc:
         raise r.error("values", f"the coalition {exc.args[0]!r} is missing (every non-empty coalition "
                       "needs a worth, or give 'default' for the ones left out)") from None
@@ -280,7 +270,7 @@ def _read_bankruptcy(problem: Coalition, r: SpecReader) -> Game:
     claims = r.vector("claims", problem.n, nonneg=True)
     if estate > claims.sum():
         raise r.error("estate", f"must not exceed the total claim {claims.sum():g}, got {estate:g}")
-    return bankruptcy_game(problem.players, estate, claims)
+    return games.bankruptcy_game(problem.players, estate, claims)
 
 
 def _read_voting(problem: Coalition, r: SpecReader) -> Game:
@@ -288,15 +278,15 @@ def _read_voting(problem: Coalition, r: SpecReader) -> Game:
     weights = r.vector("weights", problem.n, nonneg=True)
     if quota > weights.sum():
         raise r.error("quota", f"no coalition wins: the quota {quota:g} exceeds the total weight {weights.sum():g}")
-    return voting_game(problem.players, quota, weights)
+    return games.voting_game(problem.players, quota, weights)
 
 
 GAME_READERS = {
     "values": _read_table,
     "bankruptcy": _read_bankruptcy,
     "weighted_voting": _read_voting,
-    "airport": lambda problem, r: airport_game(problem.players, r.vector("costs", problem.n, nonneg=True)),
-    "assignment": lambda problem, r: assignment_game(
+    "airport": lambda problem, r: games.airport_game(problem.players, r.vector("costs", problem.n, nonneg=True)),
+    "assignment": lambda problem, r: games.assignment_game(
         problem.buyers, problem.sellers, r.matrix("surplus", (len(problem.buyers), len(problem.sellers)))),
     "team": Coalition._read_team,
 }
@@ -372,7 +362,7 @@ def assemble(problem: Coalition, method: str, *, shapley, banzhaf, nucleolus=Non
         extras["least_core_allocation"] = _clean(sign * np.asarray(lc, float)).tolist()
     if problem.dense:
         v = problem.values
-        extras.setdefault("convex", bool(is_convex(v)) if problem.n <= CONVEX_MAX_PLAYERS else None)
+        extras.setdefault("convex", bool(games.is_convex(v)) if problem.n <= CONVEX_MAX_PLAYERS else None)
     if shapley is not None and ci is None:
         violation = _core_violation(problem, shapley)
         if violation is not None:
