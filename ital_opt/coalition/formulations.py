@@ -50,7 +50,8 @@ from .. import backends
 from ..problem import Formulation
 from ..result import Result
 from .checks import imputation_set_empty
-from .games import coalition_sums, membership
+from .closed_form import banzhaf, shapley
+from .games import TeamFailure, coalition_sums, membership
 
 
 DUAL_TOL = 1e-9
@@ -387,8 +388,6 @@ def least_core_result(problem, method: str, x, eps) -> Result:
 
 def _guarded(run):
     """A team-derived game whose sub-team cannot be solved ends as status not_solved, with why."""
-    from .games import TeamFailure
-
     def guarded(self, problem, **options):
         try:
             return run(self, problem, **options)
@@ -403,8 +402,6 @@ class _LeastCoreBuild(Formulation):
     recover(): a result with the least-core point and value read from the solved model."""
 
     def build(self, problem, **options):
-        from .games import membership
-
         n = problem.n
         masks = np.arange(1, 2**n - 1, dtype=np.int64)
         return least_core_model(membership(n, masks), problem.values[masks], problem.values[-1])
@@ -430,7 +427,6 @@ class SequentialLP(_LeastCoreBuild):
 
     @_guarded
     def run(self, problem, solver=None, verbose=False, **options) -> Result:
-        from .closed_form import banzhaf, shapley
         from .model import assemble
 
         v = problem.values
@@ -454,8 +450,6 @@ class TightnessLP(_LeastCoreBuild):
     def build(self, problem, **options):
         import cvxpy as cp
 
-        from .games import membership
-
         n = problem.n
         masks = np.arange(1, 2**n - 1, dtype=np.int64)
         x, eps = cp.Variable(n), cp.Variable()
@@ -469,7 +463,6 @@ class TightnessLP(_LeastCoreBuild):
 
     @_guarded
     def run(self, problem, **options) -> Result:
-        from .closed_form import banzhaf, shapley
         from .model import assemble
 
         v = problem.values
@@ -565,8 +558,6 @@ def least_core_dual(v) -> tuple[float, np.ndarray]:
     1967): max Σ_S y_S v(S) − t v(N) s.t. Σ_S y_S 1_S = t 1_N, Σ_S y_S = 1, y ≥ 0.  Returns
     (ε*, y over the proper masks 1 … 2^n − 2); columns are coalitions, so a small-n cross-check."""
     import highspy
-
-    from .games import membership
 
     v = np.asarray(v, float)
     n = len(v).bit_length() - 1
