@@ -427,12 +427,10 @@ class SequentialLP(_LeastCoreBuild):
 
     @_guarded
     def run(self, problem, solver=None, verbose=False, **options) -> Result:
-        from .model import assemble
-
         v = problem.values
         x, lc, eps, kind = nucleolus_dense(v, options, verbose)
-        return assemble(problem, self.name, shapley=shapley(v), banzhaf=banzhaf(v), nucleolus=x,
-                        least_core=(eps, lc), kind=kind)
+        return problem.assemble(self.name, shapley=shapley(v), banzhaf=banzhaf(v), nucleolus=x,
+                                least_core=(eps, lc), kind=kind)
 
 
 class TightnessLP(_LeastCoreBuild):
@@ -463,8 +461,6 @@ class TightnessLP(_LeastCoreBuild):
 
     @_guarded
     def run(self, problem, **options) -> Result:
-        from .model import assemble
-
         v = problem.values
         lc, levels, method = nucleolus_by_tightness(v)
         eps = levels[0] if levels else 0.0
@@ -472,8 +468,8 @@ class TightnessLP(_LeastCoreBuild):
         if kind is None:
             nuc, _, method = nucleolus_by_tightness(v, v[1 << np.arange(problem.n)])
             kind = "nucleolus"
-        return assemble(problem, method, shapley=shapley(v), banzhaf=banzhaf(v), nucleolus=nuc,
-                        least_core=(eps, lc), kind=kind)
+        return problem.assemble(method, shapley=shapley(v), banzhaf=banzhaf(v), nucleolus=nuc,
+                                least_core=(eps, lc), kind=kind)
 
 
 class EssentialCoalitionsLP(_LeastCoreBuild):
@@ -527,26 +523,21 @@ class EssentialCoalitionsLP(_LeastCoreBuild):
         return out[0], out[1]
 
     def run(self, problem, solver=None, verbose=False, samples=None, seed=None, **options) -> Result:
-        from .model import ASSIGNMENT_VALUES_MAX, assemble, dense_values, sampled_values
-
         members, worths = self._pool(problem)
         pool = list_pool(problem.n, members, worths)
         pre = lexicographic_centre(pool, problem.game.grand, None, options=options, verbose=verbose)
         eps = min(pre.levels[0], 0.0) if pre.levels else 0.0
         samples = problem.samples if samples is None else samples
         seed = problem.seed if seed is None else seed
-        message, ci, phi, bz = "nucleolus over the essential coalitions (singletons and buyer-seller pairs)", None, None, None
-        if problem.dense:
-            phi, bz = dense_values(problem)
-        elif samples:
-            est_phi, est_bz = sampled_values(problem, samples, seed)
-            phi, bz, ci = est_phi.value, est_bz.value, (est_phi.halfwidth, est_bz.halfwidth)
+        message = "nucleolus over the essential coalitions (singletons and buyer-seller pairs)"
+        phi, bz, ci = problem.values_or_estimates(samples, seed)
+        if ci is not None:
             message += f"; Shapley and Banzhaf values are estimates from {samples} samples (seed {seed})"
-        else:
+        elif phi is None:
             message += (f"; Shapley and Banzhaf values not computed: {problem.n} players need 2^{problem.n} "
-                        f"assignment problems (at most {ASSIGNMENT_VALUES_MAX}); give 'samples' for estimates")
-        result = assemble(problem, self.name, shapley=phi, banzhaf=bz, nucleolus=pre.x, least_core=(eps, pre.x),
-                          kind="nucleolus", message=message, ci=ci)
+                        f"assignment problems (at most {problem.dense_limit}); give 'samples' for estimates")
+        result = problem.assemble(self.name, shapley=phi, banzhaf=bz, nucleolus=pre.x, least_core=(eps, pre.x),
+                                  kind="nucleolus", message=message, ci=ci)
         buyer_best, seller_best = self.core_extremes(problem, options)
         result.rows["core_buyer_optimal"] = buyer_best
         result.rows["core_seller_optimal"] = seller_best

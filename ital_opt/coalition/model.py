@@ -230,6 +230,69 @@ class Coalition(Problem):
         """Sampled Shapley value with a confidence interval (see :func:`.closed_form.shapley_sample`)."""
         return cf.shapley_sample(self.game.worth, self.n, samples, seed=seed, confidence=confidence)
 
+    def values_or_estimates(self, samples: int | None, seed: int | None):
+        """(φ, ψ, half-widths): the exact Shapley and Banzhaf values where the 2^n worths are
+        tabulated, else estimates from `samples` draws with their 95% half-widths, else None."""
+        if self.dense:
+            return cf.shapley(self.values), cf.banzhaf(self.values), None
+        if not samples:
+            return None, None, None
+        phi = cf.shapley_sample(self.game.worth, self.n, samples, seed=seed)
+        bz = cf.banzhaf_sample(self.game.worth, self.n, samples, seed=seed)
+        return phi.value, bz.value, (phi.halfwidth, bz.halfwidth)
+
+    def assemble(self, method: str, *, shapley, banzhaf, nucleolus=None, least_core=None, kind="nucleolus", extras=None,
+                 message="", ci=None) -> Result:
+        """The result: rows in the players' order (payoffs × sign), the core facts, the allocations."""
+        sign = self.sign
+        rows = pd.DataFrame({"player": list(self.players)})
+        if shapley is not None:
+            for name, value, halfwidth in zip(("shapley", "banzhaf"), (shapley, banzhaf), ci or (None, None), strict=True):
+                rows[name] = _clean(sign * np.asarray(value, float))
+                if halfwidth is not None:
+                    rows[f"{name}_ci"] = halfwidth
+        extras = dict(extras or {})
+        extras.setdefault("game", self.game.source)
+        notes = [message] if message else []
+        if nucleolus is not None:
+            rows["nucleolus"] = _clean(sign * np.asarray(nucleolus, float))
+            extras["nucleolus_kind"] = kind
+            if kind == "prenucleolus":
+                notes.append("the imputation set is empty (Σ v({i}) > v(N)): the nucleolus column is the prenucleolus")
+        if least_core is not None:
+            eps, lc = least_core
+            rows["least_core"] = _clean(sign * np.asarray(lc, float))
+            extras["core_nonempty"] = bool(eps <= _scale_tol(self))
+            extras["least_core_epsilon"] = float(0.0 if abs(eps) < 1e-12 else eps)
+            extras["least_core_allocation"] = _clean(sign * np.asarray(lc, float)).tolist()
+        if self.dense:
+            extras.setdefault("convex", bool(games.is_convex(self.values)) if self.n <= CONVEX_MAX_PLAYERS else None)
+        if shapley is not None and ci is None:
+            violation = _core_violation(self, shapley)
+            if violation is not None:
+                extras["shapley_in_core"] = bool(violation <= _scale_tol(self))
+        if self.allocation is not None:
+            rows["allocation"] = self.allocation
+            violation = _core_violation(self, sign * np.asarray(self.allocation, float))
+            if violation is not None:
+                extras["allocation_core_violation"] = violation
+                extras["allocation_in_core"] = bool(violation <= _scale_tol(self))
+        if self.team_problem is not None:
+            v = self.values
+            shares, ce, source = _team_shares(self)
+            alloc = shares * v[-1]
+            rows["team_share"] = shares
+            rows["team_allocation"] = alloc
+            extras["team_engine"] = self.game.data.get("engine")
+            extras["team_method"] = source
+            extras["team_allocation_core_violation"] = ck.core_violation(v, alloc)
+            extras["team_allocation_in_core"] = bool(ck.in_core(v, alloc))
+            if ce is not None:
+                rows["team_ce"] = ce
+                extras["team_ce_in_core"] = bool(ck.in_core(v, ce))
+        return Result(status="optimal", method=method, objective=float(sign * self.game.grand), rows=rows, extras=extras,
+                      message="; ".join(notes))
+
     def methods(self) -> list[Method]:
         sampling = frozenset({"samples", "seed"})
         return [
@@ -334,63 +397,6 @@ def _clean(x) -> np.ndarray:
     return np.where(np.abs(x) < 1e-12, 0.0, x)
 
 
-def assemble(problem: Coalition, method: str, *, shapley, banzhaf, nucleolus=None, least_core=None,
-             kind="nucleolus", extras=None, message="", ci=None) -> Result:
-    """The result: rows in the players' order (payoffs × sign), the core facts, the allocations."""
-    sign = problem.sign
-    rows = pd.DataFrame({"player": list(problem.players)})
-    if shapley is not None:
-        rows["shapley"] = _clean(sign * np.asarray(shapley, float))
-        if ci is not None:
-            rows["shapley_ci"] = ci[0]
-        rows["banzhaf"] = _clean(sign * np.asarray(banzhaf, float))
-        if ci is not None:
-            rows["banzhaf_ci"] = ci[1]
-    extras = dict(extras or {})
-    extras.setdefault("game", problem.game.source)
-    notes = [message] if message else []
-    if nucleolus is not None:
-        rows["nucleolus"] = _clean(sign * np.asarray(nucleolus, float))
-        extras["nucleolus_kind"] = kind
-        if kind == "prenucleolus":
-            notes.append("the imputation set is empty (Σ v({i}) > v(N)): the nucleolus column is the prenucleolus")
-    if least_core is not None:
-        eps, lc = least_core
-        rows["least_core"] = _clean(sign * np.asarray(lc, float))
-        extras["core_nonempty"] = bool(eps <= _scale_tol(problem))
-        extras["least_core_epsilon"] = float(0.0 if abs(eps) < 1e-12 else eps)
-        extras["least_core_allocation"] = _clean(sign * np.asarray(lc, float)).tolist()
-    if problem.dense:
-        v = problem.values
-        extras.setdefault("convex", bool(games.is_convex(v)) if problem.n <= CONVEX_MAX_PLAYERS else None)
-    if shapley is not None and ci is None:
-        violation = _core_violation(problem, shapley)
-        if violation is not None:
-            extras["shapley_in_core"] = bool(violation <= _scale_tol(problem))
-    if problem.allocation is not None:
-        rows["allocation"] = problem.allocation
-        violation = _core_violation(problem, sign * np.asarray(problem.allocation, float))
-        if violation is not None:
-            extras["allocation_core_violation"] = violation
-            extras["allocation_in_core"] = bool(violation <= _scale_tol(problem))
-    if problem.team_problem is not None:
-        v = problem.values
-        shares, ce, source = _team_shares(problem)
-        alloc = shares * v[-1]
-        rows["team_share"] = shares
-        rows["team_allocation"] = alloc
-        extras["team_engine"] = problem.game.data.get("engine")
-        extras["team_method"] = source
-        extras["team_allocation_core_violation"] = ck.core_violation(v, alloc)
-        extras["team_allocation_in_core"] = bool(ck.in_core(v, alloc))
-        if ce is not None:
-            rows["team_ce"] = ce
-            extras["team_ce_in_core"] = bool(ck.in_core(v, ce))
-    objective = problem.sign * problem.game.grand
-    return Result(status="optimal", method=method, objective=float(objective), rows=rows, extras=extras,
-                  message="; ".join(notes))
-
-
 def _scale_tol(problem: Coalition) -> float:
     if problem.dense:
         return _tol(problem.values)
@@ -428,18 +434,6 @@ def _fractions(values) -> np.ndarray:
     return np.array([float(Fraction(q)) for q in values])
 
 
-def sampled_values(problem: Coalition, samples: int, seed: int):
-    """Sampled Shapley and Banzhaf values with their 95% half-widths."""
-    phi = cf.shapley_sample(problem.game.worth, problem.n, samples, seed=seed)
-    bz = cf.banzhaf_sample(problem.game.worth, problem.n, samples, seed=seed)
-    return phi, bz
-
-
-def dense_values(problem: Coalition):
-    v = problem.values
-    return cf.shapley(v), cf.banzhaf(v)
-
-
 # -- methods ------------------------------------------------------------------------------------------
 def _run_closed_form(problem: Coalition, samples: int | None = None, seed: int | None = None) -> Result:
     data = problem.game.data
@@ -450,8 +444,8 @@ def _run_closed_form(problem: Coalition, samples: int | None = None, seed: int |
         x = -cf.airport_nucleolus(costs)
         phi, bz = -cf.airport_shapley(costs), -cf.airport_banzhaf(costs)
         eps = _airport_least_core(problem, x)
-        return assemble(problem, "closed-form", shapley=phi, banzhaf=bz, nucleolus=x, least_core=(eps, x),
-                        extras={"convex": True})
+        return problem.assemble("closed-form", shapley=phi, banzhaf=bz, nucleolus=x, least_core=(eps, x),
+                                extras={"convex": True})
     estate, claims = data["estate"], data["claims"]
     x = cf.talmud(estate, claims)
     # bankruptcy games are convex: the nucleolus is the prenucleolus, which minimises the largest
@@ -463,16 +457,13 @@ def _run_closed_form(problem: Coalition, samples: int | None = None, seed: int |
         shap, banz = cf.bankruptcy_values(round(estate * k), np.round(claims * k).astype(int))
         phi, bz = _fractions(shap) / k, _fractions(banz) / k
         message = "Shapley and Banzhaf values exact (counting programme over integer claims)"
-    elif problem.dense:
-        phi, bz = dense_values(problem)
     else:
-        est_phi, est_bz = sampled_values(problem, samples, seed)
-        phi, bz = est_phi.value, est_bz.value
-        ci = (est_phi.halfwidth, est_bz.halfwidth)
-        message = (f"{problem.n} players with non-integer data: Shapley and Banzhaf values are estimates from "
-                   f"{samples} samples (seed {seed}; columns shapley_ci, banzhaf_ci: 95% half-widths)")
-    return assemble(problem, "closed-form", shapley=phi, banzhaf=bz, nucleolus=x, least_core=(eps, x),
-                    extras={"convex": True, **({"samples": samples} if ci else {})}, message=message, ci=ci)
+        phi, bz, ci = problem.values_or_estimates(samples, seed)
+        if ci is not None:
+            message = (f"{problem.n} players with non-integer data: Shapley and Banzhaf values are estimates from "
+                       f"{samples} samples (seed {seed}; columns shapley_ci, banzhaf_ci: 95% half-widths)")
+    return problem.assemble("closed-form", shapley=phi, banzhaf=bz, nucleolus=x, least_core=(eps, x),
+                            extras={"convex": True, **({"samples": samples} if ci else {})}, message=message, ci=ci)
 
 
 def _airport_least_core(problem: Coalition, x) -> float:
@@ -492,13 +483,13 @@ def _run_voting(problem: Coalition, solver: str | None = None, verbose: bool = F
     message = "Shapley–Shubik and Banzhaf indices exact (counting programme over integer weights)"
     if problem.n <= NUCLEOLUS_MAX_PLAYERS:
         x, lc, eps, kind = fm.nucleolus_dense(problem.values, options, verbose)
-        return assemble(problem, "dynamic-programming", shapley=phi, banzhaf=bz, nucleolus=x,
-                        least_core=(eps, lc), kind=kind, message=message + "; nucleolus by the LP sequence")
+        return problem.assemble("dynamic-programming", shapley=phi, banzhaf=bz, nucleolus=x,
+                                least_core=(eps, lc), kind=kind, message=message + "; nucleolus by the LP sequence")
     veto = data["weights"].sum() - data["weights"] < data["quota"]
     extras = {"core_nonempty": bool(veto.any()), "veto_players": [p for p, b in zip(problem.players, veto, strict=True) if b]}
     message += (f"; nucleolus and least core not computed: {problem.n} players exceed the LP sequence's "
                 f"{NUCLEOLUS_MAX_PLAYERS} (the core is non-empty iff some player has a veto)")
-    return assemble(problem, "dynamic-programming", shapley=phi, banzhaf=bz, extras=extras, message=message)
+    return problem.assemble("dynamic-programming", shapley=phi, banzhaf=bz, extras=extras, message=message)
 
 
 # -- checks ---------------------------------------------------------------------------------------------
