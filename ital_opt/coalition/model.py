@@ -219,7 +219,7 @@ class Coalition(Problem):
 
     def describe(self) -> str:
         """The game's kind in words ("a table game", "a weighted_voting game", ...)."""
-        return _describe(self)
+        return {"values": "a table game", "team": "a team-derived game"}.get(self.game_type, f"a {self.game_type} game")
 
     @property
     def values(self) -> np.ndarray:
@@ -311,7 +311,56 @@ class Coalition(Problem):
 
     # -- checks: from the returned numbers only ----------------------------------------------------
     def check(self, result: Result) -> dict[str, float]:
-        return _checks(self, result)
+        rows = result.rows
+        sign = self.sign
+        out: dict[str, float] = {}
+        for c in [c for c in ("shapley", "nucleolus", "least_core") if c in rows]:
+            out[f"{c}_efficiency"] = abs(sign * rows[c].to_numpy(float).sum() - self.game.grand)
+        for column in ("core_buyer_optimal", "core_seller_optimal"):
+            if column in rows:
+                out[f"{column}_violation"] = _core_violation(self, rows[column].to_numpy(float))
+        if "nucleolus" not in rows:
+            result.extras["certificate"] = (f"no nucleolus to certify; Kohlberg's certificate would need the "
+                                            f"2^{self.n} excesses, which do not fit in memory beyond "
+                                            f"{DENSE_MAX_PLAYERS} players")
+            return {k: float(x) for k, x in out.items()}
+        nuc = sign * rows["nucleolus"].to_numpy(float)
+        lc = sign * rows["least_core"].to_numpy(float)
+        eps = float(result.extras["least_core_epsilon"])
+        if self.dense and self.n > 1:
+            v = self.values
+            e_lc = cf.excesses(v, lc)
+            out["least_core_violation"] = max(0.0, float((e_lc[1:-1] - eps).max(initial=-np.inf)))
+            imputations = not ck.imputation_set_empty(v)
+            if imputations:
+                out["nucleolus_imputation_violation"] = max(0.0, float((v[1 << np.arange(self.n)] - nuc).max()))
+            cert_nuc = ck.kohlberg_certificate(v, nuc, fm.balancing_weights, imputations=imputations)
+            same = np.array_equal(nuc, lc) and not (imputations and cert_nuc["at_bound"])
+            cert_lc = cert_nuc if same else ck.kohlberg_certificate(v, lc, fm.balancing_weights, imputations=False)
+            out["nucleolus_kohlberg_violation"] = cert_nuc["violation"]
+            out["least_core_kohlberg_violation"] = cert_lc["violation"]
+            # the first level's balancing weights prove that no allocation has a smaller largest excess
+            out["least_core_epsilon_gap"] = abs(eps - cert_lc["epsilon"])
+            nonempty = cert_lc["epsilon"] <= _tol(v)
+            out["core_nonempty_mismatch"] = float(bool(result.extras["core_nonempty"]) != nonempty)
+            if nonempty:
+                out["nucleolus_core_violation"] = ck.core_violation(v, nuc)
+            result.extras["certificate"] = (f"Kohlberg: balancing weights verified on {cert_nuc['levels']} excess "
+                                            f"level(s) of the nucleolus, {cert_lc['levels']} of the least-core point")
+        else:
+            violation = _core_violation(self, nuc)
+            if violation is not None:
+                out["nucleolus_core_violation"] = violation
+            if self.game_type == "bankruptcy":
+                data = self.game.data
+                shifted = lc - (lc.sum() - data["estate"]) / len(lc)
+                out["least_core_violation"] = max(0.0, cf.bankruptcy_max_excess(data["estate"], data["claims"], shifted) - eps)
+                lower = np.maximum(0.0, data["estate"] - (data["claims"].sum() - data["claims"]))
+                out["nucleolus_imputation_violation"] = max(0.0, float((lower - nuc).max()))
+            result.extras["certificate"] = (f"core membership checked by the game's structure; Kohlberg's certificate "
+                                            f"not checked: the 2^{self.n} excesses do not fit in memory "
+                                            f"(at most {DENSE_MAX_PLAYERS} players)")
+        return {k: float(x) for k, x in out.items()}
 
 
 # -- reading the game: one reader per game type ------------------------------------------------------
@@ -365,30 +414,20 @@ def _integer_data(values, quota) -> int | None:
 
 
 def _closed_form_applies(problem: Coalition) -> str | None:
+    # a bankruptcy game beyond the counting programme and enumeration without samples is refused at reading
     if problem.game_type not in ("bankruptcy", "airport"):
-        return f"closed forms cover bankruptcy and airport games, not {_describe(problem)}"
-    if problem.game_type == "bankruptcy" and not problem.dense and problem.samples is None:
-        data = problem.game.data
-        if _integer_data(data["claims"], data["estate"]) is None:
-            return (f"{problem.n} claimants with non-integer (or very large) estate and claims: the exact Shapley "
-                    f"value needs integer data with an estate below {DP_MAX_WIDTH:g} units, or at most "
-                    f"{DENSE_MAX_PLAYERS} claimants; give 'samples' for a sampled estimate")
+        return f"closed forms cover bankruptcy and airport games, not {problem.describe()}"
     return None
 
 
 def _voting_applies(problem: Coalition) -> str | None:
     if problem.game_type != "weighted_voting":
-        return f"the counting programme is for weighted voting games, not {_describe(problem)}"
+        return f"the counting programme is for weighted voting games, not {problem.describe()}"
     data = problem.game.data
     if _integer_data(data["weights"], data["quota"]) is None:
         return (f"the weights and quota are not integers after scaling by a power of ten, or the quota exceeds "
                 f"{DP_MAX_WIDTH:g} units (the counting programme's width)")
     return None
-
-
-def _describe(problem: Coalition) -> str:
-    return {"values": "a table game", "team": "a team-derived game"}.get(problem.game_type,
-                                                                         f"a {problem.game_type} game")
 
 
 # -- result assembly ------------------------------------------------------------------------------------
@@ -443,7 +482,9 @@ def _run_closed_form(problem: Coalition, samples: int | None = None, seed: int |
         costs = data["costs"]
         x = -cf.airport_nucleolus(costs)
         phi, bz = -cf.airport_shapley(costs), -cf.airport_banzhaf(costs)
-        eps = _airport_least_core(problem, x)
+        # the airport game is concave as a cost game: its nucleolus is its prenucleolus and lies in
+        # the least core, so the least-core value is the largest proper excess at the nucleolus
+        eps = ck.airport_max_excess(costs, -x) if problem.n > 1 else 0.0
         return problem.assemble("closed-form", shapley=phi, banzhaf=bz, nucleolus=x, least_core=(eps, x),
                                 extras={"convex": True})
     estate, claims = data["estate"], data["claims"]
@@ -466,14 +507,6 @@ def _run_closed_form(problem: Coalition, samples: int | None = None, seed: int |
                             extras={"convex": True, **({"samples": samples} if ci else {})}, message=message, ci=ci)
 
 
-def _airport_least_core(problem: Coalition, x) -> float:
-    """The largest proper excess at the nucleolus (= the least-core value: the airport game is
-    concave as a cost game, so its nucleolus is its prenucleolus and lies in the least core)."""
-    if problem.n == 1:
-        return 0.0
-    return ck.airport_max_excess(problem.game.data["costs"], -np.asarray(x, float))
-
-
 def _run_voting(problem: Coalition, solver: str | None = None, verbose: bool = False, **options) -> Result:
     data = problem.game.data
     k = _integer_data(data["weights"], data["quota"])
@@ -490,60 +523,3 @@ def _run_voting(problem: Coalition, solver: str | None = None, verbose: bool = F
     message += (f"; nucleolus and least core not computed: {problem.n} players exceed the LP sequence's "
                 f"{NUCLEOLUS_MAX_PLAYERS} (the core is non-empty iff some player has a veto)")
     return problem.assemble("dynamic-programming", shapley=phi, banzhaf=bz, extras=extras, message=message)
-
-
-# -- checks ---------------------------------------------------------------------------------------------
-def _checks(problem: Coalition, result: Result) -> dict[str, float]:
-    rows = result.rows
-    sign = problem.sign
-    grand = problem.game.grand
-    out: dict[str, float] = {}
-    columns = [c for c in ("shapley", "nucleolus", "least_core") if c in rows]
-    for c in columns:
-        out[f"{c}_efficiency"] = abs(sign * rows[c].to_numpy(float).sum() - grand)
-    for column in ("core_buyer_optimal", "core_seller_optimal"):
-        if column in rows:
-            out[f"{column}_violation"] = _core_violation(problem, rows[column].to_numpy(float))
-    if "nucleolus" not in rows:
-        result.extras["certificate"] = (f"no nucleolus to certify; Kohlberg's certificate would need the "
-                                        f"2^{problem.n} excesses, which do not fit in memory beyond "
-                                        f"{DENSE_MAX_PLAYERS} players")
-        return {k: float(x) for k, x in out.items()}
-    nuc = sign * rows["nucleolus"].to_numpy(float)
-    lc = sign * rows["least_core"].to_numpy(float)
-    eps = float(result.extras["least_core_epsilon"])
-    if problem.dense and problem.n > 1:
-        v = problem.values
-        e_lc = cf.excesses(v, lc)
-        out["least_core_violation"] = max(0.0, float((e_lc[1:-1] - eps).max(initial=-np.inf)))
-        imputations = not ck.imputation_set_empty(v)
-        if imputations:
-            out["nucleolus_imputation_violation"] = max(0.0, float((v[1 << np.arange(problem.n)] - nuc).max()))
-        cert_nuc = ck.kohlberg_certificate(v, nuc, fm.balancing_weights, imputations=imputations)
-        same = not imputations or np.array_equal(nuc, lc) and not cert_nuc["at_bound"]
-        cert_lc = cert_nuc if same and np.array_equal(nuc, lc) else ck.kohlberg_certificate(
-            v, lc, fm.balancing_weights, imputations=False)
-        out["nucleolus_kohlberg_violation"] = cert_nuc["violation"]
-        out["least_core_kohlberg_violation"] = cert_lc["violation"]
-        # the first level's balancing weights prove that no allocation has a smaller largest excess
-        out["least_core_epsilon_gap"] = abs(eps - cert_lc["epsilon"])
-        nonempty = cert_lc["epsilon"] <= _tol(v)
-        out["core_nonempty_mismatch"] = float(bool(result.extras["core_nonempty"]) != nonempty)
-        if nonempty:
-            out["nucleolus_core_violation"] = ck.core_violation(v, nuc)
-        result.extras["certificate"] = (f"Kohlberg: balancing weights verified on {cert_nuc['levels']} excess "
-                                        f"level(s) of the nucleolus, {cert_lc['levels']} of the least-core point")
-    else:
-        violation = _core_violation(problem, nuc)
-        if violation is not None:
-            out["nucleolus_core_violation"] = violation
-        if problem.game_type == "bankruptcy":
-            data = problem.game.data
-            shifted = lc - (lc.sum() - data["estate"]) / len(lc)
-            out["least_core_violation"] = max(0.0, cf.bankruptcy_max_excess(data["estate"], data["claims"], shifted) - eps)
-            lower = np.maximum(0.0, data["estate"] - (data["claims"].sum() - data["claims"]))
-            out["nucleolus_imputation_violation"] = max(0.0, float((lower - nuc).max()))
-        result.extras["certificate"] = (f"core membership checked by the game's structure; Kohlberg's certificate "
-                                        f"not checked: the 2^{problem.n} excesses do not fit in memory "
-                                        f"(at most {DENSE_MAX_PLAYERS} players)")
-    return {k: float(x) for k, x in out.items()}
