@@ -200,27 +200,9 @@ def iron(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Prior-weighted isotonic (non-decreasing) regression: pool adjacent violators."""
     if values.size <= 1 or np.all(np.diff(values) >= 0):
         return values.copy()
-    try:
-        from scipy.optimize import isotonic_regression
+    from scipy.optimize import isotonic_regression
 
-        return isotonic_regression(values, weights=weights, increasing=True).x
-    except ImportError:  # pragma: no cover - scipy < 1.12
-        return _pav(values, weights)
-
-
-def _pav(values, weights):
-    means, wsum, counts = [], [], []
-    for v, w in zip(values.tolist(), weights.tolist()):
-        means.append(v)
-        wsum.append(w)
-        counts.append(1)
-        while len(means) > 1 and means[-2] > means[-1]:
-            w2 = wsum[-2] + wsum[-1]
-            means[-2] = (means[-2] * wsum[-2] + means[-1] * wsum[-1]) / w2
-            wsum[-2] = w2
-            counts[-2] += counts[-1]
-            means.pop(), wsum.pop(), counts.pop()
-    return np.repeat(means, counts)
+    return isotonic_regression(values, weights=weights, increasing=True).x
 
 
 def solve_menu(problem):
