@@ -25,6 +25,7 @@ by the kind's own ``solve``).
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -57,6 +58,8 @@ NAME = "cvxpy/CLARABEL"
 
 def point_solver(problem, names: list[str], method: str):
     """The fastest program built once for `names`, or None."""
+    if method != "cvxpy" or problem.multi or problem.m != 1:
+        return None
     if problem.rent_weight or problem.fixed_cost:  # not in these programs: each point is solved
         return None
     import cvxpy as cp
@@ -80,7 +83,7 @@ def _polished(problem, changes, qv, tv):
     return q[:, 0], U - point.agent_values(q)
 
 
-def _rows_and_checks(problem, theta, prob_v, out_v, qv, tv, name, K, status_ok=True, note=""):
+def _rows_and_checks(problem, theta, prob_v, out_v, qv, tv, K, status_ok=True, note=""):
     with np.errstate(all="ignore"):
         U = np.asarray(problem.agent.numpy(theta=theta[:, None], q=qv[None, :]), float) + tv[None, :]
         w = np.broadcast_to(np.asarray(problem.principal.numpy(theta=theta, q=qv), float), (K,))
@@ -88,7 +91,7 @@ def _rows_and_checks(problem, theta, prob_v, out_v, qv, tv, name, K, status_ok=T
     payoff = w - tv
     rows = {"theta": theta, "prob": prob_v, "q": qv, "t": tv, "agent_utility": own_u,
             "principal_payoff": payoff, "rent": own_u - out_v}
-    res = Light(status="optimal", method=name, objective=float(prob_v @ payoff), rows=rows)
+    res = Light(status="optimal", method=NAME, objective=float(prob_v @ payoff), rows=rows)
     ic = float(np.max(U - own_u[:, None])) if K > 1 else 0.0
     ir = float(np.max(out_v - own_u))
     if max(ic, ir) > CHECK_TOL or not status_ok:
@@ -146,8 +149,6 @@ def screening_qp(problem, names, method):
 
     from ..backends import clarabel_solver
 
-    if method != "cvxpy" or problem.multi or problem.m != 1:
-        return None
     fields = _field_names(names)
     if not fields <= {"prob", "outside", "theta"}:
         return None
@@ -157,15 +158,12 @@ def screening_qp(problem, names, method):
     lo, hi = problem.q_bounds[0]
     kk, ll = np.nonzero(~np.eye(K, dtype=bool))
     n_ic = kk.size
-    name = NAME
 
-    cache: dict = {}
-
-    def structure(theta):
-        """Coefficients and the constraint matrix for these types (cached: only prob/outside vary)."""
-        key = theta.tobytes()
-        if key in cache:
-            return cache[key]
+    @functools.lru_cache(maxsize=1)
+    def structure(key: bytes):
+        """Coefficients and the constraint matrix for the types `key` (their bytes; cached: only
+        prob/outside vary)."""
+        theta = np.frombuffer(key)
         coef = _coefficients(problem, theta)
         if coef is None:
             return None
@@ -189,10 +187,7 @@ def screening_qp(problem, names, method):
             A[m + idx, idx] = 1.0
             b0[m + idx] = hi
             m += K
-        out = (alpha, c1, c2, sps.csc_matrix(A[:m]), b0[:m], m)
-        cache.clear()
-        cache[key] = out
-        return out
+        return alpha, c1, c2, sps.csc_matrix(A[:m]), b0[:m], m
 
     # P = diag(−2 p∘c2, 0) in CSC form: one entry per q column, none for the t columns
     indptr = np.concatenate([np.arange(K + 1), np.full(K, K)])
@@ -200,7 +195,7 @@ def screening_qp(problem, names, method):
 
     def solve(changes: dict) -> Light:
         prob_v, out_v, theta = _point_arrays(problem, changes, fields)
-        st = structure(theta)
+        st = structure(theta.tobytes())
         if st is None:
             return problem.replace(**changes).solve(method)
         alpha, c1, c2, A, b0, m = st
@@ -213,10 +208,10 @@ def screening_qp(problem, names, method):
         status = str(sol.status)
         if status not in ("Solved", "AlmostSolved"):
             mapped = {"PrimalInfeasible": "infeasible", "DualInfeasible": "unbounded"}.get(status, "not_solved")
-            return Light(status=mapped, method=name, message=f"Clarabel status {status}")
+            return Light(status=mapped, method=NAME, message=f"Clarabel status {status}")
         x = np.asarray(sol.x, float)
         qv, tv = _polished(problem, changes, x[:K], x[K:])
-        return _rows_and_checks(problem, theta, prob_v, out_v, qv, tv, name, K,
+        return _rows_and_checks(problem, theta, prob_v, out_v, qv, tv, K,
                                 status_ok=status == "Solved", note=f"Clarabel status {status}; ")
 
     return solve
@@ -228,9 +223,8 @@ def screening_dpp(problem, names, method):
 
     from ..backends import solve_cvxpy
 
-    if method != "cvxpy" or problem.multi or problem.m != 1:
-        return None
-    if not _field_names(names) <= {"prob", "outside"}:
+    fields = _field_names(names)
+    if not fields <= {"prob", "outside"}:
         return None
     K = problem.n
     theta = np.asarray(problem.theta, float)
@@ -262,29 +256,17 @@ def screening_dpp(problem, names, method):
     if not prog.is_dcp(dpp=True):
         return None
 
-    base_prob = np.asarray(problem.prob, float)
-    base_out = np.asarray(problem.outside, float)
-    name = NAME
 
     def solve(changes: dict) -> Light:
-        prob_v, out_v = base_prob.copy(), base_out.copy()
-        for key, value in changes.items():
-            field, idx = _ENTRY.match(key).groups()
-            target = prob_v if field == "prob" else out_v
-            if idx is None:
-                target[:] = value
-            else:
-                target[int(idx)] = value
-        if not (np.all(prob_v > 0) and abs(prob_v.sum() - 1.0) <= 1e-9 and np.all(np.isfinite(out_v))):
-            problem.replace(**changes)  # raises the SpecError naming the field
+        prob_v, out_v, _ = _point_arrays(problem, changes, fields)
         p.value = prob_v
         ubar.value = out_v
         solve_cvxpy(prog, "CLARABEL")
         if prog.status not in ("optimal", "optimal_inaccurate") or q.value is None:
             status = {"infeasible": "infeasible", "unbounded": "unbounded"}.get(prog.status, "not_solved")
-            return Light(status=status, method=name, message=f"cvxpy status {prog.status}")
+            return Light(status=status, method=NAME, message=f"cvxpy status {prog.status}")
         qv, tv = _polished(problem, changes, np.asarray(q.value, float), np.asarray(t.value, float))
-        return _rows_and_checks(problem, theta, prob_v, out_v, qv, tv, name, K, status_ok=prog.status == "optimal",
+        return _rows_and_checks(problem, theta, prob_v, out_v, qv, tv, K, status_ok=prog.status == "optimal",
                                 note=f"cvxpy status {prog.status}; ")
 
     return solve
