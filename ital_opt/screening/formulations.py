@@ -232,21 +232,22 @@ def _finish(problem, V, U, status, method, blocks=(), excluded=None, **extra):
     Uv = np.asarray(U.value, dtype=float).ravel()
     if excluded is not None:
         Vv[excluded] = [lo for lo, _ in problem.split.v_bounds]
-    before = Vv.copy()
-    Vv, Uv = polish(problem, Vv, Uv, excluded)
-    res = _note_polish(problem.result_from_V(Vv, Uv, method, **extra), problem, before, Vv)
     unit = float(np.max(problem.prob))  # _objective divided the payoff by max p
     duals = [
         (kind, k, l, np.asarray(con.dual_value, dtype=float).ravel() * (unit * factor))
         for kind, con, k, l, factor in blocks
         if con.dual_value is not None
     ]
-    return mark_binding(res, problem, duals)
+    return _polished_result(problem, Vv, Uv, excluded, method, duals, **extra)
 
 
-def _note_polish(res, problem, before, after):
-    """Record in ``res.solver["polish"]`` that :func:`polish_kkt` replaced the solver's menu."""
-    if (problem.multi or problem.m != 1) and not np.array_equal(before, after):
+def _polished_result(problem, V, U, excluded, method, duals, **extras):
+    """The Result of a solver's menu (V, U) after :func:`polish`, its binding constraints and
+    multipliers from `duals` (:func:`mark_binding`); ``res.solver["polish"]`` records that
+    :func:`polish_kkt` replaced the solver's menu."""
+    Vp, Up = polish(problem, V, U, excluded)
+    res = mark_binding(problem.result_from_V(Vp, Up, method, **extras), problem, duals)
+    if (problem.multi or problem.m != 1) and not np.array_equal(V, Vp):
         res.solver = {**res.get("solver", {}), "polish": "newton-kkt"}
     return res
 
@@ -961,10 +962,7 @@ class Pyomo(Formulation):
         if problem.split is not None:
             V = np.array([[pyo.value(model.V[k, j]) for j in range(m)] for k in range(n)], dtype=float)
             U = np.array([pyo.value(model.U[k]) for k in range(n)], dtype=float)
-            before = V.copy()
-            V, U = polish(problem, V, U, model.excluded)
-            res = mark_binding(problem.result_from_V(V, U, method), problem, duals)
-            _note_polish(res, problem, before, V)
+            res = _polished_result(problem, V, U, model.excluded, method, duals)
             if local:
                 res.message = (
                     "local optimum (the objective is not known to be concave)"
