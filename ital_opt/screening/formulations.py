@@ -549,8 +549,6 @@ def refine(problem, V, excluded=None):
     values, generalised to any anchors).  Types whose allocations the solver pooled (equal within
     1e-6, or excluded) form blocks; each block's V solves Σ_B [p_i S_i'(V) + g_i] = 0 in its bounds
     (Newton's method on a concave function).  The result is kept only if it stays monotone."""
-    import sympy as sp
-
     from .closed_form import groups
 
     split = problem.split
@@ -560,7 +558,6 @@ def refine(problem, V, excluded=None):
     Vo = V[order, 0]
     if starts.size < problem.n and np.any(np.abs(np.diff(Vo)[np.diff(problem.a[order, 0]) == 0]) > 0):
         return None  # types with equal a got different allocations: no chain to refine
-    members = order  # per type, in the order of a
     gidx = order[starts]  # one representative per group
     a = problem.a[gidx, 0]
     b = problem.b[gidx]
@@ -586,10 +583,10 @@ def refine(problem, V, excluded=None):
     # blocks of pooled allocations (the solver's active monotonicity and bound constraints)
     scale = 1e-6 * (1.0 + float(np.max(np.abs(Vg))))
     breaks = np.flatnonzero((np.abs(np.diff(Vg)) > scale) | (fixed[1:] != fixed[:-1])) + 1
-    Vsym = split.V[0]
-    names = [*split.theta, Vsym]
-    d1 = compiled(sp.diff(split.surplus, Vsym), names)
-    d2 = compiled(sp.diff(split.surplus, Vsym, 2), names)
+    derivs = _surplus_derivatives(problem)
+    if derivs is None:
+        return None
+    (d1,), ((d2,),) = derivs
     env = {str(s): col[order] for s, col in zip(split.theta, problem.theta_columns)}
     w = problem.prob[order]
     member_group = np.repeat(np.arange(G), counts)
@@ -597,7 +594,7 @@ def refine(problem, V, excluded=None):
     def derivatives(Vgroup):
         """Per group: Σ_members p_k S_k'(V) + g and Σ_members p_k S_k''(V)."""
         Vm = Vgroup[member_group]
-        env[str(Vsym)] = Vm
+        env[str(split.V[0])] = Vm
         f1 = np.add.reduceat(w * d1.numpy(shape=Vm.shape, **env), starts) + g
         f2 = np.add.reduceat(w * d2.numpy(shape=Vm.shape, **env), starts)
         return f1, f2
@@ -655,8 +652,8 @@ def refine(problem, V, excluded=None):
         return None
     U, _ = _rents_and_anchors(a, b, Vr, problem.outside[gidx])
     Vn, Un = np.empty_like(V), np.empty(problem.n)
-    Vn[members, 0] = np.repeat(Vr, counts)
-    Un[members] = np.repeat(U, counts)
+    Vn[order, 0] = np.repeat(Vr, counts)
+    Un[order] = np.repeat(U, counts)
     rents = minimal_rents(problem.a[order, 0], problem.b[order], Vn[order, 0], problem.outside[order])
     Un[order] = rents  # the exact least rents (equal to the anchors' unless a path is not simple)
     return Vn, Un
