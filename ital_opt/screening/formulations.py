@@ -777,9 +777,8 @@ class CvxpyLocal(_CvxpyFormulation):
         lo, hi = order[:-1], order[1:]
         blocks = [("IR", U >= problem.outside, np.arange(n), None, 1.0)]
         if n > 1:
-            down, up, mon = _ic_pairs(problem, V, U, hi, lo), _ic_pairs(problem, V, U, lo, hi), V[hi, 0] >= V[lo, 0]
-            scale = _ic_scale(problem.a[hi] - problem.a[lo])  # the same for both directions
-            blocks += [("IC", down, hi, lo, scale), ("IC", up, lo, hi, scale), ("MON", mon, lo, hi, 1.0)]
+            blocks += [_ic_block(problem, V, U, hi, lo), _ic_block(problem, V, U, lo, hi),
+                       ("MON", V[hi, 0] >= V[lo, 0], lo, hi, 1.0)]
         return self._program(problem, V, U, blocks, excluded)
 
 
