@@ -41,6 +41,7 @@ HiGHS through appsi); the closed form leaves them empty.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -876,6 +877,7 @@ class Pyomo(Formulation):
 
     def build(self, problem, excluded=None, **options):
         import pyomo.environ as pyo
+        import sympy as sp
 
         n, m = problem.n, problem.m
         model = pyo.ConcreteModel()
@@ -889,6 +891,9 @@ class Pyomo(Formulation):
             split = problem.split
             vbounds, vinit = _pyomo_box(split.v_bounds)
             model.V = pyo.Var(model.K, model.J, bounds=vbounds, initialize=vinit)
+            if excluded is not None:  # excluded types get q = 0
+                for k, j in itertools.product(np.flatnonzero(excluded).tolist(), range(m)):
+                    model.V[k, j].fix(split.v_bounds[j][0])
             model.U = pyo.Var(model.K, initialize=0.0)
             a, b = problem.a, problem.b
             model.ic = pyo.Constraint(
@@ -911,7 +916,7 @@ class Pyomo(Formulation):
                 for k in range(n)
             )
             linear = split.terms is not None and all(
-                h.is_polynomial(*split.V) and sum(sp_degree(h, split.V)) <= 1 for _, h in split.terms
+                h.is_polynomial(*split.V) and sp.Poly(h, *split.V).total_degree() <= 1 for _, h in split.terms
             )
         else:
             qbounds, qinit = _pyomo_box(problem.q_bounds)
@@ -940,13 +945,6 @@ class Pyomo(Formulation):
         model.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
         model.linear = linear  # a plain attribute: which solver fits
         model.excluded = excluded
-        if excluded is not None:  # excluded types get q = 0
-            for k in np.flatnonzero(excluded).tolist():
-                for j in range(m):
-                    if problem.split is not None:
-                        model.V[k, j].fix(problem.split.v_bounds[j][0])
-                    else:
-                        model.q[k, j].fix(0.0)
         return model
 
     def recover(self, problem, model, method: str = "pyomo", local: bool = True) -> Result:
@@ -1000,12 +998,6 @@ def _pyomo_duals(model, pairs, n):
         return []
     k, l = np.array(pairs, dtype=int).reshape(-1, 2).T
     return [("IR", np.arange(n), None, np.abs(np.array(ir, dtype=float))), ("IC", k, l, np.abs(np.array(ic, dtype=float)))]
-
-
-def sp_degree(h, syms):
-    import sympy as sp
-
-    return [sp.degree(h, s) for s in syms]
 
 
 FORMULATIONS = (CvxpyLocal(), CvxpyAllPairs(), Pyomo())
