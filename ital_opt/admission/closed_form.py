@@ -25,22 +25,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = [
-    "Menu",
-    "shorthands",
-    "first_best",
-    "surplus",
-    "transfers",
-    "alliance_payoff",
-    "isotonic",
-    "second_best",
-    "two_type",
-    "regime_bounds",
-    "two_type_batch",
-    "second_best_batch",
-    "menu_batch",
-]
-
 
 @dataclass
 class Menu:
@@ -57,31 +41,15 @@ class Menu:
         return any(len(g) > 1 for g in self.pools)
 
 
-def shorthands(capability, c, rho, sigma2):
-    """φ_k = a_k²/(2c) and r = ρσ²/2."""
-    a = np.asarray(capability, dtype=float)
-    return a**2 / (2.0 * c), rho * sigma2 / 2.0
-
-
 def first_best(phi, r):
     """β_k = φ_k/(φ_k + r) (= θ²/(θ² + cρσ²)); 1 for risk-neutral applicants."""
     phi = np.asarray(phi, dtype=float)
     return phi / (phi + r)
 
 
-def surplus(phi, r, share):
-    """Joint certainty-equivalent surplus S_k(β) = 2φβ − (φ + r)β²."""
-    return 2.0 * phi * share - (phi + r) * share**2
-
-
 def transfers(phi, r, share, utility):
     """t_k = u_k − β_k²(φ_k − r)."""
     return utility - share**2 * (phi - r)
-
-
-def alliance_payoff(prob, phi, r, share, utility):
-    """Σ_k p_k [S_k(β_k) − u_k]."""
-    return float(np.dot(prob, surplus(phi, r, share) - utility))
 
 
 def isotonic(values, weights):
@@ -140,17 +108,10 @@ def second_best(prob, phi, r, outside, *, iron=True):
     ubar = np.broadcast_to(np.asarray(outside, dtype=float), p.shape)
     tail, gap = _tail_and_gap(p, phi)
     b = p * (phi + r) + tail * gap
-    raw = p * phi / b
-    if np.all(np.diff(raw) >= 0):
-        share, pools = raw, [[k] for k in range(len(p))]
-    elif not iron:
+    share, pools = isotonic(p * phi / b, b)  # the formula's shares themselves where they are monotone
+    if not iron and len(pools) < len(p):
         return None
-    else:
-        share, pools = isotonic(raw, b)
-    u = np.empty_like(share)
-    u[0] = ubar[0]
-    for k in range(len(p) - 1):
-        u[k + 1] = u[k] + share[k] ** 2 * gap[k]
+    u = np.cumsum(np.r_[ubar[0], share[:-1] ** 2 * gap[:-1]])  # u_{k+1} = u_k + β_k²Δ_k
     if np.any(u < ubar - 1e-12 * (1 + np.abs(ubar))):
         return None
     binding = ["IR_1"] + [f"IC_{k + 2},{k + 1}" for k in range(len(p) - 1)]
