@@ -73,9 +73,7 @@ class Admission(Problem):
         self.c = r.number("c", positive=True)
         self.rho = r.number("rho", nonneg=True)
         self.sigma2 = r.number("sigma2", nonneg=True)
-        self.outside = r.vector("outside", n, 0.0, broadcast=True)
-        if np.ndim(self.outside) == 0:
-            self.outside = np.full(n, float(self.outside))
+        self.outside = r.vector("outside", n, 0.0, broadcast=True)  # a single number: one per type
         self.output = r.expression("output", {"theta", "e"}, DEFAULT_OUTPUT)
         self.cost = r.expression("cost", {"e", "c"}, DEFAULT_COST)
         self.r = self.rho * self.sigma2 / 2.0
@@ -86,12 +84,10 @@ class Admission(Problem):
                           "cannot solve the applicant's effort choice β·∂y/∂e = C'(e) for a unique "
                           "positive effort; give an output concave and a cost convex in e"
                           + (f" ({'; '.join(self.tech.notes)})" if self.tech.notes else ""))
+        self.K = self.phi = None
         if self.cap is not None:
             self.K = self.c if self.tech.is_default else self.tech.len_form[1]
             self.phi = self.cap**2 / (2.0 * self.K)
-        else:
-            self.K = None
-            self.phi = None
 
     @property
     def n(self) -> int:
@@ -289,7 +285,5 @@ def _run_closed_form(problem: Admission, **options) -> Result:
         extras = {"ironed": menu.ironed}
         if menu.ironed:
             extras["pools"] = [[names[k] for k in g] for g in menu.pools if len(g) > 1]
-        binding = ["IR_1"] + [f"IC_{k + 2},{k + 1}" for k in range(problem.n - 1)]
-        menu.binding = binding
     return problem.menu_result(menu.share, menu.utility, method="closed-form", binding=menu.binding,
                                extras=extras)
