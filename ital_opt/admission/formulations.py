@@ -30,16 +30,7 @@ from ..problem import Formulation
 from ..result import Result
 from .technology import DEFAULT_COST, DEFAULT_OUTPUT
 
-__all__ = ["CvxpyDirect", "ScreeningReduction", "PyomoDirect", "FORMULATIONS", "screening_spec", "polish",
-           "polish_menu"]
-
 MAX_STARTS = 1_000  # local NLP starting points
-
-
-def len_reason(problem) -> str | None:
-    if not problem.is_len:
-        return "the convex form in x = β² needs the LEN model (linear output, quadratic cost)"
-    return None
 
 
 # -- cvxpy: the convex form in x = β² ---------------------------------------------------------------
@@ -49,7 +40,9 @@ class CvxpyDirect(Formulation):
     options = frozenset({"polish_kkt"})
 
     def applies(self, problem) -> str | None:
-        return len_reason(problem)
+        if not problem.is_len:
+            return "the convex form in x = β² needs the LEN model (linear output, quadratic cost)"
+        return None
 
     def build(self, problem, **options):
         """The cvxpy.Problem in the stacked variable ``x_u`` = (x_1..x_K, u_1..u_K)."""
@@ -87,23 +80,16 @@ class CvxpyDirect(Formulation):
 
 
 def convex_constraints(problem):
-    """Rows (A, b) of A·[x; u] >= b: all-pairs IC, IR, x <= 1, x >= 0."""
+    """Rows (A, b) of A·[x; u] >= b: all-pairs IC (k, j) in row-major order, then IR, x <= 1, x >= 0 of each type."""
     n, phi = problem.n, problem.phi
-    rows, rhs = [], []
-    for k in range(n):
-        for j in range(n):
-            if j != k:
-                a = np.zeros(2 * n)
-                a[n + k], a[n + j], a[j] = 1.0, -1.0, -(phi[k] - phi[j])
-                rows.append(a)
-                rhs.append(0.0)
-    for k in range(n):
-        for index, coef, bound in ((n + k, 1.0, problem.outside[k]), (k, -1.0, -1.0), (k, 1.0, 0.0)):
-            a = np.zeros(2 * n)
-            a[index] = coef
-            rows.append(a)
-            rhs.append(bound)
-    return np.array(rows), np.array(rhs)
+    k_idx, j_idx = np.nonzero(~np.eye(n, dtype=bool))
+    pairs, types = np.arange(k_idx.size), np.arange(n)
+    ic = np.zeros((k_idx.size, 2 * n))
+    ic[pairs, n + k_idx], ic[pairs, n + j_idx], ic[pairs, j_idx] = 1.0, -1.0, -(phi[k_idx] - phi[j_idx])
+    own = np.zeros((n, 3, 2 * n))  # type k's IR, x_k <= 1 and x_k >= 0
+    own[types, 0, n + types], own[types, 1, types], own[types, 2, types] = 1.0, -1.0, 1.0
+    rhs = np.column_stack([problem.outside, -np.ones(n), np.zeros(n)]).ravel()
+    return np.vstack([ic, own.reshape(3 * n, 2 * n)]), np.concatenate([np.zeros(k_idx.size), rhs])
 
 
 def polish(problem, x, u, active_tol=1e-7, iters=12):
@@ -228,15 +214,16 @@ class PyomoDirect(Formulation):
 
         n = problem.n
         start = problem.first_best() if start is None else np.asarray(start, float)
-        agent, keep = _indirect_utilities(problem)
+        agent, keep = _indirect(problem, agent=True), _indirect(problem, agent=False)
         m = pyo.ConcreteModel()
         m.K = pyo.RangeSet(0, n - 1)
         m.beta = pyo.Var(m.K, bounds=(1e-9, 1.0), initialize=dict(enumerate(map(float, start))))
         m.t = pyo.Var(m.K, initialize=0.0)
         m.obj = pyo.Objective(expr=sum(float(problem.prob[k]) * (keep(k, m.beta[k]) - m.t[k]) for k in m.K),
                               sense=pyo.maximize)
-        m.ir = pyo.Constraint(m.K, rule=_ir_rule(problem, agent))
-        m.ic = pyo.Constraint(m.K, m.K, rule=_ic_rule(agent))
+        m.ir = pyo.Constraint(m.K, rule=lambda m, k: m.t[k] + agent(k, m.beta[k]) >= float(problem.outside[k]))
+        m.ic = pyo.Constraint(m.K, m.K, rule=lambda m, k, j: pyo.Constraint.Skip if j == k
+                              else m.t[k] + agent(k, m.beta[k]) >= m.t[j] + agent(k, m.beta[j]))
         return m
 
     def recover(self, problem, model, method: str = "pyomo", local: bool = True) -> Result:
@@ -253,10 +240,8 @@ class PyomoDirect(Formulation):
         if isinstance(multistart, bool) or not isinstance(multistart, (int, np.integer)) or not 1 <= multistart <= MAX_STARTS:
             raise OptionError("multistart", f"expected a whole number of starting points from 1 to {MAX_STARTS:,}, "
                               f"got {multistart!r}", problem.source)
-        starts = [problem.first_best()]
         rng = np.random.default_rng(0)
-        for _ in range(max(int(multistart) - 1, 0)):
-            starts.append(np.sort(rng.uniform(0.05, 1.0, problem.n)))
+        starts = [problem.first_best(), *(np.sort(rng.uniform(0.05, 1.0, problem.n)) for _ in range(multistart - 1))]
         best = None
         for start in starts:
             model = self.build(problem, start)
@@ -392,49 +377,17 @@ def polish_menu(problem, share, utility):
     return None if z is None else (z[:n], z[n:])
 
 
-class _Indirect:
-    """v(θ_k, q) − r q² and (1 − q)·y(θ_k, e*) of type k as pyomo expressions."""
+def _indirect(problem, agent: bool):
+    """Type k's v(θ_k, q) − r q² (``agent``) or (1 − q)·y(θ_k, e*) as a pyomo expression of (k, q)."""
+    from ..expr import parse
 
-    def __init__(self, problem, which):
-        from ..expr import parse
-
-        self.problem, self.which = problem, which
-        if problem.is_len:
-            text = "(a**2/(2*K) - r)*q**2" if which == "agent" else "a**2/K*q*(1 - q)"
-            self.expr = parse(text, {"a", "q", "r", "K"})
-        else:
-            text = problem.tech.agent_text if which == "agent" else problem.tech.alliance_text
-            self.expr = parse(text, {"theta", "q"})
-
-    def __call__(self, k, q):
-        p = self.problem
-        if p.is_len:
-            env = dict(a=float(p.cap[k]), q=q, K=p.K, **({"r": p.r} if self.which == "agent" else {}))
-            return self.expr.pyomo(**env)
-        value = self.expr.pyomo(theta=float(p.theta[k]), q=q)
-        return value - p.r * q**2 if self.which == "agent" else value
-
-
-def _indirect_utilities(problem):
-    return _Indirect(problem, "agent"), _Indirect(problem, "alliance")
-
-
-def _ir_rule(problem, agent):
-    def rule(m, k):
-        return m.t[k] + agent(k, m.beta[k]) >= float(problem.outside[k])
-
-    return rule
-
-
-def _ic_rule(agent):
-    import pyomo.environ as pyo
-
-    def rule(m, k, j):
-        if j == k:
-            return pyo.Constraint.Skip
-        return m.t[k] + agent(k, m.beta[k]) >= m.t[j] + agent(k, m.beta[j])
-
-    return rule
+    if problem.is_len:
+        expr = parse("(a**2/(2*K) - r)*q**2" if agent else "a**2/K*q*(1 - q)", {"a", "q", "r", "K"})
+        return lambda k, q: expr.pyomo(a=float(problem.cap[k]), q=q, K=problem.K, r=problem.r)
+    expr = parse(problem.tech.agent_text if agent else problem.tech.alliance_text, {"theta", "q"})
+    if agent:
+        return lambda k, q: expr.pyomo(theta=float(problem.theta[k]), q=q) - problem.r * q**2
+    return lambda k, q: expr.pyomo(theta=float(problem.theta[k]), q=q)
 
 
 FORMULATIONS = (CvxpyDirect(), ScreeningReduction(), PyomoDirect())
