@@ -48,20 +48,15 @@ def in_core(v, x, tol: float = 1e-7) -> bool:
     return core_violation(v, x) <= tol * scale_of(v)
 
 
-def _top_levels(e: np.ndarray, n: int, tol: float):
+def _top_levels(e: np.ndarray, n: int):
     """Indices of the proper coalitions in decreasing excess, enough to cover the levels that
     span R^n (grown until they do), and the number of them sorted."""
-    k = min(len(e), max(64, 8 * n))
-    while True:
-        if k >= len(e):
-            order = np.argsort(-e, kind="stable")
-        else:
-            part = np.argpartition(-e, k)[:k]
-            order = part[np.argsort(-e[part], kind="stable")]
-        yield order
-        if k >= len(e):
-            return
+    k = max(64, 8 * n)
+    while k < len(e):
+        part = np.argpartition(-e, k)[:k]
+        yield part[np.argsort(-e[part], kind="stable")]
         k *= 8
+    yield np.argsort(-e, kind="stable")
 
 
 def kohlberg_certificate(v, x, weights: Callable, imputations: bool = False, tol: float = _LEVEL_TOL) -> dict:
@@ -89,31 +84,28 @@ def kohlberg_certificate(v, x, weights: Callable, imputations: bool = False, tol
         boundary = membership(n, at_bound).astype(float)
         out["at_bound"] = bool(len(at_bound))
     out["epsilon"] = float(e[1:-1].max())
-    for order in _top_levels(e, n, tol):
+    for order in _top_levels(e, n):
         finite = order[np.isfinite(e[order])]
         cut = e[finite]
         # level boundaries: where the excess drops by more than tol·scale
         breaks = np.flatnonzero(cut[:-1] - cut[1:] > tol * scale) + 1
         ends = list(breaks) + ([len(finite)] if len(finite) == (len(e) - 2) else [])
-        levels = 0
-        for end in ends:
+        for levels, end in enumerate(ends, 1):
+            out["levels"] = levels
             D = membership(n, finite[:end]).astype(float)
             got = weights(D, boundary)
-            levels += 1
             if got is None:
-                out.update(violation=1.0, levels=levels)
+                out["violation"] = 1.0
                 return out
             lam, mu = got
             residual = float(np.abs(D.T @ lam + boundary.T @ mu - 1.0).max())
             out["balance_residual"] = max(out["balance_residual"], residual)
             out["min_weight"] = min(out["min_weight"], float(lam.min(initial=1.0)))
             if residual > 1e-7 or lam.min(initial=1.0) <= 1e-9 or (len(mu) and mu.min() < -1e-9):
-                out.update(violation=1.0, levels=levels)
+                out["violation"] = 1.0
                 return out
             if np.linalg.matrix_rank(D.T @ D) == n:
-                out["levels"] = levels
                 return out
-    out["levels"] = levels
     return out
 
 
