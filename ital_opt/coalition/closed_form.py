@@ -191,7 +191,6 @@ def _counts(weights, cap: int) -> np.ndarray:
     else Python integers."""
     n = len(weights)
     C = np.zeros((n + 1, cap), dtype=np.int64 if n <= INT64_MAX_PLAYERS else object)
-    C[:] = 0
     C[0, 0] = 1
     for w in weights:
         if w < cap:
@@ -304,9 +303,7 @@ def airport_shapley(costs) -> np.ndarray:
     order = np.argsort(costs, kind="stable")
     c = costs[order]
     segment = np.diff(c, prepend=0.0) / (n - np.arange(n))
-    out = np.empty(n)
-    out[order] = np.cumsum(segment)
-    return out
+    return np.cumsum(segment)[np.argsort(order)]
 
 
 def airport_banzhaf(costs) -> np.ndarray:
@@ -338,6 +335,4 @@ def airport_nucleolus(costs) -> np.ndarray:
         paid += best * (last + 1 - done)
         done = last + 1
     pay[n - 1] = c[n - 1] - paid
-    out = np.empty(n)
-    out[order] = pay
-    return out
+    return pay[np.argsort(order)]
