@@ -114,13 +114,12 @@ class Game:
             raise ValueError(f"{n} players: the worth vector would have 2^{n} entries (at most {DENSE_MAX_PLAYERS} players)")
         if "dense" in self.data:
             out = np.asarray(self.data["dense"](), float)
-            out[0] = 0.0
-            return out
-        out = np.empty(2**n)
-        chunk = 1 << 18
-        for start in range(0, 2**n, chunk):
-            masks = np.arange(start, min(start + chunk, 2**n), dtype=np.int64)
-            out[masks] = self.worth(membership(n, masks))
+        else:
+            out = np.empty(2**n)
+            chunk = 1 << 18
+            for start in range(0, 2**n, chunk):
+                masks = np.arange(start, min(start + chunk, 2**n), dtype=np.int64)
+                out[masks] = self.worth(membership(n, masks))
         out[0] = 0.0
         return out
 
@@ -304,20 +303,16 @@ def _is_len(spec, a, c, rho, sigma2, omega, g=0.0, d=1.0) -> bool:
     return bool(np.all(k * (a * a / c + g * g / d) + rho * sigma2 > 0))
 
 
-_PER_MEMBER = ("a", "c", "rho", "g", "d")
-
-
 class TeamFailure(RuntimeError):
     """A team problem behind a team-derived game could not be solved (the game has no worths)."""
 
 
 def _sub_team_welfare(team, row) -> float:
     """Total welfare of the sub-team `row` (welfare-maximising shares), by the team engine."""
-    spec = {k: v for k, v in team.spec.items() if k not in ("kind", "title", "expected")}
-    for name in ("shares", "lambda", "alpha", "outside", "disagreement", "members"):
-        spec.pop(name, None)
+    not_inherited = ("kind", "title", "expected", "shares", "lambda", "alpha", "outside", "disagreement", "members")
+    spec = {k: v for k, v in team.spec.items() if k not in not_inherited}
     idx = np.flatnonzero(row)
-    for name in _PER_MEMBER:
+    for name in ("a", "c", "rho", "g", "d"):  # the per-member fields
         value = spec.get(name)
         if isinstance(value, list):
             spec[name] = [value[i] for i in idx]
