@@ -225,13 +225,10 @@ def lexicographic_centre(pool: CoalitionPool, grand: float, lower=None, *, optio
             newly.append(j)
         free[newly] = False
         # coalitions in the span of the fixed ones have a determined excess: no longer free
-        if rank < n:
-            K = _null_space(np.array(fixed))
-            spanned = free.copy()
-            for c in range(K.shape[1]):  # in the span iff orthogonal to every null-space vector
-                spanned &= np.abs(pool.sums(K[:, c])) < SPAN_TOL
-        else:
-            spanned = free.copy()
+        K = _null_space(np.array(fixed))  # no columns once the fixed rows span R^n
+        spanned = free.copy()
+        for c in range(K.shape[1]):  # in the span iff orthogonal to every null-space vector
+            spanned &= np.abs(pool.sums(K[:, c])) < SPAN_TOL
         lp_rows = np.asarray(pool_of[1:], np.int64)
         drop = (np.flatnonzero(spanned[lp_rows]) + 1).astype(np.int32)
         if drop.size:
@@ -325,13 +322,8 @@ def nucleolus_by_tightness(v, lower=None, tol: float = 1e-8):
                 fixed_rows.append(M[j])
                 fixed_rhs.append(vS[j] - level)
         free[newly] = False
-        rows = np.array(fixed_rows)
-        u, s, vt = np.linalg.svd(rows, full_matrices=False)
-        basis = vt[: int(np.sum(s > 1e-10 * s.max()))].T
-        rest = np.flatnonzero(free)
-        if rest.size:
-            resid = M[rest] - (M[rest] @ basis) @ basis.T
-            free[rest[np.linalg.norm(resid, axis=1) < SPAN_TOL]] = False
+        # in the span of the fixed rows iff orthogonal to their null space (an orthonormal basis)
+        free[free] = np.linalg.norm(M[free] @ _null_space(np.array(fixed_rows)), axis=1) >= SPAN_TOL
     xs = np.linalg.solve(np.array(fixed_rows), np.array(fixed_rhs))
     return xs * unit, levels, method
 
@@ -484,19 +476,15 @@ class EssentialCoalitionsLP(_LeastCoreBuild):
             return "the essential coalitions are known for assignment games only"
         return None
 
-    def _pool(self, problem):
+    def _pool(self, problem) -> CoalitionPool:
         data = problem.game.data
         nb, ns = len(data["buyers"]), len(data["sellers"])
         members = [[i] for i in range(nb + ns)] + [[b, nb + s] for b in range(nb) for s in range(ns)]
-        worths = np.concatenate([np.zeros(nb + ns), data["surplus"].ravel()])
-        return members, worths
+        return list_pool(nb + ns, members, np.concatenate([np.zeros(nb + ns), data["surplus"].ravel()]))
 
     def build(self, problem, **options):
-        members, worths = self._pool(problem)
-        M = np.zeros((len(members), problem.n), bool)
-        for k, m in enumerate(members):
-            M[k, m] = True
-        return least_core_model(M, worths, problem.game.grand)
+        pool = self._pool(problem)
+        return least_core_model(pool.matrix(np.arange(len(pool.worth))), pool.worth, problem.game.grand)
 
     def core_extremes(self, problem, options=None) -> tuple[np.ndarray, np.ndarray]:
         """The buyer-optimal and the seller-optimal core points (Shapley & Shubik 1971): the core is
@@ -504,28 +492,21 @@ class EssentialCoalitionsLP(_LeastCoreBuild):
         x(N) = v(N)}; each extreme minimises the other side's total payoff over it."""
         import highspy
 
-        data = problem.game.data
-        nb, ns = len(data["buyers"]), len(data["sellers"])
+        surplus = problem.game.data["surplus"]
+        nb, n, grand = surplus.shape[0], problem.n, problem.game.grand
         out = []
-        for favoured in ("buyers", "sellers"):
+        for buyers_cost in (0.0, 1.0):  # the buyer-optimal point minimises the sellers' total, and vice versa
             h = backends.highs_lp(options)
-            inf = highspy.kHighsInf
-            cost = np.r_[np.zeros(nb), np.ones(ns)] if favoured == "buyers" else np.r_[np.ones(nb), np.zeros(ns)]
-            h.addVars(nb + ns, np.zeros(nb + ns), np.full(nb + ns, inf))
-            h.changeColsCost(nb + ns, np.arange(nb + ns, dtype=np.int32), cost)
-            grand = problem.game.grand
-            h.addRow(grand, grand, nb + ns, np.arange(nb + ns, dtype=np.int32), np.ones(nb + ns))
-            for b in range(nb):
-                for j in range(ns):
-                    if data["surplus"][b, j] > 0:
-                        h.addRow(float(data["surplus"][b, j]), inf, 2, np.array([b, nb + j], np.int32), np.ones(2))
+            h.addVars(n, np.zeros(n), np.full(n, highspy.kHighsInf))
+            h.changeColsCost(n, np.arange(n, dtype=np.int32), np.r_[np.full(nb, buyers_cost), np.full(n - nb, 1 - buyers_cost)])
+            h.addRow(grand, grand, n, np.arange(n, dtype=np.int32), np.ones(n))
+            for b, j in np.argwhere(surplus > 0):
+                h.addRow(float(surplus[b, j]), highspy.kHighsInf, 2, np.array([b, nb + j], np.int32), np.ones(2))
             out.append(np.asarray(_solved(h, "assignment core LP").col_value))
         return out[0], out[1]
 
     def run(self, problem, solver=None, verbose=False, samples=None, seed=None, **options) -> Result:
-        members, worths = self._pool(problem)
-        pool = list_pool(problem.n, members, worths)
-        pre = lexicographic_centre(pool, problem.game.grand, None, options=options, verbose=verbose)
+        pre = lexicographic_centre(self._pool(problem), problem.game.grand, None, options=options, verbose=verbose)
         eps = min(pre.levels[0], 0.0) if pre.levels else 0.0
         samples = problem.samples if samples is None else samples
         seed = problem.seed if seed is None else seed
@@ -557,9 +538,7 @@ def least_core_dual(v) -> tuple[float, np.ndarray]:
     inf = highspy.kHighsInf
     h = backends.highs_lp()
     h.addVars(k + 1, np.zeros(k + 1), np.full(k + 1, inf))
-    for j in range(k):
-        h.changeColCost(j, -float(v[masks[j]]))
-    h.changeColCost(k, float(v[-1]))
+    h.changeColsCost(k + 1, np.arange(k + 1, dtype=np.int32), np.append(-v[masks], v[-1]))
     M = membership(n, masks)
     for i in range(n):
         idx = np.append(np.flatnonzero(M[:, i]), k).astype(np.int32)
