@@ -32,8 +32,6 @@ from ..problem import Formulation
 from ..result import Result
 from . import closed_form, equilibrium, separable, sharing
 
-__all__ = ["Cvxpy", "Ipopt", "Pyomo", "FORMULATIONS", "len_reason"]
-
 MAX_STARTS = 1_000  # local NLP starting points
 
 
@@ -104,28 +102,19 @@ class Cvxpy(Formulation):
         if beta is not None:
             values = {v.name(): v.value for v in model.variables()}
             return team.result(beta, values.get("e"), status, method, k=values.get("k") if team.knowledge else None)
-        value = None if model.shares.value is None else np.asarray(model.shares.value, float)
-        if value is not None:
-            value = np.clip(value, 0, None)
-            if not team.budget_breaker:
-                value = value / value.sum()
-            if team.mode == "bargaining" and status == "optimal" and team.outside is None:
-                value = sharing.polish_bargaining(team, value)
         if team.outside is not None and status == "infeasible":
             return team.infeasible(method, range(team.n), why="no shares meet every outside level (the convex "
                                    "program with the levels as constraints is infeasible)")
-        polished = sharing.polish_shares(team, value) if status == "optimal" else None
-        result = team.len_result(value if polished is None else polished, status, method)
-        if polished is not None:
-            result.solver = {"polish": "newton-kkt"}
-        if team.outside is not None and result.status == "optimal":
-            # the levels left out of the convex program (a member's CE not concave) must hold at its answer
-            left = [i for i in team.unmet(result.rows["ce"].to_numpy(float)) if i in model.skipped]
-            if left:
-                return Result(status="not_solved", method=method, message=(
-                    f"the outside levels of {team.levels_text(left)} bind, and they are not convex constraints "
-                    "(a level at most α_i with a CE not concave in the shares); pyomo imposes them (a local search)"))
-        return result
+        value = None if model.shares.value is None else np.clip(np.asarray(model.shares.value, float), 0, None)
+        if value is not None and not team.budget_breaker:
+            value = value / value.sum()
+        if value is not None and team.mode == "bargaining" and status == "optimal" and team.outside is None:
+            value = sharing.polish_bargaining(team, value)
+        result = _polished(team, value, status, method)
+        # the levels left out of the convex program (a member's CE not concave) must hold at its answer
+        return team.where_slack(result if result is not None else team.len_result(value, status, method), (
+            "the outside levels of {} bind, and they are not convex constraints (a level at most α_i with a CE not "
+            "concave in the shares); pyomo imposes them (a local search)"), among=model.skipped)
 
     def run(self, team, solver=None, verbose=False, **options) -> Result:
         model = self.build(team)
@@ -157,26 +146,19 @@ class Ipopt(Formulation):
         """The result at the solution vector `x` = (β, e) of the cyipopt problem."""
         if x is None:
             return Result(status="not_solved", method="ipopt/cyipopt", message="no solution vector")
-        n = team.n
-        return self._levels_slack(team, team.result(np.clip(x[:n], 0, None), np.clip(x[n:], 0, None), "optimal",
-                                                    "ipopt/cyipopt", local=team.mode != "given"))
+        return self._answer(team, "optimal", np.clip(x[: team.n], 0, None), np.clip(x[team.n :], 0, None))
 
     def run(self, team, solver=None, verbose=False, **options) -> Result:
-        status, method, beta, e = separable.solve(team, verbose=verbose, **options)
-        return self._levels_slack(team, team.result(beta, e, status, "ipopt/cyipopt", local=team.mode != "given"))
+        return self._answer(team, *separable.solve(team, verbose=verbose, **options))
 
     @staticmethod
-    def _levels_slack(team, result) -> Result:
-        """This formulation leaves outside levels out (they would couple every member's effort in
-        one dense row): its answer stands only where they are slack."""
-        if result.status != "optimal" or team.outside is None or team.fixed_shares:
-            return result
-        short = team.unmet(result.rows["ce"].to_numpy(float))
-        if not short:
-            return result
-        return Result(status="not_solved", method=result.method, message=(
-            f"this formulation assumes the outside levels are slack, but {team.levels_text(short)} bind; "
-            "pyomo imposes them"))
+    def _answer(team, status, beta, e) -> Result:
+        """The result at shares β and efforts e.  This formulation leaves outside levels out (they
+        would couple every member's effort in one dense row): its answer stands only where they are
+        slack."""
+        result = team.result(beta, e, status, "ipopt/cyipopt", local=team.mode != "given")
+        return team.where_slack(result, "this formulation assumes the outside levels are slack, but {} bind; "
+                                "pyomo imposes them")
 
 
 class Pyomo(Formulation):
@@ -199,19 +181,8 @@ class Pyomo(Formulation):
 
     def recover(self, team, model, method: str = "pyomo") -> Result:
         _, team = self._setting(team)
-        kinds = equilibrium.inputs(team)
-        beta, *x = [sharing.variable_values(v, team.n) for v in (model.beta, *(getattr(model, k.var) for k in kinds))]
-        return team.result(beta, x[0], "optimal", method, k=x[1] if len(x) > 1 else None, local=self._local(team))
-
-    @staticmethod
-    def _local(team) -> bool:
-        """Whether an answer is only a local optimum: not when the shares are given, nor for the
-        LEN welfare program when every outside level is a convex constraint."""
-        if team.mode == "given":
-            return False
-        if not (team.is_len and team.mode == "welfare"):
-            return True
-        return bool(sharing.nonconvex_levels(team))
+        beta, e, k = sharing.solution(model, team)
+        return team.result(beta, e, "optimal", method, k=k, local=not team.concave)
 
     def run(self, team, solver=None, verbose=False, starts=None, **options) -> Result:
         objective, team = self._setting(team)
@@ -221,7 +192,7 @@ class Pyomo(Formulation):
                               f"got {starts!r}", team.source)
         status, method, beta, e, k, n_opt = sharing.solve_pyomo(team, objective, starts=starts, verbose=verbose,
                                                                 **options)
-        local = self._local(team)
+        local = not team.concave
         if status != "optimal" and team.outside is not None and team.mode != "given":
             if status == "infeasible" and not local:  # a convex program: its infeasibility is global
                 return team.infeasible(method, range(team.n), why="no shares meet every outside level (the "
@@ -233,12 +204,21 @@ class Pyomo(Formulation):
         if team.mode in ("weighted", "bargaining") or not team.is_len:
             extras = {"local_optima": n_opt, "starts": starts if team.mode != "given" else 1}
         message = f"local optimum (best of {starts} starting point(s); {n_opt} distinct local optima)" if local else ""
-        polished = sharing.polish_shares(team, beta) if status == "optimal" else None
-        if polished is not None:  # LEN: the responses to the polished shares are the closed-form ones
-            result = team.len_result(polished, status, method, local=local, extras=extras, message=message)
-            result.solver = {"polish": "newton-kkt"}
-            return result
-        return team.result(beta, e, status, method, k=k, local=local, extras=extras, message=message)
+        # LEN: the responses to the polished shares are the closed-form ones
+        result = _polished(team, beta, status, method, local=local, extras=extras, message=message)
+        return result if result is not None else team.result(beta, e, status, method, k=k, local=local,
+                                                               extras=extras, message=message)
+
+
+def _polished(team, beta, status, method, **kwargs) -> Result | None:
+    """The result at the shares `beta` of an optimal answer polished on their active set
+    (:func:`.sharing.polish_shares`), or None where they are not polished."""
+    polished = sharing.polish_shares(team, beta) if status == "optimal" else None
+    if polished is None:
+        return None
+    result = team.len_result(polished, status, method, **kwargs)
+    result.solver = {"polish": "newton-kkt"}
+    return result
 
 
 FORMULATIONS = (Cvxpy(), Ipopt(), Pyomo())

@@ -148,9 +148,8 @@ class Team(Problem):
         self.cost = r.expression("cost", {"e", "c"}, None)
         self._read_knowledge(r)
         # local NLP starting points: one where the problem is concave or given, several elsewhere
-        concave = self.mode == "given" or (self.mode == "welfare" and self.is_len
-                                           and not sharing.nonconvex_levels(self))
-        self.starts = r.integer("starts", 1 if concave or n > 50 else min(max(4, 2 * n), 16), lo=1, hi=MAX_STARTS)
+        self.starts = r.integer("starts", 1 if self.concave or n > 50 else min(max(4, 2 * n), 16), lo=1,
+                                hi=MAX_STARTS)
 
     def _read_knowledge(self, r) -> None:
         """g, d, knowledge_cost: the knowledge-sharing inputs (docs/theory/team.md, the extension).
@@ -198,6 +197,12 @@ class Team(Problem):
     def is_len(self) -> bool:
         """Linear output and quadratic costs (of effort and, if present, knowledge)."""
         return self.production is None and self.cost is None and self.knowledge_cost is None
+
+    @property
+    def concave(self) -> bool:
+        """Whether a local optimum of the sharing stage is global: the shares are given, or they
+        maximise welfare in the LEN forms with every outside level a convex constraint."""
+        return self.mode == "given" or (self.mode == "welfare" and self.is_len and not sharing.nonconvex_levels(self))
 
     # -- methods ----------------------------------------------------------------------------------
     def methods(self) -> list[Method]:
@@ -275,6 +280,16 @@ class Team(Problem):
             at = "" if ce is None else f", CE {float(ce[i]):.6g}"
             parts.append(f"{self.members[i]} (outside level {float(self.outside[i]):.6g}{at})")
         return "member(s) " + ", ".join(parts)
+
+    def where_slack(self, result, why, among=None) -> Result:
+        """`result`, or ``not_solved`` saying `why` (its ``{}`` the members) where the outside levels of
+        members (of `among`, default all) bind at chosen shares of an optimal `result`."""
+        if result.status != "optimal" or self.outside is None or self.fixed_shares:
+            return result
+        short = [i for i in self.unmet(result.rows["ce"].to_numpy(float)) if among is None or i in among]
+        if not short:
+            return result
+        return Result(status="not_solved", method=result.method, message=why.format(self.levels_text(short)))
 
     def infeasible(self, method, members, ce=None, why="no shares meet every outside level") -> Result:
         """The result when the outside levels of `members` cannot be met."""

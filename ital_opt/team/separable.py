@@ -125,7 +125,7 @@ def build(team, lb_beta=None, ub_beta=None, tol=1e-10, verbose=False, **options)
 
 
 def solve(team, tol=1e-10, verbose=False, **options):
-    """(status, method, β, e) for a separable team."""
+    """(status, β, e) for a separable team."""
     n = team.n
     if team.mode == "given":
         lb_beta = ub_beta = np.asarray(team.beta, float)
@@ -141,11 +141,11 @@ def solve(team, tol=1e-10, verbose=False, **options):
 
     ok, x, callbacks = run(lb_beta, ub_beta, np.r_[beta0, e0])
     if not ok:
-        return "not_solved", "ipopt (cyipopt)", None, None
+        return "not_solved", None, None
     beta, e = np.clip(x[:n], 0, None), np.clip(x[n:], 0, None)
     corner = beta < SNAP
     if team.mode != "given" and corner.any() and not corner.all():
         ok2, x2, _ = run(lb_beta, np.where(corner, 0.0, ub_beta), np.r_[np.where(corner, 0.0, beta), e])
         if ok2 and callbacks.objective(x2) <= callbacks.objective(x) + 1e-9 * max(1.0, abs(callbacks.objective(x))):
             beta, e = np.clip(x2[:n], 0, None), np.clip(x2[n:], 0, None)
-    return "optimal", "ipopt (cyipopt)", beta, e
+    return "optimal", beta, e

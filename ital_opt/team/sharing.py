@@ -99,6 +99,15 @@ def concavity_gap(P) -> float:
     return float(eig[-1] / max(1.0, np.abs(eig).max()))
 
 
+def member_forms(team, shift=0.0):
+    """(β0, Z, forms): each member's CE_i − α_i + shift_i on the share plane β = β0 + Zy as the
+    quadratic (P_i, q_i, r_i) of :func:`reduced`."""
+    H, h, k = ce_quadratics(team)
+    beta0, Z = affine_map(team)
+    k = k + shift
+    return beta0, Z, [reduced(H[i], h[i], k[i], beta0, Z) for i in range(team.n)]
+
+
 def weighted_hessian(team, weights):
     H, h, k = ce_quadratics(team)
     beta0, Z = affine_map(team)
@@ -107,9 +116,7 @@ def weighted_hessian(team, weights):
 
 def nonconcave_members(team) -> list[int]:
     """Members whose CE is not concave on the share plane (blocks the DCP bargaining form)."""
-    H, h, k = ce_quadratics(team)
-    beta0, Z = affine_map(team)
-    return [i for i in range(team.n) if concavity_gap(reduced(H[i], h[i], k[i], beta0, Z)[0]) > EIG_TOL]
+    return [i for i, (P, _, _) in enumerate(member_forms(team)[2]) if concavity_gap(P) > EIG_TOL]
 
 
 def _neg_sqrt_form(P):
@@ -123,10 +130,7 @@ def nonconvex_levels(team) -> list[int]:
     level u_i − α_i ≤ 0 and a CE that is not concave in the shares."""
     if team.outside is None or team.fixed_shares:
         return []
-    H, h, k = ce_quadratics(team)
-    beta0, Z = affine_map(team)
-    return [i for i in range(team.n) if team.outside[i] - team.alpha[i] <= 0
-            and concavity_gap(reduced(H[i], h[i], k[i], beta0, Z)[0]) > EIG_TOL]
+    return [i for i in nonconcave_members(team) if team.outside[i] - team.alpha[i] <= 0]
 
 
 def ir_constraints(team, shares):
@@ -138,21 +142,19 @@ def ir_constraints(team, shares):
     if team.outside is None:
         return [], []
     A, R = closed_form.shorthands(team.a, team.c, team.rho, team.sigma2, team.g, team.d)
-    H, h, k = ce_quadratics(team)
-    beta0, Z = affine_map(team)
+    _, _, forms = member_forms(team)
     y = shares if team.budget_breaker else shares[:-1]  # β = β0 + Zy on the share plane
     w = team.omega
     total = cp.sum(shares) if team.budget_breaker else 1.0
     m = (1 - w) * shares + w * total
     output = A @ m
     constraints, skipped = [], []
-    for i in range(team.n):
+    for i, (P, q, r) in enumerate(forms):
         v = float(team.outside[i] - team.alpha[i])
         if v > 0:
             constraints.append(output - A[i] / 2 * cp.quad_over_lin(m[i], shares[i]) - R[i] / 2 * shares[i]
                                - v * cp.inv_pos(shares[i]) >= 0)
             continue
-        P, q, r = reduced(H[i], h[i], k[i], beta0, Z)
         if concavity_gap(P) > EIG_TOL:
             skipped.append(i)
             continue
@@ -187,15 +189,22 @@ def _concave_quadratic(P, q, r, y):
     return cp.sum(-0.5 * cp.sum_squares(L @ y) + q @ y + r)
 
 
+def _share_plane(team):
+    """(y, β, constraints): the cvxpy variable y of the share plane, β = β0 + Zy, β ≥ 0 (and Σβ ≤ 1)."""
+    import cvxpy as cp
+
+    beta0, Z = affine_map(team)
+    y = cp.Variable(Z.shape[1])
+    beta = beta0 + Z @ y
+    return y, beta, [beta >= 0] + ([cp.sum(beta) <= 1] if team.budget_breaker else [])
+
+
 def weighted_cvxpy(team):
     """Σλ_i CE_i as a concave QP over y (caller checks concavity)."""
     import cvxpy as cp
 
-    beta0, Z = affine_map(team)
     P, q, r = weighted_hessian(team, team.lam)
-    y = cp.Variable(Z.shape[1])
-    beta = beta0 + Z @ y
-    cons = [beta >= 0] + ([cp.sum(beta) <= 1] if team.budget_breaker else [])
+    y, beta, cons = _share_plane(team)
     return cp.Problem(cp.Maximize(_concave_quadratic(P, q, r + team.lam @ team.alpha, y)), cons), beta
 
 
@@ -203,15 +212,9 @@ def bargaining_cvxpy(team):
     """Σλ_i log(CE_i − d_i) with each CE_i a concave quadratic in y (caller checks)."""
     import cvxpy as cp
 
-    H, h, k = ce_quadratics(team)
-    beta0, Z = affine_map(team)
-    y = cp.Variable(Z.shape[1])
-    beta = beta0 + Z @ y
-    terms = []
-    for i in range(team.n):
-        P, q, r = reduced(H[i], h[i], k[i], beta0, Z)
-        terms.append(team.lam[i] * cp.log(_concave_quadratic(P, q, r + team.alpha[i] - team.disagreement[i], y)))
-    cons = [beta >= 0] + ([cp.sum(beta) <= 1] if team.budget_breaker else [])
+    y, beta, cons = _share_plane(team)
+    terms = [lam * cp.log(_concave_quadratic(P, q, r, y))
+             for lam, (P, q, r) in zip(team.lam, member_forms(team, team.alpha - team.disagreement)[2], strict=True)]
     return cp.Problem(cp.Maximize(cp.sum(cp.hstack(terms))), cons), beta
 
 
@@ -227,10 +230,8 @@ def build_pyomo(team, objective: str):
         model.beta = pyo.Param(range(n), initialize=shares)
     else:
         model.beta = pyo.Var(range(n), bounds=(0, 1), initialize=1.0 / n)
-        if team.budget_breaker:
-            model.budget = pyo.Constraint(expr=sum(model.beta[i] for i in range(n)) <= 1)
-        else:
-            model.budget = pyo.Constraint(expr=sum(model.beta[i] for i in range(n)) == 1)
+        total = sum(model.beta[i] for i in range(n))
+        model.budget = pyo.Constraint(expr=total <= 1 if team.budget_breaker else total == 1)
     total = sum(model.beta[i] for i in range(n)) if team.budget_breaker else 1.0
     w = team.omega
 
@@ -298,6 +299,13 @@ def variable_values(var, n):
     return np.maximum(np.array([pyo.value(var[i]) for i in range(n)]), 0.0)
 
 
+def solution(model, team):
+    """(β, e, k) of a solved model of :func:`build_pyomo` (k None without knowledge inputs)."""
+    n = team.n
+    return variable_values(model.beta, n), variable_values(model.e, n), (
+        variable_values(model.k, n) if team.knowledge else None)
+
+
 def _solve_pyomo(team, objective, starts, seed, verbose, solver_options):
     import pyomo.environ as pyo
 
@@ -330,31 +338,32 @@ def _solve_pyomo(team, objective, starts, seed, verbose, solver_options):
         statuses.add(status)
         if status != "optimal":
             continue
-        beta, x = variable_values(model.beta, team.n), [variable_values(getattr(model, kind.var), team.n) for kind in kinds]
+        beta, e, k = solution(model, team)
         value = pyo.value(model.objective)
         if not any(np.max(np.abs(beta - o)) < 1e-5 for o in optima):
             optima.append(beta)
         if best is None or value > best[0] + 1e-12:
-            best = (value, beta, x, options)
+            best = (value, beta, e, k, options)
     if best is None:
         return ("infeasible" if statuses == {"infeasible"} else "not_solved"), method, None, None, None, 0
-    value, beta, x, options = best
+    value, beta, e, k, options = best
     corner = beta < SNAP
     if team.mode != "given" and corner.any() and not corner.all():
         # an interior-point solver leaves a zero share at about its barrier parameter; fix the
         # shares below SNAP at 0 and re-solve the rest from the best point (changes β by < SNAP)
         _set(model.beta, beta)
-        for kind, values in zip(kinds, x):
-            _set(getattr(model, kind.var), values)
+        _set(model.e, e)
+        if k is not None:
+            _set(model.k, k)
         for i in np.flatnonzero(corner):
             model.beta[int(i)].fix(0.0)
         status, method, _ = run(model, verbose=verbose, **options)
         # the first solve may sit outside the bounds by the solver's bound relaxation (~1e-8 per
         # share) and so look slightly better than any feasible point: allow for that
         if status == "optimal" and pyo.value(model.objective) >= value - 1e-6 * max(1.0, abs(value)):
-            beta, x = variable_values(model.beta, team.n), [variable_values(getattr(model, kind.var), team.n) for kind in kinds]
+            beta, e, k = solution(model, team)
         model.beta.unfix()
-    return "optimal", method, beta, x[0], (x[1] if len(x) > 1 else None), len(optima)
+    return "optimal", method, beta, e, k, len(optima)
 
 
 def _set(var, values):
@@ -372,9 +381,7 @@ def polish_bargaining(team, beta, steps=20):
     beta = np.asarray(beta, float)
     if np.any(beta <= 1e-7) or (team.budget_breaker and beta.sum() >= 1 - 1e-7):
         return beta
-    H, h, k = ce_quadratics(team)
-    beta0, Z = affine_map(team)
-    parts = [reduced(H[i], h[i], k[i] + team.alpha[i] - team.disagreement[i], beta0, Z) for i in range(team.n)]
+    beta0, Z, parts = member_forms(team, team.alpha - team.disagreement)
     y = np.linalg.lstsq(Z, beta - beta0, rcond=None)[0]
     for _ in range(steps):
         grad = np.zeros_like(y)
