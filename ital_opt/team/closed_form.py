@@ -39,24 +39,6 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = [
-    "shorthands",
-    "concern",
-    "efforts",
-    "knowledge",
-    "expected_output",
-    "certainty_equivalents",
-    "total_welfare",
-    "water_fill",
-    "welfare_shares",
-    "batch",
-    "first_best_welfare",
-    "weighted_shares_pair",
-    "preferred_share",
-    "share_meeting_levels",
-    "coalition_welfare",
-]
-
 
 def shorthands(a, c, rho, sigma2, g=0.0, d=1.0):
     """A_i = a_i²/c_i + g_i²/d_i (productivity of both inputs) and R_i = ρ_i σ² (risk cost)."""
@@ -235,9 +217,7 @@ def share_meeting_levels(objective, ce, levels, tol=1e-12):
 
 def _argmax_quadratic(x, y):
     """Maximiser on [0, 1] of the quadratic through (x_k, y_k), k = 0, 1, 2 at x = 0, 1/2, 1."""
-    y0, yh, y1 = y
-    quad = 2 * (y0 - 2 * yh + y1)  # q(t) = y0 + lin t + quad t²
-    lin = y1 - y0 - quad
+    y0, lin, quad = _quadratic(y)
     candidates = [0.0, 1.0]
     if quad < 0:
         candidates.append(min(1.0, max(0.0, -lin / (2 * quad))))
