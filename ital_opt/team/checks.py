@@ -361,17 +361,17 @@ def deviation_gains(team, beta, e, k=None):
             _, best = _guarded(lambda: separable_response(team, m, x, kind), team.n)
             gains += np.maximum(0.0, best - here)
         return np.where(np.isnan(gains), np.inf, gains)
+    with np.errstate(all="ignore"):  # each member's m_i f − C_i(e_i) − K_i(k_i) at the reported inputs
+        here = m * equilibrium.output(team, e, k) - equilibrium.costs(team, e, k)
     gains = np.zeros(team.n)
     for i in range(team.n):
-        with np.errstate(all="ignore"):
-            here = float(equilibrium.member_value(team, i, m[i], e, k, e[i], None if k is None else k[i])[0])
         start = [[e[i]] if k is None else [e[i], k[i]]]
 
         def search(i=i, start=start):
-            return certified_max(_member_objective(team, i, m[i], e, k), 1, np.asarray(start, float), [here])
+            return certified_max(_member_objective(team, i, m[i], e, k), 1, np.asarray(start, float), [here[i]])
 
         _, best = _guarded(search, 1)
-        gains[i] = max(0.0, float(best[0]) - here) if np.isfinite(here) else np.inf
+        gains[i] = max(0.0, float(best[0]) - here[i]) if np.isfinite(here[i]) else np.inf
     return gains
 
 

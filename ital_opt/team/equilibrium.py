@@ -117,32 +117,6 @@ def len_response(team, beta, kind=EFFORT):
     return closed_form.efforts(slope, coef, beta, team.omega, team.budget_breaker)
 
 
-def len_efforts(team, beta):
-    return len_response(team, beta, EFFORT)
-
-
-def len_knowledge(team, beta):
-    """k_i = g_i m_i / d_i, or None for a team without knowledge inputs."""
-    return len_response(team, beta, KNOWLEDGE) if team.knowledge else None
-
-
-# -- a member's payoff from its own inputs --------------------------------------------------------
-def member_value(team, i, m_i, e, k, x, y=None):
-    """m_i f − C_i(x) − K_i(y) for arrays of candidate inputs x (effort) and y (knowledge, when the
-    team has it) of member i, the others' inputs fixed at e, k."""
-    x = np.atleast_1d(np.asarray(x, float))
-    trial = np.repeat(e[None, :], x.size, 0)
-    trial[:, i] = x.ravel()
-    cost = input_costs(team, x, EFFORT, team.c[i])
-    trial_k = None
-    if k is not None:
-        y = np.broadcast_to(np.asarray(y, float), x.shape)
-        trial_k = np.repeat(k[None, :], x.size, 0)
-        trial_k[:, i] = y.ravel()
-        cost = cost + input_costs(team, y, KNOWLEDGE, team.d[i])
-    return m_i * output(team, trial, trial_k).reshape(x.shape) - cost
-
-
 # -- pyomo ------------------------------------------------------------------------------------------
 def production_pyomo(team, E, K=None):
     """f(E, K) as a pyomo expression (K: the knowledge variables, for a team that has them)."""
@@ -173,7 +147,7 @@ def bound_may_bind(team, kind=EFFORT) -> np.ndarray:
     return ~(slope <= 1e-6)
 
 
-def add_effort_stage(model, team, concern_expr, start=None, start_knowledge=None):
+def add_effort_stage(model, team, concern_expr):
     """Add efforts `model.e` (and knowledge `model.k`) and every member's KKT conditions given
     m_i = concern_expr(i).  Effort's components are named ``e, nu, stationarity,
     complementarity``; knowledge's the same with ``_k`` (``k, nu_k, ...``)."""
@@ -182,13 +156,10 @@ def add_effort_stage(model, team, concern_expr, start=None, start_knowledge=None
 
     n = team.n
     kinds = inputs(team)
-    starts = {EFFORT: start, KNOWLEDGE: start_knowledge}
     variables = {}
     for kind in kinds:
-        init = np.ones(n) if starts[kind] is None else np.maximum(np.asarray(starts[kind], float), 1e-3)
-        var = pyo.Var(range(n), domain=pyo.NonNegativeReals, initialize=lambda m, i, init=init: float(init[i]))
-        model.add_component(kind.var, var)
-        variables[kind] = var
+        variables[kind] = pyo.Var(range(n), domain=pyo.NonNegativeReals, initialize=1.0)
+        model.add_component(kind.var, variables[kind])
     if team.production is None:
         marginal = {kind: [float(getattr(team, kind.slope)[i]) for i in range(n)] for kind in kinds}
     else:

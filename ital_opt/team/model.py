@@ -336,7 +336,8 @@ class Team(Problem):
         """The result at shares β with the LEN responses e_i = a_i m_i/c_i and k_i = g_i m_i/d_i."""
         if beta is None:
             return self.result(None, None, status, method, **kwargs)
-        e, k = equilibrium.len_efforts(self, beta), equilibrium.len_knowledge(self, beta)
+        e = equilibrium.len_response(self, beta)
+        k = equilibrium.len_response(self, beta, equilibrium.KNOWLEDGE) if self.knowledge else None
         return self.result(beta, e, status, method, k=k, **kwargs)
 
     def _copy(self, **changes) -> "Team":
