@@ -27,15 +27,6 @@ def _figure(panels=2, width=None, height=3.9):
     return fig, fig.subplots(1, panels)
 
 
-def _curve(problem, field, values, derive=None, **changes):
-    """Results of `problem` with `field` set to each value (and `derive(value)` fields)."""
-    out = []
-    for v in values:
-        more = derive(v) if derive else {}
-        out.append(problem.replace(**{field: float(v)}, **more, **changes).solve())
-    return out
-
-
 def _column(results, name):
     return np.array([r.rows[name].to_numpy(float) for r in results])
 
@@ -65,10 +56,12 @@ def sharing_ratio(problem, ratios=None):
     return fig
 
 
-def _welfare_and_shares(problem, x, results, xlabel, welfare_label, share_label, share_axis, title):
-    """Two panels against x: total welfare, and each member's share."""
+def _welfare_and_shares(problem, x, results, xlabel, welfare_label, share_label, share_axis, title, first_best=None):
+    """Two panels against x: total welfare (beside the `first_best` level if given), and each member's share."""
     fig, (ax1, ax2) = _figure()
     ax1.plot(x, [r.objective for r in results], lw=2, color="k", label=welfare_label)
+    if first_best is not None:
+        ax1.axhline(first_best, ls="--", color="grey", label="first best TW_FB")
     ax1.set_ylabel("total welfare")
     shares = _column(results, "share")
     for i, name in enumerate(problem.members):
@@ -77,32 +70,26 @@ def _welfare_and_shares(problem, x, results, xlabel, welfare_label, share_label,
     for ax in (ax1, ax2):
         ax.set_xlabel(xlabel)
         ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
     fig.suptitle(f"{problem.title or 'Team'}: {title}")
-    return fig, ax1, ax2
+    return fig
 
 
 def omega(problem, omegas=None):
     """Total welfare and the welfare-maximising shares against the weighting factor ω."""
     omegas = np.linspace(0.0, 1.0, 41) if omegas is None else np.asarray(omegas, float)
-    results = _curve(problem, "omega", omegas, shares="welfare")
-    fig, ax1, ax2 = _welfare_and_shares(problem, omegas, results, "weighting factor ω (mutual concern)", "TW*(ω)",
-                                        "β*", "welfare-maximising share", "against the weighting factor ω")
-    ax1.axhline(float(results[-1].extras["first_best_welfare"]), ls="--", color="grey", label="first best TW_FB")
-    for ax in (ax1, ax2):
-        ax.legend(fontsize=8)
-    return fig
+    results = [problem.replace(omega=float(w), shares="welfare").solve() for w in omegas]
+    return _welfare_and_shares(problem, omegas, results, "weighting factor ω (mutual concern)", "TW*(ω)", "β*",
+                               "welfare-maximising share", "against the weighting factor ω",
+                               first_best=float(results[-1].extras["first_best_welfare"]))
 
 
 def weights(problem, lambdas=None):
     """Total welfare and the shares chosen by weighted welfare against λ_1 (two members)."""
     lambdas = np.linspace(0.0, 1.0, 21) if lambdas is None else np.asarray(lambdas, float)
     results = [problem.replace(shares="weighted", **{"lambda": [float(v), 1.0 - float(v)]}).solve() for v in lambdas]
-    fig, ax1, ax2 = _welfare_and_shares(problem, lambdas, results, "welfare weight λ_1 (λ_2 = 1 − λ_1)",
-                                        "total welfare ΣCE_i", "β", "share chosen by the weighted objective",
-                                        "against the welfare weight λ (reading B)")
-    for ax in (ax1, ax2):
-        ax.legend(fontsize=8)
-    return fig
+    return _welfare_and_shares(problem, lambdas, results, "welfare weight λ_1 (λ_2 = 1 − λ_1)", "total welfare ΣCE_i",
+                               "β", "share chosen by the weighted objective", "against the welfare weight λ (reading B)")
 
 
 def figures(problem, result=None) -> list[tuple[str, object]]:
