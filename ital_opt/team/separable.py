@@ -103,13 +103,15 @@ class _Welfare:
         return np.r_[obj_factor * self.R, obj_factor * self.d2C(e) - lagrange[1:] * self.d3C(e)]
 
 
-def build(team, lb_beta=None, ub_beta=None, tol=1e-10, verbose=False, **options):
+def build(team, corner=None, tol=1e-10, verbose=False, **options):
     """(cyipopt problem, callbacks): minimise −TW over x = (β, e) subject to Σβ = 1 and the effort
-    conditions, β within [lb_beta, ub_beta] (default [0, 1], or the given shares)."""
+    conditions, β within [0, 1] (the given shares when given; 0 for the members marked in `corner`)."""
     n = team.n
     callbacks = _Welfare(team)
-    if lb_beta is None:
-        lb_beta, ub_beta = (np.asarray(team.beta, float),) * 2 if team.mode == "given" else (np.zeros(n), np.ones(n))
+    if team.mode == "given":
+        lb_beta = ub_beta = np.asarray(team.beta, float)
+    else:
+        lb_beta, ub_beta = np.zeros(n), np.ones(n) if corner is None else np.where(corner, 0.0, 1.0)
     problem = backends.cyipopt_problem(
         n=2 * n,
         m=n + 1,
@@ -127,25 +129,20 @@ def build(team, lb_beta=None, ub_beta=None, tol=1e-10, verbose=False, **options)
 def solve(team, tol=1e-10, verbose=False, **options):
     """(status, β, e) for a separable team."""
     n = team.n
-    if team.mode == "given":
-        lb_beta = ub_beta = np.asarray(team.beta, float)
-        beta0 = lb_beta
-    else:
-        lb_beta, ub_beta, beta0 = np.zeros(n), np.ones(n), np.full(n, 1.0 / n)
-    e0 = np.ones(n)
+    beta0 = np.asarray(team.beta, float) if team.mode == "given" else np.full(n, 1.0 / n)
 
-    def run(lb_beta, ub_beta, x0):
-        problem, callbacks = build(team, lb_beta, ub_beta, tol, verbose, **options)
+    def run(x0, corner=None):
+        problem, callbacks = build(team, corner, tol, verbose, **options)
         x, info = problem.solve(x0)
         return info["status"] in (0, 1), x, callbacks
 
-    ok, x, callbacks = run(lb_beta, ub_beta, np.r_[beta0, e0])
+    ok, x, callbacks = run(np.r_[beta0, np.ones(n)])
     if not ok:
         return "not_solved", None, None
     beta, e = np.clip(x[:n], 0, None), np.clip(x[n:], 0, None)
     corner = beta < SNAP
     if team.mode != "given" and corner.any() and not corner.all():
-        ok2, x2, _ = run(lb_beta, np.where(corner, 0.0, ub_beta), np.r_[np.where(corner, 0.0, beta), e])
+        ok2, x2, _ = run(np.r_[np.where(corner, 0.0, beta), e], corner)
         if ok2 and callbacks.objective(x2) <= callbacks.objective(x) + 1e-9 * max(1.0, abs(callbacks.objective(x))):
             beta, e = np.clip(x2[:n], 0, None), np.clip(x2[n:], 0, None)
     return "optimal", beta, e
