@@ -114,10 +114,8 @@ class Team(Problem):
         self.sigma2 = r.number("sigma2", nonneg=True)
         self.omega = r.number("omega", 0.0, lo=0.0, hi=1.0)
         self.budget_breaker = r.boolean("budget_breaker", False)
-        self.alpha = r.vector("alpha", n, None, broadcast=True)
-        if self.alpha is None:
-            self.alpha = np.zeros(n)
-        elif not self.budget_breaker and abs(self.alpha.sum()) > 1e-9:
+        self.alpha = r.vector("alpha", n, 0.0, broadcast=True)
+        if not self.budget_breaker and abs(self.alpha.sum()) > 1e-9:
             raise r.error("alpha", f"fixed transfers must sum to 0 (they sum to {self.alpha.sum():.12g})")
         self.outside = r.vector("outside", n, None, broadcast=True)
         shares = r.raw("shares", "welfare")
@@ -139,10 +137,7 @@ class Team(Problem):
             self.lam = np.full(n, 1.0 / n)
         elif abs(self.lam.sum() - 1) > 1e-9:
             raise r.error("lambda", f"weights must sum to 1 (within 1e-9), they sum to {self.lam.sum():.12g}")
-        default_d = self.outside if self.outside is not None else np.zeros(n)
-        self.disagreement = r.vector("disagreement", n, None, broadcast=True)
-        if self.disagreement is None:
-            self.disagreement = default_d
+        self.disagreement = r.vector("disagreement", n, 0.0 if self.outside is None else self.outside, broadcast=True)
         names = {f"{v}{i + 1}" for v in "ek" for i in range(n)} if production else set()
         self.production = r.expression("production", names, None)
         self.cost = r.expression("cost", {"e", "c"}, None)
