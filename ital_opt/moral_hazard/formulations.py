@@ -42,7 +42,9 @@ Solver objects only through :mod:`ital_opt.backends`.
 from __future__ import annotations
 
 import math
+import operator
 import warnings
+from types import SimpleNamespace
 from typing import NamedTuple
 
 import numpy as np
@@ -118,6 +120,19 @@ def ll_multipliers(problem, duals) -> dict[str, float]:
     if problem.min_pay is None:
         return {}
     return {f"LL[{o}]": float(d) for o, d in zip(problem.outcome_names, np.atleast_1d(np.asarray(duals, float)), strict=True)}
+
+
+def solver_bounds(problem, rows: Rows, inside: bool = False) -> tuple[float | None, float | None]:
+    """(lo, hi) on v for a solver, None where unbounded.  A built-in utility without ``max_pay`` has
+    no cap: its own supremum is left to the objective, or with `inside` becomes a point just below
+    it (h is infinite there)."""
+    lo, hi = rows.limits()
+    utility = problem.utility
+    if problem.max_pay is None and utility.builtin:
+        hi = None
+        if inside and math.isfinite(utility.v_upper):
+            hi = utility.v_upper - 1e-9 * (1 + abs(utility.v_upper))
+    return lo, hi
 
 
 def infeasibility(rows: Rows, v) -> float:
@@ -252,6 +267,12 @@ def upper_bounds(problem) -> np.ndarray:
     return gross - (problem.min_pay if problem.min_pay is not None else -np.inf)
 
 
+def pay_rows(problem, prob, pay) -> pd.DataFrame:
+    """The result's rows: each outcome's value, probability under the implemented action, pay and utility."""
+    return pd.DataFrame({"outcome": problem.outcome_names, "value": problem.outcomes, "prob": prob, "pay": pay,
+                         "utility": problem.utility.u(pay)})
+
+
 def assemble(problem, contracts: list[Contract], backend: str) -> Result:
     """The best net value over the candidate actions' contracts; ``not_solved`` if any is unsettled."""
     gross = problem.prob @ problem.outcomes
@@ -270,13 +291,13 @@ def assemble(problem, contracts: list[Contract], backend: str) -> Result:
             "binding": list(c.binding),
         })
     method = next((c.method for c in contracts if c.method), backend)
+    feasible = [c for c in contracts if c.status == "optimal"]
     unsettled = [c for c in contracts if c.status not in ("optimal", "infeasible")]
-    solved = [gross[c.action] - c.expected_pay for c in contracts if c.status == "optimal"]
     excluded = []
-    if unsettled and solved:
+    if unsettled and feasible:
         # an unsolved action is out of the running if even a lower bound on its cost leaves it behind
         bound = upper_bounds(problem)
-        best_net = max(solved)
+        best_net = max(gross[c.action] - c.expected_pay for c in feasible)
         margin = 1e-6 * (1.0 + abs(best_net))
         for c in list(unsettled):
             if bound[c.action] < best_net - margin:
@@ -291,20 +312,13 @@ def assemble(problem, contracts: list[Contract], backend: str) -> Result:
         return Result(status="not_solved", method=method, extras={"implementation": table},
                       message=f"the cheapest contract for action {names} was not found" + (f" ({why})" if why else "")
                       + ": the best of the other actions need not be optimal")
-    feasible = [c for c in contracts if c.status == "optimal"]
     if not feasible:
         what = f"action {problem.implement!r}" if problem.implement else "any action"
         return Result(status="infeasible", method=method, extras={"implementation": table},
                       message=f"no contract implements {what} ({'; '.join(c.message for c in contracts if c.message)})")
     best = max(feasible, key=lambda c: (gross[c.action] - c.expected_pay, -c.action))
     a = best.action
-    rows = pd.DataFrame({
-        "outcome": problem.outcome_names,
-        "value": problem.outcomes,
-        "prob": problem.prob[a],
-        "pay": best.pay,
-        "utility": problem.utility.u(best.pay),
-    })
+    rows = pay_rows(problem, problem.prob[a], best.pay)
     objective = float(gross[a] - best.expected_pay)
     agent = float(problem.prob[a] @ problem.utility.u(best.pay) - problem.cost[a])
     extras = {
@@ -319,14 +333,12 @@ def assemble(problem, contracts: list[Contract], backend: str) -> Result:
         "implementation": table,
     }
     local = any(c.local for c in contracts)
-    message = "; ".join(c.message for c in contracts if c.message and c.status == "optimal")
+    notes = [f"{best.method} claims a local optimum only (a KKT point)"] if local else []
+    notes += [c.message for c in feasible if c.message]
     if excluded:
-        message = "; ".join(x for x in (message, "not solved but out of the running by the first-best bound on "
-                                        f"the net value: {', '.join(excluded)}") if x)
-    if local:
-        message = "; ".join(x for x in (f"{best.method} claims a local optimum only (a KKT point)", message) if x)
+        notes.append(f"not solved but out of the running by the first-best bound on the net value: {', '.join(excluded)}")
     return Result(status="optimal", method=best.method or method, objective=objective, rows=rows, extras=extras,
-                  binding=list(best.binding), multipliers=dict(best.multipliers), local=local, message=message)
+                  binding=list(best.binding), multipliers=dict(best.multipliers), local=local, message="; ".join(notes))
 
 
 class ClosedFormContracts:
@@ -377,17 +389,16 @@ class _Discrete(Formulation):
 
 
 # -- cvxpy -------------------------------------------------------------------------------------------
-def cvx_inverse(utility: Utility, v):
-    """h(v) as a convex cvxpy expression for a built-in utility."""
-    import cvxpy as cp
-
-    r = utility.risk_aversion
+def inverse_expression(utility: Utility, v, lang):
+    """h(v) for a built-in utility in a modelling language: `lang` gives its exp, log, power and square
+    (the cvxpy module, or pyomo's).  Convex, so the cvxpy expression is DCP."""
+    r = utility.risk_aversion  # CRRA with γ = 1 is the family "log"
     return {
         "linear": lambda: v,
-        "sqrt": lambda: cp.square(v),
-        "log": lambda: cp.exp(v),
-        "cara": lambda: -cp.log(1 - r * v) / r if r else None,
-        "crra": lambda: cp.power((1.0 - r) * v, 1.0 / (1.0 - r)) if r is not None and r != 1.0 else cp.exp(v),
+        "sqrt": lambda: lang.square(v),
+        "log": lambda: lang.exp(v),
+        "cara": lambda: -lang.log(1 - r * v) / r,
+        "crra": lambda: lang.power((1.0 - r) * v, 1.0 / (1.0 - r)),
     }[utility.family]()
 
 
@@ -420,16 +431,11 @@ class CvxpyContracts(_Discrete):
             top = 1.0 - r * level  # > 0: the level is below the supremum 1/r
             v = (1.0 - top * x) / r  # x = (1 − r v)/(1 − r L) > 0, so h(v) = −(log x + log top)/r
             objective = problem.prob[a] @ (-(cp.log(x) + math.log(top)) / r)
-        elif rescale:
+        else:
             sigma = max(1.0, abs(level), float(np.max(np.abs(g))))
-            v = level + sigma * x
-            objective = problem.prob[a] @ cvx_inverse(utility, v)
-        elif utility.builtin:
-            v = x
-            objective = problem.prob[a] @ cvx_inverse(utility, v)
-        else:  # an expression utility: the LP in utility units (the Newton iterations start there)
-            v = x
-            objective = problem.prob[a] @ v
+            v = level + sigma * x if rescale else x
+            # an expression utility (no DCP form of h): the LP in utility units, where the Newton iterations start
+            objective = problem.prob[a] @ (inverse_expression(utility, v, cp) if utility.builtin else v)
         rows = [cp.Constant(G[i]) @ v >= g[i] for i in range(len(g))]
         bounds = []
         floor = None
@@ -573,15 +579,9 @@ class ScipyContracts(_Discrete):
         for a in problem.candidate_actions():
             rows = constraint_data(problem, a)
             out[problem.actions[a]] = {"c": problem.prob[a], "A_ub": -rows.G, "b_ub": -rows.g,
-                                       "bounds": [self._bounds(problem, rows)] * rows.G.shape[1],
+                                       "bounds": [solver_bounds(problem, rows)] * rows.G.shape[1],
                                        "constraint_names": rows.names}
         return out
-
-    @staticmethod
-    def _bounds(problem, rows: Rows):
-        """(lo, hi) on v; a built-in utility's own supremum is left to the objective (no max_pay)."""
-        lo, hi = rows.limits()
-        return lo, (hi if problem.max_pay is not None or not problem.utility.builtin else None)
 
     def solve_contract(self, problem, contract: Contract, rows: Rows, verbose: bool = False, **options) -> Contract:
         from scipy.optimize import linprog, minimize
@@ -589,7 +589,7 @@ class ScipyContracts(_Discrete):
         utility, a = problem.utility, contract.action
         G, g, names = rows.G, rows.g, rows.names
         n = G.shape[1]
-        lo, hi = self._bounds(problem, rows)
+        lo, hi = solver_bounds(problem, rows)
         pa = problem.prob[a]
         if utility.linear:
             res = linprog(pa, A_ub=-G, b_ub=-g, bounds=[(lo, hi)] * n, method="highs")
@@ -611,9 +611,7 @@ class ScipyContracts(_Discrete):
         # strictly convex program in utility space; SLSQP finds its KKT point (claimed local only)
         contract.method = "scipy/SLSQP"
         contract.local = True
-        eps = 1e-9
-        upper = hi if hi is not None else (utility.v_upper - eps * (1 + abs(utility.v_upper))
-                                           if math.isfinite(utility.v_upper) else None)
+        _, upper = solver_bounds(problem, rows, inside=True)
         start_level = problem.reservation + problem.cost[a]
         if lo is not None:
             start_level = max(start_level, lo)
@@ -652,25 +650,6 @@ class ScipyContracts(_Discrete):
 
 
 # -- pyomo -------------------------------------------------------------------------------------------
-def pyomo_inverse(utility: Utility):
-    """h(v) as a pyomo expression builder for the built-in utilities (None for an expression)."""
-    import pyomo.environ as pyo
-
-    r = utility.risk_aversion
-    if utility.family == "linear":
-        return lambda v: v
-    if utility.family == "sqrt":
-        return lambda v: v**2
-    if utility.family == "log" or (utility.family == "crra" and r == 1.0):
-        return lambda v: pyo.exp(v)
-    if utility.family == "cara":
-        return lambda v: -pyo.log(1 - r * v) / r
-    if utility.family == "crra":
-        k = 1.0 - float(r)
-        return lambda v: (k * v) ** (1.0 / k)
-    return None
-
-
 class PyomoContracts(_Discrete):
     """Per action: the LP through HiGHS (global) or the convex program through the NLP solver (local)."""
 
@@ -691,18 +670,15 @@ class PyomoContracts(_Discrete):
         utility = problem.utility
         rows = constraint_data(problem, a)
         G, g = rows.G, rows.g
-        inverse = pyomo_inverse(utility)
         model = pyo.ConcreteModel(name=f"cheapest contract for {problem.actions[a]}")
         J = range(G.shape[1])
-        lo, cap = rows.limits()
-        if problem.max_pay is None:
-            cap = None
-        if cap is None and math.isfinite(utility.v_upper):
-            cap = utility.v_upper - 1e-9 * (1 + abs(utility.v_upper))
+        lo, cap = solver_bounds(problem, rows, inside=True)
         level = problem.reservation + problem.cost[a]
         start = min(max(level, lo if lo is not None else level), cap if cap is not None else level)
         model.v = pyo.Var(J, bounds=(lo, cap), initialize=start)
-        model.obj = pyo.Objective(expr=sum(float(problem.prob[a, j]) * inverse(model.v[j]) for j in J))
+        lang = SimpleNamespace(exp=pyo.exp, log=pyo.log, power=operator.pow, square=lambda x: x**2)
+        model.obj = pyo.Objective(expr=sum(float(problem.prob[a, j]) * inverse_expression(utility, model.v[j], lang)
+                                           for j in J))
         model.cons = pyo.ConstraintList()
         for i in range(len(g)):
             model.cons.add(sum(float(G[i, j]) * model.v[j] for j in J) >= float(g[i]))
@@ -779,8 +755,7 @@ class GridContracts(Formulation):
         ce = float(problem.effort_cost(np.array([effort]))[0])
         v = cp.Variable(pe.size)
         ir = pe @ v - ce >= problem.reservation
-        dp = np.array([derivative(lambda x, j=j: float(problem.probabilities(np.array([x]))[0, j]), effort, lo, hi)
-                       for j in range(pe.size)])
+        dp = derivative(lambda x: problem.probabilities(np.array([x]))[0], effort, lo, hi)
         dc = derivative(lambda x: float(problem.effort_cost(np.array([x]))[0]), effort, lo, hi)
         foc = dp @ v - dc
         sense = foc_sense(effort, lo, hi)
@@ -796,7 +771,7 @@ class GridContracts(Formulation):
             cons.append(v >= v_lo)
         if problem.max_pay is not None:
             cons.append(v <= float(u.u(np.array(problem.max_pay))))
-        return cp.Problem(cp.Minimize(pe @ cvx_inverse(u, v)), cons), v, ir, local, ic
+        return cp.Problem(cp.Minimize(pe @ inverse_expression(u, v, cp)), cons), v, ir, local, ic
 
     def build(self, problem, target: float | None = None, **options):
         """The ``cvxpy.Problem`` implementing effort `target` (default: ``implement``, else the middle)."""
@@ -808,14 +783,12 @@ class GridContracts(Formulation):
         from ..backends import solve_cvxpy
 
         u = problem.utility
-        out = FOAContract(effort, "not_solved")
         ce = float(problem.effort_cost(np.array([effort]))[0])
         if u.unreachable(problem.reservation + ce):
-            out.status = "infeasible"
-            return out
+            return FOAContract(effort, "infeasible")
         prog, v, ir, local, ic = self.program(problem, effort)
         status, method = solve_cvxpy(prog, solver, verbose, **options)
-        out.status, out.method = status, method
+        out = FOAContract(effort, status, method=method)
         if status != "optimal":
             return out
         pe = problem.probabilities(np.array([effort]))[0]
@@ -837,8 +810,7 @@ class GridContracts(Formulation):
 
     def recover(self, problem, best: FOAContract) -> Result:
         pe = problem.probabilities(np.array([best.effort]))[0]
-        rows = pd.DataFrame({"outcome": problem.outcome_names, "value": problem.outcomes, "prob": pe, "pay": best.pay,
-                             "utility": problem.utility.u(best.pay)})
+        rows = pay_rows(problem, pe, best.pay)
         gain, deviation = problem.deviation_gain(best.pay, best.effort)
         extras = {
             "action": f"e={best.effort:.6g}",
@@ -876,8 +848,7 @@ class FirstOrderContracts(GridContracts):
                           message="no target effort can be implemented under the first-order approach")
         result = self.recover(problem, best)
         gain, deviation = result.extras["deviation_gain"], result.extras["best_deviation"]
-        lo, hi = problem.effort_bounds
-        grid = np.linspace(lo, hi, 201)
+        grid = np.linspace(*problem.effort_bounds, 201)
         result.extras.update(foa_valid=bool(gain <= FOA_TOL * (1.0 + abs(problem.reservation) + problem.cost_scale)),
                              **rogerson_conditions(problem.probabilities(grid), grid), **extras)
         if result.extras["foa_valid"]:
@@ -887,14 +858,14 @@ class FirstOrderContracts(GridContracts):
         message = (f"first-order approach FAILS: under its contract the agent prefers effort {deviation:.6g} to the "
                    f"target {best.effort:.6g} (gain {gain:.6g}); the FOA value {best.net_value:.10g} is only an "
                    "upper bound on the principal's optimum")
-        result.extras.update(foa_objective=float(best.net_value), foa_effort=float(best.effort))
+        foa = {"foa_objective": float(best.net_value), "foa_effort": float(best.effort)}
+        result.extras.update(foa)
         if not problem.fallback:
             result.status = "not_solved"
             result.message = message + " (fallback = false)"
             return result
         fixed = GridContracts().run(problem, **options)
-        fixed.extras = {**fixed.extras, "foa_valid": False, "foa_objective": float(best.net_value),
-                        "foa_effort": float(best.effort), "foa_deviation": deviation, "foa_deviation_gain": gain}
+        fixed.extras = {**fixed.extras, "foa_valid": False, **foa, "foa_deviation": deviation, "foa_deviation_gain": gain}
         fixed.method = "first-order→" + fixed.method
         fixed.message = message + "; answer from the global program on the deviation grid (method 'grid')"
         return fixed
