@@ -84,16 +84,22 @@ class MoralHazard(Problem):
     def _read(self, r: SpecReader) -> None:
         self.continuous = r.has("effort")
         if self.continuous:
-            self._read_continuous(r)
-            self._read_money(r, scale_values=self.outcomes, scale_costs=self.cost_scale)
-            return
-        self.actions = r.strings("actions")
-        m = len(self.actions)
-        if m < 1:
-            raise r.error("actions", "at least one action is needed")
+            if r.has("actions"):
+                raise r.error("actions", "give either discrete 'actions' or continuous 'effort', not both")
+            bounds = r.vector("effort", 2, increasing=True)
+            self.effort_bounds = (float(bounds[0]), float(bounds[1]))
+        else:
+            self.actions = r.strings("actions")
+            if not self.actions:
+                raise r.error("actions", "at least one action is needed")
         self.outcomes = r.vector("outcomes")
         n = self.outcomes.size
         self.outcome_names = r.strings("outcome_names", [f"x{j + 1}" for j in range(n)], n=n)
+        if self.continuous:
+            self._read_continuous(r, n)
+            self._read_money(r, self.cost_scale)
+            return
+        m = len(self.actions)
         self.cost = r.vector("cost", m)
         self.prob = r.matrix("prob", (m, n), nonneg=True)
         sums = self.prob.sum(axis=1)
@@ -102,17 +108,10 @@ class MoralHazard(Problem):
                 raise r.error(f"prob[{a}]", f"the outcome probabilities of action {self.actions[a]!r} "
                                             f"must sum to 1 (within 1e-9), they sum to {sums[a]:.12g}")
         self.implement = r.string("implement", None, choices=self.actions)
-        self._read_money(r, scale_values=self.outcomes, scale_costs=float(np.max(np.abs(self.cost))))
+        self._read_money(r, float(np.max(np.abs(self.cost))))
 
-    def _read_continuous(self, r: SpecReader) -> None:
-        """effort = [lo, hi], outcomes, prob = [expression in e per outcome], cost = expression in e."""
-        if r.has("actions"):
-            raise r.error("actions", "give either discrete 'actions' or continuous 'effort', not both")
-        bounds = r.vector("effort", 2, increasing=True)
-        self.effort_bounds = (float(bounds[0]), float(bounds[1]))
-        self.outcomes = r.vector("outcomes")
-        n = self.outcomes.size
-        self.outcome_names = r.strings("outcome_names", [f"x{j + 1}" for j in range(n)], n=n)
+    def _read_continuous(self, r: SpecReader, n: int) -> None:
+        """prob = [expression in e per outcome of `n`], cost = expression in e, and the search's fields."""
         raw = r.raw("prob")
         if not isinstance(raw, list) or len(raw) != n:
             raise r.error("prob", f"with continuous effort, expected {n} expressions in e (one per outcome), got {raw!r}")
@@ -155,7 +154,7 @@ class MoralHazard(Problem):
         except SpecError as exc:
             raise exc.located(r.source) from None
 
-    def _read_money(self, r: SpecReader, scale_values, scale_costs) -> None:
+    def _read_money(self, r: SpecReader, scale_costs) -> None:
         self.reservation = r.number("reservation", 0.0)
         self.min_pay = r.number("min_pay", None)
         self.max_pay = r.number("max_pay", None)
@@ -179,7 +178,7 @@ class MoralHazard(Problem):
             return
         expr = r.expression("utility", ["w"])
         lower = self.min_pay if self.min_pay is not None else 0.0
-        span = DEFAULT_PAY_SPAN * (1.0 + float(np.max(np.abs(scale_values))) + abs(scale_costs) + abs(self.reservation))
+        span = DEFAULT_PAY_SPAN * (1.0 + float(np.max(np.abs(self.outcomes))) + abs(scale_costs) + abs(self.reservation))
         upper = self.max_pay if self.max_pay is not None else lower + span
 
         def func(w, _expr=expr):
@@ -251,9 +250,8 @@ class MoralHazard(Problem):
         pay = np.asarray(result.rows["pay"].tolist(), float)
         if self.continuous:
             e = float(result.extras["effort"])
-            lo, hi = self.effort_bounds
             return checks.continuous_checks(lambda x: self.agent_payoffs(pay, x), self.probabilities(np.array([e]))[0],
-                                            self.outcomes, pay, e, (lo, hi), 4 * (self.effort_grid - 1) + 1,
+                                            self.outcomes, pay, e, self.effort_bounds, 4 * (self.effort_grid - 1) + 1,
                                             result.objective, self.reservation, self.min_pay)
         a = self.actions.index(result.extras["action"])
         return checks.discrete_checks(self.prob, self.cost, self.outcomes, a, pay, self.utility.u, result.objective,
