@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from functools import cache, cached_property
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -45,13 +45,6 @@ from .nonseparable import NonSeparable
 # matters when a closed-form menu of 200 types takes a fraction of a millisecond
 _MENU_COLUMNS = pd.Index(["theta", "prob", "q", "t", "agent_utility", "principal_payoff", "rent"], dtype=object)
 
-
-@cache
-def _lazy():
-    from . import closed_form as cf
-    from . import formulations as fm
-
-    return cf, fm
 
 MAX_DIM = 9
 _SPLITS: dict = {}  # sympy work per (expressions, bounds), shared by problems that differ in numbers only
@@ -309,19 +302,22 @@ class Screening(Problem):
     @cached_property
     def closed_form_reason(self) -> str | None:
         """None when the closed form's assumptions hold (:func:`.closed_form.applies`), else why not."""
-        cf, _ = _lazy()
+        from . import closed_form as cf
+
         return cf.applies(self)
 
     @cached_property
     def convexity_reason(self) -> str | None:
-        _, fm = _lazy()
+        from . import formulations as fm
+
         return fm.concavity_reason(self)
 
     @cached_property
     def _marginal(self):
         if self.split is None or self.multi or self.m != 1:
             return None, "no one-dimensional change of variables"
-        cf, _ = _lazy()
+        from . import closed_form as cf
+
         cache = self.split.__dict__.setdefault("_marginal_cache", [])
         if cache:
             return cache[0]
@@ -342,7 +338,8 @@ class Screening(Problem):
 
     # -- methods -------------------------------------------------------------------------------
     def formulations(self):
-        _, fm = _lazy()
+        from . import formulations as fm
+
         return list(fm.FORMULATIONS)
 
     def methods(self) -> list[Method]:
@@ -503,7 +500,8 @@ def _snap(values: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
 
 
 def _run_closed_form(problem, **options) -> Result:
-    cf, _ = _lazy()
+    from . import closed_form as cf
+
     V, U, pooled, status = cf.solve_menu(problem)
     if status != "optimal":
         return Result(status=status, method="closed-form",
