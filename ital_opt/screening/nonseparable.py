@@ -76,20 +76,15 @@ def _pointwise_start(problem, d: _Derivatives, lo: float, hi: float) -> np.ndarr
     tail = np.concatenate([np.cumsum(p[::-1])[::-1][1:], [0.0]])  # Σ_{i>j} p_i
     nxt = np.concatenate([theta[1:], theta[-1:]])
 
-    def value(q):  # (n, G) virtual surplus
+    def virtual(q, s=d.s, u=d.u):
+        """The virtual surplus at q (n, G); with (s, u) = (s_q, u_q) or (s_qq, u_qq), its slope or curvature."""
         th, th1 = theta[:, None], nxt[:, None]
-        return p[:, None] * d.at(d.s, th, q) - tail[:, None] * (d.at(d.u, th1, q) - d.at(d.u, th, q))
-
-    def slope(q):
-        return p * d.at(d.s_q, theta, q) - tail * (d.at(d.u_q, nxt, q) - d.at(d.u_q, theta, q))
-
-    def curvature(q):
-        return p * d.at(d.s_qq, theta, q) - tail * (d.at(d.u_qq, nxt, q) - d.at(d.u_qq, theta, q))
+        return p[:, None] * d.at(s, th, q) - tail[:, None] * (d.at(u, th1, q) - d.at(u, th, q))
 
     top = hi if math.isfinite(hi) else lo + max(1.0, abs(lo))
     for _ in range(60):
         grid = np.linspace(lo, top, 201)
-        vals = value(np.broadcast_to(grid, (n, grid.size)))
+        vals = virtual(np.broadcast_to(grid, (n, grid.size)))
         vals = np.where(np.isfinite(vals), vals, -np.inf)
         k = np.argmax(vals, axis=1)
         if math.isfinite(hi) or np.all(k < grid.size - 1):
@@ -99,20 +94,18 @@ def _pointwise_start(problem, d: _Derivatives, lo: float, hi: float) -> np.ndarr
     step = grid[1] - grid[0]
     left, right = np.maximum(q - step, lo), np.minimum(q + step, top if not math.isfinite(hi) else hi)
     for _ in range(30):  # safeguarded Newton on the bracket around the grid maximum
-        g, h = slope(q), curvature(q)
+        g, h = virtual(q[:, None], d.s_q, d.u_q)[:, 0], virtual(q[:, None], d.s_qq, d.u_qq)[:, 0]
         newton = np.where(h < 0, q - g / np.where(h < 0, h, -1.0), q)
         q_new = np.clip(newton, left, right)
-        better = value(q_new[:, None])[:, 0] >= value(q[:, None])[:, 0]
+        better = virtual(q_new[:, None])[:, 0] >= virtual(q[:, None])[:, 0]
         q_new = np.where(better, q_new, q)
-        if np.max(np.abs(q_new - q), initial=0.0) <= 1e-14 * (1 + np.max(np.abs(q))):
-            q = q_new
-            break
+        converged = np.max(np.abs(q_new - q), initial=0.0) <= 1e-14 * (1 + np.max(np.abs(q)))
         q = q_new
-    if np.any(np.diff(q) < 0):  # iron: the nearest non-decreasing allocation (weights: the prior)
-        from scipy.optimize import isotonic_regression
+        if converged:
+            break
+    from .closed_form import iron
 
-        q = np.clip(isotonic_regression(q, weights=p, increasing=True).x, lo, hi)
-    return q
+    return np.clip(iron(q, p), lo, hi)  # iron: the nearest non-decreasing allocation (weights: the prior)
 
 
 def _chain_utilities(problem, d: _Derivatives, q: np.ndarray) -> np.ndarray:
@@ -158,11 +151,6 @@ class _Program:
     def __init__(self, problem, d: _Derivatives, pairs: np.ndarray):
         self.p, self.theta, self.n, self.d = problem.prob, problem.theta, problem.n, d
         self.k, self.l = pairs[:, 0], pairs[:, 1]
-        m = len(pairs)
-        rows = np.repeat(np.arange(m), 3)
-        cols = np.column_stack([self.n + self.k, self.n + self.l, self.l]).ravel()
-        self.jac_structure = (rows, cols)
-        self.hess_structure = (np.arange(self.n), np.arange(self.n))
 
     def objective(self, x):
         q, U = x[: self.n], x[self.n:]
@@ -177,8 +165,8 @@ class _Program:
         ql = q[self.l]
         return U[self.k] - U[self.l] - (self.d.at(self.d.u, self.theta[self.k], ql) - self.d.at(self.d.u, self.theta[self.l], ql))
 
-    def jacobianstructure(self):
-        return self.jac_structure
+    def jacobianstructure(self):  # row i: U_k, U_l, q_l of pair i
+        return np.repeat(np.arange(self.k.size), 3), np.column_stack([self.n + self.k, self.n + self.l, self.l]).ravel()
 
     def jacobian(self, x):
         q = x[: self.n]
@@ -186,8 +174,8 @@ class _Program:
         dq = -(self.d.at(self.d.u_q, self.theta[self.k], ql) - self.d.at(self.d.u_q, self.theta[self.l], ql))
         return np.column_stack([np.ones_like(dq), -np.ones_like(dq), dq]).ravel()
 
-    def hessianstructure(self):
-        return self.hess_structure
+    def hessianstructure(self):  # diagonal in q
+        return np.arange(self.n), np.arange(self.n)
 
     def hessian(self, x, lagrange, obj_factor):
         q = x[: self.n]
