@@ -161,14 +161,7 @@ def find_split(agent_sym, theta_syms, q_syms, theta_ref, q_bounds) -> tuple[Spli
             v_list[j] = v_j
         elif not np.all(dv > 0):
             return None, f"v({qj}) = {v_j} is not monotone on q_bounds"
-        vlo = float(values(v_j, [qj], np.array([lo]))[0]) if math.isfinite(lo) else -math.inf
-        vhi = float(values(v_j, [qj], np.array([hi]))[0]) if math.isfinite(hi) else math.inf
-        if not math.isfinite(lo):
-            lim = sp.limit(v_j, qj, -sp.oo)
-            vlo = float(lim) if _finite(lim) else -math.inf
-        if not math.isfinite(hi):
-            lim = sp.limit(v_j, qj, sp.oo)
-            vhi = float(lim) if _finite(lim) else math.inf
+        vlo, vhi = _end_value(v_j, qj, lo, -sp.oo), _end_value(v_j, qj, hi, sp.oo)
         if math.isnan(vlo) or math.isnan(vhi):
             return None, f"v({qj}) = {v_j} is undefined at the ends of q_bounds"
         V_j = sp.Symbol(name, real=True, nonnegative=True) if vlo >= 0 else sp.Symbol(name, real=True)
@@ -195,6 +188,14 @@ def find_split(agent_sym, theta_syms, q_syms, theta_ref, q_bounds) -> tuple[Spli
     split = Split(theta_syms, q_syms, V_syms, a_list, b, v_list, c_list, g_list, bounds)
     split.used_ref = used_ref
     return split, ""
+
+
+def _end_value(v, q, x, where) -> float:
+    """v at the end x of q_bounds; at an infinite end (x = where = ±oo) its limit there, or ±inf."""
+    if math.isfinite(x):
+        return float(values(v, [q], np.array([x]))[0])
+    lim = sp.limit(v, q, where)
+    return float(lim) if _finite(lim) else float(where)
 
 
 def _grid(lo, hi):
