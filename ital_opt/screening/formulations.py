@@ -109,13 +109,9 @@ def concavity_reason(problem) -> str | None:
             expr = compiled(h, split.V).cvxpy(**{str(v): x[j] for j, v in enumerate(split.V)})
         except Exception as exc:  # an atom cvxpy lacks
             return f"cannot express the term {h} of the principal's surplus in cvxpy ({exc})"
-        if not isinstance(expr, cp.Expression):
+        if not isinstance(expr, cp.Expression) or expr.is_affine():
             continue
-        if np.all(coef >= 0) and expr.is_concave():
-            continue
-        if np.all(coef <= 0) and expr.is_convex():
-            continue
-        if expr.is_affine():
+        if (np.all(coef >= 0) and expr.is_concave()) or (np.all(coef <= 0) and expr.is_convex()):
             continue
         g = ", ".join(f"q{'' if problem.m == 1 else j + 1} = {gj}" for j, gj in enumerate(split.g))
         return (
