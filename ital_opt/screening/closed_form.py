@@ -115,24 +115,18 @@ def marginal_inverse(split):
     s_lo = float(dSf.numpy(shape=(1,), V=lo)[0]) if math.isfinite(lo) else math.inf
     s_hi = float(dSf.numpy(shape=(1,), V=hi)[0]) if math.isfinite(hi) else -math.inf
 
-    def solve(values: np.ndarray) -> np.ndarray:
-        values = np.asarray(values, dtype=float)
-        if inverse is not None:
-            out = inverse.numpy(shape=values.shape, nu=values)
-        else:
-            out = _bisect(dSf, values, lo, hi)
-        # S'(V) = target at an interior optimum; corners where the slope points outside
-        out = np.where(s_lo <= values, lo, out) if math.isfinite(lo) else out
-        out = np.where(s_hi >= values, hi, out) if math.isfinite(hi) else out
+    def marginal(nu_values):
+        """argmax_V ν·V + S(V) for each ν: S'(V) = −ν at an interior optimum (by the inverse of S'
+        found above, else by bisection); corners where the slope points outside."""
+        target = -np.asarray(nu_values, dtype=float)
+        out = inverse.numpy(shape=target.shape, nu=target) if inverse is not None else _bisect(dSf, target, lo, hi)
+        out = np.where(s_lo <= target, lo, out) if math.isfinite(lo) else out
+        out = np.where(s_hi >= target, hi, out) if math.isfinite(hi) else out
         return np.clip(np.nan_to_num(out, nan=lo if math.isfinite(lo) else 0.0), lo, hi)
 
     # slopes at the open ends: sup_V ν V + S(V) is unbounded when ν + S'(∞) > 0 (or ν + S'(−∞) < 0)
     top = _limit(dS, V, sp.oo) if not math.isfinite(hi) else None
     bottom = _limit(dS, V, -sp.oo) if not math.isfinite(lo) else None
-
-    def marginal(nu_values):
-        # the optimum solves ν + S'(V) = 0; we solved S'(V) = ν, so call with −ν
-        return solve(-np.asarray(nu_values, dtype=float))
 
     def unbounded(nu_values):
         nu_values = np.asarray(nu_values, dtype=float)
