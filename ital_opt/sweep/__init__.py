@@ -40,6 +40,7 @@ import pandas as pd
 
 from .._optional import require
 from ..errors import SpecError
+from ..spec import load
 from .grid import Grid, make_grid, parse_derive, parse_vary
 from .store import open_store
 from .tidy import POINT
@@ -55,14 +56,6 @@ def grid_from_args(vary: list[str], derive: list[str]) -> Grid:
     if len(axes) != len(vary):
         raise SpecError("--vary", "a field is given twice")
     return make_grid(axes, dict(parse_derive(d) for d in derive))
-
-
-def _problem(problem):
-    if isinstance(problem, (str, Path, dict)):
-        from ..spec import load
-
-        return load(problem)
-    return problem
 
 
 def _fingerprint(problem, grid: Grid, method: str, options: dict) -> dict:
@@ -132,7 +125,8 @@ def sweep(
     pandas.DataFrame
         One line per grid point and result row.
     """
-    problem = _problem(problem)
+    if isinstance(problem, (str, Path, dict)):
+        problem = load(problem)
     grid = make_grid(grid, derive)
     if executor not in ("local", "dask"):
         raise SpecError("--executor", f"expected 'local' or 'dask', got {executor!r}")

@@ -56,19 +56,15 @@ def parse_vary(text: str) -> tuple[str, np.ndarray]:
     rhs = rhs.strip()
     try:
         if ":" in rhs:
-            parts = rhs.split(":")
-            if len(parts) != 3:
-                raise ValueError
-            start, stop = float(parts[0]), float(parts[1])
-            count = int(parts[2])
-            values = None
+            text_start, text_stop, text_count = rhs.split(":")  # not three parts: ValueError
+            start, stop, count = float(text_start), float(text_stop), int(text_count)
         else:
             values = np.array([float(v) for v in rhs.split(",") if v.strip()], dtype=float)
     except ValueError:
         raise SpecError(
             name, f"expected START:STOP:COUNT (numbers, integer COUNT) or V1,V2,..., got {rhs!r}", "--vary"
         ) from None
-    if values is None:
+    if ":" in rhs:
         if count < 1:
             raise SpecError(name, f"COUNT must be at least 1, got {count}", "--vary")
         if count > MAX_POINTS:
@@ -122,8 +118,7 @@ class Grid:
 def make_grid(grid, derive: Mapping[str, str] | None = None) -> Grid:
     """A :class:`Grid` from a dict of value lists (Cartesian product), a DataFrame of points, or a Grid."""
     if isinstance(grid, Grid):
-        base = grid
-        points, varied, derived = base.points.copy(), list(base.varied), dict(base.derived)
+        points, varied, derived = grid.points.copy(), list(grid.varied), dict(grid.derived)
     elif isinstance(grid, pd.DataFrame):
         varied = [check_name(str(c), "grid") for c in grid.columns]
         if len(grid) > MAX_POINTS:

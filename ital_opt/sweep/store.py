@@ -167,13 +167,13 @@ class FileStore:
                  "method": "method", "options": "options", "kind": "kind"}
         what = [k for k in names if recorded.get(k) != self.fingerprint.get(k)]
         differ = " and ".join(names[k] for k in what) or "fingerprint"
-        if self.complete_file:
-            raise SpecError("--resume", f"{self.path} is a finished sweep with another {differ}; "
-                            "start again without --resume or use another --out")
-        raise SpecError("--resume", f"{self.path} was written by a different sweep (another {differ}); "
-                        "start again without --resume or use another --out")
+        written = (f"is a finished sweep with another {differ}" if self.complete_file
+                   else f"was written by a different sweep (another {differ})")
+        raise SpecError("--resume", f"{self.path} {written}; start again without --resume or use another --out")
 
     def _check_finished(self) -> None:
+        """The output is a finished sweep (nothing to resume): it must be this one."""
+        self.complete_file = True
         try:
             recorded = json.loads(self.record.read_text())["sweep"]
         except (OSError, ValueError, KeyError, TypeError):
@@ -197,7 +197,6 @@ class CSVStore(FileStore):
         if resume and self.journal.exists():
             self._recover()
         elif resume and self.path.exists():
-            self.complete_file = True  # a finished sweep: nothing to resume
             self._check_finished()
         else:
             self._start()
@@ -323,7 +322,6 @@ class ParquetStore(FileStore):
                 self._done |= set(pd.read_parquet(part, columns=[POINT])[POINT].astype(int))
                 self.seq = max(self.seq, int(part.stem.split("-")[1]) + 1)
         elif resume and self.path.exists():
-            self.complete_file = True
             self._check_finished()
         else:
             if self.parts.exists():
