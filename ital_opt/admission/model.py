@@ -116,10 +116,7 @@ class Admission(Problem):
         from ..batch import batch_records, field_values, varies_only
 
         spec = self.spec
-        if not varies_only(points, BATCH_FIELDS):
-            return None
-        if (spec.get("output", DEFAULT_OUTPUT).replace(" ", "") != DEFAULT_OUTPUT
-                or spec.get("cost", DEFAULT_COST).replace(" ", "") != DEFAULT_COST):
+        if not varies_only(points, BATCH_FIELDS) or not self.tech.is_default:
             return None
         K = self.n
         theta = field_values(spec, points, "theta", K)
@@ -230,9 +227,7 @@ class Admission(Problem):
         )
 
     def _names(self):
-        if self.n == 2:
-            return ["L", "H"]
-        return [str(k + 1) for k in range(self.n)]
+        return ["L", "H"] if self.n == 2 else [str(k + 1) for k in range(self.n)]
 
     def utility_matrix(self, share, transfer):
         """U[k, j]: type k's utility from contract j."""
