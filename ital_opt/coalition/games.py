@@ -47,11 +47,8 @@ from ..spec import MAX_MAGNITUDE
 DENSE_MAX_PLAYERS = 25
 
 
-def membership(n: int, masks=None) -> np.ndarray:
-    """Boolean matrix (coalitions × n): row k marks the members of coalition ``masks[k]``
-    (all 2^n coalitions in mask order when `masks` is None)."""
-    if masks is None:
-        masks = np.arange(2**n, dtype=np.int64)
+def membership(n: int, masks) -> np.ndarray:
+    """Boolean matrix (coalitions × n): row k marks the members of coalition ``masks[k]``."""
     masks = np.asarray(masks, dtype=np.int64)
     return ((masks[:, None] >> np.arange(n, dtype=np.int64)) & 1).astype(bool)
 
