@@ -41,7 +41,7 @@ from math import comb, factorial
 
 import numpy as np
 
-from .games import coalition_sums
+from .games import coalition_sums, membership
 
 
 _BLOCK = 16  # coalitions are summed in blocks of 2^16
@@ -56,31 +56,19 @@ def player_count(v) -> int:
     return n
 
 
-def _popcount(masks: np.ndarray) -> np.ndarray:
-    out = np.zeros(masks.shape, np.int64)
-    m = masks.copy()
-    while m.any():
-        out += m & 1
-        m >>= 1
-    return out
-
-
 def _signed_sums(v, w_in, w_out) -> np.ndarray:
     """r_i = Σ_{S∋i} w_in(|S|) v(S) − Σ_{S∌i} w_out(|S|) v(S), block by block."""
     v = np.asarray(v, float)
     n = player_count(v)
     k = min(n, _BLOCK)
-    low = np.arange(2**k, dtype=np.int64)
-    low_size = _popcount(low)
+    low_size = membership(k, np.arange(2**k)).sum(axis=1)  # |S| of the masks below 2^k
     out = np.zeros(n)
     for block in range(2 ** (n - k)):
         size = low_size + int(block).bit_count()
         chunk = v[block << k:(block + 1) << k]
         a, b = w_in[size] * chunk, w_out[size] * chunk
-        for i in range(k):
-            ai = a.reshape(-1, 2, 2**i)
-            bi = b.reshape(-1, 2, 2**i)
-            out[i] += ai[:, 1].sum() - bi[:, 0].sum()
+        for i in range(k):  # bit i of the mask: the middle axis
+            out[i] += a.reshape(-1, 2, 2**i)[:, 1].sum() - b.reshape(-1, 2, 2**i)[:, 0].sum()
         for i in range(k, n):
             out[i] += a.sum() if block >> (i - k) & 1 else -b.sum()
     return out
