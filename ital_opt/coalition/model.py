@@ -44,7 +44,6 @@ coalition (an airport game: the total cost c(N)).
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +52,7 @@ import pandas as pd
 from ..errors import SpecError
 from ..problem import Field, Method, Problem, register
 from ..result import Result
-from ..spec import SpecReader, read_toml
+from ..spec import SpecReader, load, read_toml
 from . import checks as ck
 from . import closed_form as cf
 from . import formulations as fm
@@ -177,8 +176,6 @@ class Coalition(Problem):
         return both
 
     def _read_team(self, r: SpecReader) -> Game:
-        from ..spec import load
-
         path = r.string("team")
         full = Path(path) if Path(path).is_absolute() else self.base_dir / path
         try:
@@ -469,10 +466,6 @@ def _team_shares(problem: Coalition):
     return shares, ce, result.method
 
 
-def _fractions(values) -> np.ndarray:
-    return np.array([float(Fraction(q)) for q in values])
-
-
 # -- methods ------------------------------------------------------------------------------------------
 def _run_closed_form(problem: Coalition, samples: int | None = None, seed: int | None = None) -> Result:
     data = problem.game.data
@@ -496,7 +489,7 @@ def _run_closed_form(problem: Coalition, samples: int | None = None, seed: int |
     ci, message = None, ""
     if k is not None:
         shap, banz = cf.bankruptcy_values(round(estate * k), np.round(claims * k).astype(int))
-        phi, bz = _fractions(shap) / k, _fractions(banz) / k
+        phi, bz = np.array(shap, float) / k, np.array(banz, float) / k
         message = "Shapley and Banzhaf values exact (counting programme over integer claims)"
     else:
         phi, bz, ci = problem.values_or_estimates(samples, seed)
@@ -512,7 +505,7 @@ def _run_voting(problem: Coalition, solver: str | None = None, verbose: bool = F
     k = _integer_data(data["weights"], data["quota"])
     quota = int(np.ceil(data["quota"] * k - 1e-9))
     shap, banz = cf.voting_values(quota, np.round(data["weights"] * k).astype(int))
-    phi, bz = _fractions(shap), _fractions(banz)
+    phi, bz = np.array(shap, float), np.array(banz, float)
     message = "Shapley–Shubik and Banzhaf indices exact (counting programme over integer weights)"
     if problem.n <= NUCLEOLUS_MAX_PLAYERS:
         x, lc, eps, kind = fm.nucleolus_dense(problem.values, options, verbose)
