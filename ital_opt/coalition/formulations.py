@@ -90,11 +90,7 @@ def dense_pool(v) -> CoalitionPool:
     proper = np.ones(len(v), bool)
     proper[[0, full]] = False
     bits = np.arange(n)
-
-    def matrix(indices):
-        return membership(n, np.asarray(indices, np.int64))
-
-    return CoalitionPool(n, v, coalition_sums, matrix, proper, 1 << bits, full ^ (1 << bits))
+    return CoalitionPool(n, v, coalition_sums, lambda j: membership(n, j), proper, 1 << bits, full ^ (1 << bits))
 
 
 def list_pool(n: int, member_lists, worths) -> CoalitionPool:
@@ -150,9 +146,7 @@ def lexicographic_centre(pool: CoalitionPool, grand: float, lower=None, *, optio
     h = backends.highs_lp(options, verbose)
     quiet = backends.stdout_to_stderr if verbose else contextlib.nullcontext
     bound = 10.0 * n * (1.0 + np.abs(w).max(initial=0.0) + abs(g))  # keeps a partial LP bounded
-    for i in range(n):
-        h.addVar(-inf if lo is None else float(lo[i]), inf)
-    h.addVar(-bound, inf)
+    h.addVars(n + 1, np.r_[np.full(n, -inf) if lo is None else lo, -bound], np.full(n + 1, inf))
     eps_col = n
     h.changeColCost(eps_col, 1.0)
     h.addRow(g, g, n, np.arange(n, dtype=np.int32), np.ones(n))
@@ -179,8 +173,7 @@ def lexicographic_centre(pool: CoalitionPool, grand: float, lower=None, *, optio
     rank = 1
     batch = 4 * n  # rows added per round of constraint generation, doubling each round
     x0 = np.full(n, g / n) if lo is None else lo + max(0.0, g - lo.sum()) / n
-    start = [j for j in np.concatenate([pool.singletons, pool.complements]) if j >= 0 and free[j]]
-    add(start)
+    add(j for j in np.concatenate([pool.singletons, pool.complements]) if j >= 0 and free[j])
     e0 = np.where(free, w - pool.sums(x0), -np.inf)
     add(_top(e0, batch))
     levels, lps = [], 0
@@ -204,14 +197,12 @@ def lexicographic_centre(pool: CoalitionPool, grand: float, lower=None, *, optio
         floor = DUAL_TOL * max(1.0, float(duals.max()))
         candidates = [(duals[r], pool_of[r]) for r in np.flatnonzero(duals > floor) if r > 0 and free[pool_of[r]]]
         if not candidates:  # cannot happen (the duals of the free rows sum to 1); guard against noise
-            j = int(np.argmax(e))
-            candidates = [(1.0, j)]
+            candidates = [(1.0, int(np.argmax(e)))]
         newly = []
         for _, j in sorted(candidates, reverse=True):
             row = pool.matrix([j])[0].astype(float)
-            trial = np.vstack(fixed + [row])
             r = row_of.get(j)
-            if np.linalg.matrix_rank(trial) > rank:
+            if np.linalg.matrix_rank(np.vstack(fixed + [row])) > rank:
                 fixed.append(row)
                 rhs.append(float(w[j] - eps))
                 rank += 1
@@ -263,10 +254,8 @@ def balancing_weights(members: np.ndarray, optional: np.ndarray | None = None) -
     A = sp.csc_matrix(np.vstack([members, optional, members.sum(0, keepdims=True)]).T)
     h = backends.highs_lp()
     inf = highspy.kHighsInf
-    cost = np.zeros(k + b + 1)
-    cost[-1] = -1.0
-    upper = np.full(k + b + 1, inf)
-    upper[-1] = 1.0
+    cost = np.r_[np.zeros(k + b), -1.0]  # maximise t, the last column
+    upper = np.r_[np.full(k + b, inf), 1.0]
     h.addRows(n, np.ones(n), np.ones(n), 0, np.zeros(n, np.int32), np.zeros(0, np.int32), np.zeros(0))
     h.addCols(k + b + 1, cost, np.zeros(k + b + 1), upper, A.nnz, A.indptr[:-1].astype(np.int32),
               A.indices.astype(np.int32), A.data)
