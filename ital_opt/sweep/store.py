@@ -65,23 +65,21 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _union(column_lists: list[list[str]]) -> list[str]:
-    """Every column once: the longest list's order first (a point with rows has every field),
-    then columns only other chunks have, in order of appearance."""
-    if not column_lists:
-        return []
-    return list(dict.fromkeys(itertools.chain(max(column_lists, key=len), *column_lists)))
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The frames one under another with every column once: the longest column list's order first
+    (a point with rows has every field), then columns only other chunks have, in order of appearance."""
+    columns = [list(f.columns) for f in frames]
+    union = dict.fromkeys(itertools.chain(max(columns, key=len), *columns))
+    return pd.concat(frames, ignore_index=True).reindex(columns=list(union))
 
 
 def _sorted(frames: list[pd.DataFrame]) -> pd.DataFrame:
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame()
-    columns = _union([list(f.columns) for f in frames])
-    df = pd.concat(frames, ignore_index=True).reindex(columns=columns)
+    df = _concat(frames)
     df["row"] = pd.to_numeric(df["row"]).astype("Int64")
-    df = df.sort_values([POINT, "row"], kind="stable", na_position="first").reset_index(drop=True)
-    return df
+    return df.sort_values([POINT, "row"], kind="stable", na_position="first").reset_index(drop=True)
 
 
 class Lock:
@@ -276,9 +274,7 @@ class CSVStore(FileStore):
         for cols, run in itertools.groupby(self.segments, key=lambda s: s[2]):  # same columns: read at once
             chunks = list(run)
             frames.append(pd.read_csv(io.BytesIO(data[chunks[0][0]:chunks[-1][1]]), header=None, names=cols))
-        columns = _union([list(f.columns) for f in frames])
-        df = pd.concat(frames, ignore_index=True).reindex(columns=columns) if len(frames) > 1 else frames[0]
-        return decode_lists(df)
+        return decode_lists(_concat(frames) if len(frames) > 1 else frames[0])
 
     def finish(self) -> pd.DataFrame:
         if self.complete_file:
