@@ -124,28 +124,27 @@ class Technology:
             self.notes.append(f"the first-order condition has {len(good)} real positive roots, not one")
         return good[0] if len(good) == 1 else None
 
-    def _indirect(self):
+    @cached_property
+    def _indirect(self) -> tuple[str | None, str | None]:
         import sympy as sp
 
         e_star = self.effort_sympy
         if e_star is None:
-            return None
+            return None, None
         theta, q, e = self._symbols
         v = sp.expand_log(q * self._y.subs(e, e_star) - self._C.subs(e, e_star), force=True)
         keep = sp.expand_log((1 - q) * self._y.subs(e, e_star), force=True)
-        return v, keep
+        return _text(v), _text(keep)
 
-    @cached_property
+    @property
     def agent_text(self) -> str | None:
         """v(θ, q) as an expression string in theta and q (the screening kind's `agent`, before risk)."""
-        pair = self._indirect()
-        return None if pair is None else _text(pair[0])
+        return self._indirect[0]
 
-    @cached_property
+    @property
     def alliance_text(self) -> str | None:
         """(1 − q)·y(θ, e*) as an expression string in theta and q."""
-        pair = self._indirect()
-        return None if pair is None else _text(pair[1])
+        return self._indirect[1]
 
     @cached_property
     def effort_text(self) -> str | None:
