@@ -103,18 +103,6 @@ def settle(problem, contract: Contract, rows: Rows, v) -> Contract:
     return contract
 
 
-def new_contract(problem, a: int) -> Contract:
-    """An unsolved contract for action `a`, or an infeasible one when R + c_a is out of u's reach."""
-    utility = problem.utility
-    level = problem.reservation + problem.cost[a]
-    contract = Contract(a, "not_solved")
-    if utility.unreachable(level):
-        contract.status = "infeasible"
-        contract.message = (f"action {problem.actions[a]!r}: reservation + cost = {level:g} is not below "
-                            f"the supremum {utility.v_upper:g} of utility {utility.name!r}")
-    return contract
-
-
 def ll_multipliers(problem, duals) -> dict[str, float]:
     """The multipliers of the limited-liability floors by name (none without ``min_pay``)."""
     if problem.min_pay is None:
@@ -160,15 +148,13 @@ def kkt_point(problem, a: int, v0) -> tuple[np.ndarray, dict[str, float]] | None
     rows = G, g, names, v_lo, v_hi = constraint_data(problem, a)
     v0 = np.asarray(v0, float)
     n = v0.size
-    slack = G @ v0 - g
-    active = [i for i in range(len(g)) if slack[i] <= 1e-6 * (1.0 + abs(g[i]))]
-    floor = [j for j in range(n) if math.isfinite(v_lo) and v0[j] - v_lo <= 1e-6 * (1.0 + abs(v_lo))]
+    active = np.flatnonzero(G @ v0 - g <= 1e-6 * (1.0 + np.abs(g)))
+    floor = np.flatnonzero(math.isfinite(v_lo) & (v0 - v_lo <= 1e-6 * (1.0 + abs(v_lo))))
     pa = problem.prob[a]
     A = G[active]
-    k, f = len(active), len(floor)
     E = np.eye(n)[floor]
     M = np.vstack([A, E])  # the active rows: A v = g_A, v_F = floor
-    rhs = np.concatenate([g[active], np.full(f, v_lo)])
+    rhs = np.concatenate([g[active], np.full(len(floor), v_lo)])
     if utility.linear:
         # a linear h: the binding constraints (with the floor) must pin v down on their own
         if M.shape[0] < n or np.linalg.matrix_rank(M) < n:
@@ -190,7 +176,7 @@ def kkt_point(problem, a: int, v0) -> tuple[np.ndarray, dict[str, float]] | None
         v, sol = found
         if math.isfinite(utility.v_upper) and np.any(v >= utility.v_upper):
             return None
-    lam, nu = sol[:k], sol[k:]
+    lam, nu = np.split(sol, [len(active)])
     with np.errstate(all="ignore"):
         hp = pa * utility.inverse_derivative(v)
     scale = 1.0 + float(np.max(np.abs(hp)))
@@ -360,8 +346,8 @@ class ClosedFormContracts:
 
 
 class _Discrete(Formulation):
-    """Shared run: one subproblem per candidate action (unless :func:`new_contract` finds it
-    infeasible), each polished, then :func:`assemble`."""
+    """Shared run: one subproblem per candidate action (unless R + c_a is out of u's reach), each
+    polished, then :func:`assemble`."""
 
     def applies(self, problem) -> str | None:
         if problem.continuous:
@@ -373,11 +359,13 @@ class _Discrete(Formulation):
         raise NotImplementedError
 
     def contract(self, problem, a: int, **options) -> Contract:
-        """The cheapest contract implementing action `a`, as this formulation finds it (unpolished)."""
-        contract = new_contract(problem, a)
-        if contract.status == "infeasible":
-            return contract
-        return self.solve_contract(problem, contract, constraint_data(problem, a), **options)
+        """The cheapest contract implementing action `a`, as this formulation finds it (unpolished); infeasible
+        without a solve when R + c_a is out of u's reach."""
+        utility, level = problem.utility, problem.reservation + problem.cost[a]
+        if utility.unreachable(level):
+            return Contract(a, "infeasible", message=f"action {problem.actions[a]!r}: reservation + cost = {level:g} "
+                            f"is not below the supremum {utility.v_upper:g} of utility {utility.name!r}")
+        return self.solve_contract(problem, Contract(a, "not_solved"), constraint_data(problem, a), **options)
 
     def run(self, problem, **options) -> Result:
         contracts = [polish_contract(problem, self.contract(problem, a, **options)) for a in problem.candidate_actions()]
@@ -465,7 +453,6 @@ class CvxpyContracts(_Discrete):
         rungs = ["direct", "rescaled", "newton"] if utility.builtin else ["newton"]
         if solver is not None and utility.builtin:
             rungs = ["direct"]
-        v = None
         for rung in rungs:
             if rung == "newton":
                 status, method, v, cons, floor = self._newton(problem, a, rows, verbose)
@@ -531,7 +518,6 @@ class CvxpyContracts(_Discrete):
                 val = float(p @ utility.inverse(y))
             return val if math.isfinite(val) else math.inf
 
-        converged = False
         for _ in range(max_rounds):
             with np.errstate(all="ignore"):
                 slope = utility.inverse_derivative(x)
@@ -550,19 +536,16 @@ class CvxpyContracts(_Discrete):
             direction = np.clip(np.asarray(v.value, float), lo, hi) - x
             decrease = -float(p @ (slope * direction))
             if decrease <= tol * (1.0 + abs(objective(x))):
-                converged = True
-                break
+                return "optimal", method + "+newton", x, cons, floor
             t, f0 = 1.0, objective(x)
             while t > 1e-12 and objective(x + t * direction) > f0 - 1e-4 * t * decrease:
                 t *= 0.5
             x = x + t * direction
-        if not converged:
-            # the iterations stalled: the point stands only if the KKT conditions hold there
-            found = kkt_point(problem, a, x) if utility.concave else None
-            if found is None:
-                return "not_solved", method + "+newton", None, cons, floor
-            x = found[0]
-        return "optimal", method + "+newton", x, cons, floor
+        # the iterations stalled: the point stands only if the KKT conditions hold there
+        found = kkt_point(problem, a, x) if utility.concave else None
+        if found is None:
+            return "not_solved", method + "+newton", None, cons, floor
+        return "optimal", method + "+newton", found[0], cons, floor
 
 
 # -- scipy -------------------------------------------------------------------------------------------
