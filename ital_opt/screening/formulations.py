@@ -254,10 +254,7 @@ MULT_TOL = 1e-9  # payoff per unit of utility; the IR multipliers sum to 1
 SLACK_TOL = 1e-7
 
 
-def _label(kind, k, l):
-    if kind == "IR":
-        return f"IR[{k}]"
-    return f"IC[{k}->{l}]" if kind == "IC" else f"MON[{k}<{l}]"
+_LABELS = {"IR": "IR[{k}]", "IC": "IC[{k}->{l}]", "MON": "MON[{k}<{l}]"}  # the names of binding constraints
 
 
 def menu_slack(problem, menu, kind, k, l=None) -> np.ndarray:
@@ -290,7 +287,7 @@ def mark_binding(res, problem, duals):
         if hit.size:
             hit = hit[menu_slack(problem, menu, kind, k[hit], None if l is None else l[hit]) <= tol]
         for i, value in zip(hit.tolist(), lam[hit].tolist()):
-            name = _label(kind, int(k[i]), None if l is None else int(l[i]))
+            name = _LABELS[kind].format(k=int(k[i]), l=None if l is None else int(l[i]))
             binding.append(name)
             multipliers[name] = value
     res.binding, res.multipliers = binding, multipliers
