@@ -720,8 +720,10 @@ class _CvxpyFormulation(Formulation):
         return cp.Variable((problem.n, problem.m), name="V"), cp.Variable(problem.n, name="U")
 
     def _program(self, problem, V, U, blocks, excluded=None):
+        """The program with IR, the bounds of V and the IC (and MON) `blocks` (see :func:`_finish`)."""
         import cvxpy as cp
 
+        blocks = [("IR", U >= problem.outside, np.arange(problem.n), None, 1.0), *blocks]
         cons = _bounds(problem, V) + [b[1] for b in blocks]
         if excluded is not None and excluded.any():  # excluded types get q = 0
             cons.append(V[np.flatnonzero(excluded), :] == np.asarray([lo for lo, _ in problem.split.v_bounds]))
@@ -765,14 +767,13 @@ class CvxpyLocal(_CvxpyFormulation):
         return problem.convexity_reason
 
     def build(self, problem, excluded=None, **options):
-        n = problem.n
         V, U = self._variables(problem)
         order = np.argsort(problem.a[:, 0], kind="stable")
         lo, hi = order[:-1], order[1:]
-        blocks = [("IR", U >= problem.outside, np.arange(n), None, 1.0)]
-        if n > 1:
-            blocks += [_ic_block(problem, V, U, hi, lo), _ic_block(problem, V, U, lo, hi),
-                       ("MON", V[hi, 0] >= V[lo, 0], lo, hi, 1.0)]
+        blocks = []
+        if problem.n > 1:
+            blocks = [_ic_block(problem, V, U, hi, lo), _ic_block(problem, V, U, lo, hi),
+                      ("MON", V[hi, 0] >= V[lo, 0], lo, hi, 1.0)]
         return self._program(problem, V, U, blocks, excluded)
 
 
@@ -793,15 +794,9 @@ class CvxpyAllPairs(_CvxpyFormulation):
 
     def build(self, problem, pairs=None, excluded=None, **options):
         """All pairs, or the IC pairs (k, l) given as an array of rows."""
-        n = problem.n
         V, U = self._variables(problem)
-        blocks = [("IR", U >= problem.outside, np.arange(n), None, 1.0)]
-        if pairs is None:
-            k, l = np.nonzero(~np.eye(n, dtype=bool))
-        else:
-            k, l = pairs[:, 0], pairs[:, 1]
-        if k.size:
-            blocks.append(_ic_block(problem, V, U, k, l))
+        k, l = np.nonzero(~np.eye(problem.n, dtype=bool)) if pairs is None else pairs.T
+        blocks = [_ic_block(problem, V, U, k, l)] if k.size else []
         return self._program(problem, V, U, blocks, excluded)
 
     def run(self, problem, solver=None, verbose=False, cg: bool | None = None, max_rounds: int = 60,
