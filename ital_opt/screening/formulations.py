@@ -297,9 +297,7 @@ def mark_binding(res, problem, duals):
 def value_of(problem, V, U) -> float:
     """The principal's expected payoff Σ p [S(V) + a·V + b − U] (numpy)."""
     split = problem.split
-    env = {str(s): c for s, c in zip(split.theta, problem.theta_columns)}
-    env.update({str(v): V[:, j] for j, v in enumerate(split.V)})
-    S = compiled(split.surplus, [*split.theta, *split.V]).numpy(shape=(problem.n,), **env)
+    S = compiled(split.surplus, [*split.theta, *split.V]).numpy(shape=(problem.n,), **problem.split_env(V))
     return float(problem.prob @ (S + np.einsum("ij,ij->i", problem.a, V) + problem.b - (1.0 - problem.rent_weight) * U))
 
 
@@ -451,18 +449,13 @@ def polish_kkt(problem, V, U):
             c[r[bd][hit]] = sign * value
         return A, c
 
-    def env(z):
-        out = {str(s): col for s, col in zip(split.theta, problem.theta_columns)}
-        out.update({str(v): z[:nv].reshape(n, m)[:, j] for j, v in enumerate(split.V)})
-        return out
-
     def gradient(z):
-        e = env(z)
+        e = problem.split_env(z[:nv].reshape(n, m))
         gV = np.column_stack([f.numpy(shape=(n,), **e) for f in first]) + a
         return np.concatenate([(p[:, None] * gV).ravel(), -rent_cost * p])
 
     def hessian(z):
-        e = env(z)
+        e = problem.split_env(z[:nv].reshape(n, m))
         H = np.zeros((nv + n, nv + n))
         base = np.arange(n) * m
         for i in range(m):
@@ -581,14 +574,13 @@ def refine(problem, V, excluded=None):
     if derivs is None:
         return None
     (d1,), ((d2,),) = derivs
-    env = {str(s): col[order] for s, col in zip(split.theta, problem.theta_columns)}
     w = problem.prob[order]
     member_group = np.repeat(np.arange(G), counts)
 
     def derivatives(Vgroup):
         """Per group: Σ_members p_k S_k'(V) + g and Σ_members p_k S_k''(V)."""
         Vm = Vgroup[member_group]
-        env[str(split.V[0])] = Vm
+        env = problem.split_env(Vm[:, None], order)
         f1 = np.add.reduceat(w * d1.numpy(shape=Vm.shape, **env), starts) + g
         f2 = np.add.reduceat(w * d2.numpy(shape=Vm.shape, **env), starts)
         return f1, f2

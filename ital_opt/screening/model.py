@@ -388,15 +388,19 @@ class Screening(Problem):
         u = self.agent_values(q)
         return self.result_from_qt(q, U - u, method, _u=u, **extras)
 
+    def split_env(self, V, idx=slice(None)) -> dict:
+        """The values of the split's symbols by name: θ of the types `idx`, and V (a column per V_j)."""
+        env = {str(s): c[idx] for s, c in zip(self.split.theta, self.theta_columns)}
+        env.update({str(v): V[:, j] for j, v in enumerate(self.split.V)})
+        return env
+
     def menu_value(self, idx, V, U, p) -> float:
         """The objective of a one-dimensional menu in the variables (V, U) for the types `idx`
         with weights `p`: Σ p [S(V) + a V + b − (1 − α) U] − F Σ p [V > v(0)]."""
         from .symbolic import compiled
 
         split = self.split
-        env = {str(s): c[idx] for s, c in zip(split.theta, self.theta_columns)}
-        env[str(split.V[0])] = V
-        S = compiled(split.surplus, [*split.theta, *split.V]).numpy(shape=V.shape, **env)
+        S = compiled(split.surplus, [*split.theta, *split.V]).numpy(shape=V.shape, **self.split_env(V[:, None], idx))
         value = p @ (S + self.a[idx, 0] * V + self.b[idx] - (1.0 - self.rent_weight) * U)
         if self.fixed_cost > 0:
             value -= self.fixed_cost * float(p @ (V > split.v_bounds[0][0]))
