@@ -29,8 +29,7 @@ def figures(problem, result) -> list[tuple[str, object]]:
     fig, axes = plt.subplots(1, 2, figsize=(10.8, 3.6), squeeze=False)
     alloc, money = axes[0]
     width = 0.8 / problem.m
-    for j in range(problem.m):
-        label = problem.q_names[j]
+    for j, label in enumerate(problem.q_names):
         alloc.bar(x + (j - (problem.m - 1) / 2) * width, q[:, j], width, label=label)
     for j, col in enumerate(("t", "agent_utility")):
         money.bar(x + (j - 0.5) * 0.4, rows[col].to_numpy(float), 0.4, label=col)
