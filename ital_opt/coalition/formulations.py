@@ -508,9 +508,7 @@ class EssentialCoalitionsLP(_LeastCoreBuild):
                         f"assignment problems (at most {problem.dense_limit}); give 'samples' for estimates")
         result = problem.assemble(self.name, shapley=phi, banzhaf=bz, nucleolus=pre.x, least_core=(eps, pre.x),
                                   kind="nucleolus", message=message, ci=ci)
-        buyer_best, seller_best = self.core_extremes(problem, options)
-        result.rows["core_buyer_optimal"] = buyer_best
-        result.rows["core_seller_optimal"] = seller_best
+        result.rows["core_buyer_optimal"], result.rows["core_seller_optimal"] = self.core_extremes(problem, options)
         return result
 
 

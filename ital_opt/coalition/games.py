@@ -152,8 +152,7 @@ def table_game(players: Sequence[str], table: Mapping[str, float], default: floa
     """
     players = tuple(players)
     n = len(players)
-    v = np.full(2**n, np.nan)
-    given = np.zeros(2**n, bool)
+    v = np.full(2**n, np.nan)  # NaN: not given (every given worth is finite)
     v[0] = 0.0
     for key, worth in table.items():
         try:
@@ -165,13 +164,11 @@ def table_game(players: Sequence[str], table: Mapping[str, float], default: floa
         if not np.isfinite(worth) or abs(worth) > MAX_MAGNITUDE:
             raise ValueError((key, f"expected a finite number of at most {MAX_MAGNITUDE:g} in absolute value, "
                                    f"got {worth!r}"))
-        if given[mask]:
+        if not np.isnan(v[mask]):
             raise ValueError((key, "the same coalition is given twice (under another spelling)"))
-        given[mask] = True
         v[mask] = float(worth)
     if default is not None:
-        v[~given] = float(default)
-        v[0] = 0.0
+        v[np.isnan(v)] = float(default)
     missing = np.flatnonzero(np.isnan(v))
     if missing.size:
         raise KeyError(coalition_name(int(missing[0]), players))
@@ -291,10 +288,7 @@ def team_game(players: Sequence[str], params: Mapping, team=None, spec: Mapping 
 def _is_len(spec, a, c, rho, sigma2, omega, g=0.0, d=1.0) -> bool:
     """True when the team is the LEN model that the closed form covers (knowledge inputs g, d
     included: they enter through A_i = a_i²/c_i + g_i²/d_i)."""
-    for name in ("production", "cost", "knowledge_cost"):
-        if spec.get(name) is not None:
-            return False
-    if spec.get("budget_breaker", False):
+    if any(spec.get(name) is not None for name in ("production", "cost", "knowledge_cost")) or spec.get("budget_breaker"):
         return False
     k = (1 - omega) ** 2
     return bool(np.all(k * (a * a / c + g * g / d) + rho * sigma2 > 0))
