@@ -92,18 +92,19 @@ def total_welfare(a, c, rho, sigma2, beta, omega=0.0, budget_breaker=False, g=0.
     return np.sum(A * (m - m * m / 2) - R * beta**2 / 2, axis=-1)
 
 
-def water_fill(kA, D, mask, equality=True):
+def water_fill(kA, D, mask, equality=True, ranked=False):
     """β = max(0, (kA − μ)/D) over the members in `mask` (rows), Σβ = 1 (or ≤ 1 with μ ≥ 0).
 
     Vectorised over leading axes: kA, D, mask broadcast to (..., n).  Members outside the mask
-    get 0.  Returns (β, μ).
+    get 0.  With `ranked` the members are already in decreasing order of kA (no sort).  Returns
+    (β, μ).
     """
     kA, D, mask = np.broadcast_arrays(np.asarray(kA, float), np.asarray(D, float), np.asarray(mask, bool))
-    key = np.where(mask, kA, -np.inf)
-    order = np.argsort(-key, axis=-1, kind="stable")
-    kA_s = np.take_along_axis(kA, order, -1)
-    D_s = np.take_along_axis(D, order, -1)
-    in_s = np.take_along_axis(mask, order, -1)
+    if ranked:
+        kA_s, D_s, in_s = kA, D, mask
+    else:
+        order = np.argsort(-np.where(mask, kA, -np.inf), axis=-1, kind="stable")
+        kA_s, D_s, in_s = (np.take_along_axis(x, order, -1) for x in (kA, D, mask))
     inv = np.where(in_s, 1.0 / D_s, 0.0)
     ratio = np.where(in_s, kA_s / D_s, 0.0)
     cum_inv = np.cumsum(inv, -1)
@@ -247,13 +248,7 @@ def coalition_welfare(a, c, rho, sigma2, omega, members, chunk=1 << 15, g=0.0, d
     out = np.empty(members.shape[0])
     for start in range(0, members.shape[0], chunk):
         mask = members[start : start + chunk][:, order]
-        inv = np.where(mask, 1.0 / D, 0.0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mu_p = (np.cumsum(np.where(mask, kA / D, 0.0), -1) - 1.0) / np.cumsum(inv, -1)
-        ok = mask & (kA > mu_p)
-        p = n - 1 - np.argmax(ok[:, ::-1], -1)
-        mu = mu_p[np.arange(mask.shape[0]), p][:, None]
-        beta = np.where(mask, np.maximum(0.0, (kA - mu) / D), 0.0)
+        beta, _ = water_fill(kA, D, mask, ranked=True)
         m = omega + (1 - omega) * beta
         tw = np.sum(np.where(mask, A * (m - m * m / 2) - R * beta**2 / 2, 0.0), -1)
         out[start : start + chunk] = np.where(mask.any(-1), tw, 0.0)
