@@ -280,9 +280,7 @@ def certificates(team, result) -> dict[str, float]:
     k = rows["knowledge"].to_numpy(float) if team.knowledge else None
     ce = equilibrium.certainty_equivalents(team, beta, e, k)
     total = beta.sum()
-    budget = max(0.0, total - 1) if team.budget_breaker else abs(total - 1)
-    if not team.budget_breaker:
-        budget = max(budget, abs(team.alpha.sum()))
+    budget = max(0.0, total - 1) if team.budget_breaker else max(abs(total - 1), abs(team.alpha.sum()))
     out = {
         "max_deviation_gain": float(deviation_gains(team, beta, e, k).max()),
         "budget_balance_violation": float(budget),
@@ -331,11 +329,10 @@ def _member_objective(team, i, m_i, e, k):
     import sympy as sp
 
     x, y, _ = _symbols()
-    env = {f"e{j + 1}": sp.Float(float(e[j])) for j in range(team.n)}
+    env = equilibrium.named_inputs(team, *[None if v is None else [sp.Float(float(u)) for u in v] for v in (e, k)])
     env[f"e{i + 1}"] = x
     variables = [x]
     if k is not None:
-        env.update({f"k{j + 1}": sp.Float(float(k[j])) for j in range(team.n)})
         env[f"k{i + 1}"] = y
         variables.append(y)
     used = {name: value for name, value in env.items() if name in team.production.names}

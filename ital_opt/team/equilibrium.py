@@ -65,16 +65,20 @@ def _knowledge_or_none(team, e, k):
     return np.zeros(np.shape(e)) if k is None else np.asarray(k, float)
 
 
+def named_inputs(team, e, k=None):
+    """The members' inputs by their names in ``production``: e1..en from `e` (and k1..kn from `k`),
+    each a sequence over the members."""
+    return {f"{var}{i + 1}": x[i] for var, x in (("e", e), ("k", k)) if x is not None for i in range(team.n)}
+
+
 def output(team, e, k=None):
     """Expected output f(e, k) (e and k have members on their last axis)."""
     e = np.asarray(e, float)
     k = _knowledge_or_none(team, e, k)
     if team.production is None:
         return e @ team.a if k is None else e @ team.a + k @ team.g
-    env = {f"e{i + 1}": e[..., i] for i in range(team.n)}
-    if k is not None:
-        env.update({f"k{i + 1}": k[..., i] for i in range(team.n)})
-    return team.production.numpy(shape=e.shape[:-1], **env)
+    members_first = [None if x is None else np.moveaxis(x, -1, 0) for x in (e, k)]
+    return team.production.numpy(shape=e.shape[:-1], **named_inputs(team, *members_first))
 
 
 def input_costs(team, x, kind=EFFORT, coef=None):
@@ -123,10 +127,7 @@ def production_pyomo(team, E, K=None):
     if team.production is None:
         f = sum(float(team.a[i]) * E[i] for i in range(team.n))
         return f if K is None else f + sum(float(team.g[i]) * K[i] for i in range(team.n))
-    env = {f"e{i + 1}": E[i] for i in range(team.n)}
-    if K is not None:
-        env.update({f"k{i + 1}": K[i] for i in range(team.n)})
-    return team.production.pyomo(**env)
+    return team.production.pyomo(**named_inputs(team, E, K))
 
 
 def cost_pyomo(team, i, x, kind=EFFORT):
@@ -160,13 +161,10 @@ def add_effort_stage(model, team, concern_expr):
     for kind in kinds:
         variables[kind] = pyo.Var(range(n), domain=pyo.NonNegativeReals, initialize=1.0)
         model.add_component(kind.var, variables[kind])
-    if team.production is None:
-        marginal = {kind: [float(getattr(team, kind.slope)[i]) for i in range(n)] for kind in kinds}
-    else:
-        f = production_pyomo(team, model.e, variables.get(KNOWLEDGE))
-        wrt = [variables[kind][i] for kind in kinds for i in range(n)]
-        grad = differentiate(f, wrt_list=wrt, mode=Modes.reverse_symbolic)
-        marginal = {kind: grad[j * n : (j + 1) * n] for j, kind in enumerate(kinds)}
+    f = production_pyomo(team, model.e, variables.get(KNOWLEDGE))
+    wrt = [variables[kind][i] for kind in kinds for i in range(n)]
+    grad = differentiate(f, wrt_list=wrt, mode=Modes.reverse_symbolic)
+    marginal = {kind: grad[j * n : (j + 1) * n] for j, kind in enumerate(kinds)}
     for kind in kinds:
         _add_conditions(model, team, kind, variables[kind], marginal[kind], concern_expr)
     return model
@@ -180,12 +178,8 @@ def _add_conditions(model, team, kind, X, marginal, concern_expr):
 
     n = team.n
     suffix = kind.suffix
-    if getattr(team, kind.cost) is None:
-        marginal_cost = [float(getattr(team, kind.coef)[i]) * X[i] for i in range(n)]
-    else:
-        marginal_cost = [
-            differentiate(cost_pyomo(team, i, X[i], kind), wrt=X[i], mode=Modes.reverse_symbolic) for i in range(n)
-        ]
+    marginal_cost = [differentiate(cost_pyomo(team, i, X[i], kind), wrt=X[i], mode=Modes.reverse_symbolic)
+                     for i in range(n)]
     binds = [int(i) for i in np.flatnonzero(bound_may_bind(team, kind))]
     nu = pyo.Var(binds, domain=pyo.NonNegativeReals, initialize=0.0)
     model.add_component("nu" + suffix, nu)
