@@ -227,11 +227,9 @@ class Team(Problem):
         if any(x is None for x in values.values()) or (mode == "given" and beta is None):
             return None
         ok, welfare, columns, extras = closed_form.batch(beta=beta, **values)
-        rows = {"member": np.tile(np.asarray(self.members, dtype=object), (len(points), 1)),
-                "share": columns["share"], "effort": columns["effort"]}
-        if self.knowledge:
-            rows["knowledge"] = columns["knowledge"]
-        rows.update(ce=columns["ce"], alpha=columns["alpha"])
+        rows = {"member": np.tile(np.asarray(self.members, dtype=object), (len(points), 1)), **columns}
+        if not self.knowledge:
+            del rows["knowledge"]
         return batch_records(points, welfare, rows, extras={"shares_rule": mode, **extras}, keep=ok)
 
     def figures(self, result: Result | None = None) -> list[tuple[str, object]]:
@@ -305,10 +303,10 @@ class Team(Problem):
                                    "the outside level")
         welfare = equilibrium.total_welfare(self, beta, e, k)
         first_best = self.first_best()
-        columns = {"member": self.members, "share": beta, "effort": e}
-        if self.knowledge:
-            columns["knowledge"] = np.asarray(k, float)
-        rows = pd.DataFrame({**columns, "ce": ce, "alpha": self.alpha})
+        columns = {"member": self.members, "share": beta, "effort": e, "knowledge": k, "ce": ce, "alpha": self.alpha}
+        if not self.knowledge:
+            del columns["knowledge"]
+        rows = pd.DataFrame(columns)
         top = {
             "shares_rule": self.mode,
             "expected_output": float(equilibrium.output(self, e, k)),

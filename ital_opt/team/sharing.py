@@ -226,8 +226,7 @@ def build_pyomo(team, objective: str):
     n = team.n
     model = pyo.ConcreteModel()
     if team.mode == "given":
-        shares = {i: float(team.beta[i]) for i in range(n)}
-        model.beta = pyo.Param(range(n), initialize=shares)
+        model.beta = pyo.Param(range(n), initialize=dict(enumerate(map(float, team.beta))))
     else:
         model.beta = pyo.Var(range(n), bounds=(0, 1), initialize=1.0 / n)
         total = sum(model.beta[i] for i in range(n))
@@ -327,9 +326,8 @@ def _solve_pyomo(team, objective, starts, seed, verbose, solver_options):
             if point is not None and team.production is None:
                 x0 = np.maximum(equilibrium.len_response(team, point, kind), 0.1)
             _set(getattr(model, kind.var), x0)
-            nu = getattr(model, "nu" + kind.suffix)
-            for i in nu:
-                nu[i].set_value(0.0)
+            for nu in getattr(model, "nu" + kind.suffix).values():
+                nu.set_value(0.0)
         if point is not None:
             _set(model.beta, point)
         if objective == "bargaining" and team.mode != "given":
