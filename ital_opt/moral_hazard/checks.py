@@ -33,11 +33,13 @@ def contract_violations(prob, cost, a, pay, utility_fn, reservation=0.0, min_pay
     if not np.all(np.isfinite(util)):
         return {"max_ic_violation": math.inf, "max_ir_violation": math.inf, "max_ll_violation": math.inf}
     payoff = prob @ util - cost
-    others = np.delete(payoff, a)
-    out = {
-        "max_ic_violation": float(max(0.0, float(np.max(others, initial=-math.inf)) - payoff[a])),
-        "max_ir_violation": float(max(0.0, reservation - payoff[a])),
-    }
+    best_other = float(np.max(np.delete(payoff, a), initial=-math.inf))
+    return agent_violations(best_other - payoff[a], payoff[a], pay, reservation, min_pay)
+
+
+def agent_violations(gain, agent, pay, reservation=0.0, min_pay=None) -> dict[str, float]:
+    """IC (the best deviation's `gain`), IR (the `agent`'s payoff against R) and limited liability of `pay`."""
+    out = {"max_ic_violation": float(max(0.0, gain)), "max_ir_violation": float(max(0.0, reservation - agent))}
     if min_pay is not None:
         out["max_ll_violation"] = float(max(0.0, float(min_pay) - float(np.min(pay))))
     return out
@@ -93,9 +95,6 @@ def continuous_checks(payoff: Callable[[np.ndarray], np.ndarray], probs_at_effor
     """Global IC on a fine deviation grid, IR, limited liability and the objective, from the pays."""
     pay = np.asarray(pay, float)
     gain, _ = deviation_gain(payoff, effort, bounds[0], bounds[1], points)
-    agent = float(np.asarray(payoff(np.array([effort])), float)[0])
-    out = {"max_ic_violation": gain, "max_ir_violation": max(0.0, reservation - agent)}
-    if min_pay is not None:
-        out["max_ll_violation"] = max(0.0, min_pay - float(np.min(pay)))
+    out = agent_violations(gain, float(np.asarray(payoff(np.array([effort])), float)[0]), pay, reservation, min_pay)
     out["objective_mismatch"] = abs(float(np.asarray(probs_at_effort) @ (np.asarray(outcomes) - pay)) - float(objective))
     return out
