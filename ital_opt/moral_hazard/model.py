@@ -21,6 +21,7 @@ in :mod:`.figures`.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -180,11 +181,7 @@ class MoralHazard(Problem):
         lower = self.min_pay if self.min_pay is not None else 0.0
         span = DEFAULT_PAY_SPAN * (1.0 + float(np.max(np.abs(self.outcomes))) + abs(scale_costs) + abs(self.reservation))
         upper = self.max_pay if self.max_pay is not None else lower + span
-
-        def func(w, _expr=expr):
-            with np.errstate(all="ignore"):
-                return np.asarray(_expr.numpy(w=w), float) * np.ones_like(np.asarray(w, float))
-
+        func = functools.partial(_evaluate, expr, name="w")
         ok, where = monotone_on(func, lower, upper)
         if not ok:
             raise r.error("utility", f"non-monotone utility: {expr.text!r} is not finite and strictly increasing "
@@ -263,7 +260,8 @@ class MoralHazard(Problem):
         return figures(self, result)
 
 
-def _evaluate(expr, e):
-    e = np.asarray(e, float)
+def _evaluate(expr, x, name="e"):
+    """`expr` at the values `x` of its variable `name` (effort, or pay for a utility), in the shape of `x`."""
+    x = np.asarray(x, float)
     with np.errstate(all="ignore"):
-        return np.asarray(expr.numpy(e=e), float) * np.ones_like(e)
+        return np.asarray(expr.numpy(**{name: x}), float) * np.ones_like(x)
