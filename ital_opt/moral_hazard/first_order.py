@@ -22,6 +22,7 @@ Algorithms over arrays and callables; no problem objects, no solver objects.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -40,7 +41,6 @@ class FOAContract:
     effort: float
     status: str
     pay: np.ndarray | None = None
-    promised: np.ndarray | None = None
     expected_pay: float = math.inf
     net_value: float = -math.inf
     multipliers: dict | None = None
@@ -86,15 +86,14 @@ def best_target(contract_at: Callable[[float], FOAContract], lo: float, hi: floa
     best = table[k]
     a, b = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
     if b > a:
-        cache = {}
+        at = functools.cache(contract_at)  # the refined point's contract is the one Brent evaluated
 
         def neg(e):
-            c = contract_at(float(e))
-            cache[float(e)] = c
+            c = at(float(e))
             return -c.net_value if c.status == "optimal" else np.inf
 
         res = minimize_scalar(neg, bounds=(a, b), method="bounded", options={"xatol": 1e-9})
-        refined = cache.get(float(res.x)) or contract_at(float(res.x))
+        refined = at(float(res.x))
         if refined.status == "optimal" and refined.net_value > best.net_value:
             best = refined
     return best, table

@@ -354,6 +354,14 @@ class _Discrete(Formulation):
             return "continuous effort (use 'first-order' or 'grid')"
         return None
 
+    def model(self, problem, a: int):
+        """The program of the cheapest contract for action `a`, in the formulation's modelling language."""
+        raise NotImplementedError
+
+    def build(self, problem, **options) -> dict:
+        """``{action name: program}``: :meth:`model` for each candidate action."""
+        return {problem.actions[a]: self.model(problem, a) for a in problem.candidate_actions()}
+
     def solve_contract(self, problem, contract: Contract, rows: Rows, **options) -> Contract:
         """Solve for the cheapest `contract` (its action's program has the constraints `rows`)."""
         raise NotImplementedError
@@ -434,13 +442,13 @@ class CvxpyContracts(_Discrete):
             bounds.append(v <= v_hi)
         return cp.Problem(cp.Minimize(objective), rows + bounds), v, rows, floor
 
-    def build(self, problem, **options) -> dict:
-        """``{action name: cvxpy.Problem}``, the cheapest-contract program of each candidate action.
+    def model(self, problem, a: int):
+        """The ``cvxpy.Problem`` of the cheapest contract for action `a`.
 
         The variable is the promised utility v (``problem.variables()[0]``), pay is h(v).  For an
-        expression utility (no DCP form of h) each program is the LP in utility units from which
+        expression utility (no DCP form of h) the program is the LP in utility units from which
         the Newton iterations of ``run`` start."""
-        return {problem.actions[a]: self.program(problem, a)[0] for a in problem.candidate_actions()}
+        return self.program(problem, a)[0]
 
     def solve_contract(self, problem, contract: Contract, rows: Rows, solver: str | None = None, verbose: bool = False,
                        **options) -> Contract:
@@ -556,15 +564,11 @@ class ScipyContracts(_Discrete):
     solvers = ()
     options = frozenset()
 
-    def build(self, problem, **options) -> dict:
-        """``{action name: dict(c, A_ub, b_ub, bounds)}``: the data scipy.optimize is called with."""
-        out = {}
-        for a in problem.candidate_actions():
-            rows = constraint_data(problem, a)
-            out[problem.actions[a]] = {"c": problem.prob[a], "A_ub": -rows.G, "b_ub": -rows.g,
-                                       "bounds": [solver_bounds(problem, rows)] * rows.G.shape[1],
-                                       "constraint_names": rows.names}
-        return out
+    def model(self, problem, a: int) -> dict:
+        """``dict(c, A_ub, b_ub, bounds, constraint_names)`` for action `a`: the data scipy.optimize is called with."""
+        rows = constraint_data(problem, a)
+        return {"c": problem.prob[a], "A_ub": -rows.G, "b_ub": -rows.g,
+                "bounds": [solver_bounds(problem, rows)] * rows.G.shape[1], "constraint_names": rows.names}
 
     def solve_contract(self, problem, contract: Contract, rows: Rows, verbose: bool = False, **options) -> Contract:
         from scipy.optimize import linprog, minimize
@@ -648,6 +652,7 @@ class PyomoContracts(_Discrete):
         return reason
 
     def model(self, problem, a: int):
+        """The pyomo ``ConcreteModel`` of action `a` in utility space: variables ``v[j]``, rows ``cons`` (IR, IC...)."""
         import pyomo.environ as pyo
 
         utility = problem.utility
@@ -667,10 +672,6 @@ class PyomoContracts(_Discrete):
             model.cons.add(sum(float(G[i, j]) * model.v[j] for j in J) >= float(g[i]))
         model.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
         return model
-
-    def build(self, problem, **options) -> dict:
-        """``{action name: pyomo.ConcreteModel}`` in utility space: variables ``v[j]``, rows ``cons`` (IR, IC...)."""
-        return {problem.actions[a]: self.model(problem, a) for a in problem.candidate_actions()}
 
     def solve_contract(self, problem, contract: Contract, rows: Rows, solver: str | None = None, verbose: bool = False,
                        **options) -> Contract:
@@ -775,8 +776,7 @@ class GridContracts(Formulation):
         if status != "optimal":
             return out
         pe = problem.probabilities(np.array([effort]))[0]
-        out.promised = np.asarray(v.value, float)
-        out.pay = np.asarray(u.inverse(out.promised), float)
+        out.pay = np.asarray(u.inverse(np.asarray(v.value, float)), float)
         out.expected_pay = float(pe @ out.pay)
         out.net_value = float(pe @ problem.outcomes) - out.expected_pay
         out.multipliers = {"IR": float(ir.dual_value), "FOC": float(np.asarray(local.dual_value).item())}
