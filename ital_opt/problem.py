@@ -43,7 +43,7 @@ from ._optional import MissingExtra
 from .errors import MethodNotApplicable, OptionError, SolverUnavailable, SpecError
 from .files import recording_reads
 from .kinds import register  # noqa: F401  (re-exported for the kinds)
-from .result import Result
+from .result import Result, jsonable
 from .spec import REQUIRED, SpecReader, set_field
 from .tolerances import BEAT_ATOL, BEAT_RTOL, EXPECTED_TOL, VERIFY_ATOL, VERIFY_RTOL
 
@@ -91,12 +91,8 @@ class Field:
 def read_field(r: SpecReader, name: str, spec: Field) -> Any:
     """Read one field by its declared type."""
     readers: dict[Any, Callable[..., Any]] = {float: r.number, int: r.integer, bool: r.boolean, str: r.string,
-                                              dict: r.table}
-    if spec.type in readers:
-        return readers[spec.type](name, spec.default)
-    if spec.type is list:
-        return r.vector(name, None, spec.default)
-    return r.raw(name, spec.default)
+                                              dict: r.table, list: lambda name, default: r.vector(name, None, default)}
+    return readers.get(spec.type, r.raw)(name, spec.default)
 
 
 @dataclass(frozen=True)
@@ -842,17 +838,9 @@ class Problem:
             No method has that name, or none of those named applies (the reasons are given).
         """
         methods = self.methods()
-        if method == "auto":
-            reasons = []
-            for m in methods:
-                reason = m.applies(self)
-                if reason is None:
-                    return m
-                reasons.append(f"{m.name}: {reason}")
-            raise MethodNotApplicable("auto", f"no method applies ({'; '.join(reasons)})")
-        exact = [m for m in methods if m.name == method]
-        matching = exact or [m for m in methods if m.matches(method)]
-        if not matching:
+        auto = method == "auto"
+        matching = methods if auto else [m for m in methods if m.name == method] or [m for m in methods if m.matches(method)]
+        if not matching and not auto:
             known = ", ".join(["auto", *sorted(m.name for m in methods)])
             raise MethodNotApplicable(method, f"unknown method for kind '{self.kind}' (known: {known})")
         reasons = []
@@ -860,8 +848,8 @@ class Problem:
             reason = m.applies(self)
             if reason is None:
                 return m
-            reasons.append(reason)
-        raise MethodNotApplicable(method, "; ".join(reasons))
+            reasons.append(f"{m.name}: {reason}" if auto else reason)
+        raise MethodNotApplicable(method, f"no method applies ({'; '.join(reasons)})" if auto else "; ".join(reasons))
 
     def solve(self, method: str = "auto", *, solver: str | None = None, verbose: bool = False, **options) -> Result:
         """Solve with `method`; ``"auto"``: the closed form where it applies, else the best formulation.
@@ -1032,22 +1020,11 @@ class Verification:
             and ``solve_time``; ``skipped``, ``max_difference``, ``disagreements`` and
             ``expected_failures``.
         """
-        from .result import jsonable
-
         return jsonable(
             {
                 "ok": self.ok,
-                "methods": {
-                    name: {
-                        "status": r.status,
-                        "method": r.method,
-                        "objective": r.objective,
-                        "local": r.local,
-                        "checks": r.checks,
-                        "solve_time": r.solve_time,
-                    }
-                    for name, r in self.results.items()
-                },
+                "methods": {name: {key: r[key] for key in ("status", "method", "objective", "local", "checks", "solve_time")}
+                            for name, r in self.results.items()},
                 "skipped": self.skipped,
                 "max_difference": self.max_difference,
                 "disagreements": self.disagreements,
@@ -1090,14 +1067,9 @@ class Verification:
         for name, reason in self.skipped.items():
             lines.append(f"{name:<22} {'skipped':<11} {reason}")
         lines.append(f"largest difference between methods: {self.max_difference:.3g}")
-        for item in self.disagreements:
-            lines.append(f"DISAGREE: {item}")
+        lines += [f"DISAGREE: {item}" for item in self.disagreements]
         if self.problem.expected:
-            if self.expected_failures:
-                for item in self.expected_failures:
-                    lines.append(f"EXPECTED: {item}")
-            else:
-                lines.append("expected values: reproduced")
+            lines += [f"EXPECTED: {item}" for item in self.expected_failures] or ["expected values: reproduced"]
         lines.append("verify: " + ("OK" if self.ok else "FAILED"))
         return "\n".join(lines)
 
@@ -1164,8 +1136,6 @@ def compare_expected(result: Result, expected: dict, tol: float, label: str = ""
 
 
 def jsonable_short(value):
-    from .result import jsonable
-
     value = jsonable(value)
     if isinstance(value, list):
         return [round(v, 8) if isinstance(v, float) else v for v in value]
