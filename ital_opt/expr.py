@@ -244,12 +244,13 @@ def parse(
 
     check(tree.body)
     _constant(tree.body, field, text_short)
-    return Expr(
-        text=text,
-        tree=tree.body,
-        names=frozenset(used - set(constants)),
-        constants={k: v for k, v in constants.items() if k in used},
-    )
+    return _expr(text, tree.body, used, constants)
+
+
+def _expr(text: str, tree: ast.expr, used: set[str], constants: Mapping[str, float]) -> Expr:
+    """The checked expression: its free names are the `used` names that are not `constants`, and it
+    keeps the values of the constants it uses."""
+    return Expr(text, tree, frozenset(used - set(constants)), {k: v for k, v in constants.items() if k in used})
 
 
 # -- from sympy ----------------------------------------------------------------------------------
@@ -321,13 +322,7 @@ def from_sympy(sym: Any, names, *, constants: Mapping[str, float] | None = None)
                          f"(numbers, names, + - * / **, {', '.join(FUNCTIONS)})")
 
     tree = ast.fix_missing_locations(conv(sympy.sympify(sym)))
-    constants = dict(constants or {})
-    return Expr(
-        text=ast.unparse(tree),
-        tree=tree,
-        names=frozenset(used - set(constants)),
-        constants={k: v for k, v in constants.items() if k in used},
-    )
+    return _expr(ast.unparse(tree), tree, used, constants or {})
 
 
 def _short(text: str, limit: int = 80) -> str:
