@@ -97,14 +97,12 @@ class SpecReader:
 
     def _bounds(self, name, values, lo, hi, positive, nonneg):
         arr = np.atleast_1d(values)
-        if positive and np.any(arr <= 0):
-            raise self.error(name, f"must be positive, got {_describe(values)}")
-        if nonneg and np.any(arr < 0):
-            raise self.error(name, f"must be non-negative, got {_describe(values)}")
-        if lo is not None and np.any(arr < lo):
-            raise self.error(name, f"must be at least {lo}, got {_describe(values)}")
-        if hi is not None and np.any(arr > hi):
-            raise self.error(name, f"must be at most {hi}, got {_describe(values)}")
+        for violated, rule in ((positive and np.any(arr <= 0), "positive"),
+                               (nonneg and np.any(arr < 0), "non-negative"),
+                               (lo is not None and np.any(arr < lo), f"at least {lo}"),
+                               (hi is not None and np.any(arr > hi), f"at most {hi}")):
+            if violated:
+                raise self.error(name, f"must be {rule}, got {_describe(values)}")
 
     def _size(self, name: str, n: int) -> None:
         if n > MAX_ENTRIES:
@@ -216,9 +214,8 @@ class SpecReader:
         increasing=False,
     ) -> np.ndarray | None:
         value = self.raw(name, default)
-        if value is default and default is not REQUIRED:
-            if value is None:
-                return None
+        if value is None and default is None:
+            return None
         if broadcast and not isinstance(value, (list, tuple, np.ndarray)):
             scalar = self._as_number(name, value)
             if n is None:
@@ -255,11 +252,9 @@ class SpecReader:
         if not rows or len({len(r) for r in rows}) != 1 or not rows[0]:
             raise self.error(name, "rows must be non-empty and of equal length")
         arr = np.array(rows, dtype=float)
-        if shape is not None:
-            for axis, (want, got) in enumerate(zip(shape, arr.shape, strict=False)):
-                if want is not None and want != got:
-                    what = "rows" if axis == 0 else "columns"
-                    raise self.error(name, f"expected {want} {what}, got {got}")
+        for want, got, what in zip(shape or (), arr.shape, ("rows", "columns"), strict=False):
+            if want is not None and want != got:
+                raise self.error(name, f"expected {want} {what}, got {got}")
         self._bounds(name, arr, None, None, positive, nonneg)
         return arr
 
