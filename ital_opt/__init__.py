@@ -9,6 +9,7 @@ The problem classes (``ital_opt.Screening``, ``ital_opt.Team``, ...) are those o
 kinds (the entry-point group ``ital_opt.kinds``), imported on first use.
 """
 
+from .backends import installed_solvers
 from .errors import MethodNotApplicable, OptionError, SolverUnavailable, SpecError
 from .kinds import kinds, register_kind
 from .problem import Field, Formulation, Method, Problem, Verification, verify
@@ -36,19 +37,6 @@ def solve(spec, method: str = "auto", **options) -> Result:
         The answer, with its checks (see :meth:`Problem.solve`).
     """
     return load(spec).solve(method, **options)
-
-
-def installed_solvers() -> dict[str, list[str]]:
-    """The solvers each back end can use on this machine.
-
-    Returns
-    -------
-    dict of str to list of str
-        ``{"cvxpy": [...], "pyomo": [...]}``: the names that ``solve(..., solver=NAME)`` takes.
-    """
-    from .backends import installed_solvers as found
-
-    return found()
 
 
 def _problem_classes() -> dict[str, str]:

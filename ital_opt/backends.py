@@ -22,7 +22,7 @@ import warnings
 from contextvars import ContextVar
 
 from ._optional import require
-from .errors import SolverUnavailable, SolverWarning
+from .errors import OptionError, SolverUnavailable, SolverWarning
 
 CLARABEL_TOLERANCES = dict(tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10, tol_ktratio=1e-8, max_iter=500)
 
@@ -36,34 +36,38 @@ _CVXPY_STATUS = {
 }
 
 
-_NOTES: ContextVar[list | None] = ContextVar("ital_opt_solver_notes", default=None)
-_RECORD: ContextVar[list | None] = ContextVar("ital_opt_solver_record", default=None)
+_COLLECTED: ContextVar[tuple[list[str], list[dict]] | None] = ContextVar("ital_opt_solver_notes", default=None)
 
 
 @contextlib.contextmanager
 def solver_notes():
     """Collect, in the lists it yields, the warnings and the records of the solves run inside
     (per thread/context): ``(notes, records)``; each record is ``{"name", "options", "rung"}``."""
-    notes: list[str] = []
-    records: list[dict] = []
-    token, token_r = _NOTES.set(notes), _RECORD.set(records)
+    collected = ([], [])
+    token = _COLLECTED.set(collected)
     try:
-        yield notes, records
+        yield collected
     finally:
-        _NOTES.reset(token)
-        _RECORD.reset(token_r)
+        _COLLECTED.reset(token)
 
 
 def record(name: str, options: dict | None = None, rung: str | None = None) -> None:
     """Note which solver ran with which options (its tolerances) and, for a ladder of fallbacks,
     which rung succeeded; ``Problem.solve`` puts the last record in the result's ``solver``."""
-    records = _RECORD.get()
-    if records is not None:
-        records.append({"name": name, "options": dict(options or {}), "rung": rung})
+    collected = _COLLECTED.get()
+    if collected is not None:
+        collected[1].append({"name": name, "options": dict(options or {}), "rung": rung})
 
 
 def installed_solvers() -> dict[str, list[str]]:
-    """The solvers each back end can use on this machine: ``{"cvxpy": [...], "pyomo": [...]}``."""
+    """The solvers each back end can use on this machine.
+
+    Returns
+    -------
+    dict of str to list of str
+        ``{"cvxpy": [...], "pyomo": [...], "cyipopt": [...]}``: the names that
+        ``solve(..., solver=NAME)`` takes.
+    """
     import cvxpy as cp
 
     out = {"cvxpy": sorted(cp.installed_solvers())}
@@ -90,8 +94,6 @@ def installed_solvers() -> dict[str, list[str]]:
 
 def check_solver_options(solver: str, options: dict) -> None:
     """Refuse options a solver does not know (OptionError naming the first), where that is known."""
-    from .errors import OptionError
-
     if solver == "CLARABEL" and options:
         import clarabel
 
@@ -104,11 +106,11 @@ def check_solver_options(solver: str, options: dict) -> None:
 
 def note(text: str) -> None:
     """Report a solver's doubt: into the active :func:`solver_notes`, else as a SolverWarning."""
-    notes = _NOTES.get()
-    if notes is None:
+    collected = _COLLECTED.get()
+    if collected is None:
         warnings.warn(text, SolverWarning, stacklevel=3)
     else:
-        notes.append(text)
+        collected[0].append(text)
 
 
 def status_from_cvxpy(status: str | None) -> str:
@@ -318,8 +320,6 @@ def highs_lp(options: dict | None = None, verbose: bool = False):
         h.setOptionValue("log_to_console", bool(verbose))
         bad = [key for key, value in opts.items() if h.setOptionValue(key, value) != highspy.HighsStatus.kOk]
     if bad:
-        from .errors import OptionError
-
         raise OptionError(bad[0], f"not an option of the solver HiGHS (or a bad value {opts[bad[0]]!r})")
     record("highspy", opts)
     return h
@@ -329,8 +329,6 @@ def cyipopt_problem(*, verbose: bool = False, rung: str | None = None, **argumen
     """A ``cyipopt.Problem`` (Ipopt through its Python binding) from the keyword `arguments`
     ``n, m, problem_obj, lb, ub, cl, cu``; the other keywords are Ipopt options.  Quiet (no banner,
     print level 0) unless `verbose`; `rung` names a step of a caller's ladder (a warm start, ...)."""
-    from ._optional import require
-
     cyipopt = require("cyipopt", extra="nlp")
     shape = {k: arguments.pop(k) for k in ("n", "m", "problem_obj", "lb", "ub", "cl", "cu")}
     options = {"print_level": 5 if verbose else 0, "sb": "yes", **arguments}
