@@ -42,17 +42,9 @@ def field_values(spec: dict, points: pd.DataFrame, name: str, n: int | None, def
     base = spec.get(name, default)
     if base is None:
         return None
-    if n is None:
-        if isinstance(base, (list, tuple)):
-            return None
-        out = np.full(N, float(base))
-    else:
-        if isinstance(base, (list, tuple)):
-            if len(base) != n or any(isinstance(v, (list, tuple)) for v in base):
-                return None
-            out = np.tile(np.asarray(base, dtype=float), (N, 1))
-        else:
-            out = np.full((N, n), float(base))
+    if isinstance(base, (list, tuple)) and (n is None or len(base) != n or any(isinstance(v, (list, tuple)) for v in base)):
+        return None
+    out = np.broadcast_to(np.asarray(base, dtype=float), (N,) if n is None else (N, n)).copy()
     for col in points.columns:
         fname, idx = split_name(col)
         if fname != name:
@@ -63,14 +55,13 @@ def field_values(spec: dict, points: pd.DataFrame, name: str, n: int | None, def
         else:
             if n is None or idx >= n:
                 return None
-            out = out.copy()
             out[:, idx] = values
     return out
 
 
-def _categorical(values) -> pd.Categorical:
-    """Text columns as categoricals: building 10^5 Python strings would dominate a sweep."""
-    return pd.Categorical(values)
+def _column(values: np.ndarray):
+    """A column of records; text as categoricals: building 10^5 Python strings would dominate a sweep."""
+    return pd.Categorical(values) if values.dtype == object else values
 
 
 def _constant(value, n: int):
@@ -102,13 +93,8 @@ def batch_records(points: pd.DataFrame, objective, rows: dict[str, np.ndarray],
     data["objective"] = rep(objective)
     data["row"] = np.tile(np.arange(K), idx.size)
     for key, arr in rows.items():
-        arr = np.asarray(arr)[idx].ravel()
-        data[key] = _categorical(arr) if arr.dtype == object else arr
+        data[key] = _column(np.asarray(arr)[idx].ravel())
     for key, value in (extras or {}).items():
-        if isinstance(value, np.ndarray):
-            value = rep(value)
-            data[key] = _categorical(value) if value.dtype == object else value
-        else:
-            data[key] = _constant(value, n)
+        data[key] = _column(rep(value)) if isinstance(value, np.ndarray) else _constant(value, n)
     data["method"] = _constant(method, n)
     return pd.DataFrame(data)
