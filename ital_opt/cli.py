@@ -17,7 +17,6 @@ from ._optional import MissingExtra
 from .backends import stdout_to_stderr
 from .errors import MethodNotApplicable, SolverUnavailable, SpecError
 from .files import check_output, write_text
-from .spec import FORMULATIONS  # noqa: F401  (the bundled specs' directory, for scripts)
 from .tolerances import VERIFY_RTOL
 
 
@@ -356,13 +355,10 @@ def _main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
-    except UsageError as exc:
-        print(f"ital-opt: error: {exc}", file=sys.stderr)
-        return 2
-    except SpecError as exc:
+    except (UsageError, SpecError) as exc:
         spec = getattr(args, "spec", None)
-        if isinstance(spec, str):  # an error raised far from the file (a solver option) names it too
-            exc = exc.located(spec)
+        if isinstance(exc, SpecError) and isinstance(spec, str):
+            exc = exc.located(spec)  # an error raised far from the file (a solver option) names it too
         print(f"ital-opt: error: {exc}", file=sys.stderr)
         return 2
     except MethodNotApplicable as exc:
