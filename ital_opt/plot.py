@@ -20,6 +20,7 @@ Matplotlib with the Agg backend (no display needed); PNG and SVG.
 from __future__ import annotations
 
 import re
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -38,27 +39,17 @@ def read_table(path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise SpecError(None, "file not found", str(path))
-    _check_table_file(path)
-    try:
-        df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    except Exception as exc:  # any unreadable table is bad input
-        raise SpecError(None, f"cannot read the table: {exc}", str(path)) from None
-    return decode_lists(df)
-
-
-def _check_table_file(path: Path) -> None:
-    import stat
-
     try:
         mode = path.stat().st_mode
     except OSError as exc:
         raise SpecError(None, f"cannot read the table: {exc.strerror or exc}", str(path)) from None
     if not stat.S_ISREG(mode):
         raise SpecError(None, "is not a regular file", str(path))
-
-
-def _rows_per_point(table: pd.DataFrame, x: str) -> bool:
-    return "row" in table.columns and table["row"].nunique(dropna=True) > 1
+    try:
+        df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except Exception as exc:  # any unreadable table is bad input
+        raise SpecError(None, f"cannot read the table: {exc}", str(path)) from None
+    return decode_lists(df)
 
 
 def _row_label(table: pd.DataFrame, row) -> str:
@@ -87,8 +78,8 @@ def line_plot(table: pd.DataFrame, x: str, ys, *, by: str | None = None, row: in
     data = table
     if row is not None:
         data = data[data["row"] == row]
-    if by is None and row is None and _rows_per_point(data, x):
-        by = "row"
+    if by is None and row is None and "row" in data.columns and data["row"].nunique(dropna=True) > 1:
+        by = "row"  # one line per result row when a point has several
     if ax is None:
         fig, axes = plt.subplots(1, len(ys), figsize=(5.2 * len(ys), 3.8), squeeze=False)
         axes = axes[0]
@@ -189,9 +180,7 @@ def sweep_line_figures(table: pd.DataFrame, varied) -> list[tuple[str, object]]:
     x = varied[0]
     others = [v for v in varied[1:] if table[v].nunique() > 1]
     by = others[0] if others and table[others[0]].nunique() <= 8 else None
-    figs = []
-    pts = table.drop_duplicates(subset=varied)
-    figs.append((f"objective against {x}", line_plot(pts, x, "objective", by=by)))
+    figs = [(f"objective against {x}", line_plot(table.drop_duplicates(subset=varied), x, "objective", by=by))]
     skip = {*varied, "objective", "row"}
     start = list(table.columns).index("row") + 1 if "row" in table.columns else len(table.columns)
     fields = [c for c in table.columns[start:] if c not in skip and pd.api.types.is_numeric_dtype(table[c])
