@@ -147,6 +147,3 @@ def polish_active_set(z0, slack, value, gradient, hessian, system, violation, pr
             continue
         return z
     return None
-
-
-__all__ = ["newton_kkt", "stationarity", "polish_active_set", "MAX_SIZE", "ACTIVE", "FEASIBLE"]
