@@ -27,6 +27,7 @@ answer that beats a method claiming a global optimum proves that method wrong.
 from __future__ import annotations
 
 import inspect
+import itertools
 import keyword
 import re
 import textwrap
@@ -1064,8 +1065,7 @@ class Verification:
                 f"{r.method:<22} {r.status:<11} {r.objective:>16.10g} {r.solve_time:>9.4f}  "
                 f"{mark} (worst {worst:.2e}){local}"
             )
-        for name, reason in self.skipped.items():
-            lines.append(f"{name:<22} {'skipped':<11} {reason}")
+        lines += [f"{name:<22} {'skipped':<11} {reason}" for name, reason in self.skipped.items()]
         lines.append(f"largest difference between methods: {self.max_difference:.3g}")
         lines += [f"DISAGREE: {item}" for item in self.disagreements]
         if self.problem.expected:
@@ -1097,10 +1097,8 @@ def _compare(a, b, rtol, atol) -> float | None:
 
 def result_value(result: Result, key: str):
     """A named value of a result: objective, a top-level extra, or a row field as a list."""
-    if key == "objective":
-        return result.objective
-    if key == "status":
-        return result.status
+    if key in ("objective", "status"):
+        return result[key]
     if key in result.extras:
         return result.extras[key]
     if key in result.rows.columns:
@@ -1190,32 +1188,30 @@ def verify(problem: Problem, rtol: float = VERIFY_RTOL, atol: float = VERIFY_ATO
             report.results[m.name] = problem.solve(m.name, **options)
         except MethodNotApplicable as exc:
             report.skipped[m.name] = exc.reason
-    names = list(report.results)
-    optimal = [n for n in names if report.results[n].status == "optimal"]
-    for i, first in enumerate(optimal):
-        for second in optimal[i + 1 :]:
-            a, b = report.results[first], report.results[second]
-            # no tighter than what the kind or either result states it reaches
-            pair_rtol = max(rtol, problem.verify_rtol or 0.0, a.get("verify_rtol") or 0.0, b.get("verify_rtol") or 0.0)
-            # a local optimum is compared and reported, but its disagreement is not a failure
-            for key in ("objective", *problem.compare):
-                try:
-                    va, vb = result_value(a, key), result_value(b, key)
-                except KeyError:
-                    continue
-                d = _compare(va, vb, pair_rtol, atol)
-                if d is None:
-                    continue
-                report.max_difference = max(report.max_difference, d * pair_rtol)
-                if d > 1.0 and not (a.local or b.local):
-                    report.disagreements.append(f"{first} vs {second}: {key} differs")
-            # an answer that passes its checks may be infeasible by up to CHECK_TOL, which buys payoff
-            # at the multipliers' rate: only a gain beyond that proves a global claim wrong
-            report.disagreements += _beaten(problem, first, a, second, b, max(pair_rtol, BEAT_RTOL), max(atol, BEAT_ATOL))
+    optimal = [n for n, r in report.results.items() if r.status == "optimal"]
+    for first, second in itertools.combinations(optimal, 2):
+        a, b = report.results[first], report.results[second]
+        # no tighter than what the kind or either result states it reaches
+        pair_rtol = max(rtol, problem.verify_rtol or 0.0, a.get("verify_rtol") or 0.0, b.get("verify_rtol") or 0.0)
+        # a local optimum is compared and reported, but its disagreement is not a failure
+        for key in ("objective", *problem.compare):
+            try:
+                va, vb = result_value(a, key), result_value(b, key)
+            except KeyError:
+                continue
+            d = _compare(va, vb, pair_rtol, atol)
+            if d is None:
+                continue
+            report.max_difference = max(report.max_difference, d * pair_rtol)
+            if d > 1.0 and not (a.local or b.local):
+                report.disagreements.append(f"{first} vs {second}: {key} differs")
+        # an answer that passes its checks may be infeasible by up to CHECK_TOL, which buys payoff
+        # at the multipliers' rate: only a gain beyond that proves a global claim wrong
+        report.disagreements += _beaten(problem, first, a, second, b, max(pair_rtol, BEAT_RTOL), max(atol, BEAT_ATOL))
     if problem.expected:
         expected = dict(problem.expected)
         tol = float(expected.get("tol", EXPECTED_TOL))
-        base = report.results.get(names[0]) if names else None
+        base = next(iter(report.results.values()), None)
         wanted = expected.get("method")
         if wanted:
             base = problem.solve(wanted, **options)
