@@ -399,11 +399,10 @@ def set_field(spec: Mapping[str, Any], name: str, value: Any) -> dict:
     out = copy.deepcopy(dict(spec))
     if name.startswith("params."):
         key = name.split(".", 1)[1]
-        params = dict(out.get("params", {}))
+        params = out.get("params", {})  # the copy's own table
         if key not in params:
             raise SpecError(name, f"no parameter '{key}' is declared in [params]")
         params[key] = value
-        out["params"] = params
         return out
     match = _FIELD.match(name)
     if not match:
@@ -420,7 +419,5 @@ def set_field(spec: Mapping[str, Any], name: str, value: Any) -> dict:
     i = int(index)
     if i >= len(current):
         raise SpecError(name, f"index {i} is out of range: '{field}' has {len(current)} entries")
-    current = list(current)
-    current[i] = value
-    out[field] = current
+    current[i] = value  # the copy's own list
     return out
