@@ -48,13 +48,8 @@ def cmd_solve(args) -> int:
     problem = load(args.spec)
     with stdout_to_stderr():
         result = problem.solve(args.method, solver=args.solver, verbose=args.verbose, **dict(args.option))
-    if args.format == "json":
-        text = result.to_json()
-    elif args.format == "csv":
-        text = result.to_csv()
-    else:
-        text = result.to_table(problem.title or None)
-    write_output(text, args.output)
+    formats = {"json": result.to_json, "csv": result.to_csv, "table": lambda: result.to_table(problem.title or None)}
+    write_output(formats[args.format](), args.output)
     if not result.success:
         print(f"ital-opt: {args.spec}: status {result.status}; checks {'passed' if result.checks_ok else 'FAILED'}",
               file=sys.stderr)
