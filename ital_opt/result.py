@@ -132,9 +132,7 @@ class Result(dict):
             raise ValueError(f"status must be one of {STATUSES}, got {defaults['status']!r}")
         import pandas as pd  # imported on first use: `import ital_opt` stays fast
 
-        if defaults["rows"] is None:
-            defaults["rows"] = pd.DataFrame()
-        elif not isinstance(defaults["rows"], pd.DataFrame):
+        if not isinstance(defaults["rows"], pd.DataFrame):  # None: no rows
             defaults["rows"] = pd.DataFrame(defaults["rows"])
         super().__init__(defaults)
 
