@@ -47,14 +47,12 @@ def _fmt(value) -> str:
 
 
 def table_html(df: pd.DataFrame, max_rows: int = 60) -> str:
+    def cell(v) -> str:
+        cls = "" if isinstance(v, (int, float, np.integer, np.floating)) else ' class="l"'
+        return f"<td{cls}>{_e(_fmt(v))}</td>"
+
     head = "".join(f"<th>{_e(c)}</th>" for c in df.columns)
-    body = []
-    for _, row in df.head(max_rows).iterrows():
-        cells = []
-        for v in row.tolist():
-            cls = "" if isinstance(v, (int, float, np.integer, np.floating)) else ' class="l"'
-            cells.append(f"<td{cls}>{_e(_fmt(v))}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
+    body = ["<tr>" + "".join(map(cell, row.tolist())) + "</tr>" for _, row in df.head(max_rows).iterrows()]
     more = f"<p class='meta'>showing {max_rows} of {len(df)} lines</p>" if len(df) > max_rows else ""
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
 
