@@ -129,24 +129,30 @@ def is_lp(problem) -> bool:
     return objective_affine and constraints_linear
 
 
-_SAVED_STDOUT: list[tuple[int, object]] = []  # (fd, stream) that stdout_to_stderr put aside
+_SAVED_STDOUT: list[tuple[int, object]] = []  # (fd, stream) that each redirection of standard output put aside
 
 
 @contextlib.contextmanager
-def stdout_to_stderr():
-    """Send everything written to standard output (even by C libraries) to standard error."""
+def _stdout_to(fd: int, stream):
+    """File descriptor 1 pointed at `fd`, and ``sys.stdout`` at `stream`, inside the block; the
+    descriptor it pointed at before is put aside in :data:`_SAVED_STDOUT`."""
     sys.stdout.flush()
     saved = os.dup(1)
     _SAVED_STDOUT.append((saved, sys.stdout))
     try:
-        os.dup2(2, 1)
-        with contextlib.redirect_stdout(sys.stderr):
+        os.dup2(fd, 1)
+        with contextlib.redirect_stdout(stream):
             yield
     finally:
         sys.stdout.flush()
         _SAVED_STDOUT.pop()
         os.dup2(saved, 1)
         os.close(saved)
+
+
+def stdout_to_stderr():
+    """Send everything written to standard output (even by C libraries) to standard error."""
+    return _stdout_to(2, sys.stderr)
 
 
 @contextlib.contextmanager
@@ -160,16 +166,8 @@ def _own_capture():
     if not _SAVED_STDOUT:
         yield
         return
-    fd, stream = _SAVED_STDOUT[-1]
-    sys.stdout.flush()
-    redirected = os.dup(1)
-    try:
-        os.dup2(fd, 1)
-        with contextlib.redirect_stdout(stream):
-            yield
-    finally:
-        os.dup2(redirected, 1)
-        os.close(redirected)
+    with _stdout_to(*_SAVED_STDOUT[-1]):
+        yield
 
 
 def solve_cvxpy(problem, solver: str | None = None, verbose: bool = False, *, rung: str | None = None,
