@@ -65,19 +65,16 @@ def grid_maximum(f: Callable[[np.ndarray], np.ndarray], lo: float, hi: float, po
     about (hi − lo)/points · (2/width)^zooms without any solver.
     """
     grid = np.linspace(lo, hi, points)
-    vals = np.asarray(f(grid), float)
-    k = int(np.nanargmax(vals))
-    best, where = float(vals[k]), float(grid[k])
-    a, b = grid[max(k - 1, 0)], grid[min(k + 1, points - 1)]
-    for _ in range(zooms):
+    best, where = -math.inf, None
+    for _ in range(zooms + 1):
+        vals = np.asarray(f(grid), float)
+        k = int(np.nanargmax(vals))
+        if where is None or vals[k] > best:
+            best, where = float(vals[k]), float(grid[k])
+        a, b = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
         if not b > a:
             break
-        fine = np.linspace(a, b, width)
-        vals = np.asarray(f(fine), float)
-        k = int(np.nanargmax(vals))
-        if vals[k] > best:
-            best, where = float(vals[k]), float(fine[k])
-        a, b = fine[max(k - 1, 0)], fine[min(k + 1, width - 1)]
+        grid = np.linspace(a, b, width)  # the next grid: between the neighbours of this grid's best point
     return best, where
 
 
