@@ -205,8 +205,7 @@ def polish_contract(problem, contract: Contract) -> Contract:
     if found is None:
         return contract
     v, mult = found
-    pa = problem.prob[contract.action]
-    cost = float(pa @ problem.utility.inverse(v))
+    cost = float(problem.prob[contract.action] @ problem.utility.inverse(v))
     if cost > contract.expected_pay + 1e-6 * (1.0 + abs(contract.expected_pay)):
         return contract
     settle(problem, contract, constraint_data(problem, contract.action), v)
@@ -306,12 +305,11 @@ def assemble(problem, contracts: list[Contract], backend: str) -> Result:
     a = best.action
     rows = pay_rows(problem, problem.prob[a], best.pay)
     objective = float(gross[a] - best.expected_pay)
-    agent = float(problem.prob[a] @ problem.utility.u(best.pay) - problem.cost[a])
     extras = {
         "action": problem.actions[a],
         "expected_pay": float(best.expected_pay),
         "expected_value": float(gross[a]),
-        "agent_utility": agent,
+        "agent_utility": float(problem.prob[a] @ problem.utility.u(best.pay) - problem.cost[a]),
         "first_best_action": fb["action"],
         "first_best_objective": fb["objective"],
         "first_best_pay": fb["pay"],
@@ -328,14 +326,13 @@ def assemble(problem, contracts: list[Contract], backend: str) -> Result:
 
 
 class ClosedFormContracts:
-    """The 2x2 closed form for every candidate action (not a program: see :mod:`.closed_form`)."""
+    """The 2x2 closed form for every candidate action (not a program: see :mod:`.closed_form`); a
+    method for discrete actions only."""
 
     name = "closed-form"
 
     @staticmethod
     def applies(problem) -> str | None:
-        if problem.continuous:
-            return "continuous effort"
         return two_by_two_applies(problem.prob, problem.utility, problem.max_pay)
 
     @staticmethod
@@ -347,12 +344,7 @@ class ClosedFormContracts:
 
 class _Discrete(Formulation):
     """Shared run: one subproblem per candidate action (unless R + c_a is out of u's reach), each
-    polished, then :func:`assemble`."""
-
-    def applies(self, problem) -> str | None:
-        if problem.continuous:
-            return "continuous effort (use 'first-order' or 'grid')"
-        return None
+    polished, then :func:`assemble`.  Offered for discrete actions only (:data:`DISCRETE`)."""
 
     def model(self, problem, a: int):
         """The program of the cheapest contract for action `a`, in the formulation's modelling language."""
@@ -406,12 +398,11 @@ class CvxpyContracts(_Discrete):
     options = frozenset()
 
     def applies(self, problem) -> str | None:
-        reason = super().applies(problem)
-        if reason is None and not problem.utility.builtin and not problem.utility.concave:
-            u = problem.utility
+        u = problem.utility
+        if not u.builtin and not u.concave:
             return (f"utility {u.name!r} is not concave on [{u.lower:g}, {u.upper:g}]: "
                     "the program in utility space is not convex (use method 'scipy', a local solver)")
-        return reason
+        return None
 
     def program(self, problem, a: int, rescale: bool = False):
         """(cvxpy.Problem, v as an expression, the constraint rows, the floor bound or None) for action `a`."""
@@ -645,11 +636,10 @@ class PyomoContracts(_Discrete):
     options = None  # solver options pass through to Ipopt / ripopt
 
     def applies(self, problem) -> str | None:
-        reason = super().applies(problem)
-        if reason is None and not problem.utility.builtin:
+        if not problem.utility.builtin:
             return ("an expression utility would be modelled in pay space, where the IC constraints are not convex "
                     "and u'(w) may be unbounded at the domain's edge (use method 'scipy')")
-        return reason
+        return None
 
     def model(self, problem, a: int):
         """The pyomo ``ConcreteModel`` of action `a` in utility space: variables ``v[j]``, rows ``cons`` (IR, IC...)."""
@@ -715,7 +705,8 @@ class PyomoContracts(_Discrete):
 
 # -- continuous effort -------------------------------------------------------------------------------
 class GridContracts(Formulation):
-    """IR, the first-order condition at the target and IC against every effort on the grid (convex)."""
+    """IR, the first-order condition at the target and IC against every effort on the grid (convex).
+    Offered for continuous effort only (:data:`CONTINUOUS`)."""
 
     name = "grid"
     solvers = ("CLARABEL", "SCS")
@@ -723,8 +714,6 @@ class GridContracts(Formulation):
     deviations = True
 
     def applies(self, problem) -> str | None:
-        if not problem.continuous:
-            return "discrete actions (use 'cvxpy', 'scipy' or 'pyomo')"
         if not problem.utility.builtin:
             return "the first-order approach needs a built-in utility (an expression has no DCP inverse)"
         return None

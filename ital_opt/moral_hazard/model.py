@@ -205,8 +205,7 @@ class MoralHazard(Problem):
     def deviation_gain(self, pay, effort: float, refine: int = 4) -> tuple[float, float]:
         """(largest gain of a deviation from `effort`, the best deviation), on a grid `refine` times finer
         than ``effort_grid`` (so the check does not reuse the grid program's constraints), then zoomed."""
-        lo, hi = self.effort_bounds
-        return checks.deviation_gain(lambda e: self.agent_payoffs(pay, e), effort, lo, hi,
+        return checks.deviation_gain(lambda e: self.agent_payoffs(pay, e), effort, *self.effort_bounds,
                                      refine * (self.effort_grid - 1) + 1)
 
     # -- methods ---------------------------------------------------------------------------------
@@ -219,8 +218,7 @@ class MoralHazard(Problem):
         from .formulations import ClosedFormContracts
 
         out = [] if self.continuous else [
-            Method("closed-form", ClosedFormContracts.run, ClosedFormContracts.applies, closed_form=True,
-                   solvers=(), options=frozenset())]
+            Method("closed-form", ClosedFormContracts.run, ClosedFormContracts.applies, closed_form=True)]
         return out + [f.method() for f in self.formulations()]
 
     def candidate_actions(self) -> list[int]:
