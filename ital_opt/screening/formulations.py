@@ -363,7 +363,7 @@ def polish(problem, V, U, excluded=None):
 
     base = tidy(0.0)  # the solver's allocation with the least rents: always feasible
     tol = 1e-15 * max(1.0, abs(base[0]))
-    refined = _refined(problem, base, excluded)
+    refined = _refined(problem, base[1], excluded)
     if refined is not None and refined[0] >= base[0] - tol:
         return refined[1], refined[2]
     for snap in (1e-3, 1e-4, 1e-5, 1e-6, 1e-7):
@@ -486,9 +486,9 @@ def polish_kkt(problem, V, U):
     return None if z is None else (z[:nv].reshape(n, m).copy(), z[nv:].copy())
 
 
-def _refined(problem, base, excluded):
-    """:func:`refine` from the solver's allocation, repeated while the active set moves."""
-    value, Vn, Un = base
+def _refined(problem, Vn, excluded):
+    """(value, V, U) of :func:`refine` from the solver's allocation `Vn`, repeated while the active
+    set moves; None when it finds nothing."""
     found = None
     for _ in range(3):
         try:
@@ -497,10 +497,9 @@ def _refined(problem, base, excluded):
             return found
         if better is None:
             return found
-        new_value = value_of(problem, *better)
         moved = float(np.max(np.abs(better[0] - Vn)))
-        value, Vn, Un = new_value, better[0], better[1]
-        found = (value, Vn, Un)
+        Vn = better[0]
+        found = (value_of(problem, *better), *better)
         if moved <= 1e-14 * (1.0 + float(np.max(np.abs(Vn)))):
             break
     return found
