@@ -47,7 +47,8 @@ MAX_BOXES = 200_000
 
 # -- interval arithmetic over numpy arrays ---------------------------------------------------------
 class Interval:
-    """Closed intervals [lo, hi], elementwise over numpy arrays (lo = -inf / hi = inf allowed)."""
+    """Closed intervals [lo, hi], elementwise over numpy arrays (lo = -inf / hi = inf allowed):
+    the sum, product and reciprocal that :func:`enclose` composes."""
 
     __slots__ = ("lo", "hi")
 
@@ -56,44 +57,19 @@ class Interval:
         self.hi = self.lo if hi is None else np.asarray(hi, float)
 
     def __add__(self, other):
-        other = _iv(other)
         return Interval(self.lo + other.lo, self.hi + other.hi)
 
-    __radd__ = __add__
-
-    def __neg__(self):
-        return Interval(-self.hi, -self.lo)
-
-    def __sub__(self, other):
-        return self + (-_iv(other))
-
-    def __rsub__(self, other):
-        return _iv(other) + (-self)
-
     def __mul__(self, other):
-        other = _iv(other)
         with np.errstate(invalid="ignore"):
             p = np.stack([self.lo * other.lo, self.lo * other.hi, self.hi * other.lo, self.hi * other.hi])
         p = np.where(np.isnan(p), 0.0, p)  # 0·∞ at an endpoint: the product is 0 there
         return Interval(p.min(0), p.max(0))
-
-    __rmul__ = __mul__
 
     def reciprocal(self):
         zero_inside = (self.lo <= 0) & (self.hi >= 0)
         with np.errstate(divide="ignore"):
             lo, hi = 1.0 / self.hi, 1.0 / self.lo
         return Interval(np.where(zero_inside, -np.inf, lo), np.where(zero_inside, np.inf, hi))
-
-    def __truediv__(self, other):
-        return self * _iv(other).reciprocal()
-
-    def __rtruediv__(self, other):
-        return _iv(other) * self.reciprocal()
-
-
-def _iv(x) -> Interval:
-    return x if isinstance(x, Interval) else Interval(x)
 
 
 def _monotone(x: Interval, f, increasing=True) -> Interval:
