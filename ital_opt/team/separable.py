@@ -56,10 +56,7 @@ def _cost_derivatives(team):
 
     e, c = sympy.symbols("e c", positive=True)
     C = team.cost.sympy(e=e, c=c)
-    d1 = sympy.diff(C, e)
-    d2 = sympy.diff(d1, e)
-    d3 = sympy.diff(d2, e)
-    exprs = [from_sympy(expr, ("e", "c")) for expr in (C, d1, d2, d3)]
+    exprs = [from_sympy(sympy.diff(C, e, order), ("e", "c")) for order in range(4)]  # C and its 3 derivatives
     n = team.n
     return [lambda x, f=f: f.numpy(shape=(n,), e=x, c=team.c) for f in exprs]
 
