@@ -148,26 +148,32 @@ def bound_may_bind(team, kind=EFFORT) -> np.ndarray:
     return ~(slope <= 1e-6)
 
 
+def add_inputs(model, team):
+    """Add every member's inputs, ``model.e`` (and ``model.k``), as non-negative variables;
+    returns ({input: variable}, the expected output f as a pyomo expression)."""
+    import pyomo.environ as pyo
+
+    variables = {}
+    for kind in inputs(team):
+        variables[kind] = pyo.Var(range(team.n), domain=pyo.NonNegativeReals, initialize=1.0)
+        model.add_component(kind.var, variables[kind])
+    return variables, production_pyomo(team, model.e, variables.get(KNOWLEDGE))
+
+
 def add_effort_stage(model, team, concern_expr):
     """Add efforts `model.e` (and knowledge `model.k`) and every member's KKT conditions given
     m_i = concern_expr(i).  Effort's components are named ``e, nu, stationarity,
-    complementarity``; knowledge's the same with ``_k`` (``k, nu_k, ...``)."""
-    import pyomo.environ as pyo
+    complementarity``; knowledge's the same with ``_k`` (``k, nu_k, ...``).  Returns the inputs
+    and the expected output, as :func:`add_inputs`."""
     from pyomo.core.expr.calculus.derivatives import Modes, differentiate
 
     n = team.n
-    kinds = inputs(team)
-    variables = {}
-    for kind in kinds:
-        variables[kind] = pyo.Var(range(n), domain=pyo.NonNegativeReals, initialize=1.0)
-        model.add_component(kind.var, variables[kind])
-    f = production_pyomo(team, model.e, variables.get(KNOWLEDGE))
-    wrt = [variables[kind][i] for kind in kinds for i in range(n)]
+    variables, f = add_inputs(model, team)
+    wrt = [var[i] for var in variables.values() for i in range(n)]
     grad = differentiate(f, wrt_list=wrt, mode=Modes.reverse_symbolic)
-    marginal = {kind: grad[j * n : (j + 1) * n] for j, kind in enumerate(kinds)}
-    for kind in kinds:
-        _add_conditions(model, team, kind, variables[kind], marginal[kind], concern_expr)
-    return model
+    for j, (kind, var) in enumerate(variables.items()):
+        _add_conditions(model, team, kind, var, grad[j * n : (j + 1) * n], concern_expr)
+    return variables, f
 
 
 def _add_conditions(model, team, kind, X, marginal, concern_expr):

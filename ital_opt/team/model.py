@@ -399,11 +399,7 @@ def _first_best_nlp(team) -> float:
     from ..backends import solve_pyomo
 
     model = pyo.ConcreteModel()
-    x = {}
-    for kind in equilibrium.inputs(team):  # first best over every input: (e) or (e, k)
-        x[kind] = pyo.Var(range(team.n), domain=pyo.NonNegativeReals, initialize=1.0)
-        model.add_component(kind.var, x[kind])
-    f = equilibrium.production_pyomo(team, model.e, x.get(equilibrium.KNOWLEDGE))
+    x, f = equilibrium.add_inputs(model, team)  # first best over every input: (e) or (e, k)
     cost = sum(equilibrium.cost_pyomo(team, i, var[i], kind) for kind, var in x.items() for i in range(team.n))
     model.obj = pyo.Objective(expr=f - cost, sense=pyo.maximize)
     status, _, _ = solve_pyomo(model)

@@ -233,17 +233,9 @@ def build_pyomo(team, objective: str):
         model.budget = pyo.Constraint(expr=total <= 1 if team.budget_breaker else total == 1)
     total = sum(model.beta[i] for i in range(n)) if team.budget_breaker else 1.0
     w = team.omega
-
-    def concern(i):
-        return (1 - w) * model.beta[i] + w * total
-
-    equilibrium.add_effort_stage(model, team, concern)
-    K = model.k if team.knowledge else None
-    f = equilibrium.production_pyomo(team, model.e, K)
+    inputs, f = equilibrium.add_effort_stage(model, team, lambda i: (1 - w) * model.beta[i] + w * total)
     risk = [float(team.rho[i] * team.sigma2) * model.beta[i] ** 2 / 2 for i in range(n)]
-    cost = [equilibrium.cost_pyomo(team, i, model.e[i]) for i in range(n)]
-    if K is not None:
-        cost = [cost[i] + equilibrium.cost_pyomo(team, i, K[i], equilibrium.KNOWLEDGE) for i in range(n)]
+    cost = [sum(equilibrium.cost_pyomo(team, i, var[i], kind) for kind, var in inputs.items()) for i in range(n)]
     ce = [float(team.alpha[i]) + model.beta[i] * f - cost[i] - risk[i] for i in range(n)]
     if objective == "welfare" or team.mode == "given":
         obj = f - sum(cost) - sum(risk)
