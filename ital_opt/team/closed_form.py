@@ -158,7 +158,7 @@ def weighted_shares_pair(a, c, rho, sigma2, lam, omega=0.0, alpha=0.0, g=0.0, d=
     grid = np.array([0.0, 0.5, 1.0])
     betas = np.stack([grid, 1 - grid], -1)
     values = certainty_equivalents(a, c, rho, sigma2, betas, omega, alpha, g=g, d=d) @ np.asarray(lam, float)
-    b1 = _argmax_quadratic(grid, values)
+    b1 = share_meeting_levels(values, np.empty((3, 0)), np.empty(0))  # no levels: the maximum on [0, 1]
     return np.array([b1, 1 - b1])
 
 
@@ -199,7 +199,7 @@ def share_meeting_levels(objective, ce, levels, tol=1e-12):
     """
     ce, levels = np.asarray(ce, float), np.asarray(levels, float)
     slack = [_quadratic(ce[:, i] - levels[i]) for i in range(ce.shape[1])]
-    scale = 1.0 + float(np.abs(ce).max()) + float(np.abs(levels).max())
+    scale = 1.0 + float(np.abs(ce).max(initial=0.0)) + float(np.abs(levels).max(initial=0.0))
     cuts = sorted({0.0, 1.0, *(t for q in slack for t in _roots_in_unit(*q, scale))})
 
     def meets(t):
@@ -216,16 +216,6 @@ def share_meeting_levels(objective, ce, levels, tol=1e-12):
     return candidates[int(np.argmax(values))]
 
 
-def _argmax_quadratic(x, y):
-    """Maximiser on [0, 1] of the quadratic through (x_k, y_k), k = 0, 1, 2 at x = 0, 1/2, 1."""
-    y0, lin, quad = _quadratic(y)
-    candidates = [0.0, 1.0]
-    if quad < 0:
-        candidates.append(min(1.0, max(0.0, -lin / (2 * quad))))
-    values = [y0 + lin * t + quad * t * t for t in candidates]
-    return candidates[int(np.argmax(values))]
-
-
 def coalition_welfare(a, c, rho, sigma2, omega, members, chunk=1 << 15, g=0.0, d=1.0):
     """Total welfare of the LEN team restricted to each coalition, at welfare-maximising shares.
 
@@ -237,9 +227,7 @@ def coalition_welfare(a, c, rho, sigma2, omega, members, chunk=1 << 15, g=0.0, d
     """
     members = np.atleast_2d(np.asarray(members, bool))
     n = members.shape[-1]
-    a = np.broadcast_to(np.asarray(a, float), (n,))
-    c = np.broadcast_to(np.asarray(c, float), (n,))
-    rho = np.broadcast_to(np.asarray(rho, float), (n,))
+    a, c, rho = (np.broadcast_to(np.asarray(x, float), (n,)) for x in (a, c, rho))
     A, R = shorthands(a, c, rho, sigma2, g, d)
     k = (1.0 - omega) ** 2
     D = k * A + R
