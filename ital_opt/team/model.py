@@ -219,10 +219,9 @@ class Team(Problem):
             return None
         if mode not in ("welfare", "given") or n < 2:
             return None
-        values = {name: field_values(spec, points, name, n, default) for name, default in
-                  (("a", None), ("c", 1.0), ("rho", None), ("alpha", 0.0), ("g", 0.0), ("d", 1.0))}
-        values.update({name: field_values(spec, points, name, None, default)
-                       for name, default in (("sigma2", None), ("omega", 0.0))})
+        values = {name: field_values(spec, points, name, size, default) for name, size, default in
+                  (("a", n, None), ("c", n, 1.0), ("rho", n, None), ("alpha", n, 0.0), ("g", n, 0.0), ("d", n, 1.0),
+                   ("sigma2", None, None), ("omega", None, 0.0))}
         beta = field_values(spec, points, "shares", n) if mode == "given" else None
         if any(x is None for x in values.values()) or (mode == "given" and beta is None):
             return None
