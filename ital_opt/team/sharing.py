@@ -267,23 +267,6 @@ def starting_points(team, starts, seed=0):
     return points[: max(1, starts)]
 
 
-def solve_pyomo(team, objective: str, starts: int = 1, seed: int = 0, verbose: bool = False, **solver_options):
-    """Local NLP from `starts` starting points; returns (status, method, β, e, k, n_local_optima)
-    (status ``infeasible`` when every start ended locally infeasible)
-    (k is None for a team without knowledge inputs).  `solver_options` go to the NLP solver (over
-    the defaults of each solving strategy)."""
-    import logging
-
-    # values within the solver's bound relaxation (−1e-8) would make pyomo warn once per variable
-    quiet = logging.getLogger("pyomo.core")
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)
-    try:
-        return _solve_pyomo(team, objective, starts, seed, verbose, solver_options)
-    finally:
-        quiet.setLevel(level)
-
-
 def variable_values(var, n):
     import pyomo.environ as pyo
 
@@ -297,7 +280,11 @@ def solution(model, team):
         variable_values(model.k, n) if team.knowledge else None)
 
 
-def _solve_pyomo(team, objective, starts, seed, verbose, solver_options):
+def solve_pyomo(team, objective: str, starts: int = 1, seed: int = 0, verbose: bool = False, **solver_options):
+    """Local NLP from `starts` starting points; returns (status, method, β, e, k, n_local_optima)
+    (status ``infeasible`` when every start ended locally infeasible)
+    (k is None for a team without knowledge inputs).  `solver_options` go to the NLP solver (over
+    the defaults of each solving strategy)."""
     import pyomo.environ as pyo
 
     from ..backends import solve_pyomo as run
