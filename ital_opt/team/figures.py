@@ -27,6 +27,17 @@ def _figure(panels=2, width=None, height=3.9):
     return fig, fig.subplots(1, panels)
 
 
+def _finish(fig, axes, xlabel, title=None):
+    """Label the x axes, add grids and legends, and the figure's title (if any)."""
+    for ax in axes:
+        ax.set_xlabel(xlabel)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    if title is not None:
+        fig.suptitle(title)
+    return fig
+
+
 def _column(results, name):
     return np.array([r.rows[name].to_numpy(float) for r in results])
 
@@ -48,12 +59,8 @@ def sharing_ratio(problem, ratios=None):
     axes[2].plot(ratios, welfare, lw=2, color="k", label="total welfare")
     axes[2].axvline(ratios[int(np.nanargmax(welfare))], color="grey", ls=":", lw=1)
     axes[2].set_ylabel("total welfare TW")
-    for ax in axes:
-        ax.set_xlabel("output-sharing ratio β_1 (β_2 = 1 − β_1)")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle(f"{problem.title or 'Team'}: against the sharing ratio (ω = {problem.omega:g})")
-    return fig
+    return _finish(fig, axes, "output-sharing ratio β_1 (β_2 = 1 − β_1)",
+                   f"{problem.title or 'Team'}: against the sharing ratio (ω = {problem.omega:g})")
 
 
 def _welfare_and_shares(problem, x, results, xlabel, welfare_label, share_label, share_axis, title, first_best=None):
@@ -67,12 +74,7 @@ def _welfare_and_shares(problem, x, results, xlabel, welfare_label, share_label,
     for i, name in enumerate(problem.members):
         ax2.plot(x, shares[:, i], lw=2, label=f"{share_label} {name}")
     ax2.set_ylabel(share_axis)
-    for ax in (ax1, ax2):
-        ax.set_xlabel(xlabel)
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle(f"{problem.title or 'Team'}: {title}")
-    return fig
+    return _finish(fig, (ax1, ax2), xlabel, f"{problem.title or 'Team'}: {title}")
 
 
 def omega(problem, omegas=None):
@@ -111,11 +113,8 @@ def sweep_free_riding(table, varied):
     ax.plot(points[x].to_numpy(float), points["objective"].to_numpy(float), lw=2, color="k", label="total welfare")
     ax.plot(points[x].to_numpy(float), points["first_best_welfare"].to_numpy(float), ls="--", color="grey",
             label="first best")
-    ax.set_xlabel(x)
     ax.set_ylabel("welfare (gap: the free-riding loss)")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    return fig
+    return _finish(fig, [ax], x)
 
 
 def sweep_figures(problem, table, varied) -> list[tuple[str, object]]:
