@@ -65,13 +65,9 @@ class _Welfare:
     """Ipopt callbacks for x = (β, e): minimise −TW subject to Σβ = 1 and the effort conditions."""
 
     def __init__(self, team):
-        self.n = n = team.n
+        self.n = team.n
         self.a, self.R, self.w = team.a, team.rho * team.sigma2, team.omega
         self.C, self.dC, self.d2C, self.d3C = _cost_derivatives(team)
-        rows = np.r_[np.zeros(n, int), 1 + np.arange(n), 1 + np.arange(n)]
-        cols = np.r_[np.arange(n), np.arange(n), n + np.arange(n)]
-        self.jac_structure = (rows, cols)
-        self.hess_structure = (np.arange(2 * n), np.arange(2 * n))
 
     def objective(self, x):
         beta, e = x[: self.n], x[self.n :]
@@ -85,15 +81,17 @@ class _Welfare:
         beta, e = x[: self.n], x[self.n :]
         return np.r_[beta.sum(), ((1 - self.w) * beta + self.w) * self.a - self.dC(e)]
 
-    def jacobianstructure(self):
-        return self.jac_structure
+    def jacobianstructure(self):  # row 0: Σβ; row 1 + i: member i's effort condition in β_i and e_i
+        n = self.n
+        rows = np.r_[np.zeros(n, int), 1 + np.arange(n), 1 + np.arange(n)]
+        return rows, np.r_[np.arange(n), np.arange(n), n + np.arange(n)]
 
     def jacobian(self, x):
         e = x[self.n :]
         return np.r_[np.ones(self.n), (1 - self.w) * self.a, -self.d2C(e)]
 
-    def hessianstructure(self):
-        return self.hess_structure
+    def hessianstructure(self):  # diagonal
+        return np.arange(2 * self.n), np.arange(2 * self.n)
 
     def hessian(self, x, lagrange, obj_factor):
         e = x[self.n :]
