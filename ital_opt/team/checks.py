@@ -250,10 +250,8 @@ def certified_max(objective: Objective, problems: int, start: np.ndarray, initia
 
 
 def certificates(team, result) -> dict[str, float]:
-    rows = result.rows
-    beta = rows["share"].to_numpy(float)
-    e = rows["effort"].to_numpy(float)
-    k = rows["knowledge"].to_numpy(float) if team.knowledge else None
+    columns = team.vectors(result)
+    beta, e, k = columns["share"], columns["effort"], columns.get("knowledge")
     ce = equilibrium.certainty_equivalents(team, beta, e, k)
     total = beta.sum()
     budget = max(0.0, total - 1) if team.budget_breaker else max(abs(total - 1), abs(team.alpha.sum()))
@@ -261,7 +259,7 @@ def certificates(team, result) -> dict[str, float]:
         "max_deviation_gain": float(deviation_gains(team, beta, e, k).max()),
         "budget_balance_violation": float(budget),
         "share_bound_violation": float(max(0.0, -beta.min())),
-        "ce_error": float(np.max(np.abs(ce - rows["ce"].to_numpy(float)))),
+        "ce_error": float(np.max(np.abs(ce - columns["ce"]))),
         "objective_error": abs(float(result.objective) - equilibrium.total_welfare(team, beta, e, k)),
     }
     if team.outside is not None:
