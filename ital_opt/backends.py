@@ -72,16 +72,12 @@ def installed_solvers() -> dict[str, list[str]]:
 
     out = {"cvxpy": sorted(cp.installed_solvers())}
     pyomo = []
-    try:
+    with contextlib.suppress(ImportError):
         import highspy  # noqa: F401
 
         pyomo.append("highs")
-    except ImportError:
-        pass
-    try:
+    with contextlib.suppress(SolverUnavailable):
         pyomo.append(nlp_solver()[0])
-    except SolverUnavailable:
-        pass
     out["pyomo"] = pyomo
     try:
         require("cyipopt", extra="nlp")

@@ -20,6 +20,7 @@ policy or coalition spec refers to by path) is recorded with the SHA-256 of its 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -158,10 +159,8 @@ def write_bytes(path: str | Path, data: bytes, field: str = "-o") -> None:
             handle.write(data)
         os.replace(tmp, path)
     except OSError as exc:
-        try:
+        with contextlib.suppress(OSError):
             tmp.unlink()
-        except OSError:
-            pass
         raise SpecError(field, f"cannot write: {exc.strerror or exc}", str(path)) from None
 
 
