@@ -62,8 +62,7 @@ def register_kind(name: str, cls: type) -> type:
         raise ValueError(f"a kind name must be an identifier, got {name!r}")
     if not (isinstance(cls, type) and issubclass(cls, Problem)):
         raise TypeError(f"register_kind({name!r}, ...) needs a subclass of ital_opt.Problem, got {cls!r}")
-    if cls.kind != name:
-        cls.kind = name
+    cls.kind = name
     _CLASSES[name] = cls
     return cls
 
