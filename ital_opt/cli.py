@@ -116,21 +116,17 @@ def cmd_sweep(args) -> int:
 def cmd_plot(args) -> int:
     from . import plot
 
-    if args.table == "book":
-        check_output(args.out_dir, "--out-dir", directory=True)
-        with stdout_to_stderr():
-            written = plot.book_figures(args.out_dir, fmt=args.format)
-        for path, caption in written:
-            print(f"{path}  {caption}")
-        return 0
-    if Path(args.table).suffix == ".toml":
-        if not args.output:
-            raise SpecError("-o", "give the output: -o DIR (every figure) or -o FILE.png|svg (the first)")
-        target = Path(args.output)
-        as_dir = target.suffix.lower() not in plot.FORMATS
-        check_output(args.output, "-o", directory=as_dir)
-        with stdout_to_stderr():
-            written, ok = plot.spec_figures(args.table, args.output, fmt=args.format, method=args.method)
+    if args.table == "book" or Path(args.table).suffix == ".toml":
+        if args.table == "book":
+            check_output(args.out_dir, "--out-dir", directory=True)
+            with stdout_to_stderr():
+                written, ok = plot.book_figures(args.out_dir, fmt=args.format), True
+        else:
+            if not args.output:
+                raise SpecError("-o", "give the output: -o DIR (every figure) or -o FILE.png|svg (the first)")
+            check_output(args.output, "-o", directory=Path(args.output).suffix.lower() not in plot.FORMATS)
+            with stdout_to_stderr():
+                written, ok = plot.spec_figures(args.table, args.output, fmt=args.format, method=args.method)
         for path, caption in written:
             print(f"{path}  {caption}")
         return 0 if ok else 1
@@ -357,11 +353,9 @@ def _main(argv=None) -> int:
         print(f"ital-opt: error: {exc}", file=sys.stderr)
         return 2
     except MethodNotApplicable as exc:
-        spec = getattr(args, "spec", "")
-        if exc.method == "auto":  # the user chose no method: the problem itself fits none
-            print(f"ital-opt: error: {spec}: {exc.reason}", file=sys.stderr)
-        else:
-            print(f"ital-opt: error: {spec}: field 'method': {exc}", file=sys.stderr)
+        # under "auto" the user chose no method: the problem itself fits none
+        detail = exc.reason if exc.method == "auto" else f"field 'method': {exc}"
+        print(f"ital-opt: error: {getattr(args, 'spec', '')}: {detail}", file=sys.stderr)
         return 2
     except (SolverUnavailable, MissingExtra) as exc:
         print(f"ital-opt: error: {exc}", file=sys.stderr)
