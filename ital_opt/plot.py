@@ -19,6 +19,7 @@ Matplotlib with the Agg backend (no display needed); PNG and SVG.
 
 from __future__ import annotations
 
+import io
 import re
 import stat
 from pathlib import Path
@@ -117,17 +118,20 @@ def save(fig, path) -> Path:
     """Write `fig` to `path` (.png or .svg) and close it."""
     from .files import write_bytes
 
-    import io
-
     path = Path(path)
     check_figure_name(path)
+    write_bytes(path, figure_bytes(fig, path.suffix.lower()[1:], dpi=130))
+    return path
+
+
+def figure_bytes(fig, fmt: str, dpi: int) -> bytes:
+    """`fig` as a PNG or SVG file's bytes (`fmt` "png" or "svg"); the figure is closed."""
     buffer = io.BytesIO()
     try:
-        fig.savefig(buffer, format=path.suffix.lower()[1:], dpi=130)
+        fig.savefig(buffer, format=fmt, dpi=dpi)
     finally:
         _plt().close(fig)
-    write_bytes(path, buffer.getvalue())
-    return path
+    return buffer.getvalue()
 
 
 # -- generic figures of a result and of a sweep table ---------------------------------------------

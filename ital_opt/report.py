@@ -13,14 +13,13 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import html
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .plot import draws_figures, row_bars, sweep_line_figures
+from .plot import draws_figures, figure_bytes, row_bars, sweep_line_figures
 from .result import CHECK_TOL
 
 STYLE = """
@@ -63,12 +62,7 @@ def kv_html(items: dict) -> str:
 
 
 def figure_html(fig, caption: str) -> str:
-    from .plot import _plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    _plt().close(fig)
-    data = base64.b64encode(buffer.getvalue()).decode()
+    data = base64.b64encode(figure_bytes(fig, "png", dpi=110)).decode()
     return (f"<figure><img alt='{_e(caption)}' src='data:image/png;base64,{data}'>"
             f"<figcaption>{_e(caption)}</figcaption></figure>")
 
