@@ -11,19 +11,17 @@ directly.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
-POINT = "_point"
+from .spec import ENTRY
 
-_ENTRY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$")
+POINT = "_point"
 
 
 def split_name(name: str) -> tuple[str | None, int | None]:
     """``"outside[1]"`` -> ``("outside", 1)``; ``"c"`` -> ``("c", None)``; else ``(None, None)``."""
-    m = _ENTRY.match(name)
+    m = ENTRY.match(name)
     if not m:
         return None, None
     return m[1], (int(m[2]) if m[2] is not None else None)

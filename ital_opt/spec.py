@@ -376,7 +376,8 @@ def load(spec: str | Path | Mapping[str, Any], *, source: str | None = None):
     return cls(_source=source, _base_dir=base_dir, **fields)
 
 
-_FIELD = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:\[(?P<index>\d+)\])?$")
+# a field's name, NAME, or one entry of a list field, NAME[i]
+ENTRY = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:\[(?P<index>\d+)\])?$")
 
 
 def set_field(spec: Mapping[str, Any], name: str, value: Any) -> dict:
@@ -404,7 +405,7 @@ def set_field(spec: Mapping[str, Any], name: str, value: Any) -> dict:
             raise SpecError(name, f"no parameter '{key}' is declared in [params]")
         params[key] = value
         return out
-    match = _FIELD.match(name)
+    match = ENTRY.match(name)
     if not match:
         raise SpecError(name, "expected NAME, NAME[i] or params.NAME")
     field, index = match["name"], match["index"]
