@@ -402,9 +402,7 @@ def _first_best_nlp(team) -> float:
     cost = sum(equilibrium.cost_pyomo(team, i, var[i], kind) for kind, var in x.items() for i in range(team.n))
     model.obj = pyo.Objective(expr=f - cost, sense=pyo.maximize)
     status, _, _ = solve_pyomo(model)
-    if status != "optimal":
-        return float("nan")
-    return float(pyo.value(model.obj))
+    return float(pyo.value(model.obj)) if status == "optimal" else float("nan")
 
 
 def _closed_form_applies(team) -> str | None:
@@ -424,16 +422,12 @@ def _closed_form_scope(team) -> str | None:
     reason = len_reason(team)
     if reason:
         return reason
-    if team.mode == "welfare":
-        if team.budget_breaker and team.omega != 0:
-            return "water filling with a budget breaker needs omega = 0 (the shares are coupled through their sum)"
-        if team.omega == 1 and np.any(team.rho * team.sigma2 <= 0):
-            return "with omega = 1 and a risk-neutral member the welfare-maximising shares are not unique"
-        return None
-    if team.mode == "weighted":
-        if team.n != 2 or team.budget_breaker:
-            return "weighted welfare has a closed form only for two budget-balanced members"
-        return None
+    if team.mode == "welfare" and team.budget_breaker and team.omega != 0:
+        return "water filling with a budget breaker needs omega = 0 (the shares are coupled through their sum)"
+    if team.mode == "welfare" and team.omega == 1 and np.any(team.rho * team.sigma2 <= 0):
+        return "with omega = 1 and a risk-neutral member the welfare-maximising shares are not unique"
+    if team.mode == "weighted" and (team.n != 2 or team.budget_breaker):
+        return "weighted welfare has a closed form only for two budget-balanced members"
     if team.mode == "bargaining":
         return "Nash bargaining has no closed form here; use cvxpy (concave cases) or pyomo"
     return None
