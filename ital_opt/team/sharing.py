@@ -256,11 +256,9 @@ def build_pyomo(team, objective: str):
 def starting_points(team, starts, seed=0):
     """Equal split, each member's corner-leaning point, then Dirichlet draws."""
     n = team.n
-    points = [np.full(n, 1.0 / n)]
-    for i in range(n):
-        p = np.full(n, 0.1 / max(n - 1, 1))
-        p[i] = 0.9 if n > 1 else 1.0
-        points.append(p)
+    corners = np.full((n, n), 0.1 / max(n - 1, 1))
+    np.fill_diagonal(corners, 0.9 if n > 1 else 1.0)
+    points = [np.full(n, 1.0 / n), *corners]
     rng = np.random.default_rng(seed)
     while len(points) < starts:
         points.append(rng.dirichlet(np.ones(n)))
