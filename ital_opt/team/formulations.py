@@ -110,9 +110,8 @@ class Cvxpy(Formulation):
             value = value / value.sum()
         if value is not None and team.mode == "bargaining" and status == "optimal" and team.outside is None:
             value = sharing.polish_bargaining(team, value)
-        result = _polished(team, value, status, method)
         # the levels left out of the convex program (a member's CE not concave) must hold at its answer
-        return team.where_slack(result if result is not None else team.len_result(value, status, method), (
+        return team.where_slack(_shares_result(team, value, status, method), (
             "the outside levels of {} bind, and they are not convex constraints (a level at most α_i with a CE not "
             "concave in the shares); pyomo imposes them (a local search)"), among=model.skipped)
 
@@ -204,21 +203,21 @@ class Pyomo(Formulation):
         if team.mode in ("weighted", "bargaining") or not team.is_len:
             extras = {"local_optima": n_opt, "starts": starts if team.mode != "given" else 1}
         message = f"local optimum (best of {starts} starting point(s); {n_opt} distinct local optima)" if local else ""
-        # LEN: the responses to the polished shares are the closed-form ones
-        result = _polished(team, beta, status, method, local=local, extras=extras, message=message)
-        return result if result is not None else team.result(beta, e, status, method, k=k, local=local,
-                                                               extras=extras, message=message)
+        return _shares_result(team, beta, status, method, e, k, local=local, extras=extras, message=message)
 
 
-def _polished(team, beta, status, method, **kwargs) -> Result | None:
-    """The result at the shares `beta` of an optimal answer polished on their active set
-    (:func:`.sharing.polish_shares`), or None where they are not polished."""
+def _shares_result(team, beta, status, method, e=None, k=None, **kwargs) -> Result:
+    """The result at the shares `beta` of an answer, polished on their active set where
+    :func:`.sharing.polish_shares` applies (with the LEN responses to the polished shares), else
+    at the inputs `e`, `k` (the LEN responses when not given)."""
     polished = sharing.polish_shares(team, beta) if status == "optimal" else None
-    if polished is None:
-        return None
-    result = team.len_result(polished, status, method, **kwargs)
-    result.solver = {"polish": "newton-kkt"}
-    return result
+    if polished is not None:
+        result = team.len_result(polished, status, method, **kwargs)
+        result.solver = {"polish": "newton-kkt"}
+        return result
+    if e is None:
+        return team.len_result(beta, status, method, **kwargs)
+    return team.result(beta, e, status, method, k=k, **kwargs)
 
 
 FORMULATIONS = (Cvxpy(), Ipopt(), Pyomo())
