@@ -37,7 +37,7 @@ import operator
 
 import numpy as np
 
-from . import equilibrium
+from . import closed_form, equilibrium
 from .equilibrium import EFFORT, KNOWLEDGE
 
 REL_TOL = 1e-12  # boxes whose upper bound exceeds the best value by less than this (relative) are closed
@@ -321,12 +321,10 @@ def deviation_gains(team, beta, e, k=None):
     inputs) to the others' inputs (≥ 0; ∞ where the search could not be completed)."""
     beta, e = np.asarray(beta, float), np.asarray(e, float)
     k = equilibrium._knowledge_or_none(team, e, k)
-    m = equilibrium.concern(team, beta)
+    m = closed_form.concern(beta, team.omega, team.budget_breaker)
     if team.production is None:
         gains = np.zeros(team.n)
-        for kind, x in ((EFFORT, e), (KNOWLEDGE, k)):
-            if x is None:
-                continue
+        for kind, x in zip(equilibrium.inputs(team), (e, k), strict=False):  # k is None without knowledge inputs
             with np.errstate(all="ignore"):
                 here = m * getattr(team, kind.slope) * x - equilibrium.input_costs(team, x, kind)
             _, best = _guarded(lambda: separable_response(team, m, x, kind), team.n)

@@ -99,10 +99,6 @@ def costs(team, e, k=None):
     return total if k is None else total + input_costs(team, k, KNOWLEDGE)
 
 
-def concern(team, beta):
-    return closed_form.concern(beta, team.omega, team.budget_breaker)
-
-
 def certainty_equivalents(team, beta, e, k=None):
     """CE_i = α_i + β_i f(e, k) − C_i(e_i) − K_i(k_i) − ρ_i σ² β_i²/2."""
     beta = np.asarray(beta, float)
