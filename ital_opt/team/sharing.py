@@ -265,17 +265,15 @@ def starting_points(team, starts, seed=0):
     return points[: max(1, starts)]
 
 
-def variable_values(var, n):
+def solution(model, team):
+    """(β, e, k) of a solved model of :func:`build_pyomo` (k None without knowledge inputs), the
+    solver's rounding below 0 clipped."""
     import pyomo.environ as pyo
 
-    return np.maximum(np.array([pyo.value(var[i]) for i in range(n)]), 0.0)
+    def values(var):
+        return np.maximum(np.array([pyo.value(var[i]) for i in range(team.n)]), 0.0)
 
-
-def solution(model, team):
-    """(β, e, k) of a solved model of :func:`build_pyomo` (k None without knowledge inputs)."""
-    n = team.n
-    return variable_values(model.beta, n), variable_values(model.e, n), (
-        variable_values(model.k, n) if team.knowledge else None)
+    return values(model.beta), values(model.e), values(model.k) if team.knowledge else None
 
 
 def solve_pyomo(team, objective: str, starts: int = 1, seed: int = 0, verbose: bool = False, **solver_options):
