@@ -409,10 +409,10 @@ class CvxpyContracts(_Discrete):
         import cvxpy as cp
 
         utility = problem.utility
-        G, g, names, v_lo, v_hi = constraint_data(problem, a)
-        n = G.shape[1]
+        data = constraint_data(problem, a)
+        G, g = data.G, data.g
         level = problem.reservation + problem.cost[a]
-        x = cp.Variable(n)
+        x = cp.Variable(G.shape[1])
         if rescale and utility.family == "cara":
             r = utility.risk_aversion
             top = 1.0 - r * level  # > 0: the level is below the supremum 1/r
@@ -424,13 +424,9 @@ class CvxpyContracts(_Discrete):
             # an expression utility (no DCP form of h): the LP in utility units, where the Newton iterations start
             objective = problem.prob[a] @ (inverse_expression(utility, v, cp) if utility.builtin else v)
         rows = [cp.Constant(G[i]) @ v >= g[i] for i in range(len(g))]
-        bounds = []
-        floor = None
-        if math.isfinite(v_lo):
-            floor = v >= v_lo
-            bounds.append(floor)
-        if math.isfinite(v_hi) and (problem.max_pay is not None or not utility.builtin):
-            bounds.append(v <= v_hi)
+        lo, hi = solver_bounds(problem, data)
+        floor = v >= lo if lo is not None else None
+        bounds = ([floor] if floor is not None else []) + ([v <= hi] if hi is not None else [])
         return cp.Problem(cp.Minimize(objective), rows + bounds), v, rows, floor
 
     def model(self, problem, a: int):
@@ -645,7 +641,6 @@ class PyomoContracts(_Discrete):
         """The pyomo ``ConcreteModel`` of action `a` in utility space: variables ``v[j]``, rows ``cons`` (IR, IC...)."""
         import pyomo.environ as pyo
 
-        utility = problem.utility
         rows = constraint_data(problem, a)
         G, g = rows.G, rows.g
         model = pyo.ConcreteModel(name=f"cheapest contract for {problem.actions[a]}")
@@ -655,7 +650,7 @@ class PyomoContracts(_Discrete):
         start = min(max(level, lo if lo is not None else level), cap if cap is not None else level)
         model.v = pyo.Var(J, bounds=(lo, cap), initialize=start)
         lang = SimpleNamespace(exp=pyo.exp, log=pyo.log, power=operator.pow, square=lambda x: x**2)
-        model.obj = pyo.Objective(expr=sum(float(problem.prob[a, j]) * inverse_expression(utility, model.v[j], lang)
+        model.obj = pyo.Objective(expr=sum(float(problem.prob[a, j]) * inverse_expression(problem.utility, model.v[j], lang)
                                            for j in J))
         model.cons = pyo.ConstraintList()
         for i in range(len(g)):
