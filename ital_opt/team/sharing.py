@@ -119,12 +119,6 @@ def nonconcave_members(team) -> list[int]:
     return [i for i, (P, _, _) in enumerate(member_forms(team)[2]) if concavity_gap(P) > EIG_TOL]
 
 
-def _neg_sqrt_form(P):
-    """L with ½yᵀPy = −½‖Ly‖² for a negative semidefinite P (tiny positive eigenvalues clipped)."""
-    eig, V = np.linalg.eigh(-P)
-    return (np.sqrt(np.clip(eig, 0, None)) * V).T
-
-
 def nonconvex_levels(team) -> list[int]:
     """Members whose outside level is not a convex constraint on the shares (LEN forms): a net
     level u_i − α_i ≤ 0 and a CE that is not concave in the shares."""
@@ -183,9 +177,12 @@ def welfare_cvxpy(team):
 
 
 def _concave_quadratic(P, q, r, y):
+    """½yᵀPy + qᵀy + r as a concave cvxpy expression, ½yᵀPy = −½‖Ly‖² for a negative semidefinite P
+    (tiny positive eigenvalues clipped)."""
     import cvxpy as cp
 
-    L = _neg_sqrt_form(P)
+    eig, V = np.linalg.eigh(-P)
+    L = (np.sqrt(np.clip(eig, 0, None)) * V).T
     return cp.sum(-0.5 * cp.sum_squares(L @ y) + q @ y + r)
 
 
