@@ -81,11 +81,10 @@ def output(team, e, k=None):
     return team.production.numpy(shape=e.shape[:-1], **named_inputs(team, *members_first))
 
 
-def input_costs(team, x, kind=EFFORT, coef=None):
-    """C_i(x_i) (effort) or K_i(x_i) (knowledge); `coef` replaces the members' c or d (to cost
-    candidate arrays)."""
+def input_costs(team, x, kind=EFFORT):
+    """C_i(x_i) (effort) or K_i(x_i) (knowledge) of every member."""
     x = np.asarray(x, float)
-    coef = getattr(team, kind.coef) if coef is None else coef
+    coef = getattr(team, kind.coef)
     expr = getattr(team, kind.cost)
     if expr is None:
         return coef * x * x / 2
