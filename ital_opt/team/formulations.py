@@ -89,8 +89,7 @@ class Cvxpy(Formulation):
                    "bargaining": sharing.bargaining_cvxpy}[team.mode]
         model, shares = builder(team)
         participation, skipped = sharing.ir_constraints(team, shares)
-        if participation:
-            model = cp.Problem(model.objective, model.constraints + participation)
+        model = cp.Problem(model.objective, model.constraints + participation)
         model.shares = shares  # the shares as a cvxpy expression of the variables, read by recover
         model.skipped = skipped  # members whose outside level is not a convex constraint
         return model
@@ -199,9 +198,8 @@ class Pyomo(Formulation):
             return Result(status="not_solved", method=method, message=(
                 f"no starting point reached shares meeting every outside level ({starts} starting point(s), "
                 "a local search: the levels may be unattainable)"))
-        extras = {}
-        if team.mode in ("weighted", "bargaining") or not team.is_len:
-            extras = {"local_optima": n_opt, "starts": starts if team.mode != "given" else 1}
+        several = team.mode in ("weighted", "bargaining") or not team.is_len  # local optima can differ
+        extras = {"local_optima": n_opt, "starts": starts if team.mode != "given" else 1} if several else {}
         message = f"local optimum (best of {starts} starting point(s); {n_opt} distinct local optima)" if local else ""
         return _shares_result(team, beta, status, method, e, k, local=local, extras=extras, message=message)
 
