@@ -267,11 +267,11 @@ class Team(Problem):
 
     def levels_text(self, members, ce=None) -> str:
         """'member 2 (outside level 0.5, CE 0.36)' for each of `members`."""
-        parts = []
-        for i in members:
+        def text(i):
             at = "" if ce is None else f", CE {float(ce[i]):.6g}"
-            parts.append(f"{self.members[i]} (outside level {float(self.outside[i]):.6g}{at})")
-        return "member(s) " + ", ".join(parts)
+            return f"{self.members[i]} (outside level {float(self.outside[i]):.6g}{at})"
+
+        return "member(s) " + ", ".join(map(text, members))
 
     def where_slack(self, result, why, among=None) -> Result:
         """`result`, or ``not_solved`` saying `why` (its ``{}`` the members) where the outside levels of
