@@ -201,10 +201,12 @@ def sweep_line_figures(table: pd.DataFrame, varied) -> list[tuple[str, object]]:
 
 # -- a spec's figures, and every bundled spec's --------------------------------------------------
 def draws_figures(problem) -> bool:
-    """Whether the problem's kind offers its own figures (its class overrides the hook)."""
-    from .problem import Problem
+    """Whether the problem's kind offers its own figures (its class overrides the hook, or its
+    ``figures`` module has the function the default hook calls)."""
+    from .problem import Problem, kind_room
 
-    return type(problem).figures is not Problem.figures
+    kind = type(problem)
+    return kind.figures is not Problem.figures or kind_room(kind, "figures", "figures") is not None
 
 
 def _slug(text: str) -> str:

@@ -15,7 +15,11 @@ This module is the protocol every kind implements (``docs/ARCHITECTURE.md`` has 
 * optional hooks, with empty defaults, through which the generic services (sweep, plot, report)
   reach a kind without naming it: ``closed_form_batch(points)`` (a vectorised closed form over
   many parameter points), ``parametric(names, method)`` (a formulation built once and re-solved
-  with changed numbers), ``figures(result)`` and ``sweep_figures(table, varied)``.
+  with changed numbers), ``figures(result)`` and ``sweep_figures(table, varied)``.  A kind that
+  is a package with the rooms of ``docs/ARCHITECTURE.md`` need not write ``formulations()``,
+  ``figures`` or ``sweep_figures``: by default they are ``FORMULATIONS`` of its ``formulations``
+  module and the functions ``figures(problem, result)`` and ``sweep_figures(problem, table,
+  varied)`` of its ``figures`` module (:func:`kind_room`).
 
 The base class does the rest: ``solve(method="auto")`` takes the first method whose assumptions
 hold and, when it fails, the next (saying so in the message); it validates the solving options,
@@ -26,6 +30,8 @@ answer that beats a method claiming a global optimum proves that method wrong.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import inspect
 import itertools
 import keyword
@@ -532,6 +538,19 @@ def _class_doc(cls) -> str:
     return "\n\n".join(part for part in (before, section, after) if part) + "\n"
 
 
+def kind_room(cls: type, room: str, name: str) -> Any:
+    """The object `name` of the kind's module `room` (``formulations``, ``figures``), or None.
+
+    The rooms are the modules beside the kind's model in its package (``ital_opt/team/figures.py``
+    for :class:`ital_opt.Team`); a kind defined in a module outside a package, or whose package
+    has no such room or no such name in it, has none.
+    """
+    package = cls.__module__.rpartition(".")[0]
+    if not package or importlib.util.find_spec(f"{package}.{room}") is None:
+        return None
+    return getattr(importlib.import_module(f"{package}.{room}"), name, None)
+
+
 class Problem:
     """Base class of the problem kinds: declared fields, methods, checks, and the solving machinery.
 
@@ -658,14 +677,16 @@ class Problem:
 
     # -- optional hooks (generic services call these; the defaults mean "not offered") ---------
     def formulations(self) -> list[Formulation]:
-        """The formulations behind the numerical methods (hook; none by default).
+        """The formulations behind the numerical methods (hook).
 
         Returns
         -------
         list of Formulation
-            One object per formulation; :meth:`formulation` binds one to this problem.
+            One object per formulation; :meth:`formulation` binds one to this problem.  By
+            default the list ``FORMULATIONS`` of the kind's ``formulations`` module (none if it
+            has none, see :func:`kind_room`).
         """
-        return []
+        return list(kind_room(type(self), "formulations", "FORMULATIONS") or [])
 
     def closed_form_batch(self, points: pd.DataFrame) -> pd.DataFrame | None:
         """The vectorised closed form over many parameter points, for sweeps (hook).
@@ -708,7 +729,7 @@ class Problem:
         return None
 
     def figures(self, result: Result | None = None) -> list[tuple[str, Any]]:
-        """The kind's figures of this problem and its solution (hook; none by default).
+        """The kind's figures of this problem and its solution (hook).
 
         Parameters
         ----------
@@ -718,9 +739,12 @@ class Problem:
         Returns
         -------
         list of (str, matplotlib.figure.Figure)
-            Caption and figure pairs, used by ``ital-opt plot`` and ``report``.
+            Caption and figure pairs, used by ``ital-opt plot`` and ``report``: by default those
+            of the function ``figures(problem, result)`` of the kind's ``figures`` module (none if
+            it has none, see :func:`kind_room`).
         """
-        return []
+        draw = kind_room(type(self), "figures", "figures")
+        return [] if draw is None else draw(self, result)
 
     def maximised(self, result: Result) -> float:
         """The value the methods optimise (in the direction of ``sense``), by default the objective.
@@ -754,9 +778,12 @@ class Problem:
         Returns
         -------
         list of (str, matplotlib.figure.Figure)
-            Caption and figure pairs (none by default).
+            Caption and figure pairs: by default those of the function ``sweep_figures(problem,
+            table, varied)`` of the kind's ``figures`` module, `varied` given as a list (none if it
+            has none, see :func:`kind_room`).
         """
-        return []
+        draw = kind_room(type(self), "figures", "sweep_figures")
+        return [] if draw is None else draw(self, table, list(varied))
 
     # -- shared machinery ---------------------------------------------------------------------
     def formulation(self, name: str) -> BoundFormulation:

@@ -103,9 +103,6 @@ class Admission(Problem):
         return [Method("closed-form", _run_closed_form, _closed_form_applies, closed_form=True),
                 *(f.method() for f in FORMULATIONS)]
 
-    def formulations(self):
-        return list(FORMULATIONS)
-
     # -- hooks --------------------------------------------------------------------------------------
     def closed_form_batch(self, points: pd.DataFrame) -> pd.DataFrame | None:
         """The LEN closed forms (:func:`.closed_form.menu_batch`) at every sweep point at once.
@@ -127,17 +124,6 @@ class Admission(Problem):
             return None
         ok, objective, rows, extras = cf.menu_batch(theta, prob, c, rho, sigma2, outside)
         return batch_records(points, objective, rows, extras=extras, keep=ok)
-
-    def figures(self, result: Result | None = None) -> list[tuple[str, object]]:
-        """The book's comparative-statics figures of this problem (:mod:`.figures`)."""
-        from . import figures
-
-        return figures.figures(self, result)
-
-    def sweep_figures(self, table: pd.DataFrame, varied) -> list[tuple[str, object]]:
-        from . import figures
-
-        return figures.sweep_figures(self, table, list(varied))
 
     # -- economics from the returned numbers ------------------------------------------------------
     def agent_value(self, theta, share):

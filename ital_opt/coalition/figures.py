@@ -7,8 +7,10 @@ import numpy as np
 COLUMNS = ("shapley", "banzhaf", "nucleolus", "allocation", "team_allocation")
 
 
-def allocations(problem, result) -> list[tuple[str, object]]:
+def figures(problem, result=None) -> list[tuple[str, object]]:
     """[(caption, Figure)]: Shapley, Banzhaf, nucleolus (and given/team allocations) per player."""
+    if result is None:
+        return []
     from .._optional import pyplot
 
     plt = pyplot()

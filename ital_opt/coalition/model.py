@@ -301,11 +301,6 @@ class Coalition(Problem):
     def formulations(self) -> list[fm.Formulation]:
         return [fm.EssentialCoalitionsLP(), fm.SequentialLP(), fm.TightnessLP()]
 
-    def figures(self, result: Result | None = None):
-        from .figures import allocations
-
-        return [] if result is None else allocations(self, result)
-
     # -- checks: from the returned numbers only ----------------------------------------------------
     def check(self, result: Result) -> dict[str, float]:
         rows = result.rows

@@ -94,7 +94,10 @@ def time_paths(problem):
     return fig
 
 
-def figures(problem, result) -> list[tuple[str, object]]:
+def figures(problem, result=None) -> list[tuple[str, object]]:
+    """The phase portrait (two populations) and the time paths from the start, of `result` (default: solved)."""
+    if result is None:
+        result = problem.solve()
     out = []
     if len(problem.populations) == 2 and len(result.rows):
         out.append(("phase portrait: streamlines, nullclines, rest points by stability"
@@ -129,3 +132,8 @@ def basin_sweep(table, varied):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def sweep_figures(problem, table, varied) -> list[tuple[str, object]]:
+    fig = basin_sweep(table, varied)
+    return [] if fig is None else [(f"basins of attraction against {varied[0]}", fig)]

@@ -285,11 +285,6 @@ class Evolution(Problem):
 
         return not_rational(self)
 
-    def formulations(self):
-        from .formulations import FORMULATIONS
-
-        return list(FORMULATIONS)
-
     def methods(self) -> list[Method]:
         return [f.method() for f in self.formulations()]
 
@@ -333,15 +328,3 @@ class Evolution(Problem):
         rows = result.rows
         return checks.certify(self.payoffs.field, len(self.populations), rows["point"].tolist(),
                               rows["eigenvalues"].tolist(), rows["stability"].tolist())
-
-    # -- hooks --------------------------------------------------------------------------------
-    def figures(self, result: Result | None = None):
-        from .figures import figures
-
-        return figures(self, result if result is not None else self.solve())
-
-    def sweep_figures(self, table, varied):
-        from .figures import basin_sweep
-
-        fig = basin_sweep(table, list(varied))
-        return [] if fig is None else [(f"basins of attraction against {varied[0]}", fig)]

@@ -239,7 +239,7 @@ class MoralHazard(Problem):
         return {"action": self.actions[best], "objective": float(net[best]), "pay": float(pays[best]),
                 "pays": [float(p) for p in pays]}
 
-    # -- checks and figures ------------------------------------------------------------------------
+    # -- checks ------------------------------------------------------------------------
     def check(self, result: Result) -> dict[str, float]:
         """IC (all actions, or a fine grid of efforts), IR, limited liability and the objective, from the pays."""
         pay = np.asarray(result.rows["pay"].tolist(), float)
@@ -251,11 +251,6 @@ class MoralHazard(Problem):
         a = self.actions.index(result.extras["action"])
         return checks.discrete_checks(self.prob, self.cost, self.outcomes, a, pay, self.utility.u, result.objective,
                                       self.reservation, self.min_pay, self.max_pay)
-
-    def figures(self, result: Result | None = None):
-        from .figures import figures
-
-        return figures(self, result)
 
 
 def _evaluate(expr, x, name="e"):

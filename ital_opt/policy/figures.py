@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 
-def result_figures(problem, result=None):
+def figures(problem, result=None):
     if result is None or not len(result.rows):
         return []
     from .._optional import require

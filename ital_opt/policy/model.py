@@ -401,29 +401,12 @@ class Policy(Problem):
 
     # -- methods ----------------------------------------------------------------------------------
     def methods(self) -> list[Method]:
-        from .formulations import FORMULATIONS
-
         out = [Method("closed-form", _run_closed_form, _closed_form_applies, closed_form=True)]
-        out += [f.method() for f in FORMULATIONS]
+        out += [f.method() for f in self.formulations()]
         return out
-
-    def formulations(self):
-        from .formulations import FORMULATIONS
-
-        return list(FORMULATIONS)
 
     def check(self, result: Result) -> dict[str, float]:
         return checks.certificate(self, result)
-
-    def figures(self, result=None):
-        from . import figures
-
-        return figures.result_figures(self, result)
-
-    def sweep_figures(self, table, varied):
-        from . import figures
-
-        return figures.sweep_figures(self, table, varied)
 
 
 # -- the closed form --------------------------------------------------------------------------------

@@ -337,11 +337,6 @@ class Screening(Problem):
         return self._marginal[1]
 
     # -- methods -------------------------------------------------------------------------------
-    def formulations(self):
-        from . import formulations as fm
-
-        return list(fm.FORMULATIONS)
-
     def methods(self) -> list[Method]:
         """The closed form, then one method per formulation (a new route is one more entry)."""
         closed = Method("closed-form", _run_closed_form, lambda problem: problem.closed_form_reason,
@@ -355,11 +350,6 @@ class Screening(Problem):
         from .parametric import point_solver
 
         return point_solver(self, list(names), method)
-
-    def figures(self, result=None):
-        from .figures import figures
-
-        return figures(self, result)
 
     # -- results -------------------------------------------------------------------------------
     def q_from_V(self, V: np.ndarray) -> np.ndarray:

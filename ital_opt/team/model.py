@@ -204,9 +204,6 @@ class Team(Problem):
         return [Method("closed-form", _run_closed_form, _closed_form_applies, closed_form=True),
                 *(f.method() for f in FORMULATIONS)]
 
-    def formulations(self):
-        return list(FORMULATIONS)
-
     # -- hooks --------------------------------------------------------------------------------------
     def closed_form_batch(self, points: pd.DataFrame) -> pd.DataFrame | None:
         """The LEN closed forms (:func:`.closed_form.batch`) at every sweep point at once: budget
@@ -230,17 +227,6 @@ class Team(Problem):
         if not self.knowledge:
             del rows["knowledge"]
         return batch_records(points, welfare, rows, extras={"shares_rule": mode, **extras}, keep=ok)
-
-    def figures(self, result: Result | None = None) -> list[tuple[str, object]]:
-        """The book's comparative-statics figures of this problem (:mod:`.figures`)."""
-        from . import figures
-
-        return figures.figures(self, result)
-
-    def sweep_figures(self, table: pd.DataFrame, varied) -> list[tuple[str, object]]:
-        from . import figures
-
-        return figures.sweep_figures(self, table, list(varied))
 
     # -- checks -----------------------------------------------------------------------------------
     def check(self, result: Result) -> dict[str, float]:
