@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+import scipy.sparse as sp
 
 from .. import backends
 from ..problem import Formulation
@@ -67,6 +68,24 @@ def _solved(h, what: str):
     if status != highspy.HighsModelStatus.kOptimal:
         raise RuntimeError(f"{what}: HiGHS ended with {h.modelStatusToString(status)}")
     return h.getSolution()
+
+
+def _lp(cost, lower, upper, options: dict | None = None, verbose: bool = False):
+    """A HiGHS model (:func:`ital_opt.backends.highs_lp`) minimising cost · z over lower ≤ z ≤ upper,
+    with no rows yet."""
+    h = backends.highs_lp(options, verbose)
+    n = len(cost)
+    h.addVars(n, np.asarray(lower, float), np.asarray(upper, float))
+    h.changeColsCost(n, np.arange(n, dtype=np.int32), np.asarray(cost, float))
+    return h
+
+
+def _add_rows(h, A, lower, upper) -> None:
+    """Append the rows lower ≤ A z ≤ upper (bounds scalars or one per row) to the HiGHS model `h`."""
+    A = sp.csr_matrix(A, dtype=float)
+    m = A.shape[0]
+    h.addRows(m, np.broadcast_to(np.asarray(lower, float), m), np.broadcast_to(np.asarray(upper, float), m), A.nnz,
+              A.indptr[:-1].astype(np.int32), A.indices.astype(np.int32), A.data)
 
 
 @dataclass
@@ -143,13 +162,11 @@ def lexicographic_centre(pool: CoalitionPool, grand: float, lower=None, *, optio
     g = grand / scale
     lo = None if lower is None else np.asarray(lower, float) / scale
     inf = highspy.kHighsInf
-    h = backends.highs_lp(options, verbose)
     quiet = backends.stdout_to_stderr if verbose else contextlib.nullcontext
     bound = 10.0 * n * (1.0 + np.abs(w).max(initial=0.0) + abs(g))  # keeps a partial LP bounded
-    h.addVars(n + 1, np.r_[np.full(n, -inf) if lo is None else lo, -bound], np.full(n + 1, inf))
     eps_col = n
-    h.changeColCost(eps_col, 1.0)
-    h.addRow(g, g, n, np.arange(n, dtype=np.int32), np.ones(n))
+    h = least_core_model(np.zeros((0, n)), [], g, np.r_[np.full(n, -inf) if lo is None else lo, -bound],
+                         options, verbose)
     row_of: dict[int, int] = {}
     pool_of: list[int] = [-1]
     in_lp = np.zeros(len(w), bool)
@@ -158,11 +175,7 @@ def lexicographic_centre(pool: CoalitionPool, grand: float, lower=None, *, optio
         new = [int(j) for j in dict.fromkeys(int(j) for j in indices) if int(j) not in row_of]
         if not new:
             return
-        block = np.hstack([pool.matrix(new), np.ones((len(new), 1), bool)])
-        r, c = np.nonzero(block)
-        starts = np.searchsorted(r, np.arange(len(new))).astype(np.int32)
-        h.addRows(len(new), w[new].astype(float), np.full(len(new), inf), len(c), starts, c.astype(np.int32),
-                  np.ones(len(c)))
+        _add_excess_rows(h, pool.matrix(new), w[new])
         for j in new:
             row_of[j] = len(pool_of)
             pool_of.append(j)
@@ -340,22 +353,22 @@ def nucleolus_dense(v, options: dict | None = None, verbose: bool = False):
     return nuc.x, pre.x, eps, "nucleolus"
 
 
-def least_core_model(members: np.ndarray, worths: np.ndarray, grand: float):
+def least_core_model(members: np.ndarray, worths, grand: float, lower=None, options: dict | None = None,
+                     verbose: bool = False):
     """The least-core LP (a ``highspy.Highs`` model, not yet run) over the given coalitions:
-    variables x_1 … x_n, ε; minimise ε s.t. x(S) + ε ≥ v(S), x(N) = v(N)."""
-    import highspy
-
-    members = np.asarray(members, bool)
-    n = members.shape[1]
-    inf = highspy.kHighsInf
-    h = backends.highs_lp()
-    h.addVars(n + 1, np.full(n + 1, -inf), np.full(n + 1, inf))
-    h.changeColCost(n, 1.0)
-    h.addRow(float(grand), float(grand), n, np.arange(n, dtype=np.int32), np.ones(n))
-    for row, worth in zip(members, worths, strict=True):
-        idx = np.append(np.flatnonzero(row), n).astype(np.int32)
-        h.addRow(float(worth), inf, len(idx), idx, np.ones(len(idx)))
+    variables x_1 … x_n, ε; minimise ε s.t. x(S) + ε ≥ v(S), x(N) = v(N) and (x, ε) ≥ `lower`
+    (default: free)."""
+    n = np.shape(members)[1]
+    h = _lp(np.r_[np.zeros(n), 1.0], np.full(n + 1, -np.inf) if lower is None else lower, np.full(n + 1, np.inf),
+            options, verbose)
+    _add_rows(h, np.ones((1, n)), grand, grand)
+    _add_excess_rows(h, members, worths)
     return h
+
+
+def _add_excess_rows(h, members, worths) -> None:
+    """The rows x(S) + ε ≥ v(S) of the coalitions marked in the rows of `members` (ε the last column)."""
+    _add_rows(h, np.hstack([members, np.ones((len(members), 1))]), worths, np.inf)
 
 
 def least_core_result(problem, method: str, x, eps) -> Result:
@@ -479,18 +492,15 @@ class EssentialCoalitionsLP(_LeastCoreBuild):
         """The buyer-optimal and the seller-optimal core points (Shapley & Shubik 1971): the core is
         the set of optimal dual solutions of the assignment LP, {x ≥ 0 : x_b + x_s ≥ a_bs,
         x(N) = v(N)}; each extreme minimises the other side's total payoff over it."""
-        import highspy
-
-        surplus = problem.game.data["surplus"]
-        nb, n, grand = surplus.shape[0], problem.n, problem.game.grand
+        pool = self._pool(problem)
+        pairs = np.flatnonzero(pool.worth > 0)  # the buyer-seller pairs with a positive surplus
+        nb, n, grand = len(problem.game.data["buyers"]), problem.n, problem.game.grand
         out = []
         for buyers_cost in (0.0, 1.0):  # the buyer-optimal point minimises the sellers' total, and vice versa
-            h = backends.highs_lp(options)
-            h.addVars(n, np.zeros(n), np.full(n, highspy.kHighsInf))
-            h.changeColsCost(n, np.arange(n, dtype=np.int32), np.r_[np.full(nb, buyers_cost), np.full(n - nb, 1 - buyers_cost)])
-            h.addRow(grand, grand, n, np.arange(n, dtype=np.int32), np.ones(n))
-            for b, j in np.argwhere(surplus > 0):
-                h.addRow(float(surplus[b, j]), highspy.kHighsInf, 2, np.array([b, nb + j], np.int32), np.ones(2))
+            h = _lp(np.r_[np.full(nb, buyers_cost), np.full(n - nb, 1 - buyers_cost)], np.zeros(n), np.full(n, np.inf),
+                    options)
+            _add_rows(h, np.ones((1, n)), grand, grand)
+            _add_rows(h, pool.matrix(pairs), pool.worth[pairs], np.inf)
             out.append(np.asarray(_solved(h, "assignment core LP").col_value))
         return out[0], out[1]
 
@@ -516,21 +526,12 @@ def least_core_dual(v) -> tuple[float, np.ndarray]:
     """ε* from the dual of the least-core LP over balanced collections (Bondareva 1963, Shapley
     1967): max Σ_S y_S v(S) − t v(N) s.t. Σ_S y_S 1_S = t 1_N, Σ_S y_S = 1, y ≥ 0.  Returns
     (ε*, y over the proper masks 1 … 2^n − 2); columns are coalitions, so a small-n cross-check."""
-    import highspy
-
     v = np.asarray(v, float)
     n = len(v).bit_length() - 1
     masks = np.arange(1, 2**n - 1, dtype=np.int64)
     k = len(masks)
-    inf = highspy.kHighsInf
-    h = backends.highs_lp()
-    h.addVars(k + 1, np.zeros(k + 1), np.full(k + 1, inf))
-    h.changeColsCost(k + 1, np.arange(k + 1, dtype=np.int32), np.append(-v[masks], v[-1]))
-    M = membership(n, masks)
-    for i in range(n):
-        idx = np.append(np.flatnonzero(M[:, i]), k).astype(np.int32)
-        vals = np.append(np.ones(len(idx) - 1), -1.0)
-        h.addRow(0.0, 0.0, len(idx), idx, vals)
-    h.addRow(1.0, 1.0, k, np.arange(k, dtype=np.int32), np.ones(k))
+    h = _lp(np.append(-v[masks], v[-1]), np.zeros(k + 1), np.full(k + 1, np.inf))
+    _add_rows(h, np.hstack([membership(n, masks).T, -np.ones((n, 1))]), 0.0, 0.0)
+    _add_rows(h, np.ones((1, k)), 1.0, 1.0)
     z = np.asarray(_solved(h, "least-core dual LP").col_value)
     return float(-h.getInfo().objective_function_value), z[:k]
