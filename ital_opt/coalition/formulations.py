@@ -258,20 +258,14 @@ def balancing_weights(members: np.ndarray, optional: np.ndarray | None = None) -
     Written with λ_S = t + μ_S (μ ≥ 0): maximise t s.t. t Σ_S 1_S + Σ_S μ_S 1_S + Σ_T ν_T 1_T = 1_N,
     an LP with n rows whatever the size of the collection."""
     import highspy
-    import scipy.sparse as sp
 
     members = np.atleast_2d(np.asarray(members, float))
     k, n = members.shape
     optional = np.zeros((0, n)) if optional is None else np.atleast_2d(np.asarray(optional, float))
     b = len(optional)
-    A = sp.csc_matrix(np.vstack([members, optional, members.sum(0, keepdims=True)]).T)
-    h = backends.highs_lp()
-    inf = highspy.kHighsInf
     cost = np.r_[np.zeros(k + b), -1.0]  # maximise t, the last column
-    upper = np.r_[np.full(k + b, inf), 1.0]
-    h.addRows(n, np.ones(n), np.ones(n), 0, np.zeros(n, np.int32), np.zeros(0, np.int32), np.zeros(0))
-    h.addCols(k + b + 1, cost, np.zeros(k + b + 1), upper, A.nnz, A.indptr[:-1].astype(np.int32),
-              A.indices.astype(np.int32), A.data)
+    h = _lp(cost, np.zeros(k + b + 1), np.r_[np.full(k + b, np.inf), 1.0])
+    _add_rows(h, np.vstack([members, optional, members.sum(0, keepdims=True)]).T, 1.0, 1.0)
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
