@@ -325,26 +325,32 @@ def nucleolus_by_tightness(v, lower=None, tol: float = 1e-8):
 
 
 # -- the formulations as methods ---------------------------------------------------------------------
-def _imputations_kind(v, x, tol: float) -> str | None:
-    """"prenucleolus" when the game has no imputation, "nucleolus" when the prenucleolus `x` is an
-    imputation (within `tol`): then it is the nucleolus; None when the nucleolus must be computed."""
+def _nucleolus_and_prenucleolus(v, centre: Callable, tol: float):
+    """(nucleolus, prenucleolus, least-core value, "nucleolus" or "prenucleolus", method) of a dense
+    game, from `centre(lower)` -> (point, excess levels, method): the prenucleolus (`lower` None) or
+    the nucleolus.  The prenucleolus is the nucleolus when it is an imputation (within `tol`·scale);
+    when the game has no imputation the prenucleolus stands in for the nucleolus."""
+    pre, levels, method = centre(None)
+    eps = levels[0] if levels else 0.0
     if imputation_set_empty(v):
-        return "prenucleolus"
-    return "nucleolus" if np.all(x >= v[1 << np.arange(len(x))] - tol) else None
+        return pre, pre, eps, "prenucleolus", method
+    lower = v[1 << np.arange(len(pre))]
+    if np.all(pre >= lower - tol * (1.0 + np.abs(v).max())):
+        return pre, pre, eps, "nucleolus", method
+    nuc, _, method = centre(lower)
+    return nuc, pre, eps, "nucleolus", method
 
 
 def nucleolus_dense(v, options: dict | None = None, verbose: bool = False):
     """(nucleolus, least-core point, least-core value, "nucleolus" or "prenucleolus") of a dense game."""
     v = np.asarray(v, float)
-    n = len(v).bit_length() - 1
     pool = dense_pool(v)
-    pre = lexicographic_centre(pool, v[-1], None, options=options, verbose=verbose)
-    eps = pre.levels[0] if pre.levels else 0.0
-    kind = _imputations_kind(v, pre.x, 1e-9 * (1.0 + np.abs(v).max()))
-    if kind is not None:
-        return pre.x, pre.x, eps, kind
-    nuc = lexicographic_centre(pool, v[-1], v[1 << np.arange(n)], options=options, verbose=verbose)
-    return nuc.x, pre.x, eps, "nucleolus"
+
+    def centre(lower):
+        lex = lexicographic_centre(pool, v[-1], lower, options=options, verbose=verbose)
+        return lex.x, lex.levels, "highs"
+
+    return _nucleolus_and_prenucleolus(v, centre, 1e-9)[:4]
 
 
 def least_core_model(members: np.ndarray, worths, grand: float, lower=None, options: dict | None = None,
@@ -450,12 +456,7 @@ class TightnessLP(_LeastCoreBuild):
     @_guarded
     def run(self, problem, **options) -> Result:
         v = problem.values
-        lc, levels, method = nucleolus_by_tightness(v)
-        eps = levels[0] if levels else 0.0
-        nuc, kind = lc, _imputations_kind(v, lc, 1e-7 * (1.0 + np.abs(v).max()))
-        if kind is None:
-            nuc, _, method = nucleolus_by_tightness(v, v[1 << np.arange(problem.n)])
-            kind = "nucleolus"
+        nuc, lc, eps, kind, method = _nucleolus_and_prenucleolus(v, lambda lower: nucleolus_by_tightness(v, lower), 1e-7)
         return problem.assemble(method, shapley=shapley(v), banzhaf=banzhaf(v), nucleolus=nuc,
                                 least_core=(eps, lc), kind=kind)
 
