@@ -140,13 +140,18 @@ def welfare_shares(a, c, rho, sigma2, omega=0.0, budget_breaker=False, g=0.0, d=
 def first_best_welfare(a, c, rho, sigma2, budget_breaker=False, g=0.0, d=1.0):
     """TW_FB = ΣA/2 − 1/(2Σ 1/R) (budget balance) or ΣA/2 (risk-neutral budget breaker)."""
     A, R = shorthands(a, c, rho, sigma2, g, d)
-    total = np.sum(A, axis=-1) / 2
+    return np.sum(A, axis=-1) / 2 - risk_sharing_cost(R, budget_breaker)
+
+
+def risk_sharing_cost(R, budget_breaker=False):
+    """The cost of efficiently shared risk: 1/(2Σ 1/R_j) under budget balance, 0 with a
+    risk-neutral member or budget breaker (who bears all the risk at no cost); per team, when
+    teams are stacked on leading axes."""
     if budget_breaker:
-        return total
-    # a risk-neutral member bears all the risk at no cost (per team, when teams are stacked)
+        return 0.0
     with np.errstate(divide="ignore"):
         risk = 1.0 / (2 * np.sum(1.0 / np.where(R > 0, R, 1.0), axis=-1))
-    return total - np.where(np.all(R > 0, axis=-1), risk, 0.0)
+    return np.where(np.all(R > 0, axis=-1), risk, 0.0)
 
 
 def weighted_shares_pair(a, c, rho, sigma2, lam, omega=0.0, alpha=0.0, g=0.0, d=1.0):

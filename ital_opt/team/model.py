@@ -358,17 +358,14 @@ class Team(Problem):
 
     def first_best(self) -> float:
         """First-best welfare: contractible inputs and efficient risk sharing."""
-        risk = 0.0
-        R = self.rho * self.sigma2
-        if not self.budget_breaker and np.all(R > 0):
-            risk = 1.0 / (2 * np.sum(1.0 / R))
         if self.is_len:
-            A, _ = closed_form.shorthands(self.a, self.c, self.rho, self.sigma2, self.g, self.d)
-            return float(np.sum(A) / 2 - risk)
+            return float(closed_form.first_best_welfare(self.a, self.c, self.rho, self.sigma2, self.budget_breaker,
+                                                        self.g, self.d))
+        risk = closed_form.risk_sharing_cost(self.rho * self.sigma2, self.budget_breaker)
         if self.production is None:  # separable: each member's a_i e − C_i(e) (+ g_i k − K_i(k)) in 1-D
             best = [checks.separable_response(self, 1.0, np.ones(self.n), x)[0] for x in equilibrium.inputs(self)]
             return float(np.sum(best) - risk)
-        return _first_best_nlp(self) - risk
+        return float(_first_best_nlp(self) - risk)
 
 
 # -- helpers ------------------------------------------------------------------------------------------
