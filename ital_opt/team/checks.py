@@ -327,26 +327,23 @@ def deviation_gains(team, beta, e, k=None):
         for kind, x in zip(equilibrium.inputs(team), (e, k), strict=False):  # k is None without knowledge inputs
             with np.errstate(all="ignore"):
                 here = m * getattr(team, kind.slope) * x - equilibrium.input_costs(team, x, kind)
-            _, best = _guarded(lambda: separable_response(team, m, x, kind), team.n)
+            _, best = _guarded(team.n, separable_response, team, m, x, kind)
             gains += np.maximum(0.0, best - here)
         return np.where(np.isnan(gains), np.inf, gains)
     with np.errstate(all="ignore"):  # each member's m_i f − C_i(e_i) − K_i(k_i) at the reported inputs
         here = m * equilibrium.output(team, e, k) - equilibrium.costs(team, e, k)
     gains = np.zeros(team.n)
     for i in range(team.n):
-        start = [[e[i]] if k is None else [e[i], k[i]]]
-
-        def search(i=i, start=start):
-            return certified_max(_member_objective(team, i, m[i], e, k), 1, np.asarray(start, float), [here[i]])
-
-        _, best = _guarded(search, 1)
+        start = np.asarray([[e[i]] if k is None else [e[i], k[i]]], float)
+        _, best = _guarded(1, certified_max, _member_objective(team, i, m[i], e, k), 1, start, [here[i]])
         gains[i] = max(0.0, float(best[0]) - here[i]) if np.isfinite(here[i]) else np.inf
     return gains
 
 
-def _guarded(search, size):
-    """Run a certified search; an expression without an interval extension certifies nothing (∞)."""
+def _guarded(size, search, *args):
+    """``search(*args)``, a certified search for `size` problems; an expression without an interval
+    extension certifies nothing (∞)."""
     try:
-        return search()
+        return search(*args)
     except Unsupported:
         return np.full(size, -np.inf), np.full(size, np.inf)
