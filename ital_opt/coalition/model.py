@@ -66,10 +66,6 @@ DP_MAX_WIDTH = 10**6       # counting programmes over integer weights/claims bel
 CONVEX_MAX_PLAYERS = 16
 
 
-def _tol(v) -> float:
-    return 1e-7 * (1.0 + float(np.abs(v).max()))
-
-
 def _f(doc, type_):
     return Field(type_, None, doc)
 
@@ -333,7 +329,7 @@ class Coalition(Problem):
             out["least_core_kohlberg_violation"] = cert_lc["violation"]
             # the first level's balancing weights prove that no allocation has a smaller largest excess
             out["least_core_epsilon_gap"] = abs(eps - cert_lc["epsilon"])
-            nonempty = cert_lc["epsilon"] <= _tol(v)
+            nonempty = cert_lc["epsilon"] <= _scale_tol(self)
             out["core_nonempty_mismatch"] = float(bool(result.extras["core_nonempty"]) != nonempty)
             if nonempty:
                 out["nucleolus_core_violation"] = ck.core_violation(v, nuc)
@@ -429,9 +425,8 @@ def _clean(x) -> np.ndarray:
 
 
 def _scale_tol(problem: Coalition) -> float:
-    if problem.dense:
-        return _tol(problem.values)
-    return 1e-7 * (1.0 + abs(problem.game.grand))
+    """1e-7 × (1 + the largest |worth|), or 1e-7 × (1 + |v(N)|) where the 2^n worths are not tabulated."""
+    return 1e-7 * (ck.scale_of(problem.values) if problem.dense else 1.0 + abs(problem.game.grand))
 
 
 def _core_violation(problem: Coalition, x) -> float | None:
