@@ -35,7 +35,7 @@ matrix), so that sampling estimates work for games too large to tabulate.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -268,18 +268,14 @@ def team_game(players: Sequence[str], params: Mapping, team=None, spec: Mapping 
     else:
         if team is None:
             raise ValueError("this team is not LEN: the team problem object is needed to solve sub-teams")
-        cache: dict[int, float] = {}
         weights = 1 << np.arange(len(players), dtype=np.int64)
 
+        @cache  # each sub-team is solved once
+        def welfare(mask: int) -> float:
+            return _sub_team_welfare(team, membership(len(players), [mask])[0]) if mask else 0.0
+
         def worth(members):
-            members = np.atleast_2d(np.asarray(members, bool))
-            out = np.empty(len(members))
-            for k, row in enumerate(members):
-                key = int(row @ weights)
-                if key not in cache:
-                    cache[key] = _sub_team_welfare(team, row) if row.any() else 0.0
-                out[k] = cache[key]
-            return out
+            return np.array([welfare(int(mask)) for mask in np.atleast_2d(np.asarray(members, bool)) @ weights], float)
 
         engine = "sub-team solves"
     return Game(players, worth, "team", {"team": team, "engine": engine, **params})
