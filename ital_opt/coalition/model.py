@@ -461,6 +461,7 @@ def _run_closed_form(problem: Coalition, samples: int | None = None, seed: int |
     data = problem.game.data
     samples = problem.samples if samples is None else samples
     seed = problem.seed if seed is None else seed
+    ci, message = None, ""
     if problem.game_type == "airport":
         costs = data["costs"]
         x = -cf.airport_nucleolus(costs)
@@ -468,24 +469,22 @@ def _run_closed_form(problem: Coalition, samples: int | None = None, seed: int |
         # the airport game is concave as a cost game: its nucleolus is its prenucleolus and lies in
         # the least core, so the least-core value is the largest proper excess at the nucleolus
         eps = ck.airport_max_excess(costs, -x) if problem.n > 1 else 0.0
-        return problem.assemble("closed-form", shapley=phi, banzhaf=bz, nucleolus=x, least_core=(eps, x),
-                                extras={"convex": True})
-    estate, claims = data["estate"], data["claims"]
-    x = cf.talmud(estate, claims)
-    # bankruptcy games are convex: the nucleolus is the prenucleolus, which minimises the largest
-    # excess, so the least-core value is the largest proper excess at the Talmud point
-    eps = cf.bankruptcy_max_excess(estate, claims, x) if problem.n > 1 else 0.0
-    k = _integer_data(claims, estate)
-    ci, message = None, ""
-    if k is not None:
-        shap, banz = cf.bankruptcy_values(round(estate * k), np.round(claims * k).astype(int))
-        phi, bz = np.array(shap, float) / k, np.array(banz, float) / k
-        message = "Shapley and Banzhaf values exact (counting programme over integer claims)"
     else:
-        phi, bz, ci = problem.values_or_estimates(samples, seed)
-        if ci is not None:
-            message = (f"{problem.n} players with non-integer data: Shapley and Banzhaf values are estimates from "
-                       f"{samples} samples (seed {seed}; columns shapley_ci, banzhaf_ci: 95% half-widths)")
+        estate, claims = data["estate"], data["claims"]
+        x = cf.talmud(estate, claims)
+        # bankruptcy games are convex: the nucleolus is the prenucleolus, which minimises the largest
+        # excess, so the least-core value is the largest proper excess at the Talmud point
+        eps = cf.bankruptcy_max_excess(estate, claims, x) if problem.n > 1 else 0.0
+        k = _integer_data(claims, estate)
+        if k is not None:
+            shap, banz = cf.bankruptcy_values(round(estate * k), np.round(claims * k).astype(int))
+            phi, bz = np.array(shap, float) / k, np.array(banz, float) / k
+            message = "Shapley and Banzhaf values exact (counting programme over integer claims)"
+        else:
+            phi, bz, ci = problem.values_or_estimates(samples, seed)
+            if ci is not None:
+                message = (f"{problem.n} players with non-integer data: Shapley and Banzhaf values are estimates from "
+                           f"{samples} samples (seed {seed}; columns shapley_ci, banzhaf_ci: 95% half-widths)")
     return problem.assemble("closed-form", shapley=phi, banzhaf=bz, nucleolus=x, least_core=(eps, x),
                             extras={"convex": True, **({"samples": samples} if ci else {})}, message=message, ci=ci)
 
