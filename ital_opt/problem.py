@@ -662,6 +662,9 @@ class Problem:
     def check(self, result: Result) -> dict[str, float]:
         """The certificates of `result`, computed from its numbers alone (provided by each kind).
 
+        By default the function ``certificates(problem, result)`` of the kind's ``checks`` module
+        (see :func:`kind_room`).
+
         Parameters
         ----------
         result : Result
@@ -673,7 +676,10 @@ class Problem:
             ``{name: violation}`` (IC and IR violations, deviation gains, budget balance, ...);
             0 is perfect, and :attr:`Result.checks_ok` compares each with the tolerance.
         """
-        raise NotImplementedError(f"kind {self.kind!r} has no checks")
+        certificates = kind_room(type(self), "checks", "certificates")
+        if certificates is None:
+            raise NotImplementedError(f"kind {self.kind!r} has no checks")
+        return certificates(self, result)
 
     # -- optional hooks (generic services call these; the defaults mean "not offered") ---------
     def formulations(self) -> list[Formulation]:

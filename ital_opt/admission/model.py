@@ -29,7 +29,6 @@ import pandas as pd
 from ..errors import MethodNotApplicable
 from ..problem import Field, Method, Problem, register
 from ..result import Result
-from . import checks
 from . import closed_form as cf
 from .formulations import FORMULATIONS
 from .technology import DEFAULT_COST, DEFAULT_OUTPUT, Technology
@@ -234,9 +233,6 @@ class Admission(Problem):
                 if j != k and U[k, k] - U[k, j] <= tol * (1 + abs(U[k, k])):
                     out.append(f"IC_{names[k]}{sep}{names[j]}")
         return out
-
-    def check(self, result: Result) -> dict[str, float]:
-        return checks.certificates(self, result)
 
 
 # -- closed form -----------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ NEIGHBOURHOOD_STEP = 1e-3
 STEP_FUNCTION_SCALES = (1e-2, 5e-2)  # further rings of the scan over a step-function follower objective
 
 
-def certificate(problem, result) -> dict[str, float]:
+def certificates(problem, result) -> dict[str, float]:
     if not len(result.rows):
         return {}
     values = _values(problem, result)
@@ -143,4 +143,4 @@ def _neighbourhood(problem, x, sw, step=NEIGHBOURHOOD_STEP, random_points=8, see
     return float(max(0.0, np.max(values[ok] - sw, initial=0.0))), at_x
 
 
-__all__ = ["certificate", "neighbourhood_gain", "CHECK_TOL"]
+__all__ = ["certificates", "neighbourhood_gain", "CHECK_TOL"]

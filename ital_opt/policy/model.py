@@ -56,7 +56,7 @@ from ..errors import SpecError
 from ..problem import Field, Method, Problem, register
 from ..result import Result
 from ..spec import REQUIRED, read_toml, set_field
-from . import checks, closed_form as cf
+from . import closed_form as cf
 from .duopoly import DuopolyFollower
 from .followers import SLACK_TOL, TIE_TOL, AdmissionFollower, EvolutionFollower, TeamFollower
 from .instruments import FormationGrant, Levers, read_instruments
@@ -404,9 +404,6 @@ class Policy(Problem):
         out = [Method("closed-form", _run_closed_form, _closed_form_applies, closed_form=True)]
         out += [f.method() for f in self.formulations()]
         return out
-
-    def check(self, result: Result) -> dict[str, float]:
-        return checks.certificate(self, result)
 
 
 # -- the closed form --------------------------------------------------------------------------------

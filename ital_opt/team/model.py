@@ -228,10 +228,6 @@ class Team(Problem):
             del rows["knowledge"]
         return batch_records(points, welfare, rows, extras={"shares_rule": mode, **extras}, keep=ok)
 
-    # -- checks -----------------------------------------------------------------------------------
-    def check(self, result: Result) -> dict[str, float]:
-        return checks.certificates(self, result)
-
     # -- outside levels (IR) -------------------------------------------------------------------------
     @property
     def fixed_shares(self) -> bool:
