@@ -234,7 +234,7 @@ def spec_figures(spec, out, fmt: str = "png", method: str = "auto") -> tuple[lis
 
     problem = load(spec)
     result = problem.solve(method)
-    figures = list(problem.figures(result)) if draws_figures(problem) else []
+    figures = list(problem.figures(result))
     if not figures:
         bars = row_bars(result, problem.title or None)
         figures = [("solution row fields", bars)] if bars is not None else []

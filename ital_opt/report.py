@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .plot import draws_figures, figure_bytes, row_bars, sweep_line_figures
+from .plot import figure_bytes, row_bars, sweep_line_figures
 from .result import CHECK_TOL
 
 STYLE = """
@@ -129,7 +129,7 @@ def spec_report(path, method: str = "auto", grid=None, verify_methods: bool = Tr
     bars = row_bars(result)
     if bars is not None:
         figures.append(figure_html(bars, "the solution, row by row"))
-    for caption, fig in problem.figures(result) if draws_figures(problem) else []:
+    for caption, fig in problem.figures(result):
         figures.append(figure_html(fig, caption))
     sweep_table = None
     if grid is not None:

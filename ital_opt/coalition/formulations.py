@@ -517,6 +517,9 @@ class EssentialCoalitionsLP(_LeastCoreBuild):
         return result
 
 
+FORMULATIONS = [EssentialCoalitionsLP(), SequentialLP(), TightnessLP()]
+
+
 def least_core_dual(v) -> tuple[float, np.ndarray]:
     """ε* from the dual of the least-core LP over balanced collections (Bondareva 1963, Shapley
     1967): max Σ_S y_S v(S) − t v(N) s.t. Σ_S y_S 1_S = t 1_N, Σ_S y_S = 1, y ≥ 0.  Returns

@@ -294,9 +294,6 @@ class Coalition(Problem):
             *(f.method() for f in self.formulations()),
         ]
 
-    def formulations(self) -> list[fm.Formulation]:
-        return [fm.EssentialCoalitionsLP(), fm.SequentialLP(), fm.TightnessLP()]
-
     # -- checks: from the returned numbers only ----------------------------------------------------
     def check(self, result: Result) -> dict[str, float]:
         rows = result.rows
