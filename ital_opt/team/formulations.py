@@ -88,10 +88,9 @@ class Cvxpy(Formulation):
         builder = {"welfare": sharing.welfare_cvxpy, "weighted": sharing.weighted_cvxpy,
                    "bargaining": sharing.bargaining_cvxpy}[team.mode]
         model, shares = builder(team)
-        participation, skipped = sharing.ir_constraints(team, shares)
+        participation = sharing.ir_constraints(team, shares)
         model = cp.Problem(model.objective, model.constraints + participation)
         model.shares = shares  # the shares as a cvxpy expression of the variables, read by recover
-        model.skipped = skipped  # members whose outside level is not a convex constraint
         return model
 
     def recover(self, team, model) -> Result:
@@ -112,7 +111,7 @@ class Cvxpy(Formulation):
         # the levels left out of the convex program (a member's CE not concave) must hold at its answer
         return team.where_slack(_shares_result(team, value, status, method), (
             "the outside levels of {} bind, and they are not convex constraints (a level at most α_i with a CE not "
-            "concave in the shares); pyomo imposes them (a local search)"), among=model.skipped)
+            "concave in the shares); pyomo imposes them (a local search)"), among=sharing.nonconvex_levels(team))
 
     def run(self, team, solver=None, verbose=False, **options) -> Result:
         model = self.build(team)

@@ -128,13 +128,13 @@ def nonconvex_levels(team) -> list[int]:
 
 
 def ir_constraints(team, shares):
-    """(cvxpy constraints CE_i ≥ u_i, members left out): the perspective form where u_i − α_i > 0,
-    else the quadratic form where it is concave (module docstring); `shares` is the cvxpy
-    expression of β."""
+    """The cvxpy constraints CE_i ≥ u_i: the perspective form where u_i − α_i > 0, else the
+    quadratic form where it is concave (module docstring), the levels of :func:`nonconvex_levels`
+    left out; `shares` is the cvxpy expression of β."""
     import cvxpy as cp
 
     if team.outside is None:
-        return [], []
+        return []
     A, R = closed_form.shorthands(team.a, team.c, team.rho, team.sigma2, team.g, team.d)
     _, _, forms = member_forms(team)
     y = shares if team.budget_breaker else shares[:-1]  # β = β0 + Zy on the share plane
@@ -142,18 +142,15 @@ def ir_constraints(team, shares):
     total = cp.sum(shares) if team.budget_breaker else 1.0
     m = (1 - w) * shares + w * total
     output = A @ m
-    constraints, skipped = [], []
+    constraints, skipped = [], nonconvex_levels(team)
     for i, (P, q, r) in enumerate(forms):
         v = float(team.outside[i] - team.alpha[i])
         if v > 0:
             constraints.append(output - A[i] / 2 * cp.quad_over_lin(m[i], shares[i]) - R[i] / 2 * shares[i]
                                - v * cp.inv_pos(shares[i]) >= 0)
-            continue
-        if concavity_gap(P) > EIG_TOL:
-            skipped.append(i)
-            continue
-        constraints.append(_concave_quadratic(P, q, r, y) >= v)
-    return constraints, skipped
+        elif i not in skipped:
+            constraints.append(_concave_quadratic(P, q, r, y) >= v)
+    return constraints
 
 
 # -- cvxpy formulations (LEN) ----------------------------------------------------------------------
