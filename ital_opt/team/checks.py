@@ -38,7 +38,7 @@ import operator
 import numpy as np
 
 from . import closed_form, equilibrium
-from .equilibrium import EFFORT, KNOWLEDGE
+from .equilibrium import EFFORT
 
 REL_TOL = 1e-12  # boxes whose upper bound exceeds the best value by less than this (relative) are closed
 MAX_ROUNDS = 200
@@ -302,18 +302,14 @@ def _member_objective(team, i, m_i, e, k):
     """V_i in member i's own inputs (x: effort, y: knowledge) with the others' inputs fixed."""
     import sympy as sp
 
-    x, y, _ = _symbols()
+    own = dict(zip(equilibrium.inputs(team), _symbols()[:2], strict=False))  # effort x (and knowledge y)
     env = equilibrium.named_inputs(team, *[None if v is None else [sp.Float(float(u)) for u in v] for v in (e, k)])
-    env[f"e{i + 1}"] = x
-    variables = [x]
-    if k is not None:
-        env[f"k{i + 1}"] = y
-        variables.append(y)
+    env.update({f"{kind.var}{i + 1}": v for kind, v in own.items()})
     used = {name: value for name, value in env.items() if name in team.production.names}
-    value = float(m_i) * team.production.sympy(**used) - _cost_sympy(team, EFFORT, x, sp.Float(float(team.c[i])))
-    if k is not None:
-        value = value - _cost_sympy(team, KNOWLEDGE, y, sp.Float(float(team.d[i])))
-    return Objective(value, variables)
+    value = float(m_i) * team.production.sympy(**used)
+    for kind, v in own.items():
+        value = value - _cost_sympy(team, kind, v, sp.Float(float(getattr(team, kind.coef)[i])))
+    return Objective(value, list(own.values()))
 
 
 def deviation_gains(team, beta, e, k=None):
