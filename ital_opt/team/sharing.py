@@ -254,8 +254,7 @@ def starting_points(team, starts, seed=0):
     np.fill_diagonal(corners, 0.9 if n > 1 else 1.0)
     points = [np.full(n, 1.0 / n), *corners]
     rng = np.random.default_rng(seed)
-    while len(points) < starts:
-        points.append(rng.dirichlet(np.ones(n)))
+    points.extend(rng.dirichlet(np.ones(n), max(0, starts - len(points))))
     return points[: max(1, starts)]
 
 
