@@ -274,13 +274,6 @@ def _symbols():
     return sp.Symbol("x", nonnegative=True), sp.Symbol("y", nonnegative=True), sp.Symbol("coef", positive=True)
 
 
-def _cost_sympy(team, kind, x, coef):
-    expr = getattr(team, kind.cost)
-    if expr is None:
-        return coef * x**2 / 2
-    return expr.sympy(**{kind.var: x, kind.coef: coef})
-
-
 def separable_response(team, m, start, kind=EFFORT):
     """(lower, certified upper) of max_{x ≥ 0} m_i s_i x − C_i(x) for every member at once (linear
     output: the input's slope s_i is a_i for effort, g_i for knowledge)."""
@@ -293,7 +286,7 @@ def separable_response(team, m, start, kind=EFFORT):
 
     x, _, c = _symbols()
     s = sp.Symbol("s", real=True)
-    value = s * x - _cost_sympy(team, kind, x, c)
+    value = s * x - equilibrium.cost_expression(team, x, c, kind, "sympy")
     objective = Objective(value, [x], [s, c], [slope, coef])
     return certified_max(objective, team.n, np.asarray(start, float).reshape(-1, 1))
 
@@ -308,7 +301,7 @@ def _member_objective(team, i, m_i, e, k):
     used = {name: value for name, value in env.items() if name in team.production.names}
     value = float(m_i) * team.production.sympy(**used)
     for kind, v in own.items():
-        value = value - _cost_sympy(team, kind, v, sp.Float(float(getattr(team, kind.coef)[i])))
+        value = value - equilibrium.cost_expression(team, v, sp.Float(float(getattr(team, kind.coef)[i])), kind, "sympy")
     return Objective(value, list(own.values()))
 
 

@@ -125,12 +125,18 @@ def production_pyomo(team, E, K=None):
     return team.production.pyomo(**named_inputs(team, E, K))
 
 
-def cost_pyomo(team, i, x, kind=EFFORT):
-    """C_i(x) (or K_i(x) with ``kind=KNOWLEDGE``) as a pyomo expression."""
-    coef, expr = float(getattr(team, kind.coef)[i]), getattr(team, kind.cost)
+def cost_expression(team, x, coef, kind=EFFORT, form="pyomo"):
+    """C(x) (or K(x) with ``kind=KNOWLEDGE``) at cost coefficient `coef` as a pyomo expression, or
+    a sympy one with ``form="sympy"``."""
+    expr = getattr(team, kind.cost)
     if expr is None:
         return coef * x**2 / 2
-    return expr.pyomo(**{kind.var: x, kind.coef: coef})
+    return getattr(expr, form)(**{kind.var: x, kind.coef: coef})
+
+
+def cost_pyomo(team, i, x, kind=EFFORT):
+    """C_i(x) (or K_i(x) with ``kind=KNOWLEDGE``) as a pyomo expression."""
+    return cost_expression(team, x, float(getattr(team, kind.coef)[i]), kind)
 
 
 def bound_may_bind(team, kind=EFFORT) -> np.ndarray:
