@@ -387,21 +387,25 @@ class BoundFormulation:
         return self.problem.solve(self.name, **options)
 
 
+def _fields_as_passed(cls) -> tuple[dict[str, Field], dict[str, Field]]:
+    """The fields passed by name (the kind's, then those of :data:`COMMON_DOCS` it does not
+    declare), and those named by a Python keyword (``lambda``), passed as ``**{"lambda": ...}``."""
+    schema = cls.schema()
+    named = {name: spec for name, spec in schema.items() if not keyword.iskeyword(name)}
+    named.update((name, spec) for name, spec in COMMON_DOCS.items() if name not in schema)
+    return named, {name: spec for name, spec in schema.items() if keyword.iskeyword(name)}
+
+
 def _signature(cls) -> inspect.Signature:
-    """Keyword-only parameters, one per declared field; a field named by a Python keyword
-    (``lambda``) cannot be a parameter and is passed as ``**{"lambda": ...}``."""
+    """Keyword-only parameters, one per declared field (annotated with its type) and per common
+    field; a field named by a Python keyword cannot be a parameter and is left to ``**``."""
+    named, spelled_otherwise = _fields_as_passed(cls)
     params = []
-    spelled_otherwise = False
-    for name, spec in cls.schema().items():
-        if keyword.iskeyword(name):
-            spelled_otherwise = True
-            continue
+    for name, spec in named.items():
         default = inspect.Parameter.empty if spec.default is REQUIRED else spec.default
-        annotation = spec.type if isinstance(spec.type, (type, types.UnionType)) else inspect.Parameter.empty
+        typed = name in cls.fields and isinstance(spec.type, (type, types.UnionType))
+        annotation = spec.type if typed else inspect.Parameter.empty
         params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation))
-    for name, default in (("title", ""), ("params", None), ("expected", None)):
-        if name not in cls.schema():
-            params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default))
     if spelled_otherwise:
         params.append(inspect.Parameter("keyword_fields", inspect.Parameter.VAR_KEYWORD))
     return inspect.Signature(params)
@@ -495,23 +499,16 @@ def parameters_doc(cls) -> str:
     field named by a Python keyword (``lambda``) is listed under ``**keyword_fields``, the way it
     is passed.
     """
-    schema = cls.schema()
+    named, spelled_otherwise = _fields_as_passed(cls)
     lines = ["Parameters", "----------"]
-    spelled_otherwise = []
-    for name, spec in schema.items():
-        if keyword.iskeyword(name):
-            spelled_otherwise.append((name, spec))
-        else:
-            lines += _entry(name, spec)
-    for name, spec in COMMON_DOCS.items():
-        if name not in schema:
-            lines += _entry(name, spec)
+    for name, spec in named.items():
+        lines += _entry(name, spec)
     if spelled_otherwise:
-        example = spelled_otherwise[0][0]
+        example = next(iter(spelled_otherwise))
         lines.append("**keyword_fields")
         lines += _wrap(f"The fields whose names are Python keywords, passed as ``**{{\"{example}\": value}}``:", "    ")
         lines.append("")
-        for name, spec in spelled_otherwise:
+        for name, spec in spelled_otherwise.items():
             item = f"``{name}`` ({_type_text(spec.type)}{_default_text(spec.default)}): {_sentence(spec.doc)}"
             wrapped = _wrap(item, "      ")
             lines += ["    * " + wrapped[0].lstrip(), *wrapped[1:]]
