@@ -183,7 +183,6 @@ def lexicographic_centre(pool: CoalitionPool, grand: float, lower=None, *, optio
 
     free = pool.proper.copy()
     fixed, rhs = [np.ones(n)], [g]
-    rank = 1
     batch = 4 * n  # rows added per round of constraint generation, doubling each round
     x0 = np.full(n, g / n) if lo is None else lo + max(0.0, g - lo.sum()) / n
     add(j for j in np.concatenate([pool.singletons, pool.complements]) if j >= 0 and free[j])
@@ -191,7 +190,7 @@ def lexicographic_centre(pool: CoalitionPool, grand: float, lower=None, *, optio
     add(_top(e0, batch))
     levels, lps = [], 0
     x = x0
-    while rank < n and free.any():
+    while len(fixed) < n and free.any():  # the fixed rows are independent: their number is their rank
         while True:
             lps += 1
             with quiet():
@@ -215,10 +214,9 @@ def lexicographic_centre(pool: CoalitionPool, grand: float, lower=None, *, optio
         for _, j in sorted(candidates, reverse=True):
             row = pool.matrix([j])[0].astype(float)
             r = row_of.get(j)
-            if np.linalg.matrix_rank(np.vstack(fixed + [row])) > rank:
+            if np.linalg.matrix_rank(np.vstack(fixed + [row])) > len(fixed):
                 fixed.append(row)
                 rhs.append(float(w[j] - eps))
-                rank += 1
                 if r is None:
                     add([j])
                     r = row_of[j]
@@ -238,7 +236,7 @@ def lexicographic_centre(pool: CoalitionPool, grand: float, lower=None, *, optio
         if drop.size:
             h.changeRowsBounds(len(drop), drop, np.full(len(drop), -inf), np.full(len(drop), inf))
         free &= ~spanned
-    if rank == n:  # the fixed equalities determine x: solve them exactly
+    if len(fixed) == n:  # the fixed equalities determine x: solve them exactly
         x = np.linalg.solve(np.array(fixed), np.array(rhs))
     return Lexmin(x * scale, levels, lps, len(row_of), lower is not None)
 
