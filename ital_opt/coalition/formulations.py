@@ -46,6 +46,7 @@ from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import null_space
 
 from .. import backends
 from ..problem import Formulation
@@ -57,6 +58,7 @@ from .games import TeamFailure, coalition_sums, membership
 
 DUAL_TOL = 1e-9
 SPAN_TOL = 1e-9
+NULL_RCOND = 1e-10  # singular values below this × the largest count as zero (the rows include 1_N)
 
 
 def _solved(h, what: str):
@@ -142,12 +144,6 @@ class Lexmin:
     imputations: bool = False
 
 
-def _null_space(rows: np.ndarray) -> np.ndarray:
-    u, s, vt = np.linalg.svd(np.atleast_2d(rows), full_matrices=True)
-    r = int(np.sum(s > 1e-10 * max(1.0, s.max(initial=0.0))))
-    return vt[r:].T
-
-
 def lexicographic_centre(pool: CoalitionPool, grand: float, lower=None, *, options: dict | None = None,
                          verbose: bool = False) -> Lexmin:
     """The prenucleolus (`lower` None) or the nucleolus (x ≥ `lower`) over the coalitions of `pool`
@@ -227,7 +223,7 @@ def lexicographic_centre(pool: CoalitionPool, grand: float, lower=None, *, optio
             newly.append(j)
         free[newly] = False
         # coalitions in the span of the fixed ones have a determined excess: no longer free
-        K = _null_space(np.array(fixed))  # no columns once the fixed rows span R^n
+        K = null_space(np.array(fixed), rcond=NULL_RCOND)  # no columns once the fixed rows span R^n
         spanned = free.copy()
         for c in range(K.shape[1]):  # in the span iff orthogonal to every null-space vector
             spanned &= np.abs(pool.sums(K[:, c])) < SPAN_TOL
@@ -317,7 +313,7 @@ def nucleolus_by_tightness(v, lower=None, tol: float = 1e-8):
                 fixed_rhs.append(vS[j] - level)
         free[newly] = False
         # in the span of the fixed rows iff orthogonal to their null space (an orthonormal basis)
-        free[free] = np.linalg.norm(M[free] @ _null_space(np.array(fixed_rows)), axis=1) >= SPAN_TOL
+        free[free] = np.linalg.norm(M[free] @ null_space(np.array(fixed_rows), rcond=NULL_RCOND), axis=1) >= SPAN_TOL
     xs = np.linalg.solve(np.array(fixed_rows), np.array(fixed_rhs))
     return xs * unit, levels, method
 
