@@ -12,6 +12,7 @@ A registration at run time wins over an entry point of the same name.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from .errors import SpecError
@@ -23,22 +24,19 @@ if TYPE_CHECKING:  # importlib.metadata is imported when the entry points are fi
 
 GROUP = "ital_opt.kinds"
 _CLASSES: dict[str, type] = {}
-_ENTRY_POINTS: dict[str, EntryPoint] | None = None
 
 
+@functools.cache
 def _entry_points() -> dict[str, EntryPoint]:
-    global _ENTRY_POINTS
-    if _ENTRY_POINTS is None:
-        from importlib.metadata import entry_points
+    """The installed entry points of the group, read once (until :func:`refresh`)."""
+    from importlib.metadata import entry_points
 
-        _ENTRY_POINTS = {ep.name: ep for ep in entry_points(group=GROUP)}
-    return _ENTRY_POINTS
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 
 def refresh() -> None:
     """Read the installed entry points again (after installing a kind's distribution)."""
-    global _ENTRY_POINTS
-    _ENTRY_POINTS = None
+    _entry_points.cache_clear()
 
 
 def register_kind(name: str, cls: type) -> type:
