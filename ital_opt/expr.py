@@ -312,12 +312,9 @@ def from_sympy(sym: Any, names, *, constants: Mapping[str, float] | None = None)
                 inverse = conv(base ** (-ex)) if ex != -1 else conv(base)
                 return ast.BinOp(left=ast.Constant(value=1), op=ast.Div(), right=inverse)
             return ast.BinOp(left=conv(base), op=ast.Pow(), right=conv(ex))
-        if isinstance(e, sympy.exp):
-            return call("exp", conv(e.args[0]))
-        if isinstance(e, sympy.log) and len(e.args) == 1:
-            return call("log", conv(e.args[0]))
-        if isinstance(e, sympy.Abs):
-            return call("abs", conv(e.args[0]))
+        function = {sympy.exp: "exp", sympy.log: "log", sympy.Abs: "abs"}.get(type(e))
+        if function is not None and len(e.args) == 1:  # log(x, base) has two
+            return call(function, conv(e.args[0]))
         raise ValueError(f"{e} ({type(e).__name__}) is outside the expression language "
                          f"(numbers, names, + - * / **, {', '.join(FUNCTIONS)})")
 
