@@ -194,6 +194,11 @@ class Team(Problem):
         return self.production is None and self.cost is None and self.knowledge_cost is None
 
     @property
+    def primitives(self) -> dict[str, np.ndarray | float]:
+        """a, c, rho, sigma2, g, d: the keywords every LEN closed form of :mod:`.closed_form` takes."""
+        return {"a": self.a, "c": self.c, "rho": self.rho, "sigma2": self.sigma2, "g": self.g, "d": self.d}
+
+    @property
     def concave(self) -> bool:
         """Whether a local optimum of the sharing stage is global: the shares are given, or they
         maximise welfare in the LEN forms with every outside level a convex constraint."""
@@ -355,8 +360,7 @@ class Team(Problem):
     def first_best(self) -> float:
         """First-best welfare: contractible inputs and efficient risk sharing."""
         if self.is_len:
-            return float(closed_form.first_best_welfare(self.a, self.c, self.rho, self.sigma2, self.budget_breaker,
-                                                        self.g, self.d))
+            return float(closed_form.first_best_welfare(budget_breaker=self.budget_breaker, **self.primitives))
         risk = closed_form.risk_sharing_cost(self.rho * self.sigma2, self.budget_breaker)
         if self.production is None:  # separable: each member's a_i e − C_i(e) (+ g_i k − K_i(k)) in 1-D
             best = [checks.separable_response(self, 1.0, np.ones(self.n), x)[0] for x in equilibrium.inputs(self)]
@@ -413,8 +417,8 @@ def _closed_form_scope(team) -> str | None:
 
 
 def _len_ce(team, beta):
-    return closed_form.certainty_equivalents(team.a, team.c, team.rho, team.sigma2, beta, team.omega, team.alpha,
-                                             team.budget_breaker, team.g, team.d)
+    return closed_form.certainty_equivalents(beta=beta, omega=team.omega, alpha=team.alpha,
+                                             budget_breaker=team.budget_breaker, **team.primitives)
 
 
 def _run_closed_form(team, **options) -> Result:
@@ -431,8 +435,8 @@ def _one_share_meeting_levels(team) -> Result:
     betas = grid[:, None] if team.budget_breaker else np.stack([grid, 1 - grid], -1)
     ce = _len_ce(team, betas)
     if team.mode == "welfare":
-        objective = closed_form.total_welfare(team.a, team.c, team.rho, team.sigma2, betas, team.omega,
-                                              team.budget_breaker, team.g, team.d)
+        objective = closed_form.total_welfare(beta=betas, omega=team.omega, budget_breaker=team.budget_breaker,
+                                              **team.primitives)
     else:
         objective = ce @ team.lam
     t = closed_form.share_meeting_levels(objective, ce, team.outside)
@@ -449,16 +453,11 @@ def _one_share_meeting_levels(team) -> Result:
 
 def _closed_form_shares(team):
     """(β, extras): the closed form's shares without outside levels."""
-    knowledge = {"g": team.g, "d": team.d}
     if team.mode == "welfare":
-        beta, mu = closed_form.welfare_shares(
-            team.a, team.c, team.rho, team.sigma2, team.omega, team.budget_breaker, **knowledge
-        )
+        beta, mu = closed_form.welfare_shares(omega=team.omega, budget_breaker=team.budget_breaker, **team.primitives)
         extras = {"multiplier": float(mu)}
     elif team.mode == "weighted":
-        beta = closed_form.weighted_shares_pair(
-            team.a, team.c, team.rho, team.sigma2, team.lam, team.omega, team.alpha, **knowledge
-        )
+        beta = closed_form.weighted_shares_pair(lam=team.lam, omega=team.omega, alpha=team.alpha, **team.primitives)
         extras = {"local_optima": 1}
     else:
         beta, extras = team.beta, {}

@@ -53,7 +53,7 @@ KNOWLEDGE_STRATEGIES = (SOLVER_OPTIONS, {**SOLVER_OPTIONS, "mu_strategy": "adapt
 def ce_quadratics(team):
     """(H, h, k): CE_i(β) = ½βᵀH[i]β + h[i]ᵀβ + k[i] + α_i."""
     n = team.n
-    A, R = closed_form.shorthands(team.a, team.c, team.rho, team.sigma2, team.g, team.d)
+    A, R = closed_form.shorthands(**team.primitives)
     w = team.omega
     if team.budget_breaker:
         M, m0 = (1 - w) * np.eye(n) + w * np.ones((n, n)), np.zeros(n)
@@ -135,7 +135,7 @@ def ir_constraints(team, shares):
 
     if team.outside is None:
         return []
-    A, R = closed_form.shorthands(team.a, team.c, team.rho, team.sigma2, team.g, team.d)
+    A, R = closed_form.shorthands(**team.primitives)
     _, _, forms = member_forms(team)
     y = shares if team.budget_breaker else shares[:-1]  # β = β0 + Zy on the share plane
     w = team.omega
@@ -158,7 +158,7 @@ def welfare_cvxpy(team):
     """The welfare QP; returns (cvxpy problem, β variable)."""
     import cvxpy as cp
 
-    A, R = closed_form.shorthands(team.a, team.c, team.rho, team.sigma2, team.g, team.d)
+    A, R = closed_form.shorthands(**team.primitives)
     beta = cp.Variable(team.n, nonneg=True)
     w = team.omega
     total = cp.sum(beta)
