@@ -235,12 +235,10 @@ def build_pyomo(team, objective: str):
         obj = f - sum(cost) - sum(risk)
     elif objective == "weighted":
         obj = sum(float(team.lam[i]) * ce[i] for i in range(n))
-    elif objective == "bargaining":
+    else:  # bargaining
         model.gap = pyo.Var(range(n), bounds=(1e-12, None), initialize=1.0)
         model.surplus = pyo.Constraint(range(n), rule=lambda m, i: m.gap[i] == ce[i] - float(team.disagreement[i]))
         obj = sum(float(team.lam[i]) * pyo.log(model.gap[i]) for i in range(n))
-    else:
-        raise ValueError(objective)
     if team.outside is not None and team.mode != "given":
         model.participation = pyo.Constraint(range(n), rule=lambda m, i: ce[i] >= float(team.outside[i]))
     model.objective = pyo.Objective(expr=obj, sense=pyo.maximize)
