@@ -311,8 +311,8 @@ def deviation_gains(team, beta, e, k=None):
     beta, e = np.asarray(beta, float), np.asarray(e, float)
     k = equilibrium._knowledge_or_none(team, e, k)
     m = closed_form.concern(beta, team.omega, team.budget_breaker)
+    gains = np.zeros(team.n)
     if team.production is None:
-        gains = np.zeros(team.n)
         for kind, x in zip(equilibrium.inputs(team), (e, k), strict=False):  # k is None without knowledge inputs
             with np.errstate(all="ignore"):
                 here = m * getattr(team, kind.slope) * x - equilibrium.input_costs(team, x, kind)
@@ -321,7 +321,6 @@ def deviation_gains(team, beta, e, k=None):
         return np.where(np.isnan(gains), np.inf, gains)
     with np.errstate(all="ignore"):  # each member's m_i f − C_i(e_i) − K_i(k_i) at the reported inputs
         here = m * equilibrium.output(team, e, k) - equilibrium.costs(team, e, k)
-    gains = np.zeros(team.n)
     for i in range(team.n):
         start = np.asarray([[e[i]] if k is None else [e[i], k[i]]], float)
         _, best = _guarded(1, certified_max, _member_objective(team, i, m[i], e, k), 1, start, [here[i]])
