@@ -86,10 +86,7 @@ def _power(x: Interval, p: float) -> Interval:
             return Interval(np.ones_like(x.lo))
         if n < 0:
             return _power(x, -n).reciprocal()
-        if n % 2:
-            return _monotone(x, lambda v: v**n)
-        size = _abs(x)
-        return Interval(size.lo**n, size.hi**n)
+        return _monotone(x if n % 2 else _abs(x), lambda v: v**n)  # odd powers increase; even ones of |x|
     x = Interval(np.maximum(x.lo, 0.0), np.maximum(x.hi, 0.0))
     return _monotone(x, lambda v: v**p, increasing=p > 0)
 
@@ -123,12 +120,9 @@ def enclose(expr, env) -> Interval:
         if power.is_Number:
             return _power(enclose(base, env), float(power))
         return enclose(sp.exp(power * sp.log(base)), env)
-    if isinstance(expr, sp.exp):
-        return _monotone(args[0], np.exp)
-    if isinstance(expr, sp.log):
-        return _log(args[0])
-    if isinstance(expr, sp.Abs):
-        return _abs(args[0])
+    for function, extension in ((sp.exp, lambda x: _monotone(x, np.exp)), (sp.log, _log), (sp.Abs, _abs)):
+        if isinstance(expr, function):
+            return extension(args[0])
     raise Unsupported(f"no interval extension of {type(expr).__name__}")
 
 
