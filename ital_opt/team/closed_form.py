@@ -232,8 +232,7 @@ def coalition_welfare(a, c, rho, sigma2, omega, members, chunk=1 << 15, g=0.0, d
     """
     members = np.atleast_2d(np.asarray(members, bool))
     n = members.shape[-1]
-    a, c, rho = (np.broadcast_to(np.asarray(x, float), (n,)) for x in (a, c, rho))
-    A, R = shorthands(a, c, rho, sigma2, g, d)
+    A, R = (np.broadcast_to(x, (n,)) for x in shorthands(a, c, rho, sigma2, g, d))
     k = (1.0 - omega) ** 2
     D = k * A + R
     order = np.argsort(-k * A, kind="stable")
