@@ -148,8 +148,6 @@ def lexicographic_centre(pool: CoalitionPool, grand: float, lower=None, *, optio
                          verbose: bool = False) -> Lexmin:
     """The prenucleolus (`lower` None) or the nucleolus (x ≥ `lower`) over the coalitions of `pool`
     (see the module docstring)."""
-    import highspy
-
     n = pool.n
     if n == 1:
         return Lexmin(np.array([float(grand)]), [], 0, 0, lower is not None)
@@ -157,11 +155,10 @@ def lexicographic_centre(pool: CoalitionPool, grand: float, lower=None, *, optio
     w = pool.worth / scale
     g = grand / scale
     lo = None if lower is None else np.asarray(lower, float) / scale
-    inf = highspy.kHighsInf
     quiet = backends.stdout_to_stderr if verbose else contextlib.nullcontext
     bound = 10.0 * n * (1.0 + np.abs(w).max(initial=0.0) + abs(g))  # keeps a partial LP bounded
     eps_col = n
-    h = least_core_model(np.zeros((0, n)), [], g, np.r_[np.full(n, -inf) if lo is None else lo, -bound],
+    h = least_core_model(np.zeros((0, n)), [], g, np.r_[np.full(n, -np.inf) if lo is None else lo, -bound],
                          options, verbose)
     row_of: dict[int, int] = {}
     pool_of: list[int] = [-1]
@@ -219,7 +216,7 @@ def lexicographic_centre(pool: CoalitionPool, grand: float, lower=None, *, optio
                 h.changeCoeff(r, eps_col, 0.0)
                 h.changeRowBounds(r, float(w[j] - eps), float(w[j] - eps))
             elif r is not None:  # implied by the fixed ones: a copy rounded differently could clash
-                h.changeRowBounds(r, -inf, inf)
+                h.changeRowBounds(r, -np.inf, np.inf)
             newly.append(j)
         free[newly] = False
         # coalitions in the span of the fixed ones have a determined excess: no longer free
@@ -230,7 +227,7 @@ def lexicographic_centre(pool: CoalitionPool, grand: float, lower=None, *, optio
         lp_rows = np.asarray(pool_of[1:], np.int64)
         drop = (np.flatnonzero(spanned[lp_rows]) + 1).astype(np.int32)
         if drop.size:
-            h.changeRowsBounds(len(drop), drop, np.full(len(drop), -inf), np.full(len(drop), inf))
+            h.changeRowsBounds(len(drop), drop, np.full(len(drop), -np.inf), np.full(len(drop), np.inf))
         free &= ~spanned
     if len(fixed) == n:  # the fixed equalities determine x: solve them exactly
         x = np.linalg.solve(np.array(fixed), np.array(rhs))
