@@ -248,8 +248,6 @@ def balancing_weights(members: np.ndarray, optional: np.ndarray | None = None) -
 
     Written with λ_S = t + μ_S (μ ≥ 0): maximise t s.t. t Σ_S 1_S + Σ_S μ_S 1_S + Σ_T ν_T 1_T = 1_N,
     an LP with n rows whatever the size of the collection."""
-    import highspy
-
     members = np.atleast_2d(np.asarray(members, float))
     k, n = members.shape
     optional = np.zeros((0, n)) if optional is None else np.atleast_2d(np.asarray(optional, float))
@@ -257,10 +255,10 @@ def balancing_weights(members: np.ndarray, optional: np.ndarray | None = None) -
     cost = np.r_[np.zeros(k + b), -1.0]  # maximise t, the last column
     h = _lp(cost, np.zeros(k + b + 1), np.r_[np.full(k + b, np.inf), 1.0])
     _add_rows(h, np.vstack([members, optional, members.sum(0, keepdims=True)]).T, 1.0, 1.0)
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    try:
+        z = np.asarray(_solved(h, "balancing weights LP").col_value)
+    except RuntimeError:  # no optimum: no such weights (the collection is not balanced)
         return None
-    z = np.asarray(h.getSolution().col_value)
     return z[:k] + z[-1], z[k:k + b]
 
 
