@@ -27,10 +27,12 @@ def _figure(panels=2, width=None, height=3.9):
     return fig, fig.subplots(1, panels)
 
 
-def _finish(fig, axes, xlabel, title=None):
-    """Label the x axes, add grids and legends, and the figure's title (if any)."""
-    for ax in axes:
+def _finish(fig, axes, xlabel, ylabels, title=None):
+    """Label the axes (x: `xlabel`, y: one of `ylabels` each), add grids and legends, and the
+    figure's title (if any)."""
+    for ax, ylabel in zip(axes, ylabels, strict=True):
         ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
     if title is not None:
@@ -54,12 +56,10 @@ def sharing_ratio(problem, ratios=None):
         axes[1].plot(ratios, ce, lw=2, label=name)
         best = int(np.nanargmax(ce))
         axes[1].plot(ratios[best], ce[best], "o", color="k", ms=4)
-    axes[0].set_ylabel("effort e_i")
-    axes[1].set_ylabel("certainty equivalent CE_i")
     axes[2].plot(ratios, welfare, lw=2, color="k", label="total welfare")
     axes[2].axvline(ratios[int(np.nanargmax(welfare))], color="grey", ls=":", lw=1)
-    axes[2].set_ylabel("total welfare TW")
     return _finish(fig, axes, "output-sharing ratio β_1 (β_2 = 1 − β_1)",
+                   ("effort e_i", "certainty equivalent CE_i", "total welfare TW"),
                    f"{problem.title or 'Team'}: against the sharing ratio (ω = {problem.omega:g})")
 
 
@@ -69,12 +69,10 @@ def _welfare_and_shares(problem, x, results, xlabel, welfare_label, share_label,
     ax1.plot(x, [r.objective for r in results], lw=2, color="k", label=welfare_label)
     if first_best is not None:
         ax1.axhline(first_best, ls="--", color="grey", label="first best TW_FB")
-    ax1.set_ylabel("total welfare")
     shares = _column(results, "share")
     for i, name in enumerate(problem.members):
         ax2.plot(x, shares[:, i], lw=2, label=f"{share_label} {name}")
-    ax2.set_ylabel(share_axis)
-    return _finish(fig, (ax1, ax2), xlabel, f"{problem.title or 'Team'}: {title}")
+    return _finish(fig, (ax1, ax2), xlabel, ("total welfare", share_axis), f"{problem.title or 'Team'}: {title}")
 
 
 def omega(problem, omegas=None):
@@ -113,8 +111,7 @@ def sweep_free_riding(table, varied):
     ax.plot(points[x].to_numpy(float), points["objective"].to_numpy(float), lw=2, color="k", label="total welfare")
     ax.plot(points[x].to_numpy(float), points["first_best_welfare"].to_numpy(float), ls="--", color="grey",
             label="first best")
-    ax.set_ylabel("welfare (gap: the free-riding loss)")
-    return _finish(fig, [ax], x)
+    return _finish(fig, [ax], x, ["welfare (gap: the free-riding loss)"])
 
 
 def sweep_figures(problem, table, varied) -> list[tuple[str, object]]:
