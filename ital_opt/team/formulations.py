@@ -131,9 +131,7 @@ class Ipopt(Formulation):
     name = "ipopt"
     solvers = ("ipopt",)
     options = frozenset()
-
-    def applies(self, team) -> str | None:
-        return separable.applies(team)
+    applies = staticmethod(separable.applies)
 
     def build(self, team, **options):
         """The cyipopt problem of the separable team (variables β then e)."""
