@@ -30,7 +30,6 @@ from ..errors import MethodNotApplicable
 from ..problem import Field, Method, Problem, register
 from ..result import Result
 from . import closed_form as cf
-from .formulations import FORMULATIONS
 from .technology import DEFAULT_COST, DEFAULT_OUTPUT, Technology
 
 BIND_TOL = 1e-7
@@ -100,7 +99,7 @@ class Admission(Problem):
     # -- methods ----------------------------------------------------------------------------------
     def methods(self) -> list[Method]:
         return [Method("closed-form", _run_closed_form, _closed_form_applies, closed_form=True),
-                *(f.method() for f in FORMULATIONS)]
+                *(f.method() for f in self.formulations())]
 
     # -- hooks --------------------------------------------------------------------------------------
     def closed_form_batch(self, points: pd.DataFrame) -> pd.DataFrame | None:
