@@ -207,11 +207,9 @@ def _shares_result(team, beta, status, method, e=None, k=None, **kwargs) -> Resu
     at the inputs `e`, `k` (the LEN responses when not given)."""
     polished = sharing.polish_shares(team, beta) if status == "optimal" else None
     if polished is not None:
-        result = team.len_result(polished, status, method, **kwargs)
+        result = team.result(polished, None, status, method, **kwargs)
         result.solver = {"polish": "newton-kkt"}
         return result
-    if e is None:
-        return team.len_result(beta, status, method, **kwargs)
     return team.result(beta, e, status, method, k=k, **kwargs)
 
 

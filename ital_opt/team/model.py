@@ -276,10 +276,14 @@ class Team(Problem):
 
     # -- results ------------------------------------------------------------------------------------
     def result(self, beta, e, status, method, *, k=None, local=False, extras=None, message="") -> Result:
-        """The result at shares β, efforts e and (for a team with knowledge inputs) knowledge k;
+        """The result at shares β, efforts e and (for a team with knowledge inputs) knowledge k, or,
+        with e None, at the LEN responses e_i = a_i m_i/c_i and k_i = g_i m_i/d_i to β;
         ``infeasible`` when the shares are fixed and a member's CE falls short of its level."""
         if beta is None or status != "optimal":
             return Result(status=status, method=method, local=local, message=message or "no solution")
+        if e is None:  # the responses to the shares as given (before the clipping below)
+            e = equilibrium.len_response(self, beta)
+            k = equilibrium.len_response(self, beta, equilibrium.KNOWLEDGE) if self.knowledge else None
         beta = np.clip(np.asarray(beta, float), 0.0, None)
         e = np.asarray(e, float)
         ce = equilibrium.certainty_equivalents(self, beta, e, k)
@@ -310,14 +314,6 @@ class Team(Problem):
         return Result(
             status="optimal", method=method, objective=welfare, rows=rows, extras=top, local=local, message=message
         )
-
-    def len_result(self, beta, status, method, **kwargs) -> Result:
-        """The result at shares β with the LEN responses e_i = a_i m_i/c_i and k_i = g_i m_i/d_i."""
-        if beta is None:
-            return self.result(None, None, status, method, **kwargs)
-        e = equilibrium.len_response(self, beta)
-        k = equilibrium.len_response(self, beta, equilibrium.KNOWLEDGE) if self.knowledge else None
-        return self.result(beta, e, status, method, k=k, **kwargs)
 
     def _copy(self, **changes) -> "Team":
         clone = object.__new__(type(self))
@@ -425,7 +421,7 @@ def _run_closed_form(team, **options) -> Result:
     beta, extras = _closed_form_shares(team)
     if team.outside is not None and team.one_share and team.unmet(_len_ce(team, beta)):
         return _one_share_meeting_levels(team)
-    return team.len_result(beta, "optimal", "closed-form", extras=extras)
+    return team.result(beta, None, "optimal", "closed-form", extras=extras)
 
 
 def _one_share_meeting_levels(team) -> Result:
@@ -448,7 +444,7 @@ def _one_share_meeting_levels(team) -> Result:
                                "no share meets these outside levels together")
     beta = np.array([t]) if team.budget_breaker else np.array([t, 1 - t])
     extras = {"local_optima": 1} if team.mode == "weighted" else {}
-    return team.len_result(beta, "optimal", "closed-form", extras=extras)
+    return team.result(beta, None, "optimal", "closed-form", extras=extras)
 
 
 def _closed_form_shares(team):

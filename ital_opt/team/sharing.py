@@ -418,7 +418,7 @@ def polish_shares(team, beta):
         return (lambda b: slack(b)[act]), (lambda b: rows(b)[act]), curvature
 
     def violation(b):
-        return max(team.check(team.len_result(b, "optimal", "polish")).values())
+        return max(team.check(team.result(b, None, "optimal", "polish")).values())
 
     return polish_active_set(beta, slack, lambda b: float(w @ ce(b)), lambda b: Hw @ b + hw, lambda b: Hw, system,
                              violation, lambda b: np.clip(b, 0.0, None))
