@@ -331,8 +331,7 @@ def solve_pyomo(team, objective: str, starts: int = 1, seed: int = 0, verbose: b
 
 
 def _set(var, values):
-    for i in range(len(values)):
-        var[i].set_value(float(values[i]))
+    var.set_values(dict(enumerate(map(float, values))))
 
 
 def polish_bargaining(team, beta, steps=20):
