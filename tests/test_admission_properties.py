@@ -6,7 +6,7 @@ re-solved by the convex form (cvxpy) to confirm the same menu.
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, example, given, settings
 from hypothesis import strategies as st
 
 from ital_opt.admission import Admission
@@ -142,6 +142,9 @@ def test_p34_countervailing_share_above_first_best():
 # -- the convex form confirms the closed forms on a sample ----------------------------------------
 @settings(max_examples=8, deadline=None)
 @given(two_types(), st.floats(0.0, 1.0))
+# risk neutral, the high type's share at its bound 1: the solver stops ~1e-6 short of the bound,
+# which the polish must take as active (it once returned the solver's point, 1.2e-6 off)
+@example(dict(theta=[1.0, 2.5], prob=[0.125, 0.875], c=0.5, rho=0.0, sigma2=0.0), 0.75)
 def test_regime_menus_match_convex_form(fields, frac):
     p = Admission(**fields)
     g = frac * 1.3 * cf.regime_bounds(p.prob, p.phi, p.r)[2]
@@ -149,8 +152,8 @@ def test_regime_menus_match_convex_form(fields, frac):
     a, b = p.solve("closed-form"), p.solve("cvxpy")
     assert b.success
     for f in ("share", "transfer", "agent_utility"):
-        assert np.max(np.abs(a.rows[f].to_numpy() - b.rows[f].to_numpy())) <= 1e-7
-    assert abs(a.objective - b.objective) <= 1e-7
+        np.testing.assert_allclose(b.rows[f].to_numpy(), a.rows[f].to_numpy(), rtol=1e-9, atol=1e-10)
+    assert b.objective == pytest.approx(a.objective, rel=1e-9, abs=1e-10)
 
 
 # -- precision: the polished local NLP reproduces the closed form to 1e-9 relative -----------------

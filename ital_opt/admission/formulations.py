@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import backends
 from ..errors import OptionError
+from ..kkt import ACTIVE
 from ..problem import Formulation
 from ..result import Result
 from .technology import DEFAULT_COST, DEFAULT_OUTPUT
@@ -92,13 +93,16 @@ def convex_constraints(problem):
     return np.vstack([ic, own.reshape(3 * n, 2 * n)]), np.concatenate([np.zeros(k_idx.size), rhs])
 
 
-def polish(problem, x, u, active_tol=1e-7, iters=12):
+def polish(problem, x, u, iters=12):
     """Newton steps on the KKT system of the convex form with the solver's active set.
 
     Interior-point answers of the sqrt-cone form are accurate to ~1e-6 in β; the optimum is the
     maximiser of the strictly concave objective on the face where the active constraints hold
-    with equality, which Newton's method finds to machine precision. The polished point is kept
-    only if it is feasible and not worse; otherwise the solver's point is returned.
+    with equality, which Newton's method finds to machine precision.  The constraints whose slack
+    is within each tolerance of :data:`ital_opt.kkt.ACTIVE` are tried as the active set in turn
+    (a bound the solver stopped ~1e-6 short of is active only at the wider ones); the first
+    polished point that is feasible, not worse and near the solver's is kept, else the solver's
+    point is returned.
     """
     n, phi, r, p = problem.n, problem.phi, problem.r, problem.prob
     if np.any(x < 1e-8):
@@ -116,14 +120,26 @@ def polish(problem, x, u, active_tol=1e-7, iters=12):
     # is checked against every constraint below
     k_idx, j_idx = np.nonzero(~np.eye(n, dtype=bool))
     local = np.concatenate([np.abs(k_idx - j_idx) == 1, np.ones(3 * n, dtype=bool)])
-    act = (slack <= active_tol * (1 + np.abs(b))) & local
-    Aa, ba = A[act], b[act]
+    for tol in ACTIVE:
+        act = (slack <= tol * (1 + np.abs(b))) & local
+        z = _newton_on_face(z0, A[act], b[act], p, phi, r, n, iters)
+        if z is None or not np.all(np.isfinite(z)):
+            continue
+        viol = np.max(np.maximum(b - A @ z, 0.0))
+        worse = objective(z) < objective(z0) - 1e-9 * (1 + abs(objective(z0)))
+        if not (viol > 1e-9 or worse or np.max(np.abs(z - z0)) > 1e-3):
+            return z[:n], z[n:]
+    return x, u
+
+
+def _newton_on_face(z0, Aa, ba, p, phi, r, n, iters):
+    """Newton's method for the maximiser of the convex form's objective on {z: Aa z = ba}, or None."""
     z = z0.copy()
     m = Aa.shape[0]
     for _ in range(iters):
         xx = z[:n]
         if np.any(xx <= 0):
-            return x, u
+            return None
         grad = np.concatenate([p * (phi / np.sqrt(xx) - (phi + r)), -p])
         hess = np.zeros((2 * n, 2 * n))
         hess[np.arange(n), np.arange(n)] = -p * phi / (2 * xx**1.5)
@@ -133,11 +149,7 @@ def polish(problem, x, u, active_tol=1e-7, iters=12):
         z = z + step
         if np.max(np.abs(step)) < 1e-13 * (1.0 + np.max(np.abs(z))):
             break
-    viol = np.max(np.maximum(b - A @ z, 0.0))
-    worse = objective(z) < objective(z0) - 1e-9 * (1 + abs(objective(z0)))
-    if not np.all(np.isfinite(z)) or viol > 1e-9 or worse or np.max(np.abs(z - z0)) > 1e-3:
-        return x, u
-    return z[:n], z[n:]
+    return z
 
 
 # -- the general screening kind ---------------------------------------------------------------------
