@@ -246,6 +246,7 @@ def solve_pyomo(model, solver: str = "nlp", verbose: bool = False, **options) ->
 
     ``solver="nlp"`` uses :func:`nlp_solver` (local optimum); ``solver="highs"`` HiGHS for LPs/MILPs.
     """
+    from pyomo.common.errors import ApplicationError
     from pyomo.opt import TerminationCondition as TC
 
     record(f"pyomo/{solver}", options)
@@ -269,6 +270,9 @@ def solve_pyomo(model, solver: str = "nlp", verbose: bool = False, **options) ->
     try:
         with stdout_to_stderr() if verbose else contextlib.nullcontext():
             res = opt.solve(model, tee=bool(verbose), load_solutions=False)
+    except ApplicationError as exc:  # the solver process failed (a crash, out of memory): no answer
+        note(f"{name} did not exit normally ({exc})")
+        return "not_solved", f"pyomo/{name}", True
     except RuntimeError as exc:
         # pyomo's output capture has, rarely and under heavy load, given up joining its reader
         # threads ("TeeStream: deadlock observed"); the solver itself had finished.  Once more:

@@ -21,6 +21,8 @@ import pytest
 import ital_opt
 from ital_opt.cli import main
 from ital_opt.errors import SpecError
+from ital_opt.team import formulations as team_formulations
+from ital_opt.team import sharing
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENING = 'kind = "screening"\ntheta = [1.0, 2.0]\nprob = [0.5, 0.5]\noutside = [0.0, 0.0]\nprincipal = "-q**2/2"\n'
@@ -128,6 +130,36 @@ def test_list_lengths_are_limited_before_anything_is_built():
         ital_opt.load(data)
     assert time.perf_counter() - start < LIMIT
     assert info.value.field in ("theta", "prob")
+
+
+def test_large_teams_are_refused_by_the_methods_whose_memory_grows_faster_than_n(tmp_path, capsys):
+    # 2,000 members choosing weighted-welfare shares: cvxpy's per-member quadratics would take
+    # 64 GB (n³ numbers) and the pyomo NLP took 24 GB before its solver failed; both now decline
+    n = 2000
+    spec = tmp_path / "team.toml"
+    spec.write_text('kind = "team"\na = 1.0\nrho = 0.5\nsigma2 = 0.2\nshares = "weighted"\n'
+                    f"lambda = [{', '.join([repr(1 / n)] * n)}]\n")
+    refused(["solve", spec], capsys, "no method applies", f"at most {sharing.QUADRATIC_MAX_MEMBERS}",
+            f"at most {team_formulations.PYOMO_MAX_MEMBERS} members")
+
+
+def test_a_large_welfare_team_is_verified_without_the_cubic_polish():
+    # the closed form and cvxpy (unpolished above QUADRATIC_MAX_MEMBERS) agree; no n³ array is made
+    team = ital_opt.Team(a=(1 + np.arange(2000) % 7 / 10).tolist(), rho=0.5, sigma2=0.2)
+    report = ital_opt.verify(team)
+    assert report.ok, report
+    assert "cvxpy" in report.results and "pyomo" in report.skipped
+
+
+def test_starting_points_make_only_the_corners_they_use():
+    small = ital_opt.Team(a=[1.0, 2.0, 3.0], rho=0.5, sigma2=0.2)
+    points = sharing.starting_points(small, 6)
+    corners = np.full((3, 3), 0.05) + np.diag([0.85] * 3)
+    np.testing.assert_array_equal(np.vstack(points[:4]), np.vstack([np.full(3, 1 / 3), corners]))
+    assert len(points) == 6 and np.allclose(np.sum(points, axis=1), 1.0)
+    big = ital_opt.Team(a=1.0, rho=0.5, sigma2=0.2, members=[f"m{i}" for i in range(10**5)])
+    points = sharing.starting_points(big, 2)  # an n × n array would take 80 GB
+    assert len(points) == 2 and points[1][0] == 0.9
 
 
 def test_huge_numbers_are_refused(tmp_path, capsys):

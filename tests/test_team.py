@@ -479,3 +479,21 @@ def test_too_many_members_are_refused_naming_the_field():
         Team(a=[1.0] * 100_001, rho=1.0, sigma2=0.5)
     assert info.value.field == "a" and "100,000" in str(info.value)
     assert time.perf_counter() - start < 5
+
+
+def test_a_solver_that_fails_to_run_gives_not_solved_not_a_traceback(monkeypatch):
+    # the NLP solver's process dying (a crash, out of memory) is a failed method: auto moves on
+    from pyomo.common.errors import ApplicationError
+
+    from ital_opt import backends
+
+    class Dying:
+        options: dict = {}
+
+        def solve(self, *args, **kwargs):
+            raise ApplicationError("Solver (ripopt) did not exit normally")
+
+    monkeypatch.setattr(backends, "nlp_solver", lambda: ("ripopt", Dying()))
+    result = Team(a=[1.0, 2.0], rho=0.5, sigma2=0.2, shares="weighted", **{"lambda": [0.3, 0.7]}).solve("pyomo")
+    assert result.status == "not_solved" and not result.success
+    assert "did not exit normally" in result.message

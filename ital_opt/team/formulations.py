@@ -33,6 +33,10 @@ from ..result import Result
 from . import closed_form, equilibrium, separable, sharing
 
 MAX_STARTS = 1_000  # local NLP starting points
+# chosen shares couple every member's share with every effort in the NLP (n² terms in the
+# objective and its Hessian): 400 members take 0.45 GB and 20 s, 2,000 took 24 GB before the
+# solver failed
+PYOMO_MAX_MEMBERS = 500
 
 
 def len_reason(team) -> str | None:
@@ -52,6 +56,10 @@ class Cvxpy(Formulation):
         reason = len_reason(team)
         if reason:
             return "cvxpy " + reason
+        if team.n > sharing.QUADRATIC_MAX_MEMBERS and (team.mode in ("weighted", "bargaining") or team.outside is not None):
+            return (f"cvxpy writes each member's certainty equivalent as a quadratic in the shares ({team.n}³ numbers): "
+                    f"weighted welfare, bargaining and outside levels for at most {sharing.QUADRATIC_MAX_MEMBERS} "
+                    f"members (pyomo chooses the shares of up to {PYOMO_MAX_MEMBERS})")
         if team.mode == "weighted" and team.n > 1:
             gap = sharing.concavity_gap(sharing.weighted_hessian(team, team.lam)[0])
             if gap > sharing.EIG_TOL:
@@ -160,6 +168,12 @@ class Pyomo(Formulation):
     name = "pyomo"
     solvers = ("nlp",)  # Ipopt when installed, else the bundled ripopt
     options = frozenset({"starts"})
+
+    def applies(self, team) -> str | None:
+        if team.n > PYOMO_MAX_MEMBERS and not team.fixed_shares:
+            return (f"the pyomo NLP couples every member's share with every effort ({team.n}² terms): it chooses "
+                    f"the shares of at most {PYOMO_MAX_MEMBERS} members")
+        return None
 
     @staticmethod
     def _setting(team):

@@ -38,6 +38,9 @@ import numpy as np
 from . import closed_form, equilibrium
 
 EIG_TOL = 1e-10
+# the members' certainty equivalents as quadratics in the shares (ce_quadratics) hold n³ numbers:
+# 216 MB at 300 members, 64 GB at 2,000; larger teams are not written in these forms
+QUADRATIC_MAX_MEMBERS = 300
 SNAP = 1e-6  # shares below this are treated as zero by the pyomo polish
 SOLVER_OPTIONS = {"tol": 1e-10, "bound_relax_factor": 0.0, "constr_viol_tol": 1e-12}
 # With knowledge inputs the KKT model has a second block of stationarity conditions, and ripopt's
@@ -124,7 +127,9 @@ def nonconvex_levels(team) -> list[int]:
     level u_i − α_i ≤ 0 and a CE that is not concave in the shares."""
     if team.outside is None or team.fixed_shares:
         return []
-    return [i for i in nonconcave_members(team) if team.outside[i] - team.alpha[i] <= 0]
+    # beyond QUADRATIC_MAX_MEMBERS concavity is not tested: such a level is not known to be convex
+    tested = nonconcave_members(team) if team.n <= QUADRATIC_MAX_MEMBERS else range(team.n)
+    return [i for i in tested if team.outside[i] - team.alpha[i] <= 0]
 
 
 def ir_constraints(team, shares):
@@ -246,14 +251,15 @@ def build_pyomo(team, objective: str):
 
 
 def starting_points(team, starts, seed=0):
-    """Equal split, each member's corner-leaning point, then Dirichlet draws."""
-    n = team.n
-    corners = np.full((n, n), 0.1 / max(n - 1, 1))
+    """Equal split, each member's corner-leaning point, then Dirichlet draws (`starts` in all, at
+    least one; only the corners used are made, so a large team costs no n × n array)."""
+    n, starts = team.n, max(1, starts)
+    corners = np.full((min(n, starts - 1), n), 0.1 / max(n - 1, 1))
     np.fill_diagonal(corners, 0.9 if n > 1 else 1.0)
     points = [np.full(n, 1.0 / n), *corners]
     rng = np.random.default_rng(seed)
     points.extend(rng.dirichlet(np.ones(n), max(0, starts - len(points))))
-    return points[: max(1, starts)]
+    return points
 
 
 def solution(model, team):
@@ -377,11 +383,14 @@ def polish_shares(team, beta):
     (near) zero slack are held as equalities and Newton's method solves the optimality conditions
     (:func:`ital_opt.kkt.polish_active_set`), kept only when the certificates pass, the multipliers
     are non-negative and welfare is not lower.  Interior-point and NLP shares are accurate to about
-    1e-10 where welfare is flat at its maximum; the polished ones to rounding.
+    1e-10 where welfare is flat at its maximum; the polished ones to rounding.  Teams of more than
+    :data:`QUADRATIC_MAX_MEMBERS` members are not polished (None).
     """
     from ..kkt import polish_active_set
 
     if beta is None or not team.is_len or team.mode not in ("welfare", "weighted") or team.fixed_shares:
+        return None
+    if team.n > QUADRATIC_MAX_MEMBERS:
         return None
     n = team.n
     beta = np.asarray(beta, float)
