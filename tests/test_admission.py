@@ -229,3 +229,23 @@ def test_hostile_multistart_is_refused():
     with pytest.raises(OptionError) as info:
         problem.solve("pyomo-direct", multistart=10**8)
     assert info.value.field == "multistart" and "1,000" in str(info.value)
+
+
+def test_the_all_pairs_programs_decline_many_types_and_build_sparse_rows():
+    # n(n − 1) IC rows: built sparse, and the all-pairs programs leave large menus to the
+    # closed form and the 'screening' method (which adds IC pairs as needed)
+    from ital_opt.admission import formulations as adm
+
+    n = adm.CVXPY_MAX_TYPES + 1
+    big = Admission(theta=(1 + np.arange(n) / n).tolist(), prob=[1 / n] * n, c=1.0, rho=0.5, sigma2=0.2)
+    reasons = {m.name: reason for m, reason in big.applicable()}
+    assert f"at most {adm.CVXPY_MAX_TYPES} types" in reasons["cvxpy-direct"]
+    assert f"at most {adm.PYOMO_MAX_TYPES} types" in reasons["pyomo-direct"]
+    assert reasons["closed-form"] is None and reasons["screening"] is None
+    small = Admission(theta=[1.0, 1.5, 2.5], prob=[0.2, 0.3, 0.5], c=1.0, rho=0.5, sigma2=0.2)
+    A, b = adm.convex_constraints(small)
+    x, u = np.array([0.1, 0.4, 0.9]), np.array([0.0, 0.2, 0.7])
+    phi = small.phi
+    ic = [u[k] - u[j] - (phi[k] - phi[j]) * x[j] for k in range(3) for j in range(3) if j != k]
+    own = np.column_stack([u - small.outside, 1 - x, x]).ravel()
+    np.testing.assert_allclose(A @ np.concatenate([x, u]) - b, np.concatenate([ic, own]), rtol=0, atol=1e-15)

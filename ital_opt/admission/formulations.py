@@ -32,6 +32,10 @@ from ..result import Result
 from .technology import DEFAULT_COST, DEFAULT_OUTPUT
 
 MAX_STARTS = 1_000  # local NLP starting points
+# the all-pairs programs write n(n − 1) IC constraints: cvxpy's rows are built dense (250 types take
+# 250 MB, 3,000 would take 400 GB) and the NLP is slow (100 types: 17 s for three starts, 200: minutes)
+CVXPY_MAX_TYPES = 250
+PYOMO_MAX_TYPES = 100
 
 
 # -- cvxpy: the convex form in x = β² ---------------------------------------------------------------
@@ -43,12 +47,11 @@ class CvxpyDirect(Formulation):
     def applies(self, problem) -> str | None:
         if not problem.is_len:
             return "the convex form in x = β² needs the LEN model (linear output, quadratic cost)"
-        return None
+        return _all_pairs_reason(problem, CVXPY_MAX_TYPES)
 
     def build(self, problem, **options):
         """The cvxpy.Problem in the stacked variable ``x_u`` = (x_1..x_K, u_1..u_K)."""
         import cvxpy as cp
-        import scipy.sparse as sps
 
         n, phi, r, p = problem.n, problem.phi, problem.r, problem.prob
         z = cp.Variable(2 * n, name="x_u")
@@ -57,7 +60,7 @@ class CvxpyDirect(Formulation):
         constraints = [x >= 0, x <= 1, u >= problem.outside]
         if n > 1:
             A, _ = convex_constraints(problem)
-            constraints.append(sps.csr_matrix(A[: n * (n - 1)]) @ z >= 0)  # all-pairs IC
+            constraints.append(A[: n * (n - 1)] @ z >= 0)  # all-pairs IC
         return cp.Problem(cp.Maximize(p @ (surplus - u)), constraints)
 
     def recover(self, problem, model, polish_kkt: bool = True) -> Result:
@@ -80,17 +83,27 @@ class CvxpyDirect(Formulation):
         return self.recover(problem, model, polish_kkt=polish_kkt)
 
 
+def _all_pairs_reason(problem, most: int) -> str | None:
+    if problem.n > most:
+        return (f"it imposes IC for all {problem.n * (problem.n - 1):,} ordered pairs of {problem.n:,} types, for at "
+                f"most {most} types (the 'screening' method adds IC pairs as they are needed)")
+    return None
+
+
 def convex_constraints(problem):
-    """Rows (A, b) of A·[x; u] >= b: all-pairs IC (k, j) in row-major order, then IR, x <= 1, x >= 0 of each type."""
+    """Rows (A, b) of A·[x; u] >= b, A sparse (CSR): all-pairs IC (k, j) in row-major order, then
+    IR, x <= 1, x >= 0 of each type."""
+    import scipy.sparse as sps
+
     n, phi = problem.n, problem.phi
     k_idx, j_idx = np.nonzero(~np.eye(n, dtype=bool))
-    pairs, types = np.arange(k_idx.size), np.arange(n)
-    ic = np.zeros((k_idx.size, 2 * n))
-    ic[pairs, n + k_idx], ic[pairs, n + j_idx], ic[pairs, j_idx] = 1.0, -1.0, -(phi[k_idx] - phi[j_idx])
-    own = np.zeros((n, 3, 2 * n))  # type k's IR, x_k <= 1 and x_k >= 0
-    own[types, 0, n + types], own[types, 1, types], own[types, 2, types] = 1.0, -1.0, 1.0
+    m, types = k_idx.size, np.arange(n)
+    own = m + 3 * types  # type k's IR, x_k <= 1 and x_k >= 0
+    rows = np.concatenate([np.tile(np.arange(m), 3), own, own + 1, own + 2])
+    cols = np.concatenate([n + k_idx, n + j_idx, j_idx, n + types, types, types])
+    values = np.concatenate([np.ones(m), -np.ones(m), -(phi[k_idx] - phi[j_idx]), np.ones(n), -np.ones(n), np.ones(n)])
     rhs = np.column_stack([problem.outside, -np.ones(n), np.zeros(n)]).ravel()
-    return np.vstack([ic, own.reshape(3 * n, 2 * n)]), np.concatenate([np.zeros(k_idx.size), rhs])
+    return sps.csr_matrix((values, (rows, cols)), shape=(m + 3 * n, 2 * n)), np.concatenate([np.zeros(m), rhs])
 
 
 def polish(problem, x, u, iters=12):
@@ -122,7 +135,7 @@ def polish(problem, x, u, iters=12):
     local = np.concatenate([np.abs(k_idx - j_idx) == 1, np.ones(3 * n, dtype=bool)])
     for tol in ACTIVE:
         act = (slack <= tol * (1 + np.abs(b))) & local
-        z = _newton_on_face(z0, A[act], b[act], p, phi, r, n, iters)
+        z = _newton_on_face(z0, A[act].toarray(), b[act], p, phi, r, n, iters)
         if z is None or not np.all(np.isfinite(z)):
             continue
         viol = np.max(np.maximum(b - A @ z, 0.0))
@@ -219,6 +232,9 @@ class PyomoDirect(Formulation):
     name = "pyomo-direct"
     solvers = ("nlp",)  # Ipopt when installed, else the bundled ripopt
     options = frozenset({"multistart"})
+
+    def applies(self, problem) -> str | None:
+        return _all_pairs_reason(problem, PYOMO_MAX_TYPES)
 
     def build(self, problem, start=None, **options):
         """The pyomo model from the starting shares `start` (default: first best)."""
